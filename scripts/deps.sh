@@ -1,0 +1,35 @@
+#!/bin/sh
+# Installs the Debian 12 packages Viewfinder needs, only those that are missing.
+# Uses sudo when not root. Safe to run repeatedly.
+set -eu
+
+PACKAGES="
+  build-essential pkg-config meson ninja-build python3
+  libglib2.0-dev libjson-glib-dev libgtk-4-dev libadwaita-1-dev libpango1.0-dev
+  libvulkan-dev libvulkan-volk-dev glslc spirv-tools
+  mesa-vulkan-drivers vulkan-validationlayers vulkan-tools
+  libavcodec-dev libavformat-dev libavutil-dev libswscale-dev ffmpeg
+  libpng-dev libjpeg-dev
+  xvfb xauth xdotool imagemagick dbus dbus-x11 libglib2.0-bin
+  fonts-dejavu-core adwaita-icon-theme desktop-file-utils appstream
+"
+
+missing=""
+for p in $PACKAGES; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing="$missing $p"
+  fi
+done
+
+if [ -z "$missing" ]; then
+  exit 0
+fi
+
+echo "viewfinder: installing missing Debian packages:$missing"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  SUDO="sudo"
+fi
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
