@@ -1,0 +1,35 @@
+/* Attention with an online softmax (flash style): no [N, N] score matrix is
+ * ever stored. f32 in and out, f32 accumulation, scale 1/sqrt(head_dim).
+ */
+#pragma once
+
+#include "ops_common.h"
+
+/* KV cache of one layer: K and V each [kv_heads, capacity, head_dim] f32. */
+typedef struct {
+  VfBuffer k;
+  VfBuffer v;
+  uint32_t kv_heads;
+  uint32_t head_dim;
+  uint32_t capacity; /* tokens */
+} VfKvCache;
+
+/* Copies the new keys and values of `rows` tokens into the cache at token index seq[0] .. seq[0] + rows − 1.
+ * qkv: rows of `row_stride` floats; k at column k_offset, v at v_offset, each kv_heads·head_dim wide.
+ * seq: uint32 [1] in a buffer (so a recorded step can be replayed with a new length). */
+void vf_op_kv_store(VfCmd *cmd, const VfBuffer *qkv, uint32_t rows, uint32_t row_stride, uint32_t k_offset,
+                    uint32_t v_offset, const VfKvCache *cache, const VfBuffer *seq);
+
+/* Causal attention of `rows` new queries over the cache (GQA: query head h uses kv head
+ * h / (heads / kv_heads)). Query i is the token at index seq[0] + i and sees cache tokens
+ * key_begin .. seq[0] + i (key_begin > 0 masks left padding). q: rows of `row_stride` floats, heads at
+ * column 0, heads·head_dim wide. out: [rows, heads·head_dim] contiguous. */
+void vf_op_attention_causal(VfCmd *cmd, const VfBuffer *q, uint32_t rows, uint32_t row_stride, uint32_t heads,
+                            const VfKvCache *cache, const VfBuffer *seq, uint32_t key_begin,
+                            const VfBuffer *out);
+
+/* Bidirectional attention inside groups (vision): rows r in [cu[g], cu[g+1]) attend only to each other.
+ * qkv: [rows, row_stride] with q at column 0, k at heads·head_dim, v at 2·heads·head_dim;
+ * cu_seqlens: int32 [groups + 1], cu[0] = 0, cu[groups] = rows. out: [rows, heads·head_dim]. */
+void vf_op_attention_groups(VfCmd *cmd, const VfBuffer *qkv, uint32_t rows, uint32_t row_stride, uint32_t heads,
+                            uint32_t head_dim, const VfBuffer *cu_seqlens, uint32_t groups, const VfBuffer *out);

@@ -1,0 +1,38 @@
+/* Matrix products against weight matrices: GEMM for many rows, GEMV for one.
+ *
+ *   Y[M, N] = X[M, K] · W[N, K]ᵀ  (+ bias[N])  (+ residual[M, N])
+ *
+ * X, Y, residual: f32, row-major, contiguous. bias: f32 [N] (the loader widens
+ * checkpoint biases to f32). W: bf16, f16 or f32 as stored, [N, K] row-major.
+ * residual may alias Y (in-place residual add). Accumulation is f32.
+ *
+ * Weights larger than one binding (maxStorageBufferRange, or the texel-view
+ * limit) are processed in windows of whole rows; X and Y must each fit one
+ * binding (the callers chunk M).
+ */
+#pragma once
+
+#include "ops_common.h"
+
+typedef enum {
+  VF_MATMUL_AUTO,          /* the device policy: GEMV for small M, GEMM otherwise, in the preferred family */
+  VF_MATMUL_GEMM_TILED,    /* GPU: shared-memory tiles over storage buffers */
+  VF_MATMUL_GEMM_TEXEL,    /* CPU drivers: register blocks read through uniform texel buffers */
+  VF_MATMUL_GEMV_SUBGROUP, /* GPU: one workgroup per row block, subgroup reductions */
+  VF_MATMUL_GEMV_TEXEL,    /* CPU drivers: one invocation per output row, texel buffers */
+  VF_MATMUL_N_VARIANTS,
+} VfMatmulVariant;
+
+const char *vf_matmul_variant_name(VfMatmulVariant v);
+
+/* Whether `variant` can run this shape on this device (alignment of K for texel reads, limits). */
+gboolean vf_matmul_supports(VfDevice *dev, VfMatmulVariant variant, const VfMatrix *w, uint32_t m);
+
+/* The variant VF_MATMUL_AUTO picks for this shape (printed by the bench). */
+VfMatmulVariant vf_matmul_choose(VfDevice *dev, const VfMatrix *w, uint32_t m);
+
+void vf_op_matmul(VfCmd *cmd, const VfBuffer *x, uint32_t m, const VfMatrix *w, const VfBuffer *bias,
+                  const VfBuffer *residual, const VfBuffer *y);
+
+void vf_op_matmul_variant(VfCmd *cmd, VfMatmulVariant variant, const VfBuffer *x, uint32_t m, const VfMatrix *w,
+                          const VfBuffer *bias, const VfBuffer *residual, const VfBuffer *y);
