@@ -1,0 +1,67 @@
+/* Weights of a Qwen2-VL checkpoint on the device, as the graphs use them.
+ *
+ * Matrices keep the checkpoint dtype and the [out, in] layout. Some are fused
+ * at upload time (each part is streamed to its offset; no host copy):
+ *   qkv     = rows of q_proj (H), k_proj (K), v_proj (K)  → [H + 2K, H]
+ *   gate_up = rows of gate_proj (I), up_proj (I)           → [2I, H]
+ * 1-D tensors (norm weights, biases) are widened to f32 on upload.
+ * Tied embeddings: lm_head shares embed's buffer.
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "vf_config.h"
+#include "vf_ops.h"
+
+typedef struct {
+  VfBuffer attn_norm;   /* f32 [H] input_layernorm */
+  VfMatrix qkv;         /* [H + 2K, H] */
+  VfBuffer qkv_bias;    /* f32 [H + 2K] */
+  VfMatrix o;           /* [H, H], no bias */
+  VfBuffer mlp_norm;    /* f32 [H] post_attention_layernorm */
+  VfMatrix gate_up;     /* [2I, H], no bias */
+  VfMatrix down;        /* [H, I], no bias */
+} VfLlmLayer;
+
+typedef struct {
+  VfBuffer norm1_w, norm1_b;  /* f32 [E] */
+  VfMatrix qkv;               /* [3E, E] rows q, k, v; heads of head_dim consecutive in each */
+  VfBuffer qkv_bias;          /* f32 [3E] */
+  VfMatrix proj;              /* [E, E] */
+  VfBuffer proj_bias;         /* f32 [E] */
+  VfBuffer norm2_w, norm2_b;  /* f32 [E] */
+  VfMatrix fc1;               /* [M, E] */
+  VfBuffer fc1_bias;          /* f32 [M] */
+  VfMatrix fc2;               /* [E, M] */
+  VfBuffer fc2_bias;          /* f32 [E] */
+} VfVisionBlock;
+
+typedef struct {
+  VfDevice *dev;
+  const VfConfig *config;
+  /* Language model */
+  VfMatrix embed;        /* [V, H] */
+  VfMatrix lm_head;      /* [V, H]; same buffer as embed when tied */
+  VfLlmLayer *layers;    /* [config->layers] */
+  VfBuffer final_norm;   /* f32 [H] */
+  /* Vision tower */
+  VfMatrix patch_embed;  /* [E, 3·2·14·14 = 1176] (Conv3d weight flattened) */
+  VfVisionBlock *blocks; /* [config->vision.depth] */
+  VfBuffer merger_ln_w, merger_ln_b; /* f32 [E] */
+  VfMatrix merger_fc1;   /* [4E, 4E] merger.mlp.0 */
+  VfBuffer merger_fc1_bias; /* f32 [4E] */
+  VfMatrix merger_fc2;   /* [H, 4E] merger.mlp.2 */
+  VfBuffer merger_fc2_bias; /* f32 [H] */
+  uint64_t device_bytes;  /* total uploaded */
+} VfWeights;
+
+/* Progress of an upload: bytes copied so far and in all. Called from the loading thread. */
+typedef void (*VfProgressFunc)(uint64_t done, uint64_t total, void *user);
+
+/* Opens the checkpoint in `dir` (model.safetensors or model.safetensors.index.json + shards), checks every
+ * tensor name, dtype and shape against `config` before uploading anything, then streams the tensors to the
+ * device. Errors name the file and the tensor. */
+VfWeights *vf_weights_load(VfDevice *dev, const VfConfig *config, const char *dir, VfProgressFunc progress,
+                           void *user, GError **error);
+void vf_weights_free(VfWeights *weights);
