@@ -316,6 +316,19 @@ fill_summary(VfDeviceInfo *info)
            info->software ? "; a software (CPU) driver: answers will be slow" : "");
 }
 
+/* MemAvailable from /proc/meminfo, or 0. */
+static uint64_t
+host_available_memory(void)
+{
+  g_autofree char *text = NULL;
+  if (!g_file_get_contents("/proc/meminfo", &text, NULL, NULL))
+    return 0;
+  const char *line = strstr(text, "MemAvailable:");
+  if (!line)
+    return 0;
+  return g_ascii_strtoull(line + strlen("MemAvailable:"), NULL, 10) * 1024;
+}
+
 static uint64_t
 device_local_budget(VkPhysicalDevice phys, bool have_budget_ext, bool *host_visible)
 {
@@ -455,6 +468,9 @@ vf_device_create(const VfDeviceOptions *options, GError **error)
 
   bool budget_ext = has_extension(exts, next, VK_EXT_MEMORY_BUDGET_EXTENSION_NAME);
   info->memory_budget = device_local_budget(dev->physical, budget_ext, &info->memory_host_visible);
+  /* A CPU implementation's "device memory" is host RAM, whatever heap size it reports. */
+  if (info->kind == VF_DEVICE_KIND_CPU)
+    info->memory_budget = MAX(info->memory_budget, host_available_memory());
   /* Writing device memory through a mapping skips the staging copy; VF_DIRECT_MAP=0 forces staging. */
   info->memory_host_visible = info->memory_host_visible && env_flag("VF_DIRECT_MAP", true);
 

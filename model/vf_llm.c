@@ -1,0 +1,359 @@
+/* The Qwen2 language model as Vulkan graphs: chunked prefill and a replayed decode step. */
+#define G_LOG_DOMAIN "vf-llm"
+
+#include "vf_llm.h"
+
+#include <string.h>
+
+#include "vf_rope.h"
+
+#define DEFAULT_CHUNK 512u
+#define MAX_CONTEXT 32768u
+
+struct VfLlm {
+  VfDevice *dev;
+  const VfConfig *cfg;
+  const VfWeights *w;
+  uint32_t context, chunk, length;
+  uint32_t qkv_width; /* H + 2K */
+
+  /* Scratch, reused by every pass (f32, row-major): */
+  VfBuffer x;      /* [chunk, H]   residual stream */
+  VfBuffer xn;     /* [chunk, H]   normalised */
+  VfBuffer qkv;    /* [chunk, H + 2K] */
+  VfBuffer attn;   /* [chunk, H] */
+  VfBuffer gu;     /* [chunk, 2I]  gate | up */
+  VfBuffer act;    /* [chunk, I] */
+  VfBuffer logits; /* [vocab] */
+  VfBuffer trace_embeds, trace_layer0; /* [chunk, H], only while tracing */
+
+  /* Host-visible parameters, rewritten before each submit: */
+  VfBuffer ids;       /* int32 [chunk] */
+  VfBuffer positions; /* int32 [3, rows] stream-major for the current pass */
+  VfBuffer seq;       /* uint32 [1]: tokens already in the cache */
+  VfBuffer best;      /* uint32 [1]: argmax of the logits */
+
+  /* M-RoPE tables, f32 [context, head_dim / 2] */
+  VfBuffer rope_cos, rope_sin;
+
+  VfKvCache *cache; /* [layers] */
+  uint64_t cache_bytes;
+
+  VfCmd *decode_cmd; /* recorded on first use, replayed afterwards */
+};
+
+static gboolean
+alloc(VfLlm *llm, VfMemoryKind kind, uint64_t bytes, VfBuffer *out, GError **error)
+{
+  return vf_buffer_alloc(llm->dev, kind, bytes, out, error);
+}
+
+static uint32_t
+choose_context(VfLlm *llm, const VfLlmOptions *options, uint64_t scratch_bytes)
+{
+  const VfConfig *c = llm->cfg;
+  uint64_t per_token = 2ull * c->layers * c->kv_heads * c->head_dim * sizeof(float) /* K and V */
+                       + 2ull * (c->head_dim / 2) * sizeof(float);             /* rope tables */
+  uint32_t limit = MIN(MAX_CONTEXT, c->max_positions ? c->max_positions : MAX_CONTEXT);
+  if (options && options->context)
+    return MIN(options->context, limit);
+  const VfDeviceInfo *info = vf_device_get_info(llm->dev);
+  uint64_t used = llm->w->device_bytes + scratch_bytes;
+  uint64_t free_bytes = info->memory_budget > used ? (info->memory_budget - used) * 9 / 10 : 0;
+  uint64_t fit = free_bytes / per_token;
+  /* Below 2048 tokens the model is of little use; let the allocation itself say if even that fails. */
+  return (uint32_t)MAX(MIN(fit, (uint64_t)limit), MIN(2048u, limit));
+}
+
+VfLlm *
+vf_llm_create(VfDevice *dev, const VfConfig *config, const VfWeights *weights, const VfLlmOptions *options,
+              GError **error)
+{
+  VfLlm *llm = g_new0(VfLlm, 1);
+  llm->dev = dev;
+  llm->cfg = config;
+  llm->w = weights;
+  const VfConfig *c = config;
+  uint32_t H = c->hidden, K = c->kv_heads * c->head_dim, I = c->intermediate;
+  llm->qkv_width = H + 2 * K;
+  llm->chunk = options && options->chunk ? options->chunk : DEFAULT_CHUNK;
+
+  uint64_t C = llm->chunk;
+  uint64_t scratch = C * 4 * (3ull * H + llm->qkv_width + 3ull * I) + (uint64_t)c->vocab * 4;
+  llm->context = choose_context(llm, options, scratch);
+
+  if (!alloc(llm, VF_MEMORY_DEVICE, C * H * 4, &llm->x, error) ||
+      !alloc(llm, VF_MEMORY_DEVICE, C * H * 4, &llm->xn, error) ||
+      !alloc(llm, VF_MEMORY_DEVICE, C * llm->qkv_width * 4, &llm->qkv, error) ||
+      !alloc(llm, VF_MEMORY_DEVICE, C * H * 4, &llm->attn, error) ||
+      !alloc(llm, VF_MEMORY_DEVICE, C * 2 * I * 4, &llm->gu, error) ||
+      !alloc(llm, VF_MEMORY_DEVICE, C * I * 4, &llm->act, error) ||
+      !alloc(llm, VF_MEMORY_DEVICE, (uint64_t)c->vocab * 4, &llm->logits, error) ||
+      !alloc(llm, VF_MEMORY_HOST, C * 4, &llm->ids, error) ||
+      !alloc(llm, VF_MEMORY_HOST, 3 * C * 4, &llm->positions, error) ||
+      !alloc(llm, VF_MEMORY_HOST, 4, &llm->seq, error) ||
+      !alloc(llm, VF_MEMORY_HOST, 4, &llm->best, error))
+    goto fail;
+
+  /* Rotary tables for every position the cache can hold. */
+  {
+    uint32_t F = c->head_dim / 2;
+    g_autofree float *cos_t = g_new(float, (size_t)llm->context * F);
+    g_autofree float *sin_t = g_new(float, (size_t)llm->context * F);
+    vf_rope_text_tables(c->rope_theta, c->head_dim, llm->context, cos_t, sin_t);
+    uint64_t bytes = (uint64_t)llm->context * F * 4;
+    if (!alloc(llm, VF_MEMORY_DEVICE, bytes, &llm->rope_cos, error) ||
+        !alloc(llm, VF_MEMORY_DEVICE, bytes, &llm->rope_sin, error) ||
+        !vf_buffer_upload(dev, &llm->rope_cos, 0, cos_t, bytes, error) ||
+        !vf_buffer_upload(dev, &llm->rope_sin, 0, sin_t, bytes, error))
+      goto fail;
+  }
+
+  llm->cache = g_new0(VfKvCache, c->layers);
+  for (uint32_t l = 0; l < c->layers; l++) {
+    VfKvCache *kv = &llm->cache[l];
+    kv->kv_heads = c->kv_heads;
+    kv->head_dim = c->head_dim;
+    kv->capacity = llm->context;
+    uint64_t bytes = (uint64_t)c->kv_heads * llm->context * c->head_dim * 4;
+    if (!alloc(llm, VF_MEMORY_DEVICE, bytes, &kv->k, error) || !alloc(llm, VF_MEMORY_DEVICE, bytes, &kv->v, error))
+      goto fail;
+    llm->cache_bytes += 2 * bytes;
+  }
+  return llm;
+
+fail:
+  vf_llm_free(llm);
+  return NULL;
+}
+
+void
+vf_llm_free(VfLlm *llm)
+{
+  if (!llm)
+    return;
+  vf_cmd_free(llm->decode_cmd);
+  VfBuffer *bufs[] = {&llm->x, &llm->xn, &llm->qkv, &llm->attn, &llm->gu, &llm->act, &llm->logits,
+                      &llm->trace_embeds, &llm->trace_layer0, &llm->ids, &llm->positions, &llm->seq,
+                      &llm->best, &llm->rope_cos, &llm->rope_sin};
+  for (size_t i = 0; i < G_N_ELEMENTS(bufs); i++)
+    if (bufs[i]->buffer)
+      vf_buffer_release(llm->dev, bufs[i]);
+  if (llm->cache) {
+    for (uint32_t l = 0; l < llm->cfg->layers; l++) {
+      if (llm->cache[l].k.buffer)
+        vf_buffer_release(llm->dev, &llm->cache[l].k);
+      if (llm->cache[l].v.buffer)
+        vf_buffer_release(llm->dev, &llm->cache[l].v);
+    }
+    g_free(llm->cache);
+  }
+  g_free(llm);
+}
+
+uint32_t vf_llm_context(const VfLlm *llm) { return llm->context; }
+uint32_t vf_llm_length(const VfLlm *llm) { return llm->length; }
+uint64_t vf_llm_cache_bytes(const VfLlm *llm) { return llm->cache_bytes; }
+
+void
+vf_llm_truncate(VfLlm *llm, uint32_t length)
+{
+  if (length < llm->length)
+    llm->length = length;
+}
+
+static VfBuffer
+rows_of(const VfBuffer *b, uint64_t row_bytes, uint64_t first, uint64_t count)
+{
+  return vf_buffer_slice(b, first * row_bytes, count * row_bytes);
+}
+
+/* Records the decoder layers for `rows` tokens whose ids, positions and cache offset are in the parameter
+ * buffers, starting from the embeddings already in x. */
+static void
+record_layers(VfLlm *llm, VfCmd *cmd, uint32_t rows, uint32_t key_begin, const VfBuffer *trace_layer0)
+{
+  const VfConfig *c = llm->cfg;
+  const VfWeights *w = llm->w;
+  uint32_t H = c->hidden, K = c->kv_heads * c->head_dim, I = c->intermediate;
+  VfBuffer x = rows_of(&llm->x, H * 4, 0, rows);
+  VfBuffer xn = rows_of(&llm->xn, H * 4, 0, rows);
+  VfBuffer qkv = rows_of(&llm->qkv, llm->qkv_width * 4, 0, rows);
+  VfBuffer attn = rows_of(&llm->attn, H * 4, 0, rows);
+  VfBuffer gu = rows_of(&llm->gu, 2 * I * 4, 0, rows);
+  VfBuffer act = rows_of(&llm->act, I * 4, 0, rows);
+  VfBuffer positions = vf_buffer_slice(&llm->positions, 0, 3ull * rows * 4);
+
+  for (uint32_t l = 0; l < c->layers; l++) {
+    const VfLlmLayer *L = &w->layers[l];
+    vf_op_rmsnorm(cmd, &x, &L->attn_norm, &xn, rows, H, c->rms_eps);
+    vf_op_matmul(cmd, &xn, rows, &L->qkv, &L->qkv_bias, NULL, &qkv);
+    /* q and k heads sit side by side at the start of each qkv row. */
+    vf_op_rope(cmd, &qkv, rows, llm->qkv_width, c->heads + c->kv_heads, c->head_dim, &positions,
+               c->mrope_section, &llm->rope_cos, &llm->rope_sin, llm->context);
+    vf_op_kv_store(cmd, &qkv, rows, llm->qkv_width, H, H + K, &llm->cache[l], &llm->seq);
+    vf_op_attention_causal(cmd, &qkv, rows, llm->qkv_width, c->heads, &llm->cache[l], &llm->seq, key_begin,
+                           &attn);
+    vf_op_matmul(cmd, &attn, rows, &L->o, NULL, &x, &x);
+    vf_op_rmsnorm(cmd, &x, &L->mlp_norm, &xn, rows, H, c->rms_eps);
+    vf_op_matmul(cmd, &xn, rows, &L->gate_up, NULL, NULL, &gu);
+    vf_op_silu_mul(cmd, &gu, rows, 2 * I, 0, I, I, &act);
+    vf_op_matmul(cmd, &act, rows, &L->down, NULL, &x, &x);
+    if (l == 0 && trace_layer0)
+      vf_cmd_copy(cmd, &x, trace_layer0, (uint64_t)rows * H * 4);
+  }
+}
+
+/* Final norm of row `last` (or of all rows, when tracing) and the lm_head on that row. */
+static void
+record_head(VfLlm *llm, VfCmd *cmd, uint32_t rows, bool all_rows, bool want_logits, bool want_argmax)
+{
+  const VfConfig *c = llm->cfg;
+  uint32_t H = c->hidden;
+  VfBuffer last_x = rows_of(&llm->x, H * 4, rows - 1, 1);
+  VfBuffer last_xn = rows_of(&llm->xn, H * 4, all_rows ? rows - 1 : 0, 1);
+  if (all_rows) {
+    VfBuffer x = rows_of(&llm->x, H * 4, 0, rows), xn = rows_of(&llm->xn, H * 4, 0, rows);
+    vf_op_rmsnorm(cmd, &x, &llm->w->final_norm, &xn, rows, H, c->rms_eps);
+  } else {
+    vf_op_rmsnorm(cmd, &last_x, &llm->w->final_norm, &last_xn, 1, H, c->rms_eps);
+  }
+  if (want_logits || want_argmax)
+    vf_op_matmul(cmd, &last_xn, 1, &llm->w->lm_head, NULL, NULL, &llm->logits);
+  if (want_argmax)
+    vf_op_argmax(cmd, &llm->logits, c->vocab, &llm->best);
+}
+
+static gboolean
+set_seq(VfLlm *llm, uint32_t value, GError **error)
+{
+  return vf_buffer_upload(llm->dev, &llm->seq, 0, &value, 4, error);
+}
+
+gboolean
+vf_llm_prefill(VfLlm *llm, const VfLlmInput *in, float *logits, const VfLlmTrace *trace, GError **error)
+{
+  const VfConfig *c = llm->cfg;
+  uint32_t H = c->hidden;
+  if (in->n == 0)
+    return TRUE;
+  if ((uint64_t)llm->length + in->n > llm->context) {
+    g_set_error(error, VF_CONFIG_ERROR, VF_CONFIG_ERROR_UNSUPPORTED,
+                "the prompt needs %u tokens but the context holds %u (%u already used)", llm->length + in->n,
+                llm->context, llm->length);
+    return FALSE;
+  }
+  for (uint32_t s = 0; s < in->nsplices; s++) {
+    const VfLlmSplice *sp = &in->splices[s];
+    if (sp->row + sp->rows > in->n || sp->embeds.size < (uint64_t)sp->rows * H * 4) {
+      g_set_error(error, VF_CONFIG_ERROR, VF_CONFIG_ERROR_MALFORMED,
+                  "vision embeddings for rows %u..%u do not fit the prompt of %u tokens", sp->row,
+                  sp->row + sp->rows, in->n);
+      return FALSE;
+    }
+  }
+  bool tracing = trace && (trace->inputs_embeds || trace->layer0_out || trace->final_norm_out);
+  if (tracing && !llm->trace_embeds.buffer) {
+    uint64_t bytes = (uint64_t)llm->chunk * H * 4;
+    if (!alloc(llm, VF_MEMORY_DEVICE, bytes, &llm->trace_embeds, error) ||
+        !alloc(llm, VF_MEMORY_DEVICE, bytes, &llm->trace_layer0, error))
+      return FALSE;
+  }
+
+  for (uint32_t start = 0; start < in->n; start += llm->chunk) {
+    uint32_t rows = MIN(llm->chunk, in->n - start);
+    bool last_chunk = start + rows == in->n;
+    int32_t pos[3 * DEFAULT_CHUNK];
+    int32_t *pos_buf = rows <= DEFAULT_CHUNK ? pos : g_new(int32_t, 3 * (size_t)rows);
+    for (int s = 0; s < 3; s++)
+      memcpy(pos_buf + s * rows, in->positions + (size_t)s * in->n + start, rows * 4);
+    gboolean ok = vf_buffer_upload(llm->dev, &llm->ids, 0, in->ids + start, rows * 4, error) &&
+                  vf_buffer_upload(llm->dev, &llm->positions, 0, pos_buf, 3ull * rows * 4, error) &&
+                  set_seq(llm, llm->length, error);
+    if (pos_buf != pos)
+      g_free(pos_buf);
+    if (!ok)
+      return FALSE;
+
+    VfCmd *cmd = vf_cmd_new(llm->dev, error);
+    if (!cmd)
+      return FALSE;
+    VfBuffer x = rows_of(&llm->x, H * 4, 0, rows);
+    VfBuffer ids = vf_buffer_slice(&llm->ids, 0, rows * 4ull);
+    vf_op_embed(cmd, &llm->w->embed, &ids, rows, &x);
+    for (uint32_t s = 0; s < in->nsplices; s++) {
+      const VfLlmSplice *sp = &in->splices[s];
+      uint32_t lo = MAX(sp->row, start), hi = MIN(sp->row + sp->rows, start + rows);
+      if (lo >= hi)
+        continue;
+      VfBuffer src = rows_of(&sp->embeds, H * 4, lo - sp->row, hi - lo);
+      VfBuffer dst = rows_of(&llm->x, H * 4, lo - start, hi - lo);
+      vf_cmd_copy(cmd, &src, &dst, (uint64_t)(hi - lo) * H * 4);
+    }
+    if (tracing)
+      vf_cmd_copy(cmd, &x, &llm->trace_embeds, (uint64_t)rows * H * 4);
+    record_layers(llm, cmd, rows, in->key_begin, tracing ? &llm->trace_layer0 : NULL);
+    if (last_chunk || tracing)
+      record_head(llm, cmd, rows, tracing, last_chunk && logits, false);
+    ok = vf_cmd_submit(cmd, error);
+    vf_cmd_free(cmd);
+    if (!ok)
+      return FALSE;
+    llm->length += rows;
+
+    if (tracing) {
+      uint64_t off = (uint64_t)start * H, bytes = (uint64_t)rows * H * 4;
+      if ((trace->inputs_embeds &&
+           !vf_buffer_download(llm->dev, &llm->trace_embeds, 0, trace->inputs_embeds + off, bytes, error)) ||
+          (trace->layer0_out &&
+           !vf_buffer_download(llm->dev, &llm->trace_layer0, 0, trace->layer0_out + off, bytes, error)) ||
+          (trace->final_norm_out &&
+           !vf_buffer_download(llm->dev, &llm->xn, 0, trace->final_norm_out + off, bytes, error)))
+        return FALSE;
+    }
+  }
+  if (logits && !vf_buffer_download(llm->dev, &llm->logits, 0, logits, (uint64_t)c->vocab * 4, error))
+    return FALSE;
+  return TRUE;
+}
+
+gboolean
+vf_llm_decode(VfLlm *llm, int32_t id, int32_t position, float *logits, int32_t *argmax, GError **error)
+{
+  const VfConfig *c = llm->cfg;
+  if (llm->length + 1 > llm->context) {
+    g_set_error(error, VF_CONFIG_ERROR, VF_CONFIG_ERROR_UNSUPPORTED, "the context of %u tokens is full",
+                llm->context);
+    return FALSE;
+  }
+  int32_t pos[3] = {position, position, position};
+  if (!vf_buffer_upload(llm->dev, &llm->ids, 0, &id, 4, error) ||
+      !vf_buffer_upload(llm->dev, &llm->positions, 0, pos, sizeof pos, error) ||
+      !set_seq(llm, llm->length, error))
+    return FALSE;
+
+  if (!llm->decode_cmd) {
+    /* Recorded once: every step reads its id, positions and cache length from the parameter buffers. */
+    VfCmd *cmd = vf_cmd_new(llm->dev, error);
+    if (!cmd)
+      return FALSE;
+    VfBuffer x = rows_of(&llm->x, c->hidden * 4, 0, 1);
+    VfBuffer ids = vf_buffer_slice(&llm->ids, 0, 4);
+    vf_op_embed(cmd, &llm->w->embed, &ids, 1, &x);
+    record_layers(llm, cmd, 1, 0, NULL);
+    record_head(llm, cmd, 1, false, true, true);
+    llm->decode_cmd = cmd;
+  }
+  if (!vf_cmd_submit(llm->decode_cmd, error))
+    return FALSE;
+  llm->length++;
+  if (logits && !vf_buffer_download(llm->dev, &llm->logits, 0, logits, (uint64_t)c->vocab * 4, error))
+    return FALSE;
+  if (argmax) {
+    uint32_t best = 0;
+    if (!vf_buffer_download(llm->dev, &llm->best, 0, &best, 4, error))
+      return FALSE;
+    *argmax = (int32_t)best;
+  }
+  return TRUE;
+}

@@ -1,0 +1,72 @@
+/* VfLlm: the Qwen2 language model of Qwen2-VL as Vulkan graphs, with its KV cache.
+ *
+ *   prefill: new tokens in chunks of up to `chunk` rows, appended to the cache
+ *   decode:  one token, replaying a command list recorded once; between steps
+ *            the host rewrites only the token id, its 3 positions and the cache length
+ *
+ * Per layer (spec §8.1), x: f32 [rows, H] residual stream:
+ *   xn  = RMSNorm(x)                      qkv = xn · Wqkvᵀ + b    [rows, H + 2K]
+ *   q,k ← M-RoPE (3 position streams)     cache ← k, v
+ *   a   = attention(q, cache) (causal, GQA)
+ *   x  += a · Woᵀ
+ *   xn  = RMSNorm(x)                      gu  = xn · Wgate_upᵀ     [rows, 2I]
+ *   x  += (silu(gu[:, :I]) · gu[:, I:]) · Wdownᵀ
+ * then RMSNorm and lm_head on the last row.
+ */
+#pragma once
+
+#include <glib.h>
+#include <stdint.h>
+
+#include "vf_config.h"
+#include "vf_weights.h"
+
+typedef struct VfLlm VfLlm;
+
+typedef struct {
+  uint32_t context;       /* KV-cache capacity in tokens; 0: as much as the memory budget allows, ≤ 32768 */
+  uint32_t chunk;         /* prefill rows per pass; 0: default */
+} VfLlmOptions;
+
+/* Rows [row, row + rows) of the input take their embeddings from `embeds` (device, f32 [rows, H])
+ * instead of the token table: the vision tower's output for an image or video. */
+typedef struct {
+  uint32_t row;
+  uint32_t rows;
+  VfBuffer embeds;
+} VfLlmSplice;
+
+typedef struct {
+  const int32_t *ids;       /* [n] token ids */
+  const int32_t *positions; /* [3, n] M-RoPE positions (t, h, w), stream-major */
+  uint32_t n;
+  const VfLlmSplice *splices;
+  uint32_t nsplices;
+  uint32_t key_begin;       /* cache tokens before this index are masked (left padding); usually 0 */
+} VfLlmInput;
+
+/* Host copies of intermediate tensors for checking against references; any pointer may be NULL.
+ * Each array is [n, H] for the n rows of the prefill. */
+typedef struct {
+  float *inputs_embeds;
+  float *layer0_out;
+  float *final_norm_out;
+} VfLlmTrace;
+
+VfLlm *vf_llm_create(VfDevice *dev, const VfConfig *config, const VfWeights *weights, const VfLlmOptions *options,
+                     GError **error);
+void vf_llm_free(VfLlm *llm);
+
+uint32_t vf_llm_context(const VfLlm *llm);   /* KV capacity, tokens */
+uint32_t vf_llm_length(const VfLlm *llm);    /* tokens in the cache */
+uint64_t vf_llm_cache_bytes(const VfLlm *llm);
+/* Forgets cache tokens from `length` on (e.g. to re-prefill after a mismatch). */
+void vf_llm_truncate(VfLlm *llm, uint32_t length);
+
+/* Appends `input` to the cache. logits: NULL or [vocab] f32 of the last row. */
+gboolean vf_llm_prefill(VfLlm *llm, const VfLlmInput *input, float *logits, const VfLlmTrace *trace,
+                        GError **error);
+
+/* Appends one token at M-RoPE position `position` (same on all 3 streams). Fills logits [vocab] when non-NULL,
+ * and *argmax (the lowest index of the largest logit, computed on the device) when non-NULL. */
+gboolean vf_llm_decode(VfLlm *llm, int32_t id, int32_t position, float *logits, int32_t *argmax, GError **error);

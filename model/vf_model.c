@@ -1,0 +1,38 @@
+/* Loading a checkpoint folder onto the device. */
+#define G_LOG_DOMAIN "vf-model"
+
+#include "vf_model.h"
+
+VfModel *
+vf_model_load(VfDevice *dev, const char *dir, const VfLlmOptions *options, VfProgressFunc progress, void *user,
+              GError **error)
+{
+  VfModel *m = g_new0(VfModel, 1);
+  m->dev = dev;
+  m->dir = g_strdup(dir);
+  m->config = vf_config_load(dir, error);
+  if (!m->config)
+    goto fail;
+  m->weights = vf_weights_load(dev, m->config, dir, progress, user, error);
+  if (!m->weights)
+    goto fail;
+  m->llm = vf_llm_create(dev, m->config, m->weights, options, error);
+  if (!m->llm)
+    goto fail;
+  return m;
+fail:
+  vf_model_free(m);
+  return NULL;
+}
+
+void
+vf_model_free(VfModel *m)
+{
+  if (!m)
+    return;
+  vf_llm_free(m->llm);
+  vf_weights_free(m->weights);
+  vf_config_free(m->config);
+  g_free(m->dir);
+  g_free(m);
+}
