@@ -47,6 +47,9 @@ typedef struct {
   const char *fallback_prefix;
 } Fields;
 
+static const char *field_prefix(const Fields *f, const char *field);
+
+/* "<file>: <prefix><field>: <what>". A NULL prefix: the prefix of the object the field is read from. */
 static gboolean
 field_error(GError **error, VfConfigError code, const Fields *f, const char *prefix, const char *field,
             const char *format, ...) G_GNUC_PRINTF(6, 7);
@@ -59,7 +62,8 @@ field_error(GError **error, VfConfigError code, const Fields *f, const char *pre
   va_start(ap, format);
   g_autofree char *what = g_strdup_vprintf(format, ap);
   va_end(ap);
-  g_set_error(error, VF_CONFIG_ERROR, code, "%s: %s%s: %s", f->path, prefix ? prefix : "", field, what);
+  g_set_error(error, VF_CONFIG_ERROR, code, "%s: %s%s: %s", f->path, prefix ? prefix : field_prefix(f, field),
+              field, what);
   return FALSE;
 }
 
@@ -74,6 +78,14 @@ field_node(const Fields *f, const char *field, const char **prefix)
     *prefix = f->fallback_prefix;
   }
   return n && !JSON_NODE_HOLDS_NULL(n) ? n : NULL;
+}
+
+static const char *
+field_prefix(const Fields *f, const char *field)
+{
+  const char *prefix;
+  field_node(f, field, &prefix);
+  return prefix ? prefix : "";
 }
 
 static gboolean
@@ -243,7 +255,7 @@ parse_rope(VfConfig *c, const Fields *text, GError **error)
   if (!rope)
     return field_error(error, VF_CONFIG_ERROR_MISSING, text, text->prefix, "rope_scaling",
                        "missing (Qwen2-VL needs rope_scaling.mrope_section)");
-  g_autofree char *prefix = g_strconcat(text->prefix, field, ".", NULL);
+  g_autofree char *prefix = g_strconcat(field_prefix(text, field), field, ".", NULL);
   Fields r = {.path = text->path, .obj = rope, .prefix = prefix};
   const char *kinds[] = {"type", "rope_type"};
   for (int i = 0; i < 2; i++) {
@@ -298,11 +310,11 @@ parse_text(VfConfig *c, const Fields *text, GError **error)
 
   const char *prefix;
   if (c->hidden % c->heads)
-    return field_error(error, VF_CONFIG_ERROR_MALFORMED, text, text->prefix, "num_attention_heads",
+    return field_error(error, VF_CONFIG_ERROR_MALFORMED, text, NULL, "num_attention_heads",
                        "%u does not divide hidden_size %u", c->heads, c->hidden);
   c->head_dim = c->hidden / c->heads;
   if (c->head_dim % 2)
-    return field_error(error, VF_CONFIG_ERROR_UNSUPPORTED, text, text->prefix, "num_attention_heads",
+    return field_error(error, VF_CONFIG_ERROR_UNSUPPORTED, text, NULL, "num_attention_heads",
                        "head_dim %u (hidden_size / num_attention_heads) is odd; rotary embedding needs pairs",
                        c->head_dim);
   JsonNode *hd = field_node(text, "head_dim", &prefix);
@@ -310,20 +322,20 @@ parse_text(VfConfig *c, const Fields *text, GError **error)
     return field_error(error, VF_CONFIG_ERROR_UNSUPPORTED, text, prefix, "head_dim",
                        "differs from hidden_size / num_attention_heads = %u", c->head_dim);
   if (c->kv_heads > c->heads || c->heads % c->kv_heads)
-    return field_error(error, VF_CONFIG_ERROR_MALFORMED, text, text->prefix, "num_key_value_heads",
+    return field_error(error, VF_CONFIG_ERROR_MALFORMED, text, NULL, "num_key_value_heads",
                        "%u does not divide num_attention_heads %u", c->kv_heads, c->heads);
 
   const char *act;
   if (!get_string(text, "hidden_act", &act, error))
     return FALSE;
   if (act && strcmp(act, "silu") != 0)
-    return field_error(error, VF_CONFIG_ERROR_UNSUPPORTED, text, text->prefix, "hidden_act",
+    return field_error(error, VF_CONFIG_ERROR_UNSUPPORTED, text, NULL, "hidden_act",
                        "\"%s\" is not supported (Qwen2-VL uses silu)", act);
   bool sliding;
   if (!get_bool(text, "use_sliding_window", false, &sliding, error))
     return FALSE;
   if (sliding)
-    return field_error(error, VF_CONFIG_ERROR_UNSUPPORTED, text, text->prefix, "use_sliding_window",
+    return field_error(error, VF_CONFIG_ERROR_UNSUPPORTED, text, NULL, "use_sliding_window",
                        "sliding-window attention is not supported");
   return parse_rope(c, text, error);
 }

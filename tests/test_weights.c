@@ -467,7 +467,8 @@ test_bad_checkpoints(void)
     int code;
     const char *needles[3];
   } cases[] = {
-    {"missing tensor", drop_fc2_bias, VF_WEIGHTS_ERROR_MISSING, {"model.safetensors", "'visual.blocks.2.mlp.fc2.bias'"}},
+    {"missing tensor", drop_fc2_bias, VF_WEIGHTS_ERROR_MISSING,
+     {"model.safetensors", "'visual.blocks.2.mlp.fc2.bias'"}},
     {"wrong shape", transpose_k, VF_WEIGHTS_ERROR_SHAPE,
      {"'model.layers.1.self_attn.k_proj.weight'", "[256, 128]", "[128, 256]"}},
     {"mixed dtypes in qkv", k_as_f16, VF_WEIGHTS_ERROR_DTYPE,
