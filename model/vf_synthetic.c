@@ -136,8 +136,11 @@ vf_weights_synthetic(VfDevice *dev, const VfConfig *c, gboolean with_vision, uin
   w->config = c;
   w->layers = g_new0(VfLlmLayer, c->layers);
   gboolean ok = make_matrix(&mk, V, H, 0.05f, &w->embed, error);
-  if (ok && c->tie_embeddings)
+  if (ok && c->tie_embeddings) {
+    /* A view that owns nothing, as vf_weights_load makes for tied embeddings. */
     w->lm_head = w->embed;
+    w->lm_head.buf = vf_buffer_slice(&w->embed.buf, 0, w->embed.buf.size);
+  }
   else if (ok)
     ok = make_matrix(&mk, V, H, 1.0f / sqrtf((float)H), &w->lm_head, error);
   for (uint32_t l = 0; ok && l < c->layers; l++) {

@@ -14,6 +14,17 @@
 #include "vf_config.h"
 #include "vf_ops.h"
 
+#define VF_WEIGHTS_ERROR (vf_weights_error_quark())
+GQuark vf_weights_error_quark(void);
+
+/* Checkpoint contents that do not fit the config. (Unreadable or malformed files give
+ * VF_SAFETENSORS_ERROR, device failures VF_VK_ERROR.) */
+typedef enum {
+  VF_WEIGHTS_ERROR_MISSING, /* a tensor the config calls for is not in the checkpoint */
+  VF_WEIGHTS_ERROR_SHAPE,   /* a tensor's shape differs from what the config implies */
+  VF_WEIGHTS_ERROR_DTYPE,   /* a dtype the engine cannot use there, or mixed dtypes in one fused matrix */
+} VfWeightsError;
+
 typedef struct {
   VfBuffer attn_norm;   /* f32 [H] input_layernorm */
   VfMatrix qkv;         /* [H + 2K, H] */
@@ -49,7 +60,7 @@ typedef struct {
   VfMatrix patch_embed;  /* [E, 3·2·14·14 = 1176] (Conv3d weight flattened) */
   VfVisionBlock *blocks; /* [config->vision.depth] */
   VfBuffer merger_ln_w, merger_ln_b; /* f32 [E] */
-  VfMatrix merger_fc1;   /* [4E, 4E] merger.mlp.0 */
+  VfMatrix merger_fc1;   /* [4E, 4E] merger.mlp.0 (4 = merge_size²) */
   VfBuffer merger_fc1_bias; /* f32 [4E] */
   VfMatrix merger_fc2;   /* [H, 4E] merger.mlp.2 */
   VfBuffer merger_fc2_bias; /* f32 [H] */
@@ -61,7 +72,10 @@ typedef void (*VfProgressFunc)(uint64_t done, uint64_t total, void *user);
 
 /* Opens the checkpoint in `dir` (model.safetensors or model.safetensors.index.json + shards), checks every
  * tensor name, dtype and shape against `config` before uploading anything, then streams the tensors to the
- * device. Errors name the file and the tensor. */
+ * device. Errors name the file and the tensor. On failure nothing stays allocated on the device.
+ * `config` is borrowed: it must outlive the weights. `progress` may be NULL; its last call has
+ * done == total == device_bytes. Matrices may be BF16, F16 or F32; tensors the config does not call for
+ * (and lm_head.weight when the embeddings are tied) are ignored. */
 VfWeights *vf_weights_load(VfDevice *dev, const VfConfig *config, const char *dir, VfProgressFunc progress,
                            void *user, GError **error);
 void vf_weights_free(VfWeights *weights);
