@@ -7,4 +7,5 @@
 #include "ops_elementwise.h"
 #include "ops_matmul.h"
 #include "ops_norm.h"
+#include "ops_reduce.h"
 #include "ops_rope.h"

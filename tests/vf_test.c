@@ -154,3 +154,28 @@ vf_test_assert_close(const char *what, const float *got, const float *want, size
     g_test_fail();
   }
 }
+
+void
+vf_test_assert_within(const char *what, const float *got, const float *want, const double *tol, size_t n)
+{
+  size_t bad = 0, worst = 0;
+  double worst_ratio = -1;
+  for (size_t i = 0; i < n; i++) {
+    double err = fabs((double)got[i] - (double)want[i]);
+    double ratio = isnan(err) ? INFINITY : tol[i] > 0 ? err / tol[i] : (err > 0 ? INFINITY : 0);
+    if (!(err <= tol[i]))
+      bad++;
+    if (ratio > worst_ratio) {
+      worst_ratio = ratio;
+      worst = i;
+    }
+  }
+  if (bad) {
+    g_printerr("%s: %zu of %zu values off; worst at %zu: got %.9g want %.9g (error %.3g, bound %.3g)\n", what, bad,
+               n, worst, got[worst], want[worst], fabs((double)got[worst] - want[worst]), tol[worst]);
+    g_test_fail();
+  } else {
+    g_test_message("%s: %zu values, worst error %.3g of its bound (at %zu: got %.9g want %.9g bound %.3g)", what, n,
+                   worst_ratio, worst, got[worst], want[worst], tol[worst]);
+  }
+}

@@ -32,5 +32,7 @@ VfCmd *vf_test_cmd(void);
 /* Asserts |got - want| <= atol + rtol·|want| everywhere; reports the worst element. */
 void vf_test_assert_close(const char *what, const float *got, const float *want, size_t n, double atol,
                           double rtol);
+/* Asserts |got - want| <= tol[i] for every element (per-element bounds derived by the test); reports the worst. */
+void vf_test_assert_within(const char *what, const float *got, const float *want, const double *tol, size_t n);
 /* Max |x| over n values (for relative-to-max tolerances). */
 double vf_test_max_abs(const float *x, size_t n);
