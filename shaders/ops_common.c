@@ -2,8 +2,10 @@
 #define G_LOG_DOMAIN "vf-ops"
 
 #include "ops_common.h"
+#include "ops_matmul.h"
 
 #include <stdarg.h>
+#include <string.h>
 
 size_t
 vf_dtype_size(VfDType t)
@@ -90,11 +92,14 @@ vf_ops_kernel_family(VfDevice *dev)
 const char *
 vf_ops_policy_summary(VfDevice *dev)
 {
-  static char buf[256];
+  static char buf[512];
   VfKernelFamily f = vf_ops_kernel_family(dev);
   g_snprintf(buf, sizeof buf, "kernels: %s (%s; VF_KERNELS=gpu|cpu overrides)",
              f == VF_KERNELS_GPU ? "gpu" : "cpu",
              f == VF_KERNELS_GPU ? "shared-memory tiles, subgroup reductions"
                                  : "register blocks through texel buffers, no shared memory");
+  g_snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "; matmul: %s for M < %u, else %s",
+             f == VF_KERNELS_GPU ? "gemv_subgroup" : "gemv_texel", vf_matmul_gemv_threshold(dev),
+             f == VF_KERNELS_GPU ? "gemm_tiled" : "gemm_texel");
   return buf;
 }

@@ -4,7 +4,8 @@
  *
  * X, Y, residual: f32, row-major, contiguous. bias: f32 [N] (the loader widens
  * checkpoint biases to f32). W: bf16, f16 or f32 as stored, [N, K] row-major.
- * residual may alias Y (in-place residual add). Accumulation is f32.
+ * residual may alias Y (in-place residual add). Accumulation is f32. 16-bit weights are read as
+ * 32-bit words: W's buffer must hold N·K·2 bytes rounded up to a multiple of 4 (arena buffers do).
  *
  * Weights larger than one binding (maxStorageBufferRange, or the texel-view
  * limit) are processed in windows of whole rows; X and Y must each fit one
@@ -30,6 +31,9 @@ gboolean vf_matmul_supports(VfDevice *dev, VfMatmulVariant variant, const VfMatr
 
 /* The variant VF_MATMUL_AUTO picks for this shape (printed by the bench). */
 VfMatmulVariant vf_matmul_choose(VfDevice *dev, const VfMatrix *w, uint32_t m);
+
+/* AUTO uses a GEMV variant for M below this (for the policy line and the bench). */
+uint32_t vf_matmul_gemv_threshold(VfDevice *dev);
 
 void vf_op_matmul(VfCmd *cmd, const VfBuffer *x, uint32_t m, const VfMatrix *w, const VfBuffer *bias,
                   const VfBuffer *residual, const VfBuffer *y);
