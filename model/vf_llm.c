@@ -32,6 +32,7 @@ struct VfLlm {
   VfBuffer positions; /* int32 [3, rows] stream-major for the current pass */
   VfBuffer seq;       /* uint32 [1]: tokens already in the cache */
   VfBuffer best;      /* uint32 [1]: argmax of the logits */
+  VfBuffer argmax_scratch; /* partial results of the device argmax */
 
   /* M-RoPE tables, f32 [context, head_dim / 2] */
   VfBuffer rope_cos, rope_sin;
@@ -92,20 +93,18 @@ vf_llm_create(VfDevice *dev, const VfConfig *config, const VfWeights *weights, c
       !alloc(llm, VF_MEMORY_HOST, C * 4, &llm->ids, error) ||
       !alloc(llm, VF_MEMORY_HOST, 3 * C * 4, &llm->positions, error) ||
       !alloc(llm, VF_MEMORY_HOST, 4, &llm->seq, error) ||
-      !alloc(llm, VF_MEMORY_HOST, 4, &llm->best, error))
+      !alloc(llm, VF_MEMORY_HOST, 4, &llm->best, error) ||
+      !alloc(llm, VF_MEMORY_DEVICE, vf_op_argmax_scratch_size(c->vocab), &llm->argmax_scratch, error))
     goto fail;
 
   /* Rotary tables for every position the cache can hold. */
   {
-    uint32_t F = c->head_dim / 2;
-    g_autofree float *cos_t = g_new(float, (size_t)llm->context * F);
-    g_autofree float *sin_t = g_new(float, (size_t)llm->context * F);
-    vf_rope_text_tables(c->rope_theta, c->head_dim, llm->context, cos_t, sin_t);
-    uint64_t bytes = (uint64_t)llm->context * F * 4;
-    if (!alloc(llm, VF_MEMORY_DEVICE, bytes, &llm->rope_cos, error) ||
+    g_autoptr(VfRopeTables) t = vf_rope_tables_llm(c->rope_theta, c->head_dim, llm->context, error);
+    uint64_t bytes = (uint64_t)llm->context * (c->head_dim / 2) * 4;
+    if (!t || !alloc(llm, VF_MEMORY_DEVICE, bytes, &llm->rope_cos, error) ||
         !alloc(llm, VF_MEMORY_DEVICE, bytes, &llm->rope_sin, error) ||
-        !vf_buffer_upload(dev, &llm->rope_cos, 0, cos_t, bytes, error) ||
-        !vf_buffer_upload(dev, &llm->rope_sin, 0, sin_t, bytes, error))
+        !vf_buffer_upload(dev, &llm->rope_cos, 0, t->cos, bytes, error) ||
+        !vf_buffer_upload(dev, &llm->rope_sin, 0, t->sin, bytes, error))
       goto fail;
   }
 
@@ -135,7 +134,7 @@ vf_llm_free(VfLlm *llm)
   vf_cmd_free(llm->decode_cmd);
   VfBuffer *bufs[] = {&llm->x, &llm->xn, &llm->qkv, &llm->attn, &llm->gu, &llm->act, &llm->logits,
                       &llm->trace_embeds, &llm->trace_layer0, &llm->ids, &llm->positions, &llm->seq,
-                      &llm->best, &llm->rope_cos, &llm->rope_sin};
+                      &llm->best, &llm->argmax_scratch, &llm->rope_cos, &llm->rope_sin};
   for (size_t i = 0; i < G_N_ELEMENTS(bufs); i++)
     if (bufs[i]->buffer)
       vf_buffer_release(llm->dev, bufs[i]);
@@ -221,7 +220,7 @@ record_head(VfLlm *llm, VfCmd *cmd, uint32_t rows, bool all_rows, bool want_logi
   if (want_logits || want_argmax)
     vf_op_matmul(cmd, &last_xn, 1, &llm->w->lm_head, NULL, NULL, &llm->logits);
   if (want_argmax)
-    vf_op_argmax(cmd, &llm->logits, c->vocab, &llm->best);
+    vf_op_argmax(cmd, &llm->logits, c->vocab, &llm->argmax_scratch, &llm->best);
 }
 
 static gboolean
