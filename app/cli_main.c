@@ -1,14 +1,43 @@
 /* viewfinder-cli: the command line over the engine.
  *
- *   viewfinder-cli devices          list Vulkan devices and describe the chosen one
+ *   viewfinder-cli devices                         list Vulkan devices, describe the chosen one
+ *   viewfinder-cli chat -m DIR -p TEXT [...]       ask a model, stream the answer
+ *   viewfinder-cli golden [--models DIR] CASE...   compare with reference cases
  */
 #define G_LOG_DOMAIN "viewfinder-cli"
 
-#include <glib.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
-#include "vf_ops.h"
+#include "cli.h"
+
+VfDevice *
+vf_cli_device(GError **error)
+{
+  VfDevice *dev = vf_device_create(NULL, error);
+  if (!dev)
+    return NULL;
+  fprintf(stderr, "viewfinder: %s\n", vf_device_get_info(dev)->summary);
+  fprintf(stderr, "viewfinder: %s\n", vf_ops_policy_summary(dev));
+  vf_device_print_switches(stderr);
+  return dev;
+}
+
+void
+vf_cli_progress(uint64_t done, uint64_t total, void *user)
+{
+  static int last = -1;
+  if (!isatty(STDERR_FILENO) || total == 0)
+    return;
+  int percent = (int)(100.0 * done / total);
+  if (percent != last) {
+    fprintf(stderr, "\rloading %3d %%", percent);
+    if (done == total)
+      fprintf(stderr, "\r              \r");
+    last = percent;
+  }
+}
 
 static int
 cmd_devices(int argc, char **argv)
@@ -40,6 +69,8 @@ usage(FILE *out)
           "\n"
           "commands:\n"
           "  devices     list Vulkan devices and describe the one Viewfinder would use\n"
+          "  chat        ask a model a question: chat -m MODEL_DIR -p TEXT (--help for options)\n"
+          "  golden      compare with reference cases: golden [--models DIR] [--tokenizer DIR] CASE_DIR...\n"
           "\n"
           "environment: VF_DEVICE=index|name  VF_VALIDATE=1  VF_PROFILE=1  VF_KERNELS=gpu|cpu\n");
 }
@@ -53,6 +84,10 @@ main(int argc, char **argv)
   }
   if (strcmp(argv[1], "devices") == 0)
     return cmd_devices(argc - 1, argv + 1);
+  if (strcmp(argv[1], "chat") == 0)
+    return vf_cli_chat(argc - 1, argv + 1);
+  if (strcmp(argv[1], "golden") == 0)
+    return vf_cli_golden(argc - 1, argv + 1);
   fprintf(stderr, "viewfinder-cli: unknown command '%s'\n\n", argv[1]);
   usage(stderr);
   return 2;

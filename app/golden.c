@@ -5,7 +5,7 @@
  * <models>/<last component of case.model>, the tokenizer in --tokenizer. */
 #define G_LOG_DOMAIN "vf-golden"
 
-#include "golden.h"
+#include "cli.h"
 
 #include <json-glib/json-glib.h>
 #include <math.h>
@@ -340,12 +340,11 @@ vf_cli_golden(int argc, char **argv)
     .verbose = verbose,
     .models = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)vf_model_free),
   };
-  g.dev = vf_device_create(NULL, &error);
+  g.dev = vf_cli_device(&error);
   if (!g.dev) {
     fprintf(stderr, "viewfinder-cli golden: %s\n", error->message);
     return 1;
   }
-  fprintf(stderr, "viewfinder: %s\n", vf_device_get_info(g.dev)->summary);
 
   int failed = 0, passed = 0, skipped = 0;
   for (int i = 1; i < argc; i++) {

@@ -1,0 +1,162 @@
+/* viewfinder-cli chat: one question to a model folder, the answer streamed to stdout. */
+#define G_LOG_DOMAIN "viewfinder-cli"
+
+#include "cli.h"
+
+#include <json-glib/json-glib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "vf_session.h"
+
+typedef struct {
+  gboolean json;
+} Output;
+
+static void
+print_json_line(JsonBuilder *b)
+{
+  g_autoptr(JsonGenerator) gen = json_generator_new();
+  g_autoptr(JsonNode) root = json_builder_get_root(b);
+  json_generator_set_root(gen, root);
+  g_autofree char *line = json_generator_to_data(gen, NULL);
+  printf("%s\n", line);
+  fflush(stdout);
+}
+
+static void
+on_text(const char *piece, void *user)
+{
+  Output *out = user;
+  if (out->json) {
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "type");
+    json_builder_add_string_value(b, "text");
+    json_builder_set_member_name(b, "text");
+    json_builder_add_string_value(b, piece);
+    json_builder_end_object(b);
+    print_json_line(b);
+  } else {
+    fputs(piece, stdout);
+    fflush(stdout);
+  }
+}
+
+int
+vf_cli_chat(int argc, char **argv)
+{
+  g_autofree char *model_dir = NULL, *tokenizer_dir = NULL, *prompt = NULL, *system = NULL;
+  int max_new = 512, top_k = -1;
+  double temperature = -1, top_p = -1, repetition = -1;
+  gint64 seed = 0;
+  gboolean json = FALSE;
+  GOptionEntry entries[] = {
+    {"model", 'm', 0, G_OPTION_ARG_FILENAME, &model_dir, "model folder (Hugging Face checkpoint)", "DIR"},
+    {"prompt", 'p', 0, G_OPTION_ARG_STRING, &prompt, "the question", "TEXT"},
+    {"system", 0, 0, G_OPTION_ARG_STRING, &system, "system prompt (default: the template's)", "TEXT"},
+    {"tokenizer", 0, 0, G_OPTION_ARG_FILENAME, &tokenizer_dir, "tokenizer folder (default: the model folder)", "DIR"},
+    {"max-new-tokens", 0, 0, G_OPTION_ARG_INT, &max_new, "most tokens to generate (512)", "N"},
+    {"temperature", 0, 0, G_OPTION_ARG_DOUBLE, &temperature, "sample with this temperature", "T"},
+    {"top-k", 0, 0, G_OPTION_ARG_INT, &top_k, "sample among the K most likely tokens", "K"},
+    {"top-p", 0, 0, G_OPTION_ARG_DOUBLE, &top_p, "sample within this probability mass", "P"},
+    {"repetition-penalty", 0, 0, G_OPTION_ARG_DOUBLE, &repetition, "penalty for tokens already in the context", "R"},
+    {"seed", 0, 0, G_OPTION_ARG_INT64, &seed, "random seed for sampling", "S"},
+    {"json", 0, 0, G_OPTION_ARG_NONE, &json, "JSON lines on stdout", NULL},
+    {NULL},
+  };
+  g_autoptr(GOptionContext) ctx = g_option_context_new("— ask a model one question");
+  g_option_context_add_main_entries(ctx, entries, NULL);
+  g_autoptr(GError) error = NULL;
+  if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
+    fprintf(stderr, "viewfinder-cli chat: %s\n", error->message);
+    return 2;
+  }
+  if (!model_dir || !prompt) {
+    fprintf(stderr, "viewfinder-cli chat: give a model folder (-m DIR) and a prompt (-p TEXT)\n");
+    return 2;
+  }
+  if (max_new <= 0) {
+    fprintf(stderr, "viewfinder-cli chat: --max-new-tokens must be positive\n");
+    return 2;
+  }
+
+  g_autoptr(VfTokenizer) tok = vf_tokenizer_load(tokenizer_dir ? tokenizer_dir : model_dir, &error);
+  if (!tok) {
+    fprintf(stderr, "viewfinder-cli chat: %s\n", error->message);
+    return 1;
+  }
+  g_autoptr(VfDevice) dev = vf_cli_device(&error);
+  if (!dev) {
+    fprintf(stderr, "viewfinder-cli chat: %s\n", error->message);
+    return 1;
+  }
+  int64_t t0 = g_get_monotonic_time();
+  g_autoptr(VfModel) model = vf_model_load(dev, model_dir, NULL, vf_cli_progress, NULL, &error);
+  if (!model) {
+    fprintf(stderr, "viewfinder-cli chat: %s\n", error->message);
+    return 1;
+  }
+  fprintf(stderr, "viewfinder: loaded %s in %.1f s: %.0f MiB of weights, context %u tokens (KV cache %.0f MiB)\n",
+          model_dir, (g_get_monotonic_time() - t0) / 1e6, model->weights->device_bytes / 1048576.0,
+          vf_llm_context(model->llm), vf_llm_cache_bytes(model->llm) / 1048576.0);
+  g_autofree char *warning = vf_chat_template_check(tokenizer_dir ? tokenizer_dir : model_dir);
+  if (warning)
+    fprintf(stderr, "viewfinder: warning: %s\n", warning);
+
+  g_autoptr(VfSession) session = vf_session_new(model, tok);
+  VfGenerateOptions opts;
+  vf_session_default_options(session, &opts);
+  opts.max_new_tokens = (uint32_t)max_new;
+  if (temperature >= 0 || top_k >= 0 || top_p >= 0) {
+    opts.sampling.do_sample = TRUE;
+    opts.sampling.temperature = temperature >= 0 ? (float)temperature : 1.0f;
+    opts.sampling.top_k = top_k >= 0 ? (uint32_t)top_k : 0;
+    opts.sampling.top_p = top_p >= 0 ? (float)top_p : 1.0f;
+  }
+  if (repetition > 0)
+    opts.sampling.repetition_penalty = (float)repetition;
+  opts.sampling.seed = (uint64_t)seed;
+
+  VfChat *chat = vf_session_chat(session);
+  if (system)
+    vf_chat_message_append_text(vf_chat_append_message(chat, "system"), system);
+  vf_chat_message_append_text(vf_chat_append_message(chat, "user"), prompt);
+
+  Output out = {.json = json};
+  VfTurnStats stats;
+  if (!vf_session_generate(session, &opts, on_text, &out, NULL, &stats, &error)) {
+    if (!json)
+      printf("\n");
+    fprintf(stderr, "viewfinder-cli chat: %s\n", error->message);
+    return 1;
+  }
+  double prefill_tps = stats.prefill_seconds > 0 ? stats.prefilled_tokens / stats.prefill_seconds : 0;
+  double decode_tps = stats.decode_seconds > 0 && stats.generated_tokens > 1
+                        ? (stats.generated_tokens - 1) / stats.decode_seconds
+                        : 0;
+  if (json) {
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "type");
+    json_builder_add_string_value(b, "done");
+    json_builder_set_member_name(b, "prompt_tokens");
+    json_builder_add_int_value(b, stats.prompt_tokens);
+    json_builder_set_member_name(b, "generated_tokens");
+    json_builder_add_int_value(b, stats.generated_tokens);
+    json_builder_set_member_name(b, "finished_with_eos");
+    json_builder_add_boolean_value(b, stats.finished_with_eos);
+    json_builder_set_member_name(b, "prefill_tokens_per_s");
+    json_builder_add_double_value(b, prefill_tps);
+    json_builder_set_member_name(b, "decode_tokens_per_s");
+    json_builder_add_double_value(b, decode_tps);
+    json_builder_end_object(b);
+    print_json_line(b);
+  } else {
+    printf("\n");
+  }
+  fprintf(stderr, "viewfinder: prompt %u tokens, prefill %.1f tok/s, decode %.2f tok/s (%u tokens%s)\n",
+          stats.prompt_tokens, prefill_tps, decode_tps, stats.generated_tokens,
+          stats.finished_with_eos ? ", ended by the model" : "");
+  return 0;
+}

@@ -1,0 +1,222 @@
+/* A conversation over a loaded model, with KV-cache reuse across turns. */
+#define G_LOG_DOMAIN "vf-session"
+
+#include "vf_session.h"
+
+#include <string.h>
+
+#include "vf_chat_template.h"
+#include "vf_positions.h"
+
+struct VfSession {
+  VfModel *model;
+  VfTokenizer *tok;
+  VfChat *chat;
+  GArray *cached; /* int32: the token ids whose keys and values are in the model's cache, in order */
+  GArray *answer; /* int32: the last answer's ids */
+};
+
+VfSession *
+vf_session_new(VfModel *model, VfTokenizer *tok)
+{
+  VfSession *s = g_new0(VfSession, 1);
+  s->model = model;
+  s->tok = tok;
+  s->chat = vf_chat_new();
+  s->cached = g_array_new(FALSE, FALSE, sizeof(int32_t));
+  s->answer = g_array_new(FALSE, FALSE, sizeof(int32_t));
+  vf_llm_truncate(model->llm, 0);
+  return s;
+}
+
+void
+vf_session_free(VfSession *s)
+{
+  if (!s)
+    return;
+  vf_chat_free(s->chat);
+  g_array_unref(s->cached);
+  g_array_unref(s->answer);
+  g_free(s);
+}
+
+VfChat *vf_session_chat(VfSession *s) { return s->chat; }
+
+void
+vf_session_reset(VfSession *s)
+{
+  vf_chat_free(s->chat);
+  s->chat = vf_chat_new();
+  g_array_set_size(s->cached, 0);
+  g_array_set_size(s->answer, 0);
+  vf_llm_truncate(s->model->llm, 0);
+}
+
+const int32_t *
+vf_session_last_answer(VfSession *s, uint32_t *n)
+{
+  *n = s->answer->len;
+  return (const int32_t *)s->answer->data;
+}
+
+void
+vf_session_default_options(VfSession *s, VfGenerateOptions *opts)
+{
+  const VfConfig *c = s->model->config;
+  memset(opts, 0, sizeof *opts);
+  opts->sampling.do_sample = c->do_sample;
+  opts->sampling.temperature = c->temperature;
+  opts->sampling.top_k = c->top_k;
+  opts->sampling.top_p = c->top_p;
+  opts->sampling.repetition_penalty = c->repetition_penalty > 0 ? c->repetition_penalty : 1.0f;
+  opts->max_new_tokens = 512;
+}
+
+/* The prompt's token ids. Images and videos are not run yet: such a conversation is refused. */
+static int32_t *
+prompt_ids(VfSession *s, const VfGenerateOptions *opts, size_t *n, GError **error)
+{
+  uint32_t n_images = 0, n_videos = 0;
+  vf_chat_count_media(s->chat, &n_images, &n_videos);
+  if (n_images || n_videos) {
+    g_set_error(error, VF_CONFIG_ERROR, VF_CONFIG_ERROR_UNSUPPORTED,
+                "this build cannot read %s yet", n_videos ? "videos" : "images");
+    return NULL;
+  }
+  VfChatTemplateFlags flags = VF_CHAT_TEMPLATE_GENERATION_PROMPT;
+  if (opts->add_vision_id)
+    flags |= VF_CHAT_TEMPLATE_VISION_ID;
+  g_autofree char *text = vf_chat_template_render(s->chat, flags);
+  return vf_tokenizer_encode(s->tok, text, n);
+}
+
+gboolean
+vf_session_count_prompt(VfSession *s, const VfGenerateOptions *opts, uint32_t *tokens, GError **error)
+{
+  size_t n = 0;
+  g_autofree int32_t *ids = prompt_ids(s, opts, &n, error);
+  if (!ids)
+    return FALSE;
+  *tokens = (uint32_t)n;
+  return TRUE;
+}
+
+static gboolean
+is_stop(const VfConfig *c, int32_t id)
+{
+  for (uint32_t i = 0; i < c->n_gen_eos; i++)
+    if (c->gen_eos_ids[i] == id)
+      return TRUE;
+  return id == c->eos_id;
+}
+
+gboolean
+vf_session_generate(VfSession *s, const VfGenerateOptions *opts, VfTextFunc on_text, void *user,
+                    GCancellable *cancellable, VfTurnStats *stats, GError **error)
+{
+  VfTurnStats local;
+  if (!stats)
+    stats = &local;
+  memset(stats, 0, sizeof *stats);
+  const VfConfig *c = s->model->config;
+  VfLlm *llm = s->model->llm;
+
+  size_t n = 0;
+  g_autofree int32_t *ids = prompt_ids(s, opts, &n, error);
+  if (!ids)
+    return FALSE;
+  uint32_t context = vf_llm_context(llm);
+  if (n + 1 > context) {
+    g_set_error(error, VF_CONFIG_ERROR, VF_CONFIG_ERROR_UNSUPPORTED,
+                "the conversation needs %zu prompt tokens but the context holds %u", n, context);
+    return FALSE;
+  }
+  for (size_t i = 0; i < n; i++)
+    if (ids[i] < 0 || (uint32_t)ids[i] >= c->vocab) {
+      g_set_error(error, VF_CONFIG_ERROR, VF_CONFIG_ERROR_MALFORMED,
+                  "token id %d is outside the model's vocabulary of %u", ids[i], c->vocab);
+      return FALSE;
+    }
+
+  /* Positions of the whole conversation; a prefix's positions do not depend on what follows. */
+  g_autofree int32_t *pos = g_new(int32_t, 3 * n);
+  int32_t delta = 0;
+  if (!vf_positions_compute(c, ids, (uint32_t)n, NULL, 0, NULL, 0, pos, &delta, NULL, NULL, error))
+    return FALSE;
+
+  /* Reuse the cache up to the first token that differs (and leave at least one token to run). */
+  uint32_t keep = 0;
+  while (keep < s->cached->len && keep < n && g_array_index(s->cached, int32_t, keep) == ids[keep])
+    keep++;
+  if (keep == n)
+    keep--;
+  vf_llm_truncate(llm, keep);
+  g_array_set_size(s->cached, keep);
+
+  uint32_t m = (uint32_t)n - keep;
+  g_autofree int32_t *new_pos = g_new(int32_t, 3 * (size_t)m);
+  for (int k = 0; k < 3; k++)
+    memcpy(new_pos + (size_t)k * m, pos + (size_t)k * n + keep, (size_t)m * 4);
+  g_autofree float *logits = g_new(float, c->vocab);
+  VfLlmInput in = {.ids = ids + keep, .positions = new_pos, .n = m};
+  int64_t t0 = g_get_monotonic_time();
+  if (!vf_llm_prefill(llm, &in, logits, NULL, error)) {
+    /* The cache may hold part of the new tokens: forget them. */
+    vf_llm_truncate(llm, keep);
+    return FALSE;
+  }
+  g_array_append_vals(s->cached, ids + keep, m);
+  stats->prompt_tokens = (uint32_t)n;
+  stats->prefilled_tokens = m;
+  stats->prefill_seconds = (g_get_monotonic_time() - t0) / 1e6;
+
+  g_autoptr(VfSampler) sampler = vf_sampler_new(&opts->sampling, c->vocab);
+  vf_sampler_observe(sampler, ids, (uint32_t)n);
+  gboolean device_argmax = vf_sampler_is_plain_argmax(sampler);
+  g_autoptr(VfTokenStream) stream = vf_token_stream_new(s->tok, TRUE);
+  g_array_set_size(s->answer, 0);
+
+  gboolean ok = TRUE;
+  int64_t t1 = g_get_monotonic_time();
+  int32_t token = vf_sampler_pick(sampler, logits);
+  for (uint32_t step = 0;; step++) {
+    g_array_append_val(s->answer, token);
+    vf_sampler_observe(sampler, &token, 1);
+    stats->generated_tokens++;
+    if (is_stop(c, token)) {
+      stats->finished_with_eos = TRUE;
+      break;
+    }
+    g_autofree char *piece = vf_token_stream_feed(stream, token);
+    if (on_text && *piece)
+      on_text(piece, user);
+    if (stats->generated_tokens >= opts->max_new_tokens || vf_llm_length(llm) + 1 >= context)
+      break;
+    if (g_cancellable_is_cancelled(cancellable)) {
+      stats->stopped = TRUE;
+      break;
+    }
+    /* The token goes in at the next position: prompt length + step + rope delta (spec §8.5). */
+    int32_t position = (int32_t)n + (int32_t)step + delta;
+    int32_t best = -1;
+    if (!vf_llm_decode(llm, token, position, device_argmax ? NULL : logits, device_argmax ? &best : NULL,
+                       error)) {
+      ok = FALSE;
+      vf_llm_truncate(llm, s->cached->len);
+      break;
+    }
+    g_array_append_val(s->cached, token);
+    token = device_argmax ? best : vf_sampler_pick(sampler, logits);
+  }
+  g_autofree char *rest = vf_token_stream_flush(stream);
+  if (on_text && *rest)
+    on_text(rest, user);
+  stats->decode_seconds = (g_get_monotonic_time() - t1) / 1e6;
+  if (!ok)
+    return FALSE;
+
+  g_autofree char *text = vf_tokenizer_decode(s->tok, (const int32_t *)s->answer->data, s->answer->len, TRUE);
+  VfChatMessage *reply = vf_chat_append_message(s->chat, "assistant");
+  vf_chat_message_append_text(reply, text);
+  return TRUE;
+}

@@ -1,0 +1,63 @@
+/* VfSession: one conversation with a loaded model. The conversation is a VfChat; each turn renders the
+ * chat template over the whole conversation (so Picture/Video numbering runs across turns), tokenizes it,
+ * keeps the KV cache for the longest prefix that is already there and prefills only the rest, then
+ * decodes the answer, streaming complete UTF-8 text, and appends it as an assistant message.
+ *
+ *   VfChatMessage *m = vf_chat_append_message(vf_session_chat(s), "user");
+ *   vf_chat_message_append_text(m, "Hello!");
+ *   if (!vf_session_generate(s, &opts, print_piece, NULL, cancellable, &stats, &error)) ...
+ */
+#pragma once
+
+#include <gio/gio.h>
+#include <glib.h>
+
+#include "vf_chat.h"
+#include "vf_model.h"
+#include "vf_sampler.h"
+#include "vf_tokenizer.h"
+
+typedef struct VfSession VfSession;
+
+typedef struct {
+  VfSamplerParams sampling;
+  uint32_t max_new_tokens;
+  gboolean add_vision_id;
+} VfGenerateOptions;
+
+typedef struct {
+  uint32_t prompt_tokens;    /* the whole conversation's prompt, tokens */
+  uint32_t prefilled_tokens; /* of those, run this turn (the rest came from the cache) */
+  double prefill_seconds;
+  uint32_t generated_tokens;
+  double decode_seconds;     /* from the first to the last generated token */
+  gboolean finished_with_eos;
+  gboolean stopped;          /* cancelled; the partial answer was kept */
+} VfTurnStats;
+
+typedef void (*VfTextFunc)(const char *piece, void *user);
+
+/* `model` and `tok` must outlive the session; the model's KV cache belongs to this session while it lives. */
+VfSession *vf_session_new(VfModel *model, VfTokenizer *tok);
+void vf_session_free(VfSession *s);
+
+VfChat *vf_session_chat(VfSession *s);
+/* Forgets the conversation and the cache. */
+void vf_session_reset(VfSession *s);
+
+/* The sampling the model folder asks for (generation_config.json), greedy when it gives none. */
+void vf_session_default_options(VfSession *s, VfGenerateOptions *opts);
+
+/* Token count of the conversation's prompt if it were sent now (for "prompt too long" checks and the UI). */
+gboolean vf_session_count_prompt(VfSession *s, const VfGenerateOptions *opts, uint32_t *tokens, GError **error);
+
+/* Generates the answer to the conversation as it stands (its last message is normally the user's). On
+ * success the answer is appended as an assistant message, also when cancelled (stats->stopped). On failure
+ * the conversation is left as it was. */
+gboolean vf_session_generate(VfSession *s, const VfGenerateOptions *opts, VfTextFunc on_text, void *user,
+                             GCancellable *cancellable, VfTurnStats *stats, GError **error);
+
+/* The token ids of the last answer (for tests and the golden runner). */
+const int32_t *vf_session_last_answer(VfSession *s, uint32_t *n);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VfSession, vf_session_free)
