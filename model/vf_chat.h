@@ -1,0 +1,77 @@
+/* A conversation: messages with a role and an ordered list of parts (text, image, video), as the engine,
+ * the CLI and the UI hand it around, plus a reader for the JSON message form of the Qwen2-VL examples
+ * and of the golden cases (spec §6.1, §6.3):
+ *
+ *   [{"role": "user", "content": [{"type": "image", "image": "a.png", "max_pixels": 12000},
+ *                                 {"type": "text", "text": "What is this?"}]},
+ *    {"role": "assistant", "content": "A cat."}]
+ *
+ * A string content is one text part (the template renders both forms identically). An item counts as an
+ * image when its type is "image" or it has an "image" or "image_url" key, else as a video when its type is
+ * "video" or it has a "video" key, else as text when it has a "text" key; other items render nothing and
+ * are dropped — exactly the tests of the chat template. */
+#pragma once
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+#include <stdint.h>
+
+#define VF_CHAT_ERROR (vf_chat_error_quark())
+GQuark vf_chat_error_quark(void);
+
+typedef enum {
+  VF_CHAT_ERROR_MALFORMED, /* not the message form above */
+} VfChatError;
+
+typedef enum {
+  VF_CHAT_PART_TEXT,
+  VF_CHAT_PART_IMAGE,
+  VF_CHAT_PART_VIDEO,
+} VfChatPartKind;
+
+/* Per-item preprocessing settings of qwen-vl-utils (spec §3.3, §4.1); 0 means "not given, use the
+ * default". */
+typedef struct {
+  uint64_t min_pixels, max_pixels;
+  uint64_t total_pixels;                  /* videos: pixel budget over all frames */
+  uint32_t resized_height, resized_width; /* both given: resize to about this size (rounded to 28) */
+  double fps;                             /* video files: frames sampled per second */
+  uint32_t nframes;                       /* video files: frames to sample (instead of fps) */
+  uint32_t min_frames, max_frames;
+} VfMediaOptions;
+
+typedef struct {
+  VfChatPartKind kind;
+  char *text;             /* TEXT: UTF-8, rendered verbatim */
+  char *source;           /* IMAGE / VIDEO: path, file:// or http(s):// URL or data: URI; NULL for a video
+                           * given as frames, or when the item named none */
+  char **frames;          /* VIDEO given as a list of images (NULL-terminated), else NULL */
+  VfMediaOptions options; /* IMAGE / VIDEO */
+} VfChatPart;
+
+typedef struct {
+  char *role;       /* "system", "user", "assistant", ... emitted as given */
+  GPtrArray *parts; /* VfChatPart *, in order */
+} VfChatMessage;
+
+typedef struct {
+  GPtrArray *messages; /* VfChatMessage *, in order */
+} VfChat;
+
+VfChat *vf_chat_new(void);
+void vf_chat_free(VfChat *chat);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VfChat, vf_chat_free)
+
+VfChatMessage *vf_chat_append_message(VfChat *chat, const char *role);
+VfChatPart *vf_chat_message_append_text(VfChatMessage *message, const char *text);
+VfChatPart *vf_chat_message_append_image(VfChatMessage *message, const char *source);
+VfChatPart *vf_chat_message_append_video(VfChatMessage *message, const char *source);
+/* `frames`: NULL-terminated list of image sources, copied. */
+VfChatPart *vf_chat_message_append_video_frames(VfChatMessage *message, const char *const *frames);
+
+/* Images and videos over the whole conversation (what Picture N / Video N count). */
+void vf_chat_count_media(const VfChat *chat, uint32_t *n_images, uint32_t *n_videos);
+
+/* Reads a JSON array of messages. Errors say which message/item and field is wrong. */
+VfChat *vf_chat_from_json(JsonNode *messages, GError **error);
+VfChat *vf_chat_from_json_data(const char *json, GError **error);
