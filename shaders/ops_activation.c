@@ -145,8 +145,9 @@ vf_op_embed_windowed(VfCmd *cmd, const VfMatrix *table, const VfBuffer *ids, uin
   if (per_window < table->rows && row_bytes % 4 != 0)
     per_window -= per_window % 2;
   if (per_window == 0) {
-    vf_ops_fail(cmd, "embed", "a table row of %" G_GUINT64_FORMAT " bytes does not fit one storage binding",
-                (guint64)row_bytes);
+    vf_ops_fail(cmd, "embed", "no window of whole %" G_GUINT64_FORMAT "-byte table rows fits one binding of %"
+                G_GUINT64_FORMAT " bytes at the device's offset alignment", (guint64)row_bytes,
+                (guint64)(window_bytes ? window_bytes : vf_device_get_info(dev)->max_storage_range));
     return;
   }
   VfPipeline *p = vf_ops_pipeline(cmd, shader, "rrw", sizeof(EmbedPush), NULL, 0);

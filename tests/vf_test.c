@@ -161,7 +161,8 @@ vf_test_assert_within(const char *what, const float *got, const float *want, con
   size_t bad = 0, worst = 0;
   double worst_ratio = -1;
   for (size_t i = 0; i < n; i++) {
-    double err = fabs((double)got[i] - (double)want[i]);
+    /* Equal values (infinities included) are exact; a NaN on either side never is. */
+    double err = got[i] == want[i] ? 0 : fabs((double)got[i] - (double)want[i]);
     double ratio = isnan(err) ? INFINITY : tol[i] > 0 ? err / tol[i] : (err > 0 ? INFINITY : 0);
     if (!(err <= tol[i]))
       bad++;
