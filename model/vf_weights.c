@@ -372,9 +372,12 @@ vf_weights_load(VfDevice *dev, const VfConfig *config, const char *dir, VfProgre
     w->lm_head = w->embed;
     w->lm_head.buf = vf_buffer_slice(&w->embed.buf, 0, w->embed.buf.size);
   }
-  g_debug("%s: %u tensors in %u file(s), %u used, %" G_GUINT64_FORMAT " bytes on the device%s", dir,
-          vf_checkpoint_count(ck), vf_checkpoint_n_files(ck), plan.slots->len, (guint64)w->device_bytes,
-          tied ? ", tied lm_head" : "");
+  uint32_t used = 0;
+  for (guint i = 0; i < plan.slots->len; i++)
+    used += ((Slot *)plan.slots->pdata[i])->n_parts;
+  g_debug("%s: %u tensors in %u file(s), %u used in %u buffers, %" G_GUINT64_FORMAT " bytes on the device%s",
+          dir, vf_checkpoint_count(ck), vf_checkpoint_n_files(ck), used, plan.slots->len,
+          (guint64)w->device_bytes, tied ? ", tied lm_head" : "");
   plan_free(&plan);
   return w;
 
