@@ -73,8 +73,9 @@ tensors_close(Tensors *t)
   g_free(t);
 }
 
-/* The data of tensor `name`, checking its dtype; shape[] gets up to 4 dims, *rank their count. */
-static const void *
+/* A copy of tensor `name` (the file's data need not be aligned for its type), checking its dtype; shape[]
+ * gets up to 4 dims, *rank their count. Free with g_free. */
+static void *
 tensor_get(const Tensors *t, const char *name, const char *dtype, int64_t shape[4], guint *rank)
 {
   JsonObject *root = json_node_get_object(t->header);
@@ -94,7 +95,7 @@ tensor_get(const Tensors *t, const char *name, const char *dtype, int64_t shape[
   size_t element = !strcmp(dtype, "U8") ? 1 : !strcmp(dtype, "F32") ? 4 : 8;
   g_assert_cmpuint(end - begin, ==, count * element);
   g_assert_cmpuint(end, <=, t->data_size);
-  return t->data + begin;
+  return g_memdup2(t->data + begin, end - begin);
 }
 
 /* ---- unit vectors ---------------------------------------------------------------------------------- */
@@ -365,7 +366,7 @@ test_golden_preproc_default(void)
     int64_t shape[4];
     guint rank;
     g_autofree char *name = g_strdup_printf("img%u.decoded_rgb_u8", k);
-    const uint8_t *decoded = tensor_get(t, name, "U8", shape, &rank);
+    g_autofree uint8_t *decoded = tensor_get(t, name, "U8", shape, &rank);
     g_autoptr(GError) error = NULL;
     g_autoptr(VfImage) image = vf_image_load(path, &error);
     g_assert_no_error(error);
@@ -377,14 +378,14 @@ test_golden_preproc_default(void)
     g_assert_no_error(error);
     g_free(name);
     name = g_strdup_printf("img%u.resized_rgb_u8", k);
-    const uint8_t *resized = tensor_get(t, name, "U8", shape, &rank);
+    g_autofree uint8_t *resized = tensor_get(t, name, "U8", shape, &rank);
     g_assert_cmpint(in->resized->height, ==, shape[0]);
     g_assert_cmpint(in->resized->width, ==, shape[1]);
     assert_u8_equal(name, in->resized->rgb, resized, (size_t)shape[0] * shape[1] * 3);
 
     g_free(name);
     name = g_strdup_printf("img%u.image_grid_thw", k);
-    const int64_t *grid = tensor_get(t, name, "I64", shape, &rank);
+    g_autofree int64_t *grid = tensor_get(t, name, "I64", shape, &rank);
     g_assert_cmpint(grid[0], ==, in->plan.grid.t);
     g_assert_cmpint(grid[1], ==, in->plan.grid.h);
     g_assert_cmpint(grid[2], ==, in->plan.grid.w);
@@ -394,7 +395,7 @@ test_golden_preproc_default(void)
 
     g_free(name);
     name = g_strdup_printf("img%u.pixel_values", k);
-    const float *pv = tensor_get(t, name, "F32", shape, &rank);
+    g_autofree float *pv = tensor_get(t, name, "F32", shape, &rank);
     g_assert_cmpint(shape[0], ==, in->plan.n_patches);
     g_assert_cmpint(shape[1], ==, VF_PATCH_DIM);
     /* Same u8 input, same float32 operations in the same order: the tolerance of the brief (1e-5) is met
@@ -464,9 +465,9 @@ test_golden_case(gconstpointer data)
 
   int64_t shape[4];
   guint rank;
-  const float *pv = tensor_get(t, "pixel_values", "F32", shape, &rank);
+  g_autofree float *pv = tensor_get(t, "pixel_values", "F32", shape, &rank);
   int64_t total_rows = shape[0];
-  const int64_t *grids = tensor_get(t, "image_grid_thw", "I64", shape, &rank);
+  g_autofree int64_t *grids = tensor_get(t, "image_grid_thw", "I64", shape, &rank);
   g_assert_cmpint(shape[0], ==, elements->len);
 
   VfImageProcessorConfig cfg;
@@ -489,7 +490,7 @@ test_golden_case(gconstpointer data)
     g_assert_no_error(error);
 
     g_autofree char *name = g_strdup_printf("image%u.resized_rgb_u8", k);
-    const uint8_t *resized = tensor_get(t, name, "U8", shape, &rank);
+    g_autofree uint8_t *resized = tensor_get(t, name, "U8", shape, &rank);
     g_assert_cmpint(in->resized->height, ==, shape[0]);
     g_assert_cmpint(in->resized->width, ==, shape[1]);
     assert_u8_equal(name, in->resized->rgb, resized, (size_t)shape[0] * shape[1] * 3);
