@@ -17,8 +17,10 @@
  *
  * Bounded memory: the header is read first and an image of more than VF_IMAGE_MAX_PIXELS pixels or a side
  * over VF_IMAGE_MAX_SIDE is refused before any pixel is decoded. Decoding then needs the 3 bytes per pixel of
- * the result plus one row (PNG, JPEG) or the decoder's own frame (libavcodec formats, capped by the same
- * limit). Every error names the source and the reason. */
+ * the result plus one row (PNG, interlaced too; baseline JPEG), libjpeg's coefficient buffers for progressive
+ * JPEGs (2 bytes per coefficient: 3 to 6 bytes per pixel), or the decoder's own frame (libavcodec formats,
+ * capped by the same limit through AVCodecContext.max_pixels). Files are mapped, not read into memory.
+ * Every error names the source and the reason. */
 #pragma once
 
 #include <glib.h>

@@ -236,6 +236,35 @@ test_plan_options(void)
   g_assert_cmpuint(plan.n_tokens, ==, 6);
 }
 
+/* The processor's second resize runs on the qwen-vl-utils result, not on the source (spec §3.5): a processor
+ * limit of 6000 px after a message limit of 20000 px resamples 451×300 → 168×112 → 84×56. */
+static void
+test_second_resize(void)
+{
+  g_autofree char *path = golden_path("a02_image_photo", "chelsea.png");
+  VfImageProcessorConfig narrow;
+  vf_image_processor_config_default(&narrow);
+  narrow.max_pixels = 6000;
+  VfImageOptions opt = {.min_pixels = 3136, .max_pixels = 20000};
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VfImageInput) in = vf_image_input_new(path, &opt, &narrow, &error);
+  g_assert_no_error(error);
+  g_assert_cmpuint(in->resized->width, ==, 84);
+  g_assert_cmpuint(in->resized->height, ==, 56);
+  g_assert_cmpuint(in->plan.n_patches, ==, 24);
+
+  g_autoptr(VfImage) decoded = vf_image_load(path, &error);
+  g_assert_no_error(error);
+  g_autofree uint8_t *fetched = g_new(uint8_t, 168 * 112 * 3), *twice = g_new(uint8_t, 84 * 56 * 3),
+                     *once = g_new(uint8_t, 84 * 56 * 3);
+  g_assert_true(vf_resample_bicubic_rgb8(decoded->rgb, 451, 300, fetched, 168, 112, NULL));
+  g_assert_true(vf_resample_bicubic_rgb8(fetched, 168, 112, twice, 84, 56, NULL));
+  g_assert_cmpmem(in->resized->rgb, 84 * 56 * 3, twice, 84 * 56 * 3);
+  /* Resampling twice is not resampling once: the test would notice a pipeline that skipped the first. */
+  g_assert_true(vf_resample_bicubic_rgb8(decoded->rgb, 451, 300, once, 84, 56, NULL));
+  g_assert_true(memcmp(once, twice, 84 * 56 * 3) != 0);
+}
+
 /* Spec §3.6 table: float32 bit patterns and values. */
 static void
 test_normalize_values(void)
@@ -519,6 +548,7 @@ main(int argc, char **argv)
   g_test_add_func("/preprocess/bicubic-coefficients", test_bicubic_coefficients);
   g_test_add_func("/preprocess/smart-resize-table", test_smart_resize_table);
   g_test_add_func("/preprocess/plan-options", test_plan_options);
+  g_test_add_func("/preprocess/second-resize", test_second_resize);
   g_test_add_func("/preprocess/normalize-values", test_normalize_values);
   g_test_add_func("/preprocess/patch-order", test_patch_order);
   g_test_add_func("/preprocess/grid-token-count", test_grid_token_count);
