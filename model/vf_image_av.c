@@ -92,12 +92,8 @@ bmp_size(const uint8_t *d, size_t n, const char *name, uint32_t *w, uint32_t *h,
     *h = rd16le(d + 20);
     return TRUE;
   }
-  if (dib < 40 || n < 26) {
-    g_set_error(error, VF_IMAGE_ERROR, VF_IMAGE_ERROR_CORRUPT, "%s: corrupt BMP header", name);
-    return FALSE;
-  }
   int32_t sw = (int32_t)rd32le(d + 18), sh = (int32_t)rd32le(d + 22);
-  if (sw < 0 || sh == INT32_MIN) {
+  if (dib < 40 || sw < 0 || sh == INT32_MIN) {
     g_set_error(error, VF_IMAGE_ERROR, VF_IMAGE_ERROR_CORRUPT, "%s: corrupt BMP header", name);
     return FALSE;
   }
