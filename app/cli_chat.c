@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "vf_chat_template.h"
 #include "vf_session.h"
 
 typedef struct {

@@ -12,9 +12,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "vf_chat_template.h"
 #include "vf_model.h"
 #include "vf_positions.h"
 #include "vf_safetensors.h"
+#include "vf_sampler.h"
+#include "vf_tokenizer.h"
 
 typedef enum { CASE_PASS, CASE_FAIL, CASE_SKIP } CaseResult;
 
@@ -24,6 +27,7 @@ typedef struct {
   const char *tokenizer_dir;
   gboolean verbose;
   GHashTable *models; /* dir -> VfModel* */
+  VfTokenizer *tokenizer; /* loaded on first use */
 } Golden;
 
 /* Collects the first failure of a case and, verbosely, every comparison. */
@@ -154,6 +158,21 @@ messages_have_media(JsonNode *node, const char **kind)
   return g_strcmp0(*kind, "images") == 0;
 }
 
+static VfTokenizer *get_tokenizer(Golden *g, Check *ck);
+
+/* Test models may have a small synthetic vocabulary: their special tokens sit at the model's own
+ * <|endoftext|> id and above, and ordinary ids wrap around below it (config.json says where). */
+static void
+map_to_model_vocabulary(VfTokenizer *tok, const VfConfig *c, int32_t *ids, size_t n)
+{
+  if (c->vocab >= vf_tokenizer_n_ids(tok))
+    return;
+  int32_t first_special = vf_tokenizer_token_id(tok, "<|endoftext|>");
+  int32_t base = c->bos_id;
+  for (size_t i = 0; i < n; i++)
+    ids[i] = ids[i] >= first_special ? base + (ids[i] - first_special) : ids[i] % base;
+}
+
 static CaseResult
 run_model_case(Golden *g, const char *dir, JsonObject *cj, Check *ck)
 {
@@ -195,6 +214,30 @@ run_model_case(Golden *g, const char *dir, JsonObject *cj, Check *ck)
   g_autofree int32_t *ids = g_new(int32_t, n);
   for (uint32_t i = 0; i < n; i++)
     ids[i] = (int32_t)ids64[i];
+
+  /* Our own prompt: the template over the messages, tokenized. */
+  VfTokenizer *tok = get_tokenizer(g, ck);
+  if (!tok)
+    return CASE_FAIL;
+  g_autoptr(VfChat) chat = vf_chat_from_json(messages, &error);
+  if (!chat) {
+    check_fail(ck, "messages: %s", error->message);
+    return CASE_FAIL;
+  }
+  VfChatTemplateFlags flags = VF_CHAT_TEMPLATE_GENERATION_PROMPT;
+  if (json_object_has_member(cj, "add_vision_id") && json_object_get_boolean_member(cj, "add_vision_id"))
+    flags |= VF_CHAT_TEMPLATE_VISION_ID;
+  g_autofree char *prompt = vf_chat_template_render(chat, flags);
+  if (g_strcmp0(prompt, json_object_get_string_member(cj, "prompt_text")) != 0)
+    check_fail(ck, "prompt_text differs from the template's render");
+  size_t n_ours = 0;
+  g_autofree int32_t *ours = vf_tokenizer_encode(tok, prompt, &n_ours);
+  map_to_model_vocabulary(tok, c, ours, n_ours);
+  uint32_t ids_bad = n_ours == n ? 0 : (uint32_t)n;
+  for (uint32_t i = 0; i < n && !ids_bad; i++)
+    ids_bad += ours[i] != ids[i];
+  if (ids_bad)
+    check_fail(ck, "input_ids: ours (%zu tokens) differ from the reference (%u tokens)", n_ours, n);
 
   /* Positions from our get_rope_index. */
   g_autofree int32_t *pos = g_new(int32_t, 3 * (size_t)n);
@@ -288,6 +331,127 @@ run_model_case(Golden *g, const char *dir, JsonObject *cj, Check *ck)
   return ck->failure->len ? CASE_FAIL : CASE_PASS;
 }
 
+/* ---- tokenizer and chat-template cases ----------------------------------------------------------- */
+
+static VfTokenizer *
+get_tokenizer(Golden *g, Check *ck)
+{
+  if (g->tokenizer)
+    return g->tokenizer;
+  if (!g->tokenizer_dir) {
+    check_fail(ck, "no tokenizer folder given (--tokenizer DIR)");
+    return NULL;
+  }
+  g_autoptr(GError) error = NULL;
+  g->tokenizer = vf_tokenizer_load(g->tokenizer_dir, &error);
+  if (!g->tokenizer)
+    check_fail(ck, "tokenizer: %s", error->message);
+  return g->tokenizer;
+}
+
+static gboolean
+ids_equal(const int32_t *ids, size_t n, JsonArray *want)
+{
+  if (json_array_get_length(want) != n)
+    return FALSE;
+  for (size_t i = 0; i < n; i++)
+    if (ids[i] != json_array_get_int_element(want, (guint)i))
+      return FALSE;
+  return TRUE;
+}
+
+static JsonArray *
+load_cases(const char *file, JsonParser *parser, Check *ck)
+{
+  g_autoptr(GError) error = NULL;
+  if (!json_parser_load_from_file(parser, file, &error)) {
+    check_fail(ck, "%s: %s", file, error->message);
+    return NULL;
+  }
+  JsonNode *root = json_parser_get_root(parser);
+  JsonObject *o = JSON_NODE_HOLDS_OBJECT(root) ? json_node_get_object(root) : NULL;
+  JsonNode *cases = o ? json_object_get_member(o, "cases") : NULL;
+  if (!cases || !JSON_NODE_HOLDS_ARRAY(cases)) {
+    check_fail(ck, "%s: no \"cases\" array", file);
+    return NULL;
+  }
+  return json_node_get_array(cases);
+}
+
+/* Every string: ids exact, decode and decode without specials exact. */
+static CaseResult
+run_tokenizer_cases(Golden *g, const char *file, Check *ck)
+{
+  VfTokenizer *tok = get_tokenizer(g, ck);
+  g_autoptr(JsonParser) parser = json_parser_new();
+  JsonArray *cases = tok ? load_cases(file, parser, ck) : NULL;
+  if (!cases)
+    return CASE_FAIL;
+  guint total = json_array_get_length(cases), exact = 0;
+  for (guint i = 0; i < total; i++) {
+    JsonObject *c = json_array_get_object_element(cases, i);
+    const char *name = json_object_get_string_member(c, "name");
+    size_t n = 0;
+    g_autofree int32_t *ids = vf_tokenizer_encode(tok, json_object_get_string_member(c, "text"), &n);
+    JsonArray *want = json_object_get_array_member(c, "ids");
+    g_autofree int32_t *want_ids = g_new(int32_t, json_array_get_length(want) + 1);
+    for (guint k = 0; k < json_array_get_length(want); k++)
+      want_ids[k] = (int32_t)json_array_get_int_element(want, k);
+    g_autofree char *decoded = vf_tokenizer_decode(tok, want_ids, json_array_get_length(want), FALSE);
+    g_autofree char *skipped = vf_tokenizer_decode(tok, want_ids, json_array_get_length(want), TRUE);
+    if (!ids_equal(ids, n, want))
+      check_fail(ck, "case %s: ids differ", name);
+    else if (g_strcmp0(decoded, json_object_get_string_member(c, "decoded")) != 0)
+      check_fail(ck, "case %s: decode differs", name);
+    else if (g_strcmp0(skipped, json_object_get_string_member(c, "decoded_skip_special")) != 0)
+      check_fail(ck, "case %s: decode without special tokens differs", name);
+    else
+      exact++;
+  }
+  if (ck->verbose || exact != total)
+    fprintf(stderr, "  %s: %u/%u strings exact (ids and decodes)\n", ck->name, exact, total);
+  return exact == total ? CASE_PASS : CASE_FAIL;
+}
+
+/* Every render exact, and its token ids before pad expansion. */
+static CaseResult
+run_template_cases(Golden *g, const char *file, Check *ck)
+{
+  VfTokenizer *tok = get_tokenizer(g, ck);
+  g_autoptr(JsonParser) parser = json_parser_new();
+  JsonArray *cases = tok ? load_cases(file, parser, ck) : NULL;
+  if (!cases)
+    return CASE_FAIL;
+  guint total = json_array_get_length(cases), exact = 0;
+  for (guint i = 0; i < total; i++) {
+    JsonObject *c = json_array_get_object_element(cases, i);
+    const char *name = json_object_get_string_member(c, "name");
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VfChat) chat = vf_chat_from_json(json_object_get_member(c, "messages"), &error);
+    if (!chat) {
+      check_fail(ck, "case %s: %s", name, error->message);
+      continue;
+    }
+    VfChatTemplateFlags flags = 0;
+    if (json_object_get_boolean_member(c, "add_generation_prompt"))
+      flags |= VF_CHAT_TEMPLATE_GENERATION_PROMPT;
+    if (json_object_get_boolean_member(c, "add_vision_id"))
+      flags |= VF_CHAT_TEMPLATE_VISION_ID;
+    g_autofree char *text = vf_chat_template_render(chat, flags);
+    size_t n = 0;
+    g_autofree int32_t *ids = vf_tokenizer_encode(tok, text, &n);
+    if (g_strcmp0(text, json_object_get_string_member(c, "rendered")) != 0)
+      check_fail(ck, "case %s: rendered text differs", name);
+    else if (!ids_equal(ids, n, json_object_get_array_member(c, "ids_unexpanded")))
+      check_fail(ck, "case %s: ids differ", name);
+    else
+      exact++;
+  }
+  if (ck->verbose || exact != total)
+    fprintf(stderr, "  %s: %u/%u renders exact (text and ids)\n", ck->name, exact, total);
+  return exact == total ? CASE_PASS : CASE_FAIL;
+}
+
 /* ---- driver ------------------------------------------------------------------------------------- */
 
 static CaseResult
@@ -308,6 +472,12 @@ run_case(Golden *g, const char *dir, Check *ck)
     }
     return run_model_case(g, dir, cj, ck);
   }
+  g_autofree char *tok_json = g_build_filename(dir, "tokenizer_cases.json", NULL);
+  if (g_file_test(tok_json, G_FILE_TEST_EXISTS))
+    return run_tokenizer_cases(g, tok_json, ck);
+  g_autofree char *tpl_json = g_build_filename(dir, "chat_template_cases.json", NULL);
+  if (g_file_test(tpl_json, G_FILE_TEST_EXISTS))
+    return run_template_cases(g, tpl_json, ck);
   check_fail(ck, "%s holds no case.json, tokenizer_cases.json or chat_template_cases.json", dir);
   return CASE_FAIL;
 }
@@ -369,6 +539,7 @@ vf_cli_golden(int argc, char **argv)
     g_string_free(ck.failure, TRUE);
   }
   g_hash_table_unref(g.models);
+  vf_tokenizer_free(g.tokenizer);
   uint32_t messages = vf_device_validation_messages(g.dev);
   vf_device_free(g.dev);
   fprintf(stderr, "golden: %d passed, %d failed, %d skipped\n", passed, failed, skipped);

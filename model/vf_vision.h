@@ -1,0 +1,47 @@
+/* VfVision: the Qwen2-VL vision tower on Vulkan (spec §7).
+ *
+ *   pixels [N, 1176] (patch rows in merge-window order, see vf_preprocess.h)
+ *   x   = pixels · Wpatchᵀ                                   [N, E]   (Conv3d as a GEMM)
+ *   per block (×depth):
+ *     qkv = LayerNorm1(x) · Wqkvᵀ + b                        [N, 3E]
+ *     q,k ← 2-D RoPE (row, column of each patch)
+ *     a   = attention inside each cu_seqlens group (one per image / temporal slice of a video)
+ *     x  += a · Wprojᵀ + b
+ *     x  += fc2(QuickGELU(fc1(LayerNorm2(x))))
+ *   merger: LayerNorm → 4 rows concatenated [N/4, 4E] → GELU(· W0ᵀ + b0) · W2ᵀ + b2   → [N/4, H]
+ *
+ * Device memory grows linearly with N (row-wise work in chunks; attention is flash style).
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "vf_config.h"
+#include "vf_positions.h"
+#include "vf_weights.h"
+
+typedef struct VfVision VfVision;
+
+/* Host copies of intermediates, for checks against references; any pointer may be NULL. */
+typedef struct {
+  float *patch_embed;  /* [N, E] */
+  float *rot_pos_emb;  /* [N, head_dim / 2]: the rotary angles, [row freqs, column freqs] */
+  int32_t *cu_seqlens; /* [groups + 1] */
+  float *block0_out;   /* [N, E] */
+  float *merger_out;   /* [N / 4, H] (what the LLM receives) */
+} VfVisionTrace;
+
+VfVision *vf_vision_create(VfDevice *dev, const VfConfig *config, const VfWeights *weights, GError **error);
+void vf_vision_free(VfVision *vision);
+
+/* Groups of the attention (cu_seqlens) for these grids: for each grid t groups of h·w patches. */
+uint32_t vf_vision_groups(const VfGrid *grids, uint32_t n_grids);
+
+/* Encodes the patch rows of one or more items (images, or videos) given in `grids` order:
+ * pixels: host f32 [n_patches, 1176] where n_patches = Σ t·h·w. On success *out is a new device buffer of
+ * f32 [n_patches / 4, H] that the caller releases with vf_buffer_release. */
+gboolean vf_vision_encode(VfVision *vision, const float *pixels, uint32_t n_patches, const VfGrid *grids,
+                          uint32_t n_grids, VfBuffer *out, const VfVisionTrace *trace, GError **error);
+
+/* Peak device bytes of scratch the last encode used (for the bench and the note). */
+uint64_t vf_vision_scratch_bytes(const VfVision *vision);

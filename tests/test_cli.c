@@ -1,0 +1,112 @@
+/* viewfinder-cli as a user runs it: the streamed answer and its errors. */
+#include <glib.h>
+#include <json-glib/json-glib.h>
+#include <string.h>
+
+static char *
+data_path(const char *rel)
+{
+  return g_build_filename(g_getenv("VF_TEST_DATA"), rel, NULL);
+}
+
+/* Runs viewfinder-cli with `args`; returns its exit status, stdout and stderr. */
+static int
+run_cli(const char *const *args, char **out, char **err)
+{
+  GPtrArray *argv = g_ptr_array_new();
+  g_ptr_array_add(argv, (gpointer)g_getenv("VF_CLI"));
+  for (int i = 0; args[i]; i++)
+    g_ptr_array_add(argv, (gpointer)args[i]);
+  g_ptr_array_add(argv, NULL);
+  int status = 0;
+  g_autoptr(GError) error = NULL;
+  gboolean ok = g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, out, err, &status,
+                             &error);
+  g_ptr_array_unref(argv);
+  g_assert_no_error(error);
+  g_assert_true(ok);
+  return g_spawn_check_wait_status(status, NULL) ? 0 : (WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+}
+
+/* The streamed answer equals the reference implementation's greedy decode (case a01). */
+static void
+test_chat_matches_reference(void)
+{
+  g_autofree char *case_json = data_path("golden/cases/a01_text_only/case.json");
+  g_autoptr(JsonParser) parser = json_parser_new();
+  g_assert_true(json_parser_load_from_file(parser, case_json, NULL));
+  JsonObject *cj = json_node_get_object(json_parser_get_root(parser));
+  JsonObject *gen = json_object_get_object_member(cj, "generation");
+  const char *decoded = json_object_get_string_member(gen, "decoded");
+  JsonArray *messages = json_object_get_array_member(cj, "messages");
+  JsonObject *user = json_array_get_object_element(messages, 0);
+  JsonObject *part = json_array_get_object_element(json_object_get_array_member(user, "content"), 0);
+  const char *prompt = json_object_get_string_member(part, "text");
+
+  g_autofree char *model = data_path("models/tiny-a");
+  g_autofree char *tokenizer = data_path("tokenizer");
+  const char *args[] = {"chat", "-m", model, "--tokenizer", tokenizer, "-p", prompt, "--max-new-tokens", "16", NULL};
+  g_autofree char *out = NULL, *err = NULL;
+  int rc = run_cli(args, &out, &err);
+  g_test_message("stderr: %s", err);
+  g_assert_cmpint(rc, ==, 0);
+  g_autofree char *want = g_strdup_printf("%s\n", decoded);
+  g_assert_cmpstr(out, ==, want);
+  g_assert_nonnull(strstr(err, "prefill"));
+  g_assert_nonnull(strstr(err, "decode"));
+  g_assert_nonnull(strstr(err, "prompt 27 tokens"));
+}
+
+static void
+test_chat_json_lines(void)
+{
+  g_autofree char *model = data_path("models/tiny-a");
+  g_autofree char *tokenizer = data_path("tokenizer");
+  const char *args[] = {"chat", "-m", model, "--tokenizer", tokenizer, "-p", "Hi", "--max-new-tokens", "3", "--json", NULL};
+  g_autofree char *out = NULL, *err = NULL;
+  g_assert_cmpint(run_cli(args, &out, &err), ==, 0);
+  g_auto(GStrv) lines = g_strsplit(g_strstrip(out), "\n", -1);
+  guint n = g_strv_length(lines);
+  g_assert_cmpuint(n, >=, 2);
+  for (guint i = 0; i < n; i++) {
+    g_autoptr(JsonParser) p = json_parser_new();
+    g_assert_true(json_parser_load_from_data(p, lines[i], -1, NULL));
+    const char *type = json_object_get_string_member(json_node_get_object(json_parser_get_root(p)), "type");
+    g_assert_cmpstr(type, ==, i + 1 == n ? "done" : "text");
+  }
+  g_assert_nonnull(strstr(lines[n - 1], "\"generated_tokens\":3"));
+}
+
+static void
+test_chat_errors(void)
+{
+  g_autofree char *tokenizer = data_path("tokenizer");
+  g_autofree char *out = NULL, *err = NULL;
+  /* A folder that is not a model: the message names the missing file. */
+  const char *missing[] = {"chat", "-m", "/nonexistent/model", "--tokenizer", tokenizer, "-p", "x", NULL};
+  g_assert_cmpint(run_cli(missing, &out, &err), !=, 0);
+  g_assert_nonnull(strstr(err, "/nonexistent/model"));
+  g_free(out);
+  g_free(err);
+  /* No prompt. */
+  const char *noprompt[] = {"chat", "-m", "x", NULL};
+  g_assert_cmpint(run_cli(noprompt, &out, &err), ==, 2);
+  g_free(out);
+  g_free(err);
+  /* A device that does not exist. */
+  g_setenv("VF_DEVICE", "no-such-device", TRUE);
+  const char *devices[] = {"devices", NULL};
+  g_assert_cmpint(run_cli(devices, &out, &err), !=, 0);
+  g_assert_nonnull(strstr(err, "no-such-device"));
+  g_unsetenv("VF_DEVICE");
+}
+
+int
+main(int argc, char **argv)
+{
+  g_test_init(&argc, &argv, NULL);
+  g_test_add_func("/cli/chat-matches-reference", test_chat_matches_reference);
+  g_test_add_func("/cli/chat-json-lines", test_chat_json_lines);
+  g_test_add_func("/cli/chat-errors", test_chat_errors);
+  return g_test_run();
+}
