@@ -33,3 +33,31 @@ void vf_op_attention_causal(VfCmd *cmd, const VfBuffer *q, uint32_t rows, uint32
  * cu_seqlens: int32 [groups + 1], cu[0] = 0, cu[groups] = rows. out: [rows, heads·head_dim]. */
 void vf_op_attention_groups(VfCmd *cmd, const VfBuffer *qkv, uint32_t rows, uint32_t row_stride, uint32_t heads,
                             uint32_t head_dim, const VfBuffer *cu_seqlens, uint32_t groups, const VfBuffer *out);
+
+/* Kernel variants. The two ops above use VF_ATTENTION_AUTO; the _variant forms exist so the tests and the
+ * bench can run every variant on any device. head_dim: a multiple of 8, at most 256 (both variants). */
+typedef enum {
+  VF_ATTENTION_AUTO,     /* the device policy (vf_ops_kernel_family), else whichever variant supports the shape */
+  VF_ATTENTION_SUBGROUP, /* GPU: teams of 8 subgroup lanes split head_dim, storage-buffer loads; few query
+                          * blocks (decode) split the keys over a workgroup and merge in shared memory */
+  VF_ATTENTION_TEXEL,    /* CPU drivers: one lane per query block, q and output in registers, uniform texel
+                          * buffer loads; few blocks (decode) split the keys over a subgroup */
+  VF_ATTENTION_N_VARIANTS,
+} VfAttentionVariant;
+
+const char *vf_attention_variant_name(VfAttentionVariant v);
+
+/* Whether `variant` runs on this device with this head_dim and q (or qkv) row stride in floats
+ * (the texel variant reads 4 floats at a time, so it needs a row stride that is a multiple of 4). */
+gboolean vf_attention_supports(VfDevice *dev, VfAttentionVariant variant, uint32_t head_dim, uint32_t row_stride);
+
+/* The variant VF_ATTENTION_AUTO picks (printed by the tests and the bench). */
+VfAttentionVariant vf_attention_choose(VfDevice *dev, uint32_t head_dim, uint32_t row_stride);
+
+void vf_op_attention_causal_variant(VfCmd *cmd, VfAttentionVariant variant, const VfBuffer *q, uint32_t rows,
+                                    uint32_t row_stride, uint32_t heads, const VfKvCache *cache,
+                                    const VfBuffer *seq, uint32_t key_begin, const VfBuffer *out);
+
+void vf_op_attention_groups_variant(VfCmd *cmd, VfAttentionVariant variant, const VfBuffer *qkv, uint32_t rows,
+                                    uint32_t row_stride, uint32_t heads, uint32_t head_dim,
+                                    const VfBuffer *cu_seqlens, uint32_t groups, const VfBuffer *out);
