@@ -71,6 +71,7 @@ usage(FILE *out)
           "  devices     list Vulkan devices and describe the one Viewfinder would use\n"
           "  chat        ask a model a question: chat -m MODEL_DIR -p TEXT (--help for options)\n"
           "  golden      compare with reference cases: golden [--models DIR] [--tokenizer DIR] CASE_DIR...\n"
+          "  bench       benchmark the language model: bench --synthetic 2b|7b [--prompt N] [--decode N]\n"
           "\n"
           "environment: VF_DEVICE=index|name  VF_VALIDATE=1  VF_PROFILE=1  VF_KERNELS=gpu|cpu\n");
 }
@@ -88,6 +89,8 @@ main(int argc, char **argv)
     return vf_cli_chat(argc - 1, argv + 1);
   if (strcmp(argv[1], "golden") == 0)
     return vf_cli_golden(argc - 1, argv + 1);
+  if (strcmp(argv[1], "bench") == 0)
+    return vf_cli_bench_model(argc - 1, argv + 1);
   fprintf(stderr, "viewfinder-cli: unknown command '%s'\n\n", argv[1]);
   usage(stderr);
   return 2;
