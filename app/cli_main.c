@@ -39,6 +39,34 @@ vf_cli_progress(uint64_t done, uint64_t total, void *user)
   }
 }
 
+void
+vf_cli_stage(const char *stage, double fraction, void *user)
+{
+  if (!isatty(STDERR_FILENO))
+    return;
+  if (fraction >= 0)
+    fprintf(stderr, "\r%-40s %3.0f %%", stage, 100.0 * fraction);
+  else
+    fprintf(stderr, "\r%-46s", stage);
+  if (fraction >= 1)
+    fprintf(stderr, "\r%-46s\r", "");
+}
+
+gboolean
+vf_cli_parse_size(const char *text, uint32_t *width, uint32_t *height)
+{
+  char *end = NULL;
+  guint64 w = g_ascii_strtoull(text, &end, 10);
+  if (!end || (*end != 'x' && *end != 'X'))
+    return FALSE;
+  guint64 h = g_ascii_strtoull(end + 1, &end, 10);
+  if (!end || *end || w == 0 || h == 0 || w > 65535 || h > 65535)
+    return FALSE;
+  *width = (uint32_t)w;
+  *height = (uint32_t)h;
+  return TRUE;
+}
+
 static int
 cmd_devices(int argc, char **argv)
 {
@@ -69,7 +97,8 @@ usage(FILE *out)
           "\n"
           "commands:\n"
           "  devices     list Vulkan devices and describe the one Viewfinder would use\n"
-          "  chat        ask a model a question: chat -m MODEL_DIR -p TEXT (--help for options)\n"
+          "  chat        ask a model a question: chat -m MODEL_DIR [--image PATH] -p TEXT (--help for options)\n"
+          "  ocr         transcribe images: ocr -m MODEL_DIR FILE... [--json]\n"
           "  golden      compare with reference cases: golden [--models DIR] [--tokenizer DIR] CASE_DIR...\n"
           "  bench       benchmark the language model: bench --synthetic 2b|7b [--prompt N] [--decode N]\n"
           "\n"
@@ -87,6 +116,8 @@ main(int argc, char **argv)
     return cmd_devices(argc - 1, argv + 1);
   if (strcmp(argv[1], "chat") == 0)
     return vf_cli_chat(argc - 1, argv + 1);
+  if (strcmp(argv[1], "ocr") == 0)
+    return vf_cli_ocr(argc - 1, argv + 1);
   if (strcmp(argv[1], "golden") == 0)
     return vf_cli_golden(argc - 1, argv + 1);
   if (strcmp(argv[1], "bench") == 0)

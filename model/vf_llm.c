@@ -260,6 +260,8 @@ vf_llm_prefill(VfLlm *llm, const VfLlmInput *in, float *logits, const VfLlmTrace
   }
 
   for (uint32_t start = 0; start < in->n; start += llm->chunk) {
+    if (g_cancellable_set_error_if_cancelled(in->cancellable, error))
+      return FALSE;
     uint32_t rows = MIN(llm->chunk, in->n - start);
     bool last_chunk = start + rows == in->n;
     int32_t pos[3 * DEFAULT_CHUNK];
@@ -299,6 +301,8 @@ vf_llm_prefill(VfLlm *llm, const VfLlmInput *in, float *logits, const VfLlmTrace
     if (!ok)
       return FALSE;
     llm->length += rows;
+    if (in->progress)
+      in->progress(start + rows, in->n, in->progress_user);
 
     if (tracing) {
       uint64_t off = (uint64_t)start * H, bytes = (uint64_t)rows * H * 4;

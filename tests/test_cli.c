@@ -93,6 +93,14 @@ test_chat_errors(void)
   g_assert_cmpint(run_cli(noprompt, &out, &err), ==, 2);
   g_free(out);
   g_free(err);
+  /* A prompt longer than the context: refused with the numbers, before any work. */
+  g_autofree char *model = data_path("models/tiny-a");
+  const char *too_long[] = {"chat", "-m", model, "--tokenizer", tokenizer, "--context", "16", "-p",
+                            "Write a haiku about the sea.", NULL};
+  g_assert_cmpint(run_cli(too_long, &out, &err), ==, 1);
+  g_assert_nonnull(strstr(err, "needs 27 prompt tokens but the context holds 16"));
+  g_free(out);
+  g_free(err);
   /* A device that does not exist. */
   g_setenv("VF_DEVICE", "no-such-device", TRUE);
   const char *devices[] = {"devices", NULL};
