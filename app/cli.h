@@ -14,3 +14,4 @@ void vf_cli_progress(uint64_t done, uint64_t total, void *user);
 
 int vf_cli_chat(int argc, char **argv);
 int vf_cli_golden(int argc, char **argv);
+int vf_cli_bench_vision(int argc, char **argv);

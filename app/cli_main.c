@@ -3,6 +3,7 @@
  *   viewfinder-cli devices                         list Vulkan devices, describe the chosen one
  *   viewfinder-cli chat -m DIR -p TEXT [...]       ask a model, stream the answer
  *   viewfinder-cli golden [--models DIR] CASE...   compare with reference cases
+ *   viewfinder-cli bench vision [--image WxH]      time the vision tower on synthetic weights
  */
 #define G_LOG_DOMAIN "viewfinder-cli"
 
@@ -71,6 +72,7 @@ usage(FILE *out)
           "  devices     list Vulkan devices and describe the one Viewfinder would use\n"
           "  chat        ask a model a question: chat -m MODEL_DIR -p TEXT (--help for options)\n"
           "  golden      compare with reference cases: golden [--models DIR] [--tokenizer DIR] CASE_DIR...\n"
+          "  bench vision  time the vision tower: bench vision [--size 2b|7b] [--image WxH]...\n"
           "\n"
           "environment: VF_DEVICE=index|name  VF_VALIDATE=1  VF_PROFILE=1  VF_KERNELS=gpu|cpu\n");
 }
@@ -88,6 +90,8 @@ main(int argc, char **argv)
     return vf_cli_chat(argc - 1, argv + 1);
   if (strcmp(argv[1], "golden") == 0)
     return vf_cli_golden(argc - 1, argv + 1);
+  if (strcmp(argv[1], "bench") == 0 && argc > 2 && strcmp(argv[2], "vision") == 0)
+    return vf_cli_bench_vision(argc - 2, argv + 2);
   fprintf(stderr, "viewfinder-cli: unknown command '%s'\n\n", argv[1]);
   usage(stderr);
   return 2;
