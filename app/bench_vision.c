@@ -1,13 +1,14 @@
 /* viewfinder-cli bench vision: the vision tower on synthetic weights in the real model's shape.
  *
- *   viewfinder-cli bench vision [--size 2b|7b] [--image WxH]... [--chunk ROWS]
+ *   viewfinder-cli bench vision [--size 2b|7b] [--image WxH]... [--chunk ROWS] [--depth BLOCKS]
  *
  * Each image size goes through smart_resize (qwen-vl-utils defaults) to a grid; random patch rows of that
  * grid are encoded once and timed (wall clock; with VF_PROFILE=1 also GPU time per pipeline). Printed per
  * size: grid, patches, tokens, time, an estimate of the arithmetic rate, and device memory: the encode's
  * own scratch (peak, output included) and the arena's peak, to show that memory grows linearly with the
  * patch count. Default sizes: 500×500 and 1000×1000. A 224×224 encode runs first, untimed, so that
- * pipeline compilation stays out of the numbers.
+ * pipeline compilation stays out of the numbers. --depth runs fewer blocks than the model has (every block
+ * costs the same), to try very large images in reasonable time.
  */
 #define G_LOG_DOMAIN "viewfinder-cli"
 
@@ -91,8 +92,9 @@ bench_one(VfDevice *dev, VfVision *vision, const VfConfig *config, const VfWeigh
   vf_arena_get_stats(vf_device_arena(dev), &stats);
   uint64_t scratch = vf_vision_scratch_bytes(vision);
   double gflop = encode_flops(&config->vision, VF_PATCH_DIM, &plan.grid) / 1e9;
-  printf("image %ux%u -> %ux%u, grid %ux%ux%u: %u patches, %u tokens\n", width, height, plan.out_width,
-         plan.out_height, plan.grid.t, plan.grid.h, plan.grid.w, n, plan.n_tokens);
+  printf("image %ux%u -> %ux%u, grid %ux%ux%u: %u patches, %u tokens, %u blocks\n", width, height,
+         plan.out_width, plan.out_height, plan.grid.t, plan.grid.h, plan.grid.w, n, plan.n_tokens,
+         config->vision.depth);
   printf("  encode %.2f s wall, %.0f GFLOP (%.1f GFLOP/s)\n", seconds, gflop, gflop / seconds);
   printf("  scratch peak %.1f MiB (%.1f KiB per patch); arena peak %.1f MiB of which weights %.1f MiB\n",
          scratch / 1048576.0, scratch / 1024.0 / n, stats.device_bytes_peak / 1048576.0,
@@ -108,12 +110,13 @@ vf_cli_bench_vision(int argc, char **argv)
 {
   g_autofree char *size = NULL;
   g_auto(GStrv) images = NULL;
-  int chunk = 0;
+  int chunk = 0, depth = 0;
   GOptionEntry entries[] = {
     {"size", 0, 0, G_OPTION_ARG_STRING, &size, "model shape: 2b (default) or 7b", "SIZE"},
     {"image", 0, 0, G_OPTION_ARG_STRING_ARRAY, &images,
      "image size before smart_resize, repeatable (default: 500x500 and 1000x1000)", "WxH"},
     {"chunk", 0, 0, G_OPTION_ARG_INT, &chunk, "rows per row-wise pass (default: the tower's choice)", "ROWS"},
+    {"depth", 0, 0, G_OPTION_ARG_INT, &depth, "vision blocks to run (default: all of the model's)", "BLOCKS"},
     {NULL},
   };
   g_autoptr(GOptionContext) ctx = g_option_context_new("— time the vision tower on synthetic weights");
@@ -133,8 +136,8 @@ vf_cli_bench_vision(int argc, char **argv)
       return 2;
     }
   }
-  if (chunk < 0) {
-    fprintf(stderr, "viewfinder-cli bench vision: --chunk must be positive\n");
+  if (chunk < 0 || depth < 0) {
+    fprintf(stderr, "viewfinder-cli bench vision: --chunk and --depth must be positive\n");
     return 2;
   }
 
@@ -143,6 +146,8 @@ vf_cli_bench_vision(int argc, char **argv)
     fprintf(stderr, "viewfinder-cli bench vision: %s\n", error->message);
     return 2;
   }
+  if (depth > 0 && (uint32_t)depth < config->vision.depth)
+    config->vision.depth = (uint32_t)depth;
   g_autoptr(VfDevice) dev = vf_cli_device(&error);
   if (!dev) {
     fprintf(stderr, "viewfinder-cli bench vision: %s\n", error->message);
