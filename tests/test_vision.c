@@ -150,17 +150,16 @@ assert_rel_max(const char *what, const float *got, const float *want, size_t n, 
 
 typedef struct {
   const char *name;
-  const char *kernels; /* VF_KERNELS for this run; NULL: the device's own policy */
+  const char *kernels; /* VF_KERNELS for this run; NULL: the device's own policy (or the caller's VF_KERNELS) */
   uint32_t chunk;      /* vf_vision_set_chunk; 0: the default */
 } Config;
 
 static void
 run_case(const Case *c, const Model *m, const Config *config)
 {
+  g_autofree char *saved = g_strdup(g_getenv("VF_KERNELS"));
   if (config->kernels)
     g_setenv("VF_KERNELS", config->kernels, TRUE);
-  else
-    g_unsetenv("VF_KERNELS");
   g_autoptr(GError) error = NULL;
   VfVision *vision = vf_vision_create(vf_test_device(), m->config, m->weights, &error);
   g_assert_no_error(error);
@@ -198,7 +197,10 @@ run_case(const Case *c, const Model *m, const Config *config)
   assert_rel_max(w3, merger, c->merger, nm, 1e-4);
   g_test_message("%s: scratch %.2f MiB", prefix, vf_vision_scratch_bytes(vision) / 1048576.0);
   vf_vision_free(vision);
-  g_unsetenv("VF_KERNELS");
+  if (saved)
+    g_setenv("VF_KERNELS", saved, TRUE);
+  else
+    g_unsetenv("VF_KERNELS");
 }
 
 static const Config configs[] = {
