@@ -1,6 +1,7 @@
 /* viewfinder-cli: the command line over the engine.
  *
  *   viewfinder-cli devices          list Vulkan devices and describe the chosen one
+ *   viewfinder-cli bench ops        time the matmul ops on the model's shapes against the memory roofline
  */
 #define G_LOG_DOMAIN "viewfinder-cli"
 
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bench_ops.h"
 #include "vf_ops.h"
 
 static int
@@ -32,6 +34,15 @@ cmd_devices(int argc, char **argv)
   return 0;
 }
 
+static int
+cmd_bench(int argc, char **argv)
+{
+  if (argc >= 2 && strcmp(argv[1], "ops") == 0)
+    return vf_bench_ops(argc - 1, argv + 1);
+  fprintf(stderr, "usage: viewfinder-cli bench ops [--quick] [--all-variants] [--crossover]\n");
+  return 2;
+}
+
 static void
 usage(FILE *out)
 {
@@ -40,6 +51,8 @@ usage(FILE *out)
           "\n"
           "commands:\n"
           "  devices     list Vulkan devices and describe the one Viewfinder would use\n"
+          "  bench ops [--quick] [--all-variants] [--crossover]\n"
+          "              time the matmul ops on the Qwen2-VL shapes next to the memory read roofline\n"
           "\n"
           "environment: VF_DEVICE=index|name  VF_VALIDATE=1  VF_PROFILE=1  VF_KERNELS=gpu|cpu\n");
 }
@@ -53,6 +66,8 @@ main(int argc, char **argv)
   }
   if (strcmp(argv[1], "devices") == 0)
     return cmd_devices(argc - 1, argv + 1);
+  if (strcmp(argv[1], "bench") == 0)
+    return cmd_bench(argc - 1, argv + 1);
   fprintf(stderr, "viewfinder-cli: unknown command '%s'\n\n", argv[1]);
   usage(stderr);
   return 2;

@@ -10,7 +10,7 @@
 #include "common.glsl"
 
 layout(local_size_x = 64) in;
-layout(constant_id = 0) const uint CHUNK = 4096; // texels per workgroup, a multiple of 64
+layout(constant_id = 0) const uint CHUNK = 16384; // texels per workgroup, a multiple of 64
 
 #if defined(READ_TEXEL)
 layout(binding = 0) uniform usamplerBuffer src;
@@ -26,15 +26,17 @@ layout(push_constant) uniform Push { uint n_texels; } p;
 void main() {
   uint begin = flat_group_index() * CHUNK;
   uint end = min(begin + CHUNK, p.n_texels);
-  uvec4 a = uvec4(0u), b = uvec4(0u);
+  uvec4 a = uvec4(0u), b = uvec4(0u), c = uvec4(0u), d = uvec4(0u);
   uint i = begin + gl_LocalInvocationID.x;
-  for (; i + 64u < end; i += 128u) { // two loads in flight
+  for (; i + 192u < end; i += 256u) { // four loads in flight
     a ^= load(i);
     b ^= load(i + 64u);
+    c ^= load(i + 128u);
+    d ^= load(i + 192u);
   }
-  if (i < end)
+  for (; i < end; i += 64u)
     a ^= load(i);
-  a ^= b;
+  a ^= b ^ c ^ d;
   uint folded = a.x ^ a.y ^ a.z ^ a.w;
   if (folded != 0u)
     atomicXor(result[0], folded);

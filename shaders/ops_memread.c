@@ -3,7 +3,7 @@
 
 #include "ops_memread.h"
 
-#define MEMREAD_CHUNK 4096u /* 16-byte texels per workgroup (64 KiB) */
+#define MEMREAD_CHUNK 16384u /* 16-byte texels per workgroup (256 KiB: fewer, longer workgroups were a little faster on lavapipe) */
 
 void
 vf_op_memread_xor(VfCmd *cmd, VfMemreadPath path, const VfBuffer *src, const VfBuffer *out)
