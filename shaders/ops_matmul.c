@@ -87,8 +87,9 @@ is_weight_dtype(VfDType t)
 }
 
 /* The tiled GEMM's tile from the device limits: 256 invocations (a multiple of every common
- * subgroup size) with 4×4 outputs each where the device allows, else 64; the deepest k-slice whose
- * two tiles use at most half the shared memory (leaving room for a second resident workgroup). */
+ * subgroup size) with 4×4 outputs each where the device allows, else 64; the deepest k-slice (32,
+ * 16 or 8) whose two tiles use at most half the shared memory, leaving room for a second resident
+ * workgroup (8 may use all of it). */
 static gboolean
 tiled_config(const VfDeviceInfo *info, TileConfig *t)
 {
@@ -99,13 +100,10 @@ tiled_config(const VfDeviceInfo *info, TileConfig *t)
     *t = (TileConfig){32, 32, 0, 4, 4};
   else
     return FALSE;
-  uint32_t tile_bytes_per_k = (t->bm + t->bn) * 4;
-  for (uint32_t bk = 32; bk >= 8; bk /= 2)
-    if (bk * tile_bytes_per_k <= info->shared_memory / 2 || (bk == 8 && bk * tile_bytes_per_k <= info->shared_memory)) {
-      t->bk = bk;
-      return TRUE;
-    }
-  return FALSE;
+  uint32_t bytes_per_k = (t->bm + t->bn) * 4;
+  for (t->bk = 32; t->bk > 8 && t->bk * bytes_per_k > info->shared_memory / 2; t->bk /= 2)
+    ;
+  return t->bk * bytes_per_k <= info->shared_memory;
 }
 
 /* Subgroup GEMV: four subgroups per workgroup, one weight row each at a time. */
@@ -174,7 +172,8 @@ unsupported_reason(VfDevice *dev, VfMatmulVariant v, const VfMatrix *w, uint32_t
       return "the device's workgroup or shared-memory limits are too small for a tile";
     if (x_bytes > info->max_storage_range)
       return "X [M, K] exceeds one storage binding (chunk M)";
-    if ((m + t.bm - 1) / t.bm > info->max_workgroup_count[1] || (rows + t.bn - 1) / t.bn > info->max_workgroup_count[0])
+    if ((m + t.bm - 1) / t.bm > info->max_workgroup_count[1] ||
+        (rows + t.bn - 1) / t.bn > info->max_workgroup_count[0])
       return "too many tiles for the dispatch limits";
     return NULL;
   }
@@ -196,7 +195,8 @@ unsupported_reason(VfDevice *dev, VfMatmulVariant v, const VfMatrix *w, uint32_t
     /* The shaders index texels with 32-bit ints. */
     if (x_bytes / 16 > INT32_MAX || (uint64_t)rows * w->cols * vf_dtype_size(w->dtype) / 16 > INT32_MAX)
       return "a texel view beyond 2^31 texels";
-    const uint32_t gemm_rows = GEMM_TEXEL_BLOCK * GEMM_TEXEL_WORKGROUP_Y, gemm_cols = GEMM_TEXEL_BLOCK * GEMM_TEXEL_WORKGROUP_X;
+    const uint32_t gemm_rows = GEMM_TEXEL_BLOCK * GEMM_TEXEL_WORKGROUP_Y;
+    const uint32_t gemm_cols = GEMM_TEXEL_BLOCK * GEMM_TEXEL_WORKGROUP_X;
     if (v == VF_MATMUL_GEMM_TEXEL && ((m + gemm_rows - 1) / gemm_rows > info->max_workgroup_count[1] ||
                                       (rows + gemm_cols - 1) / gemm_cols > info->max_workgroup_count[0]))
       return "too many blocks for the dispatch limits";
@@ -279,8 +279,9 @@ vf_op_matmul_variant(VfCmd *cmd, VfMatmulVariant variant, const VfBuffer *x, uin
   if (!is_weight_dtype(w->dtype) || !buffer_holds(&w->buf, w_bytes) ||
       !buffer_holds(x, x_bytes) || !buffer_holds(y, y_bytes) || (bias && !buffer_holds(bias, n * 4)) ||
       (residual && !buffer_holds(residual, y_bytes))) {
-    vf_ops_fail(cmd, name, "M=%u, W %s [%" G_GUINT64_FORMAT ", %" G_GUINT64_FORMAT "]: a buffer is missing or too small",
-                m, vf_dtype_name(w->dtype), n, k);
+    vf_ops_fail(cmd, name,
+                "M=%u, W %s [%" G_GUINT64_FORMAT ", %" G_GUINT64_FORMAT "]: a buffer is missing or too small", m,
+                vf_dtype_name(w->dtype), n, k);
     return;
   }
   const char *why = unsupported_reason(dev, variant, w, m);

@@ -190,7 +190,8 @@ run_dense(VfMatmulVariant v, VfDType dtype, uint32_t m, uint32_t n, uint32_t k, 
   size_t y_bytes = (size_t)m * n * 4;
 
   VfBuffer bx = vf_test_upload(x, (size_t)m * k * 4);
-  VfMatrix mw = {.buf = vf_test_upload(stored, (size_t)n * k * vf_dtype_size(dtype)), .dtype = dtype, .rows = n, .cols = k};
+  VfMatrix mw = {.buf = vf_test_upload(stored, (size_t)n * k * vf_dtype_size(dtype)),
+                 .dtype = dtype, .rows = n, .cols = k};
   VfBuffer bb = bias ? vf_test_upload(bias, n * 4) : (VfBuffer){0};
   bool in_place = residual && (opts & RESIDUAL_IN_PLACE);
   VfBuffer by = vf_test_upload(in_place ? residual : NULL, y_bytes);
