@@ -250,8 +250,9 @@ bench_variant(VfDevice *dev, const Shape *s, VfMatmulVariant v, bool chosen, con
 }
 
 typedef struct {
-  VfBuffer x, y;
-  VfMatrix w;
+  VfBuffer x; /* f32 [M, K] */
+  VfBuffer y; /* f32 [M, N] */
+  VfMatrix w; /* bf16 [N, K] */
 } Problem;
 
 static void
