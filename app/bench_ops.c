@@ -395,8 +395,9 @@ report(const Bench *b)
 
 /* ---- entry point ------------------------------------------------------------------------------------------ */
 
+/* Releases what the bench allocated (not the device). */
 static void
-bench_free(Bench *b)
+bench_release(Bench *b)
 {
   for (guint i = 0; i < b->items->len; i++)
     vf_cmd_free(g_array_index(b->items, Item, i).cmd);
@@ -407,7 +408,24 @@ bench_free(Bench *b)
   vf_buffer_release(b->dev, &b->read_src);
   vf_buffer_release(b->dev, &b->read_out);
   g_free(b->host_buffer);
-  vf_device_free(b->dev);
+}
+
+gboolean
+vf_bench_read_bandwidth(VfDevice *dev, double *device_gbs, double *host_gbs, GError **error)
+{
+  Bench b = {.dev = dev, .o = {.runs = 5, .budget_s = 2.0}};
+  b.items = g_array_new(FALSE, FALSE, sizeof(Item));
+  b.problems = g_ptr_array_new();
+  b.read_src.block = b.read_out.block = -1;
+  gboolean ok = add_reads(&b, error) && sample_all(&b, error);
+  *device_gbs = *host_gbs = 0;
+  for (guint i = 0; ok && i < b.items->len; i++) {
+    const Item *it = &g_array_index(b.items, Item, i);
+    double *best = it->kind == ITEM_HOST_READ ? host_gbs : device_gbs;
+    *best = MAX(*best, item_gbs(it));
+  }
+  bench_release(&b);
+  return ok;
 }
 
 int
@@ -458,7 +476,8 @@ vf_bench_ops(int argc, char **argv)
   ok = ok && sample_all(&b, &error);
   if (ok)
     report(&b);
-  bench_free(&b);
+  bench_release(&b);
+  vf_device_free(b.dev);
   if (!ok) {
     fprintf(stderr, "viewfinder-cli bench: %s\n", error->message);
     return 1;
