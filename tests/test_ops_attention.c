@@ -41,6 +41,16 @@ assert_within_bound(const char *what, const float *got, const float *want, const
   }
 }
 
+/* An output buffer full of NaN, so an output the kernel forgets to write fails the comparison. */
+static VfBuffer
+upload_poisoned(size_t floats)
+{
+  g_autofree float *poison = g_new(float, floats);
+  for (size_t i = 0; i < floats; i++)
+    poison[i] = NAN;
+  return vf_test_upload(poison, floats * 4);
+}
+
 /* ---- causal: KV store + attention over the cache ---------------------------------------------------- */
 
 typedef struct {
@@ -151,7 +161,7 @@ check_causal(const CausalCase *c)
       continue;
     VfBuffer qkv = vf_test_upload(d.qkv, (size_t)c->rows * d.stride * 4);
     VfBuffer seq = vf_test_upload(&c->seq0, 4);
-    VfBuffer out = vf_test_upload(NULL, out_floats * 4);
+    VfBuffer out = upload_poisoned(out_floats);
     VfKvCache cache = upload_cache(&d, d.k0, d.v0);
     VfCmd *cmd = vf_test_cmd();
     record_step(cmd, variants[i], &d, &qkv, &cache, &seq, &out);
@@ -239,7 +249,7 @@ test_causal_replay(void)
     size_t out_floats = (size_t)c.heads * hd;
     VfBuffer qkv = vf_test_upload(d.qkv, (size_t)d.stride * 4);
     VfBuffer seq = vf_test_upload(&c.seq0, 4);
-    VfBuffer out = vf_test_upload(NULL, out_floats * 4);
+    VfBuffer out = upload_poisoned(out_floats);
     VfKvCache cache = upload_cache(&d, d.k0, d.v0);
     g_autoptr(GError) error = NULL;
     VfCmd *cmd = vf_test_cmd();
@@ -305,11 +315,7 @@ check_groups(uint32_t heads, uint32_t hd, uint32_t stride_pad, const uint32_t *s
     ran++;
     VfBuffer b_qkv = vf_test_upload(qkv, (size_t)rows * stride * 4);
     VfBuffer b_cu = vf_test_upload(cu, (groups + 1) * 4);
-    /* Poisoned, so an output the kernel forgets to write fails. */
-    g_autofree float *poison = g_new(float, out_floats);
-    for (size_t j = 0; j < out_floats; j++)
-      poison[j] = NAN;
-    VfBuffer b_out = vf_test_upload(poison, out_floats * 4);
+    VfBuffer b_out = upload_poisoned(out_floats);
     VfCmd *cmd = vf_test_cmd();
     vf_op_attention_groups_variant(cmd, variants[i], &b_qkv, rows, stride, heads, hd, &b_cu, groups, &b_out);
     vf_test_submit(cmd);
