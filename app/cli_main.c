@@ -3,7 +3,8 @@
  *   viewfinder-cli devices                         list Vulkan devices, describe the chosen one
  *   viewfinder-cli chat -m DIR -p TEXT [...]       ask a model, stream the answer
  *   viewfinder-cli golden [--models DIR] CASE...   compare with reference cases
- *   viewfinder-cli bench ops | --synthetic 2b|7b   time the ops against the memory roofline, or the model
+ *   viewfinder-cli bench ops | vision | --synthetic 2b|7b   time the ops against the memory roofline,
+ *                                                  the vision tower, or the language model
  */
 #define G_LOG_DOMAIN "viewfinder-cli"
 
@@ -103,6 +104,7 @@ usage(FILE *out)
           "  ocr         transcribe images: ocr -m MODEL_DIR FILE... [--json]\n"
           "  golden      compare with reference cases: golden [--models DIR] [--tokenizer DIR] CASE_DIR...\n"
           "  bench       bench ops [--quick] [--all-variants] [--crossover]: the matmul ops against the roofline\n"
+          "              bench vision [--size 2b|7b] [--image WxH]...: the vision tower\n"
           "              bench --synthetic 2b|7b [--prompt N] [--decode N]: the language model\n"
           "\n"
           "environment: VF_DEVICE=index|name  VF_VALIDATE=1  VF_PROFILE=1  VF_KERNELS=gpu|cpu\n");
@@ -125,6 +127,8 @@ main(int argc, char **argv)
     return vf_cli_golden(argc - 1, argv + 1);
   if (strcmp(argv[1], "bench") == 0 && argc >= 3 && strcmp(argv[2], "ops") == 0)
     return vf_bench_ops(argc - 2, argv + 2);
+  if (strcmp(argv[1], "bench") == 0 && argc > 2 && strcmp(argv[2], "vision") == 0)
+    return vf_cli_bench_vision(argc - 2, argv + 2);
   if (strcmp(argv[1], "bench") == 0)
     return vf_cli_bench_model(argc - 1, argv + 1);
   fprintf(stderr, "viewfinder-cli: unknown command '%s'\n\n", argv[1]);

@@ -73,3 +73,20 @@ void vf_op_attention_causal_variant(VfCmd *cmd, VfAttentionVariant variant, cons
 void vf_op_attention_groups_variant(VfCmd *cmd, VfAttentionVariant variant, const VfBuffer *qkv, uint32_t rows,
                                     uint32_t row_stride, uint32_t heads, uint32_t head_dim,
                                     const VfBuffer *cu_seqlens, uint32_t groups, const VfBuffer *out);
+
+/* Part of a grouped attention, for sequences whose qkv is larger than one binding (a big image: the
+ * vision tower runs its queries a chunk at a time). Rows are numbered over the whole sequence; qkv and
+ * cu_seqlens are as in vf_op_attention_groups. The dispatch computes the queries
+ * q_first .. q_first + rows − 1 (out: [rows, heads·head_dim], row i = query q_first + i) and reads only
+ * the key and value rows kv_first .. kv_first + kv_rows − 1: a query sees the keys of its group that lie
+ * in that window. A window that covers the queries' groups therefore gives exactly the rows of
+ * vf_op_attention_groups. Only the rows read are bound (q of the queries, k and v of the window), so
+ * each of those must fit one binding, not the whole qkv. variant may be VF_ATTENTION_AUTO. */
+typedef struct {
+  uint32_t q_first, rows;     /* queries */
+  uint32_t kv_first, kv_rows; /* keys and values, kv_rows ≥ 1 */
+} VfAttentionWindow;
+
+void vf_op_attention_groups_window(VfCmd *cmd, VfAttentionVariant variant, const VfBuffer *qkv, uint32_t row_stride,
+                                   uint32_t heads, uint32_t head_dim, const VfBuffer *cu_seqlens, uint32_t groups,
+                                   const VfAttentionWindow *window, const VfBuffer *out);
