@@ -12,6 +12,13 @@ VfDevice *vf_cli_device(GError **error);
 /* A progress callback printing "loading NN %" to stderr when it is a terminal. */
 void vf_cli_progress(uint64_t done, uint64_t total, void *user);
 
+/* Prints a stage ("Encoding picture 1", "Reading prompt 512/2048") to stderr when it is a terminal. */
+void vf_cli_stage(const char *stage, double fraction, void *user);
+/* Parses "WxH"; FALSE when malformed or zero. */
+gboolean vf_cli_parse_size(const char *text, uint32_t *width, uint32_t *height);
+
 int vf_cli_chat(int argc, char **argv);
+int vf_cli_ocr(int argc, char **argv);
 int vf_cli_golden(int argc, char **argv);
+int vf_cli_bench_model(int argc, char **argv);
 int vf_cli_bench_vision(int argc, char **argv);

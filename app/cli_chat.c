@@ -48,22 +48,31 @@ int
 vf_cli_chat(int argc, char **argv)
 {
   g_autofree char *model_dir = NULL, *tokenizer_dir = NULL, *prompt = NULL, *system = NULL;
-  int max_new = 512, top_k = -1;
+  int max_new = 512, top_k = -1, context = 0;
   double temperature = -1, top_p = -1, repetition = -1;
   gint64 seed = 0;
-  gboolean json = FALSE;
+  gboolean json = FALSE, label_media = FALSE;
+  g_auto(GStrv) images = NULL;
+  gint64 min_pixels = 0, max_pixels = 0;
+  g_autofree char *resized = NULL;
   GOptionEntry entries[] = {
     {"model", 'm', 0, G_OPTION_ARG_FILENAME, &model_dir, "model folder (Hugging Face checkpoint)", "DIR"},
     {"prompt", 'p', 0, G_OPTION_ARG_STRING, &prompt, "the question", "TEXT"},
     {"system", 0, 0, G_OPTION_ARG_STRING, &system, "system prompt (default: the template's)", "TEXT"},
     {"tokenizer", 0, 0, G_OPTION_ARG_FILENAME, &tokenizer_dir, "tokenizer folder (default: the model folder)", "DIR"},
     {"max-new-tokens", 0, 0, G_OPTION_ARG_INT, &max_new, "most tokens to generate (512)", "N"},
+    {"context", 0, 0, G_OPTION_ARG_INT, &context, "KV-cache size in tokens (default: from the memory budget)", "N"},
     {"temperature", 0, 0, G_OPTION_ARG_DOUBLE, &temperature, "sample with this temperature", "T"},
     {"top-k", 0, 0, G_OPTION_ARG_INT, &top_k, "sample among the K most likely tokens", "K"},
     {"top-p", 0, 0, G_OPTION_ARG_DOUBLE, &top_p, "sample within this probability mass", "P"},
     {"repetition-penalty", 0, 0, G_OPTION_ARG_DOUBLE, &repetition, "penalty for tokens already in the context", "R"},
     {"seed", 0, 0, G_OPTION_ARG_INT64, &seed, "random seed for sampling", "S"},
     {"json", 0, 0, G_OPTION_ARG_NONE, &json, "JSON lines on stdout", NULL},
+    {"image", 'i', 0, G_OPTION_ARG_FILENAME_ARRAY, &images, "attach an image (path, file:// or data: URI); repeatable", "PATH"},
+    {"min-pixels", 0, 0, G_OPTION_ARG_INT64, &min_pixels, "images: at least this many pixels after resizing", "N"},
+    {"max-pixels", 0, 0, G_OPTION_ARG_INT64, &max_pixels, "images: at most this many pixels after resizing", "N"},
+    {"resized", 0, 0, G_OPTION_ARG_STRING, &resized, "images: resize to about this size (rounded to 28)", "WxH"},
+    {"label-media", 0, 0, G_OPTION_ARG_NONE, &label_media, "label attachments \"Picture N: \" (add_vision_id)", NULL},
     {NULL},
   };
   g_autoptr(GOptionContext) ctx = g_option_context_new("— ask a model one question");
@@ -77,8 +86,13 @@ vf_cli_chat(int argc, char **argv)
     fprintf(stderr, "viewfinder-cli chat: give a model folder (-m DIR) and a prompt (-p TEXT)\n");
     return 2;
   }
-  if (max_new <= 0) {
-    fprintf(stderr, "viewfinder-cli chat: --max-new-tokens must be positive\n");
+  VfMediaOptions media = {.min_pixels = (uint64_t)MAX(min_pixels, 0), .max_pixels = (uint64_t)MAX(max_pixels, 0)};
+  if (resized && !vf_cli_parse_size(resized, &media.resized_width, &media.resized_height)) {
+    fprintf(stderr, "viewfinder-cli chat: --resized wants WIDTHxHEIGHT, e.g. 448x336\n");
+    return 2;
+  }
+  if (max_new <= 0 || context < 0) {
+    fprintf(stderr, "viewfinder-cli chat: --max-new-tokens must be positive and --context not negative\n");
     return 2;
   }
 
@@ -93,7 +107,8 @@ vf_cli_chat(int argc, char **argv)
     return 1;
   }
   int64_t t0 = g_get_monotonic_time();
-  g_autoptr(VfModel) model = vf_model_load(dev, model_dir, NULL, vf_cli_progress, NULL, &error);
+  VfLlmOptions llm_opts = {.context = (uint32_t)context};
+  g_autoptr(VfModel) model = vf_model_load(dev, model_dir, &llm_opts, vf_cli_progress, NULL, &error);
   if (!model) {
     fprintf(stderr, "viewfinder-cli chat: %s\n", error->message);
     return 1;
@@ -122,7 +137,12 @@ vf_cli_chat(int argc, char **argv)
   VfChat *chat = vf_session_chat(session);
   if (system)
     vf_chat_message_append_text(vf_chat_append_message(chat, "system"), system);
-  vf_chat_message_append_text(vf_chat_append_message(chat, "user"), prompt);
+  VfChatMessage *user_msg = vf_chat_append_message(chat, "user");
+  for (int i = 0; images && images[i]; i++)
+    vf_chat_message_append_image(user_msg, images[i])->options = media;
+  vf_chat_message_append_text(user_msg, prompt);
+  opts.add_vision_id = label_media;
+  opts.on_stage = vf_cli_stage;
 
   Output out = {.json = json};
   VfTurnStats stats;

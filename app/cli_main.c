@@ -3,7 +3,8 @@
  *   viewfinder-cli devices                         list Vulkan devices, describe the chosen one
  *   viewfinder-cli chat -m DIR -p TEXT [...]       ask a model, stream the answer
  *   viewfinder-cli golden [--models DIR] CASE...   compare with reference cases
- *   viewfinder-cli bench vision [--image WxH]      time the vision tower on synthetic weights
+ *   viewfinder-cli bench ops | vision | --synthetic 2b|7b   time the ops against the memory roofline,
+ *                                                  the vision tower, or the language model
  */
 #define G_LOG_DOMAIN "viewfinder-cli"
 
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bench_ops.h"
 #include "cli.h"
 
 VfDevice *
@@ -38,6 +40,34 @@ vf_cli_progress(uint64_t done, uint64_t total, void *user)
       fprintf(stderr, "\r              \r");
     last = percent;
   }
+}
+
+void
+vf_cli_stage(const char *stage, double fraction, void *user)
+{
+  if (!isatty(STDERR_FILENO))
+    return;
+  if (fraction >= 0)
+    fprintf(stderr, "\r%-40s %3.0f %%", stage, 100.0 * fraction);
+  else
+    fprintf(stderr, "\r%-46s", stage);
+  if (fraction >= 1)
+    fprintf(stderr, "\r%-46s\r", "");
+}
+
+gboolean
+vf_cli_parse_size(const char *text, uint32_t *width, uint32_t *height)
+{
+  char *end = NULL;
+  guint64 w = g_ascii_strtoull(text, &end, 10);
+  if (!end || (*end != 'x' && *end != 'X'))
+    return FALSE;
+  guint64 h = g_ascii_strtoull(end + 1, &end, 10);
+  if (!end || *end || w == 0 || h == 0 || w > 65535 || h > 65535)
+    return FALSE;
+  *width = (uint32_t)w;
+  *height = (uint32_t)h;
+  return TRUE;
 }
 
 static int
@@ -70,9 +100,12 @@ usage(FILE *out)
           "\n"
           "commands:\n"
           "  devices     list Vulkan devices and describe the one Viewfinder would use\n"
-          "  chat        ask a model a question: chat -m MODEL_DIR -p TEXT (--help for options)\n"
+          "  chat        ask a model a question: chat -m MODEL_DIR [--image PATH] -p TEXT (--help for options)\n"
+          "  ocr         transcribe images: ocr -m MODEL_DIR FILE... [--json]\n"
           "  golden      compare with reference cases: golden [--models DIR] [--tokenizer DIR] CASE_DIR...\n"
-          "  bench vision  time the vision tower: bench vision [--size 2b|7b] [--image WxH]...\n"
+          "  bench       bench ops [--quick] [--all-variants] [--crossover]: the matmul ops against the roofline\n"
+          "              bench vision [--size 2b|7b] [--image WxH]...: the vision tower\n"
+          "              bench --synthetic 2b|7b [--prompt N] [--decode N]: the language model\n"
           "\n"
           "environment: VF_DEVICE=index|name  VF_VALIDATE=1  VF_PROFILE=1  VF_KERNELS=gpu|cpu\n");
 }
@@ -88,10 +121,16 @@ main(int argc, char **argv)
     return cmd_devices(argc - 1, argv + 1);
   if (strcmp(argv[1], "chat") == 0)
     return vf_cli_chat(argc - 1, argv + 1);
+  if (strcmp(argv[1], "ocr") == 0)
+    return vf_cli_ocr(argc - 1, argv + 1);
   if (strcmp(argv[1], "golden") == 0)
     return vf_cli_golden(argc - 1, argv + 1);
+  if (strcmp(argv[1], "bench") == 0 && argc >= 3 && strcmp(argv[2], "ops") == 0)
+    return vf_bench_ops(argc - 2, argv + 2);
   if (strcmp(argv[1], "bench") == 0 && argc > 2 && strcmp(argv[2], "vision") == 0)
     return vf_cli_bench_vision(argc - 2, argv + 2);
+  if (strcmp(argv[1], "bench") == 0)
+    return vf_cli_bench_model(argc - 1, argv + 1);
   fprintf(stderr, "viewfinder-cli: unknown command '%s'\n\n", argv[1]);
   usage(stderr);
   return 2;

@@ -15,6 +15,7 @@
 #include "vf_chat_template.h"
 #include "vf_model.h"
 #include "vf_positions.h"
+#include "vf_prompt.h"
 #include "vf_safetensors.h"
 #include "vf_sampler.h"
 #include "vf_tokenizer.h"
@@ -121,73 +122,105 @@ get_model(Golden *g, const char *case_model, GError **error)
   return m;
 }
 
-static gboolean
-messages_have_media(JsonNode *node, const char **kind)
-{
-  /* messages: a conversation (array of messages) or, in batch cases, an array of conversations. */
-  if (!JSON_NODE_HOLDS_ARRAY(node))
-    return FALSE;
-  JsonArray *a = json_node_get_array(node);
-  for (guint i = 0; i < json_array_get_length(a); i++) {
-    JsonNode *item = json_array_get_element(a, i);
-    if (JSON_NODE_HOLDS_ARRAY(item)) {
-      if (messages_have_media(item, kind))
-        return TRUE;
-      continue;
-    }
-    if (!JSON_NODE_HOLDS_OBJECT(item))
-      continue;
-    JsonNode *content = json_object_get_member(json_node_get_object(item), "content");
-    if (!content || !JSON_NODE_HOLDS_ARRAY(content))
-      continue;
-    JsonArray *parts = json_node_get_array(content);
-    for (guint j = 0; j < json_array_get_length(parts); j++) {
-      JsonNode *p = json_array_get_element(parts, j);
-      if (!JSON_NODE_HOLDS_OBJECT(p))
-        continue;
-      JsonObject *o = json_node_get_object(p);
-      const char *type = json_object_has_member(o, "type") ? json_object_get_string_member(o, "type") : "";
-      if (g_str_equal(type, "video") || json_object_has_member(o, "video")) {
-        *kind = "video";
-        return TRUE;
-      }
-      if (g_str_equal(type, "image") || json_object_has_member(o, "image") || json_object_has_member(o, "image_url"))
-        *kind = "images";
-    }
-  }
-  return g_strcmp0(*kind, "images") == 0;
-}
-
 static VfTokenizer *get_tokenizer(Golden *g, Check *ck);
 
 /* Test models may have a small synthetic vocabulary: their special tokens sit at the model's own
  * <|endoftext|> id and above, and ordinary ids wrap around below it (config.json says where). */
+typedef struct {
+  int32_t first_special; /* the tokenizer's <|endoftext|> */
+  int32_t base;          /* the model's */
+} IdMap;
+
 static void
-map_to_model_vocabulary(VfTokenizer *tok, const VfConfig *c, int32_t *ids, size_t n)
+map_ids(int32_t *ids, size_t n, void *user)
 {
-  if (c->vocab >= vf_tokenizer_n_ids(tok))
-    return;
-  int32_t first_special = vf_tokenizer_token_id(tok, "<|endoftext|>");
-  int32_t base = c->bos_id;
+  const IdMap *m = user;
   for (size_t i = 0; i < n; i++)
-    ids[i] = ids[i] >= first_special ? base + (ids[i] - first_special) : ids[i] % base;
+    ids[i] = ids[i] >= m->first_special ? m->base + (ids[i] - m->first_special) : ids[i] % m->base;
+}
+
+static gboolean
+chat_has_video(const VfChat *chat)
+{
+  uint32_t images = 0, videos = 0;
+  vf_chat_count_media(chat, &images, &videos);
+  return videos > 0;
+}
+
+/* Compares rows [r0, r1) of a [rows, width] tensor slice at tolerance rel·max|want| + abs. */
+static void
+check_rows(Check *ck, const char *what, const float *got, const float *want, uint32_t width, const uint8_t *use,
+           uint32_t rows, double rel, double abs_tol)
+{
+  double worst = 0, max_want = 0;
+  for (uint32_t r = 0; r < rows; r++)
+    if (!use || use[r])
+      for (uint32_t i = 0; i < width; i++) {
+        size_t k = (size_t)r * width + i;
+        max_want = fmax(max_want, fabs(want[k]));
+        double e = fabs((double)got[k] - want[k]);
+        worst = isnan(e) ? INFINITY : fmax(worst, e);
+      }
+  double tol = abs_tol + rel * max_want;
+  if (ck->verbose)
+    fprintf(stderr, "  %s: %s max error %.3g (tolerance %.3g)\n", ck->name, what, worst, tol);
+  if (!(worst <= tol))
+    check_fail(ck, "%s max error %.3g (tolerance %.3g)", what, worst, tol);
+}
+
+typedef struct {
+  VfPrompt *prompt;
+  uint32_t pad; /* left padding in the batch */
+} Row;
+
+/* The rendered text with each pad repeated as often as its item has tokens. */
+static char *
+expand_pads(const VfPrompt *p, VfTokenizer *tok)
+{
+  const char *pad = vf_tokenizer_token_string(tok, vf_tokenizer_token_id(tok, "<|image_pad|>"));
+  GString *out = g_string_new(NULL);
+  const char *at = p->text;
+  for (guint i = 0; pad && i < p->items->len; i++) {
+    const char *hit = strstr(at, pad);
+    if (!hit)
+      break;
+    g_string_append_len(out, at, hit - at);
+    for (uint32_t k = 0; k < ((VfPromptItem *)p->items->pdata[i])->plan.n_tokens; k++)
+      g_string_append(out, pad);
+    at = hit + strlen(pad);
+  }
+  g_string_append(out, at);
+  return g_string_free(out, FALSE);
 }
 
 static CaseResult
 run_model_case(Golden *g, const char *dir, JsonObject *cj, Check *ck)
 {
-  const char *media_kind = NULL;
+  g_autoptr(GError) error = NULL;
+  gboolean batch = json_object_has_member(cj, "batch") && json_object_get_boolean_member(cj, "batch");
   JsonNode *messages = json_object_get_member(cj, "messages");
-  if (messages && messages_have_media(messages, &media_kind)) {
-    g_string_assign(ck->failure, media_kind);
-    return CASE_SKIP;
-  }
-  if (json_object_has_member(cj, "batch") && json_object_get_boolean_member(cj, "batch")) {
-    g_string_assign(ck->failure, "batch");
-    return CASE_SKIP;
+  JsonArray *convs = NULL;
+  if (batch && messages && JSON_NODE_HOLDS_ARRAY(messages))
+    convs = json_node_get_array(messages);
+  uint32_t B = convs ? json_array_get_length(convs) : 1;
+
+  VfTokenizer *tok = get_tokenizer(g, ck);
+  if (!tok)
+    return CASE_FAIL;
+  g_autoptr(GPtrArray) chats = g_ptr_array_new_with_free_func((GDestroyNotify)vf_chat_free);
+  for (uint32_t b = 0; b < B; b++) {
+    VfChat *chat = vf_chat_from_json(convs ? json_array_get_element(convs, b) : messages, &error);
+    if (!chat) {
+      check_fail(ck, "messages: %s", error->message);
+      return CASE_FAIL;
+    }
+    g_ptr_array_add(chats, chat);
+    if (chat_has_video(chat)) {
+      g_string_assign(ck->failure, "video");
+      return CASE_SKIP;
+    }
   }
 
-  g_autoptr(GError) error = NULL;
   g_autofree char *tpath = g_build_filename(dir, "tensors.safetensors", NULL);
   g_autoptr(VfSafetensors) st = vf_safetensors_open(tpath, &error);
   if (!st) {
@@ -202,133 +235,354 @@ run_model_case(Golden *g, const char *dir, JsonObject *cj, Check *ck)
   const VfConfig *c = m->config;
   uint32_t H = c->hidden, V = c->vocab;
 
-  uint64_t n_ids = 0, n_pos = 0, n_delta = 0;
+  uint64_t n_ids = 0, n_pos = 0, n_delta = 0, n_mask = 0;
   g_autofree int64_t *ids64 = tensor_i64(st, "input_ids", &n_ids);
+  g_autofree int64_t *mask64 = tensor_i64(st, "attention_mask", &n_mask);
   g_autofree int64_t *pos64 = tensor_i64(st, "position_ids", &n_pos);
   g_autofree int64_t *delta64 = tensor_i64(st, "rope_deltas", &n_delta);
-  if (!ids64 || !pos64 || !delta64 || n_pos != 3 * n_ids) {
-    check_fail(ck, "tensors.safetensors lacks input_ids/position_ids/rope_deltas");
+  if (!ids64 || !mask64 || !pos64 || !delta64 || n_ids % B || n_pos != 3 * n_ids || n_delta != B) {
+    check_fail(ck, "tensors.safetensors lacks input_ids/attention_mask/position_ids/rope_deltas");
     return CASE_FAIL;
   }
-  uint32_t n = (uint32_t)n_ids;
-  g_autofree int32_t *ids = g_new(int32_t, n);
-  for (uint32_t i = 0; i < n; i++)
-    ids[i] = (int32_t)ids64[i];
+  uint32_t L = (uint32_t)(n_ids / B);
 
-  /* Our own prompt: the template over the messages, tokenized. */
-  VfTokenizer *tok = get_tokenizer(g, ck);
-  if (!tok)
-    return CASE_FAIL;
-  g_autoptr(VfChat) chat = vf_chat_from_json(messages, &error);
-  if (!chat) {
-    check_fail(ck, "messages: %s", error->message);
-    return CASE_FAIL;
-  }
+  /* Our prompts: template, tokens, pad expansion, left padding to the batch's length, positions. */
+  IdMap idmap = {vf_tokenizer_token_id(tok, "<|endoftext|>"), c->bos_id};
+  gboolean mapped = c->vocab < vf_tokenizer_n_ids(tok);
   VfChatTemplateFlags flags = VF_CHAT_TEMPLATE_GENERATION_PROMPT;
   if (json_object_has_member(cj, "add_vision_id") && json_object_get_boolean_member(cj, "add_vision_id"))
     flags |= VF_CHAT_TEMPLATE_VISION_ID;
-  g_autofree char *prompt = vf_chat_template_render(chat, flags);
-  if (g_strcmp0(prompt, json_object_get_string_member(cj, "prompt_text")) != 0)
-    check_fail(ck, "prompt_text differs from the template's render");
-  size_t n_ours = 0;
-  g_autofree int32_t *ours = vf_tokenizer_encode(tok, prompt, &n_ours);
-  map_to_model_vocabulary(tok, c, ours, n_ours);
-  uint32_t ids_bad = n_ours == n ? 0 : (uint32_t)n;
-  for (uint32_t i = 0; i < n && !ids_bad; i++)
-    ids_bad += ours[i] != ids[i];
-  if (ids_bad)
-    check_fail(ck, "input_ids: ours (%zu tokens) differ from the reference (%u tokens)", n_ours, n);
-
-  /* Positions from our get_rope_index. */
-  g_autofree int32_t *pos = g_new(int32_t, 3 * (size_t)n);
-  int32_t delta = 0;
-  if (!vf_positions_compute(c, ids, n, NULL, 0, NULL, 0, pos, &delta, NULL, NULL, &error)) {
-    check_fail(ck, "position_ids: %s", error->message);
+  JsonNode *prompt_text = json_object_get_member(cj, "prompt_text");
+  Row rows[8] = {{0}};
+  if (B > G_N_ELEMENTS(rows)) {
+    check_fail(ck, "batch of %u rows: at most %zu", B, G_N_ELEMENTS(rows));
     return CASE_FAIL;
   }
-  uint32_t pos_bad = 0;
-  for (uint64_t i = 0; i < 3 * (uint64_t)n; i++)
-    pos_bad += pos[i] != pos64[i];
-  if (pos_bad)
-    check_fail(ck, "position_ids: %u of %u differ", pos_bad, 3 * n);
-  if (delta != delta64[0])
-    check_fail(ck, "rope_deltas: %d, reference %" G_GINT64_FORMAT, delta, delta64[0]);
-
-  /* The prefill with traces. */
-  vf_llm_truncate(m->llm, 0);
-  g_autofree float *embeds = g_new(float, (size_t)n * H);
-  g_autofree float *layer0 = g_new(float, (size_t)n * H);
-  g_autofree float *final = g_new(float, (size_t)n * H);
+  CaseResult result = CASE_FAIL;
+  g_autofree int32_t *ids = g_new(int32_t, (size_t)L);
+  g_autofree int32_t *pos = g_new(int32_t, 3 * (size_t)L);
+  g_autoptr(GPtrArray) inputs = g_ptr_array_new_with_free_func((GDestroyNotify)vf_image_input_free);
+  g_autoptr(GArray) grids = g_array_new(FALSE, FALSE, sizeof(VfGrid));
+  VfBuffer vision_out = {0};
+  g_autofree float *embeds = g_new(float, (size_t)L * H);
+  g_autofree float *layer0 = g_new(float, (size_t)L * H);
+  g_autofree float *final = g_new(float, (size_t)L * H);
   g_autofree float *logits = g_new(float, V);
-  VfLlmTrace trace = {embeds, layer0, final};
-  VfLlmInput in = {.ids = ids, .positions = pos, .n = n};
-  if (!vf_llm_prefill(m->llm, &in, logits, &trace, &error)) {
-    check_fail(ck, "prefill: %s", error->message);
-    return CASE_FAIL;
+  g_autofree uint8_t *use = g_new(uint8_t, L);
+  /* References of the language model; declared before the first `goto out`. */
+  g_autofree float *want_embeds = NULL, *want_layer0 = NULL, *want_final = NULL, *want_logits = NULL;
+
+  for (uint32_t b = 0; b < B; b++) {
+    rows[b].prompt = vf_prompt_build(chats->pdata[b], tok, c, flags, dir, mapped ? map_ids : NULL, &idmap, &error);
+    if (!rows[b].prompt) {
+      check_fail(ck, "prompt: %s", error->message);
+      goto out;
+    }
+    const char *want_text = JSON_NODE_HOLDS_ARRAY(prompt_text)
+                              ? json_array_get_string_element(json_node_get_array(prompt_text), b)
+                              : json_node_get_string(prompt_text);
+    /* The reference text may be the template's render or the processor's text after pad expansion. */
+    g_autofree char *expanded = expand_pads(rows[b].prompt, tok);
+    if (g_strcmp0(rows[b].prompt->text, want_text) != 0 && g_strcmp0(expanded, want_text) != 0)
+      check_fail(ck, "prompt_text of row %u differs from the template's render", b);
+    if (rows[b].prompt->n > L) {
+      check_fail(ck, "row %u: %u prompt tokens, the reference has %u", b, rows[b].prompt->n, L);
+      goto out;
+    }
+    rows[b].pad = L - rows[b].prompt->n;
   }
 
-  struct {
-    const char *name;
-    const float *got;
-    double rel_of_max, abs;
-  } cmp[] = {
-    {"llm.inputs_embeds", embeds, 1e-4, 0},
-    {"llm.layer0_out", layer0, 1e-4, 0},
-    {"llm.final_norm_out", final, 0, 1e-3},
-    {"logits_last", logits, 1e-3, 0},
-  };
-  for (size_t i = 0; i < G_N_ELEMENTS(cmp); i++) {
-    uint64_t count = 0;
-    g_autofree float *want = tensor_f32(st, cmp[i].name, &count);
-    size_t expect = g_str_equal(cmp[i].name, "logits_last") ? V : (size_t)n * H;
-    if (!want || count != expect) {
-      check_fail(ck, "%s missing or of the wrong size in the reference", cmp[i].name);
+  /* Every image of the batch, preprocessed, in order; and one vision call over all of them (as HF does). */
+  VfImageProcessorConfig proc;
+  vf_prompt_processor_config(c, &proc);
+  uint64_t n_patches = 0;
+  for (uint32_t b = 0; b < B; b++)
+    for (guint i = 0; i < rows[b].prompt->items->len; i++) {
+      const VfPromptItem *it = rows[b].prompt->items->pdata[i];
+      VfImageInput *in = vf_image_input_new(it->source, &it->options, &proc, &error);
+      if (!in) {
+        check_fail(ck, "%s", error->message);
+        goto out;
+      }
+      g_ptr_array_add(inputs, in);
+      g_array_append_val(grids, in->plan.grid);
+      n_patches += in->plan.n_patches;
+    }
+  if (inputs->len) {
+    uint64_t count = 0, n_grid = 0;
+    g_autofree float *want_pixels = tensor_f32(st, "pixel_values", &count);
+    g_autofree int64_t *want_grid = tensor_i64(st, "image_grid_thw", &n_grid);
+    if (!want_pixels || count != n_patches * VF_PATCH_DIM || !want_grid || n_grid != 3 * grids->len) {
+      check_fail(ck, "pixel_values: %" G_GUINT64_FORMAT " patch rows in %u grid(s), the reference differs",
+                 n_patches, grids->len);
+      goto out;
+    }
+    for (guint i = 0; i < grids->len; i++) {
+      VfGrid gr = g_array_index(grids, VfGrid, i);
+      if (gr.t != want_grid[3 * i] || gr.h != want_grid[3 * i + 1] || gr.w != want_grid[3 * i + 2])
+        check_fail(ck, "image_grid_thw of image %u differs", i);
+    }
+    g_autofree float *pixels = g_new(float, n_patches * VF_PATCH_DIM);
+    uint64_t at = 0;
+    for (guint i = 0; i < inputs->len; i++) {
+      const VfImageInput *in = inputs->pdata[i];
+      memcpy(pixels + at, in->pixel_values, (size_t)in->plan.n_patches * VF_PATCH_DIM * 4);
+      at += (uint64_t)in->plan.n_patches * VF_PATCH_DIM;
+    }
+    check_close(ck, "pixel_values", pixels, want_pixels, count, 1e-5);
+
+    if (!m->vision) {
+      check_fail(ck, "the model has no vision tower");
+      goto out;
+    }
+    uint32_t E = c->vision.embed_dim, groups = vf_vision_groups((VfGrid *)grids->data, grids->len);
+    uint32_t rot_width = E / c->vision.num_heads / 2;
+    g_autofree float *t_patch = g_new(float, n_patches * E);
+    g_autofree float *t_rot = g_new(float, n_patches * rot_width);
+    g_autofree int32_t *t_cu = g_new(int32_t, groups + 1);
+    g_autofree float *t_block0 = g_new(float, n_patches * E);
+    g_autofree float *t_merger = g_new(float, n_patches / 4 * H);
+    VfVisionTrace vt = {t_patch, t_rot, t_cu, t_block0, t_merger};
+    if (!vf_vision_encode(m->vision, pixels, (uint32_t)n_patches, (VfGrid *)grids->data, grids->len, &vision_out,
+                          &vt, &error)) {
+      check_fail(ck, "vision: %s", error->message);
+      goto out;
+    }
+    uint64_t n_cu = 0;
+    g_autofree int64_t *want_cu = tensor_i64(st, "vision_images.cu_seqlens", &n_cu);
+    gboolean cu_ok = want_cu && n_cu == groups + 1u;
+    for (uint32_t i = 0; cu_ok && i <= groups; i++)
+      cu_ok = t_cu[i] == want_cu[i];
+    if (!cu_ok)
+      check_fail(ck, "vision_images.cu_seqlens differ");
+    struct {
+      const char *name;
+      const float *got;
+      uint64_t count;
+      double rel, abs;
+    } vcmp[] = {
+      {"vision_images.patch_embed", t_patch, n_patches * E, 1e-4, 0},
+      {"vision_images.rot_pos_emb", t_rot, n_patches * rot_width, 0, 1e-6},
+      {"vision_images.block0_out", t_block0, n_patches * E, 1e-4, 0},
+      {"vision_images.merger_out", t_merger, n_patches / 4 * H, 1e-4, 0},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(vcmp); i++) {
+      uint64_t count = 0;
+      g_autofree float *want = tensor_f32(st, vcmp[i].name, &count);
+      if (!want || count != vcmp[i].count) {
+        check_fail(ck, "%s missing or of the wrong size in the reference", vcmp[i].name);
+        continue;
+      }
+      check_close(ck, vcmp[i].name, vcmp[i].got, want, count, vcmp[i].abs + vcmp[i].rel * max_abs(want, count));
+    }
+  }
+
+  /* The language model, one batch row at a time (left padding masked by key_begin). */
+  uint64_t count = 0;
+  want_embeds = tensor_f32(st, "llm.inputs_embeds", &count);
+  want_layer0 = tensor_f32(st, "llm.layer0_out", &count);
+  want_final = tensor_f32(st, "llm.final_norm_out", &count);
+  want_logits = tensor_f32(st, "logits_last", &count);
+  if (!want_embeds || !want_layer0 || !want_final || !want_logits || count != (uint64_t)B * V) {
+    check_fail(ck, "the reference lacks llm.* or logits_last tensors");
+    goto out;
+  }
+  JsonObject *gen = json_object_get_object_member(cj, "generation");
+  JsonArray *gen_rows = gen && json_object_has_member(gen, "rows") ? json_object_get_array_member(gen, "rows") : NULL;
+  uint64_t vision_row = 0; /* merged tokens of earlier rows' images in vision_out */
+  for (uint32_t b = 0; b < B; b++) {
+    const VfPrompt *p = rows[b].prompt;
+    uint32_t pad = rows[b].pad;
+    int32_t pad_id = mapped ? c->bos_id : c->pad_id;
+    for (uint32_t i = 0; i < L; i++) {
+      ids[i] = i < pad ? pad_id : p->ids[i - pad];
+      use[i] = mask64[(size_t)b * L + i] != 0;
+    }
+    uint32_t ids_bad = 0, pos_bad = 0, mask_bad = 0;
+    for (uint32_t i = 0; i < L; i++) {
+      ids_bad += ids[i] != ids64[(size_t)b * L + i];
+      mask_bad += use[i] != (i >= pad);
+    }
+    if (ids_bad || mask_bad)
+      check_fail(ck, "input_ids of row %u: %u of %u differ (%u padding slots differ)", b, ids_bad, L, mask_bad);
+    int32_t delta = 0;
+    g_autofree VfGrid *row_grids = g_new(VfGrid, p->items->len + 1);
+    for (guint i = 0; i < p->items->len; i++)
+      row_grids[i] = ((VfPromptItem *)p->items->pdata[i])->plan.grid;
+    if (!vf_positions_compute_padded(c, ids, L, pad, row_grids, p->items->len, NULL, 0, pos, &delta, NULL, NULL,
+                                     &error)) {
+      check_fail(ck, "position_ids: %s", error->message);
+      goto out;
+    }
+    for (uint32_t k = 0; k < 3; k++)
+      for (uint32_t i = 0; i < L; i++)
+        pos_bad += pos[(size_t)k * L + i] != pos64[((size_t)k * B + b) * L + i];
+    if (pos_bad)
+      check_fail(ck, "position_ids of row %u: %u of %u differ", b, pos_bad, 3 * L);
+    if (delta != delta64[b])
+      check_fail(ck, "rope_deltas of row %u: %d, reference %" G_GINT64_FORMAT, b, delta, delta64[b]);
+
+    g_autoptr(GArray) splices = g_array_new(FALSE, FALSE, sizeof(VfLlmSplice));
+    for (guint i = 0; i < p->items->len; i++) {
+      const VfPromptItem *it = p->items->pdata[i];
+      VfLlmSplice sp = {
+        .row = pad + it->row,
+        .rows = it->plan.n_tokens,
+        .embeds = vf_buffer_slice(&vision_out, vision_row * H * 4, (uint64_t)it->plan.n_tokens * H * 4),
+      };
+      g_array_append_val(splices, sp);
+      vision_row += it->plan.n_tokens;
+    }
+    vf_llm_truncate(m->llm, 0);
+    VfLlmTrace trace = {embeds, layer0, final};
+    VfLlmInput in = {
+      .ids = ids,
+      .positions = pos,
+      .n = L,
+      .splices = (const VfLlmSplice *)splices->data,
+      .nsplices = splices->len,
+      .key_begin = pad,
+    };
+    if (!vf_llm_prefill(m->llm, &in, logits, &trace, &error)) {
+      check_fail(ck, "prefill: %s", error->message);
+      goto out;
+    }
+    size_t off = (size_t)b * L * H;
+    /* Padded query rows are never used (HF leaves garbage there): compare the real tokens only. */
+    check_rows(ck, "llm.inputs_embeds", embeds, want_embeds + off, H, use, L, 1e-4, 0);
+    check_rows(ck, "llm.layer0_out", layer0, want_layer0 + off, H, use, L, 1e-4, 0);
+    check_rows(ck, "llm.final_norm_out", final, want_final + off, H, use, L, 0, 1e-3);
+    const float *row_logits = want_logits + (size_t)b * V;
+    double logit_tol = 1e-3 * max_abs(row_logits, V);
+    check_close(ck, "logits_last", logits, row_logits, V, logit_tol);
+
+    /* Greedy generation: every token equal; the top-5 logits at the reference ids within tolerance. */
+    JsonObject *row_gen = gen_rows ? json_array_get_object_element(gen_rows, b) : gen;
+    JsonArray *steps = row_gen ? json_object_get_array_member(row_gen, "steps") : NULL;
+    if (!steps) {
+      check_fail(ck, "case.json has no generation steps for row %u", b);
+      goto out;
+    }
+    double worst_top5 = 0;
+    int32_t token = vf_argmax(logits, V);
+    uint32_t nsteps = json_array_get_length(steps);
+    for (uint32_t st_i = 0; st_i < nsteps; st_i++) {
+      JsonObject *step = json_array_get_object_element(steps, st_i);
+      int32_t want_token = (int32_t)json_object_get_int_member(step, "token_id");
+      if (token != want_token) {
+        check_fail(ck, "row %u greedy step %u: token %d, reference %d", b, st_i, token, want_token);
+        break;
+      }
+      JsonArray *top_ids = json_object_get_array_member(step, "top5_ids");
+      JsonArray *top_vals = json_object_get_array_member(step, "top5_logits");
+      for (uint32_t k = 0; k < json_array_get_length(top_ids); k++)
+        worst_top5 = fmax(worst_top5, fabs(logits[json_array_get_int_element(top_ids, k)] -
+                                           json_array_get_double_element(top_vals, k)));
+      if (st_i + 1 == nsteps)
+        break;
+      /* Spec §8.5: the token goes in at cache length + rope delta. */
+      int32_t position = (int32_t)(L + st_i) + delta;
+      int64_t want_position = json_object_get_int_member(step, "next_input_position_id");
+      if (position != want_position) {
+        check_fail(ck, "row %u step %u: position %d, reference %" G_GINT64_FORMAT, b, st_i, position, want_position);
+        break;
+      }
+      if (!vf_llm_decode(m->llm, token, position, logits, NULL, &error)) {
+        check_fail(ck, "decode step %u: %s", st_i, error->message);
+        goto out;
+      }
+      token = vf_argmax(logits, V);
+    }
+    if (ck->verbose)
+      fprintf(stderr, "  %s: row %u greedy top-5 logits max error %.3g (tolerance %.3g) over %u steps\n", ck->name,
+              b, worst_top5, logit_tol, nsteps);
+    if (!(worst_top5 <= logit_tol))
+      check_fail(ck, "row %u greedy top-5 logits max error %.3g (tolerance %.3g)", b, worst_top5, logit_tol);
+  }
+  result = ck->failure->len ? CASE_FAIL : CASE_PASS;
+out:
+  if (vision_out.buffer)
+    vf_buffer_release(g->dev, &vision_out);
+  for (uint32_t b = 0; b < B; b++)
+    vf_prompt_free(rows[b].prompt);
+  return ck->failure->len ? CASE_FAIL : result;
+}
+
+/* ---- preprocessing-only cases ----------------------------------------------------------------------- */
+
+static gboolean
+check_u8(Check *ck, const char *what, const VfSafetensors *st, const char *name, const uint8_t *got, uint64_t n)
+{
+  const VfTensor *t = vf_safetensors_find(st, name);
+  if (!t || t->dtype != VF_ST_U8 || t->size != n) {
+    check_fail(ck, "%s: the reference %s is missing or of another size", what, name);
+    return FALSE;
+  }
+  uint64_t differ = 0;
+  for (uint64_t i = 0; i < n; i++)
+    differ += got[i] != t->data[i];
+  if (ck->verbose)
+    fprintf(stderr, "  %s: %s: %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " bytes differ\n", ck->name, name,
+            differ, n);
+  if (differ)
+    check_fail(ck, "%s: %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " bytes differ", name, differ, n);
+  return differ == 0;
+}
+
+/* The image processor alone with the default settings: decoded and resized pixels identical, pixel_values
+ * within 1e-5, grids exact. */
+static CaseResult
+run_preprocess_case(const char *dir, JsonObject *cj, Check *ck)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *tpath = g_build_filename(dir, "tensors.safetensors", NULL);
+  g_autoptr(VfSafetensors) st = vf_safetensors_open(tpath, &error);
+  if (!st) {
+    check_fail(ck, "%s", error->message);
+    return CASE_FAIL;
+  }
+  VfImageProcessorConfig proc;
+  vf_image_processor_config_default(&proc);
+  JsonArray *images = json_object_has_member(cj, "images") ? json_object_get_array_member(cj, "images") : NULL;
+  for (guint i = 0; images && i < json_array_get_length(images); i++) {
+    JsonObject *im = json_array_get_object_element(images, i);
+    g_autofree char *file = g_build_filename(dir, json_object_get_string_member(im, "file"), NULL);
+    int64_t k = json_object_get_int_member(im, "index");
+    g_autofree char *decoded_name = g_strdup_printf("img%" G_GINT64_FORMAT ".decoded_rgb_u8", k);
+    g_autofree char *resized_name = g_strdup_printf("img%" G_GINT64_FORMAT ".resized_rgb_u8", k);
+    g_autofree char *pixels_name = g_strdup_printf("img%" G_GINT64_FORMAT ".pixel_values", k);
+    g_autofree char *grid_name = g_strdup_printf("img%" G_GINT64_FORMAT ".image_grid_thw", k);
+    VfImage *decoded = vf_image_load(file, &error);
+    if (!decoded) {
+      check_fail(ck, "%s", error->message);
       continue;
     }
-    double tol = cmp[i].abs + cmp[i].rel_of_max * max_abs(want, count);
-    check_close(ck, cmp[i].name, cmp[i].got, want, count, tol);
+    check_u8(ck, file, st, decoded_name, decoded->rgb, (uint64_t)decoded->width * decoded->height * 3);
+    g_autoptr(VfImageInput) in = vf_image_input_new_from_image(decoded, NULL, &proc, &error);
+    vf_image_free(decoded);
+    if (!in) {
+      check_fail(ck, "%s: %s", file, error->message);
+      continue;
+    }
+    check_u8(ck, file, st, resized_name, in->resized->rgb, (uint64_t)in->resized->width * in->resized->height * 3);
+    uint64_t count = 0, n_grid = 0;
+    g_autofree float *want = tensor_f32(st, pixels_name, &count);
+    g_autofree int64_t *grid = tensor_i64(st, grid_name, &n_grid);
+    if (!want || count != (uint64_t)in->plan.n_patches * VF_PATCH_DIM || !grid || n_grid != 3 ||
+        grid[0] != in->plan.grid.t || grid[1] != in->plan.grid.h || grid[2] != in->plan.grid.w) {
+      check_fail(ck, "%s: grid %ux%ux%u differs from the reference's", file, in->plan.grid.t, in->plan.grid.h,
+                 in->plan.grid.w);
+      continue;
+    }
+    check_close(ck, pixels_name, in->pixel_values, want, count, 1e-5);
   }
-
-  /* Greedy generation: every token equal; the top-5 logits at the reference ids within tolerance. */
-  JsonObject *gen = json_object_get_object_member(cj, "generation");
-  JsonArray *steps = gen ? json_object_get_array_member(gen, "steps") : NULL;
-  if (!steps) {
-    check_fail(ck, "case.json has no generation.steps");
+  if (ck->failure->len)
     return CASE_FAIL;
+  if (json_object_has_member(cj, "video")) {
+    g_string_assign(ck->failure, "video");
+    return CASE_SKIP;
   }
-  double logit_tol = 1e-3 * max_abs(logits, V);
-  double worst_top5 = 0;
-  int32_t token = vf_argmax(logits, V);
-  uint32_t nsteps = json_array_get_length(steps);
-  for (uint32_t s = 0; s < nsteps; s++) {
-    JsonObject *step = json_array_get_object_element(steps, s);
-    int32_t want_token = (int32_t)json_object_get_int_member(step, "token_id");
-    if (token != want_token) {
-      check_fail(ck, "greedy step %u: token %d, reference %d", s, token, want_token);
-      break;
-    }
-    JsonArray *top_ids = json_object_get_array_member(step, "top5_ids");
-    JsonArray *top_vals = json_object_get_array_member(step, "top5_logits");
-    for (uint32_t k = 0; k < json_array_get_length(top_ids); k++) {
-      int64_t id = json_array_get_int_element(top_ids, k);
-      double want = json_array_get_double_element(top_vals, k);
-      worst_top5 = fmax(worst_top5, fabs(logits[id] - want));
-    }
-    if (s + 1 == nsteps)
-      break;
-    int32_t position = (int32_t)json_object_get_int_member(step, "next_input_position_id");
-    if (!vf_llm_decode(m->llm, token, position, logits, NULL, &error)) {
-      check_fail(ck, "decode step %u: %s", s, error->message);
-      return CASE_FAIL;
-    }
-    token = vf_argmax(logits, V);
-  }
-  if (ck->verbose)
-    fprintf(stderr, "  %s: greedy top-5 logits max error %.3g (tolerance %.3g) over %u steps\n", ck->name,
-            worst_top5, logit_tol, nsteps);
-  if (!(worst_top5 <= logit_tol))
-    check_fail(ck, "greedy top-5 logits max error %.3g (tolerance %.3g)", worst_top5, logit_tol);
-  return ck->failure->len ? CASE_FAIL : CASE_PASS;
+  return CASE_PASS;
 }
 
 /* ---- tokenizer and chat-template cases ----------------------------------------------------------- */
@@ -466,10 +720,8 @@ run_case(Golden *g, const char *dir, Check *ck)
       return CASE_FAIL;
     }
     JsonObject *cj = json_node_get_object(json_parser_get_root(parser));
-    if (!json_object_has_member(cj, "model")) {
-      g_string_assign(ck->failure, "images");
-      return CASE_SKIP; /* preprocessing-only case */
-    }
+    if (!json_object_has_member(cj, "model"))
+      return run_preprocess_case(dir, cj, ck);
     return run_model_case(g, dir, cj, ck);
   }
   g_autofree char *tok_json = g_build_filename(dir, "tokenizer_cases.json", NULL);

@@ -15,6 +15,7 @@
  */
 #pragma once
 
+#include <gio/gio.h>
 #include <glib.h>
 #include <stdint.h>
 
@@ -43,6 +44,9 @@ typedef struct {
   const VfLlmSplice *splices;
   uint32_t nsplices;
   uint32_t key_begin;       /* cache tokens before this index are masked (left padding); usually 0 */
+  VfProgressFunc progress;  /* optional: rows done / n after each chunk */
+  void *progress_user;
+  GCancellable *cancellable; /* optional: checked between chunks (G_IO_ERROR_CANCELLED) */
 } VfLlmInput;
 
 /* Host copies of intermediate tensors for checking against references; any pointer may be NULL.

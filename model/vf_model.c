@@ -19,6 +19,11 @@ vf_model_load(VfDevice *dev, const char *dir, const VfLlmOptions *options, VfPro
   m->llm = vf_llm_create(dev, m->config, m->weights, options, error);
   if (!m->llm)
     goto fail;
+  if (m->weights->blocks) {
+    m->vision = vf_vision_create(dev, m->config, m->weights, error);
+    if (!m->vision)
+      goto fail;
+  }
   return m;
 fail:
   vf_model_free(m);
@@ -30,6 +35,7 @@ vf_model_free(VfModel *m)
 {
   if (!m)
     return;
+  vf_vision_free(m->vision);
   vf_llm_free(m->llm);
   vf_weights_free(m->weights);
   vf_config_free(m->config);

@@ -6,6 +6,7 @@
 
 #include "vf_config.h"
 #include "vf_llm.h"
+#include "vf_vision.h"
 #include "vf_weights.h"
 
 typedef struct {
@@ -14,6 +15,7 @@ typedef struct {
   VfConfig *config;
   VfWeights *weights;
   VfLlm *llm;
+  VfVision *vision; /* NULL when the checkpoint has no vision tower */
 } VfModel;
 
 VfModel *vf_model_load(VfDevice *dev, const char *dir, const VfLlmOptions *options, VfProgressFunc progress,

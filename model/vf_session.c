@@ -6,7 +6,8 @@
 #include <string.h>
 
 #include "vf_chat_template.h"
-#include "vf_positions.h"
+#include "vf_prompt.h"
+#include "vf_vision.h"
 
 struct VfSession {
   VfModel *model;
@@ -14,7 +15,26 @@ struct VfSession {
   VfChat *chat;
   GArray *cached; /* int32: the token ids whose keys and values are in the model's cache, in order */
   GArray *answer; /* int32: the last answer's ids */
+  GHashTable *embeds; /* const VfChatPart * -> VfBuffer *: vision output of each attachment, kept across turns */
 };
+
+static void
+embeds_free(gpointer p, gpointer dev)
+{
+  vf_buffer_release(dev, p);
+  g_free(p);
+}
+
+static void
+forget_embeds(VfSession *s)
+{
+  GHashTableIter it;
+  gpointer value;
+  g_hash_table_iter_init(&it, s->embeds);
+  while (g_hash_table_iter_next(&it, NULL, &value))
+    embeds_free(value, s->model->dev);
+  g_hash_table_remove_all(s->embeds);
+}
 
 VfSession *
 vf_session_new(VfModel *model, VfTokenizer *tok)
@@ -25,6 +45,7 @@ vf_session_new(VfModel *model, VfTokenizer *tok)
   s->chat = vf_chat_new();
   s->cached = g_array_new(FALSE, FALSE, sizeof(int32_t));
   s->answer = g_array_new(FALSE, FALSE, sizeof(int32_t));
+  s->embeds = g_hash_table_new(g_direct_hash, g_direct_equal);
   vf_llm_truncate(model->llm, 0);
   return s;
 }
@@ -34,6 +55,8 @@ vf_session_free(VfSession *s)
 {
   if (!s)
     return;
+  forget_embeds(s);
+  g_hash_table_unref(s->embeds);
   vf_chat_free(s->chat);
   g_array_unref(s->cached);
   g_array_unref(s->answer);
@@ -45,6 +68,7 @@ VfChat *vf_session_chat(VfSession *s) { return s->chat; }
 void
 vf_session_reset(VfSession *s)
 {
+  forget_embeds(s);
   vf_chat_free(s->chat);
   s->chat = vf_chat_new();
   g_array_set_size(s->cached, 0);
@@ -72,33 +96,68 @@ vf_session_default_options(VfSession *s, VfGenerateOptions *opts)
   opts->max_new_tokens = 512;
 }
 
-/* The prompt's token ids. Images and videos are not run yet: such a conversation is refused. */
-static int32_t *
-prompt_ids(VfSession *s, const VfGenerateOptions *opts, size_t *n, GError **error)
+static VfPrompt *
+build_prompt(VfSession *s, const VfGenerateOptions *opts, GError **error)
 {
-  uint32_t n_images = 0, n_videos = 0;
-  vf_chat_count_media(s->chat, &n_images, &n_videos);
-  if (n_images || n_videos) {
-    g_set_error(error, VF_CONFIG_ERROR, VF_CONFIG_ERROR_UNSUPPORTED,
-                "this build cannot read %s yet", n_videos ? "videos" : "images");
-    return NULL;
-  }
   VfChatTemplateFlags flags = VF_CHAT_TEMPLATE_GENERATION_PROMPT;
   if (opts->add_vision_id)
     flags |= VF_CHAT_TEMPLATE_VISION_ID;
-  g_autofree char *text = vf_chat_template_render(s->chat, flags);
-  return vf_tokenizer_encode(s->tok, text, n);
+  return vf_prompt_build(s->chat, s->tok, s->model->config, flags, opts->media_dir, NULL, NULL, error);
 }
 
 gboolean
 vf_session_count_prompt(VfSession *s, const VfGenerateOptions *opts, uint32_t *tokens, GError **error)
 {
-  size_t n = 0;
-  g_autofree int32_t *ids = prompt_ids(s, opts, &n, error);
-  if (!ids)
+  g_autoptr(VfPrompt) p = build_prompt(s, opts, error);
+  if (!p)
     return FALSE;
-  *tokens = (uint32_t)n;
+  *tokens = p->n;
   return TRUE;
+}
+
+/* The vision output of an attachment, encoded once and kept for later turns. */
+static const VfBuffer *
+item_embeds(VfSession *s, const VfGenerateOptions *opts, const VfPromptItem *it, GError **error)
+{
+  VfBuffer *buf = g_hash_table_lookup(s->embeds, it->part);
+  if (buf)
+    return buf;
+  if (!s->model->vision) {
+    g_set_error(error, VF_CONFIG_ERROR, VF_CONFIG_ERROR_UNSUPPORTED, "this model has no vision tower");
+    return NULL;
+  }
+  if (opts->on_stage) {
+    g_autofree char *stage = g_strdup_printf("Encoding picture %u", it->index);
+    opts->on_stage(stage, -1, opts->stage_user);
+  }
+  VfImageProcessorConfig proc;
+  vf_prompt_processor_config(s->model->config, &proc);
+  g_autoptr(VfImageInput) in = vf_image_input_new(it->source, &it->options, &proc, error);
+  if (!in)
+    return NULL;
+  buf = g_new0(VfBuffer, 1);
+  if (!vf_vision_encode(s->model->vision, in->pixel_values, in->plan.n_patches, &in->plan.grid, 1, buf, NULL,
+                        error)) {
+    g_free(buf);
+    return NULL;
+  }
+  g_hash_table_insert(s->embeds, (gpointer)it->part, buf);
+  return buf;
+}
+
+typedef struct {
+  const VfGenerateOptions *opts;
+  uint32_t keep, total;
+} PrefillProgress;
+
+static void
+on_prefill_progress(uint64_t done, uint64_t total, void *user)
+{
+  PrefillProgress *pp = user;
+  if (!pp->opts->on_stage)
+    return;
+  g_autofree char *stage = g_strdup_printf("Reading prompt %" G_GUINT64_FORMAT "/%u", pp->keep + done, pp->total);
+  pp->opts->on_stage(stage, (double)(pp->keep + done) / pp->total, pp->opts->stage_user);
 }
 
 static gboolean
@@ -121,44 +180,70 @@ vf_session_generate(VfSession *s, const VfGenerateOptions *opts, VfTextFunc on_t
   const VfConfig *c = s->model->config;
   VfLlm *llm = s->model->llm;
 
-  size_t n = 0;
-  g_autofree int32_t *ids = prompt_ids(s, opts, &n, error);
-  if (!ids)
+  g_autoptr(VfPrompt) prompt = build_prompt(s, opts, error);
+  if (!prompt)
     return FALSE;
+  const int32_t *ids = prompt->ids;
+  uint32_t n = prompt->n;
+  int32_t delta = prompt->delta;
   uint32_t context = vf_llm_context(llm);
   if (n + 1 > context) {
     g_set_error(error, VF_CONFIG_ERROR, VF_CONFIG_ERROR_UNSUPPORTED,
-                "the conversation needs %zu prompt tokens but the context holds %u", n, context);
+                "the conversation needs %u prompt tokens but the context holds %u", n, context);
     return FALSE;
   }
-  for (size_t i = 0; i < n; i++)
+  for (uint32_t i = 0; i < n; i++)
     if (ids[i] < 0 || (uint32_t)ids[i] >= c->vocab) {
       g_set_error(error, VF_CONFIG_ERROR, VF_CONFIG_ERROR_MALFORMED,
                   "token id %d is outside the model's vocabulary of %u", ids[i], c->vocab);
       return FALSE;
     }
 
-  /* Positions of the whole conversation; a prefix's positions do not depend on what follows. */
-  g_autofree int32_t *pos = g_new(int32_t, 3 * n);
-  int32_t delta = 0;
-  if (!vf_positions_compute(c, ids, (uint32_t)n, NULL, 0, NULL, 0, pos, &delta, NULL, NULL, error))
-    return FALSE;
-
-  /* Reuse the cache up to the first token that differs (and leave at least one token to run). */
+  /* Reuse the cache up to the first token that differs (and leave at least one token to run);
+   * a prefix's positions do not depend on what follows. */
   uint32_t keep = 0;
   while (keep < s->cached->len && keep < n && g_array_index(s->cached, int32_t, keep) == ids[keep])
     keep++;
   if (keep == n)
     keep--;
+
+  /* Vision embeddings for the attachments whose tokens are not cached. */
+  uint32_t H = c->hidden;
+  g_autoptr(GArray) splices = g_array_new(FALSE, FALSE, sizeof(VfLlmSplice));
+  for (guint i = 0; i < prompt->items->len; i++) {
+    const VfPromptItem *it = prompt->items->pdata[i];
+    uint32_t lo = MAX(it->row, keep), hi = it->row + it->plan.n_tokens;
+    if (lo >= hi)
+      continue;
+    const VfBuffer *e = item_embeds(s, opts, it, error);
+    if (!e)
+      return FALSE;
+    VfLlmSplice sp = {
+      .row = lo - keep,
+      .rows = hi - lo,
+      .embeds = vf_buffer_slice(e, (uint64_t)(lo - it->row) * H * 4, (uint64_t)(hi - lo) * H * 4),
+    };
+    g_array_append_val(splices, sp);
+  }
+
   vf_llm_truncate(llm, keep);
   g_array_set_size(s->cached, keep);
-
-  uint32_t m = (uint32_t)n - keep;
+  uint32_t m = n - keep;
   g_autofree int32_t *new_pos = g_new(int32_t, 3 * (size_t)m);
   for (int k = 0; k < 3; k++)
-    memcpy(new_pos + (size_t)k * m, pos + (size_t)k * n + keep, (size_t)m * 4);
+    memcpy(new_pos + (size_t)k * m, prompt->positions + (size_t)k * n + keep, (size_t)m * 4);
   g_autofree float *logits = g_new(float, c->vocab);
-  VfLlmInput in = {.ids = ids + keep, .positions = new_pos, .n = m};
+  PrefillProgress pp = {opts, keep, n};
+  VfLlmInput in = {
+    .ids = ids + keep,
+    .positions = new_pos,
+    .n = m,
+    .splices = (const VfLlmSplice *)splices->data,
+    .nsplices = splices->len,
+    .progress = on_prefill_progress,
+    .progress_user = &pp,
+    .cancellable = cancellable,
+  };
   int64_t t0 = g_get_monotonic_time();
   if (!vf_llm_prefill(llm, &in, logits, NULL, error)) {
     /* The cache may hold part of the new tokens: forget them. */
@@ -166,12 +251,12 @@ vf_session_generate(VfSession *s, const VfGenerateOptions *opts, VfTextFunc on_t
     return FALSE;
   }
   g_array_append_vals(s->cached, ids + keep, m);
-  stats->prompt_tokens = (uint32_t)n;
+  stats->prompt_tokens = n;
   stats->prefilled_tokens = m;
   stats->prefill_seconds = (g_get_monotonic_time() - t0) / 1e6;
 
   g_autoptr(VfSampler) sampler = vf_sampler_new(&opts->sampling, c->vocab);
-  vf_sampler_observe(sampler, ids, (uint32_t)n);
+  vf_sampler_observe(sampler, ids, n);
   gboolean device_argmax = vf_sampler_is_plain_argmax(sampler);
   g_autoptr(VfTokenStream) stream = vf_token_stream_new(s->tok, TRUE);
   g_array_set_size(s->answer, 0);

@@ -19,10 +19,16 @@
 
 typedef struct VfSession VfSession;
 
+/* A stage before the first token: "Encoding picture 2" (fraction −1: unknown), "Reading prompt" (0..1). */
+typedef void (*VfStageFunc)(const char *stage, double fraction, void *user);
+
 typedef struct {
   VfSamplerParams sampling;
   uint32_t max_new_tokens;
   gboolean add_vision_id;
+  const char *media_dir;  /* folder for relative media paths (NULL: the current folder) */
+  VfStageFunc on_stage;   /* optional */
+  void *stage_user;
 } VfGenerateOptions;
 
 typedef struct {

@@ -57,33 +57,34 @@ vf_attention_variant_name(VfAttentionVariant v)
   return "?";
 }
 
-static VkSubgroupFeatureFlags
-subgroup_operations(VfDevice *dev)
+/* Both kernels use subgroup shuffles and reductions (the SPIR-V declares the capabilities even where a
+ * specialisation leaves them unused). */
+static gboolean
+has_subgroup_operations(VfDevice *dev)
 {
   VkPhysicalDeviceSubgroupProperties subgroup = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
   VkPhysicalDeviceProperties2 props = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &subgroup};
   vkGetPhysicalDeviceProperties2(vf_device_physical(dev), &props);
-  return (subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) ? subgroup.supportedOperations : 0;
+  VkSubgroupFeatureFlags need = VK_SUBGROUP_FEATURE_BASIC_BIT | VK_SUBGROUP_FEATURE_ARITHMETIC_BIT |
+                                VK_SUBGROUP_FEATURE_SHUFFLE_BIT;
+  return (subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) && (subgroup.supportedOperations & need) == need;
 }
 
 gboolean
 vf_attention_supports(VfDevice *dev, VfAttentionVariant variant, uint32_t head_dim, uint32_t row_stride)
 {
   const VfDeviceInfo *info = vf_device_get_info(dev);
-  if (head_dim == 0 || head_dim % 8 != 0 || head_dim > MAX_HEAD_DIM)
+  if (head_dim == 0 || head_dim % 8 != 0 || head_dim > MAX_HEAD_DIM || !has_subgroup_operations(dev))
     return FALSE;
   switch (variant) {
   case VF_ATTENTION_AUTO:
     return vf_attention_supports(dev, VF_ATTENTION_SUBGROUP, head_dim, row_stride) ||
            vf_attention_supports(dev, VF_ATTENTION_TEXEL, head_dim, row_stride);
-  case VF_ATTENTION_SUBGROUP: {
-    /* Teams are aligned groups of 8 lanes inside one subgroup, reduced with shuffles. */
-    VkSubgroupFeatureFlags need = VK_SUBGROUP_FEATURE_BASIC_BIT | VK_SUBGROUP_FEATURE_ARITHMETIC_BIT |
-                                  VK_SUBGROUP_FEATURE_SHUFFLE_BIT;
-    return info->subgroup_size >= 8 && info->subgroup_size % 8 == 0 && info->subgroup_size <= 64 &&
-           (subgroup_operations(dev) & need) == need;
-  }
+  case VF_ATTENTION_SUBGROUP:
+    /* Teams are aligned groups of 8 lanes inside one subgroup; a workgroup holds whole subgroups. */
+    return info->subgroup_size >= 8 && info->subgroup_size % 8 == 0 && info->subgroup_size <= 64;
   case VF_ATTENTION_TEXEL:
+    /* 4 floats a fetch: q, k and v must start on multiples of 4 in every row. */
     return row_stride % 4 == 0;
   case VF_ATTENTION_N_VARIANTS:
     break;
@@ -132,9 +133,7 @@ record_texel(VfCmd *cmd, const char *shader, const AttentionShape *s, VfBinding 
   uint64_t blocks = (uint64_t)push.kv_heads * push.kv_blocks;
   /* Fewer blocks than ~16 SIMD rows of lanes (a decode step, a short chunk): a whole subgroup shares each
    * block's keys, so the work spreads over the CPU threads. */
-  VkSubgroupFeatureFlags need = VK_SUBGROUP_FEATURE_BASIC_BIT | VK_SUBGROUP_FEATURE_ARITHMETIC_BIT |
-                                VK_SUBGROUP_FEATURE_SHUFFLE_BIT;
-  uint32_t split = blocks < 128 && info->subgroup_size > 1 && (subgroup_operations(dev) & need) == need;
+  uint32_t split = blocks < 128 && info->subgroup_size > 1;
   uint32_t wg = split ? info->subgroup_size : 64;
   uint64_t groups = split ? blocks : div_up(blocks, wg);
   uint32_t specs[] = {wg, s->head_dim, bq, split, 4};
@@ -189,7 +188,7 @@ vf_op_kv_store(VfCmd *cmd, const VfBuffer *qkv, uint32_t rows, uint32_t row_stri
     return;
   uint32_t width = cache->kv_heads * cache->head_dim;
   uint64_t cache_floats = (uint64_t)cache->kv_heads * cache->capacity * cache->head_dim;
-  if (width == 0 || k_offset + width > row_stride || v_offset + width > row_stride) {
+  if (width == 0 || (uint64_t)k_offset + width > row_stride || (uint64_t)v_offset + width > row_stride) {
     vf_ops_fail(cmd, "kv_store", "k at column %u and v at column %u, %u wide, do not fit rows of %u", k_offset,
                 v_offset, width, row_stride);
     return;

@@ -1,0 +1,141 @@
+/* viewfinder-cli bench --synthetic 2b|7b: the language model in the exact Qwen2-VL shapes with random bf16
+ * weights (no files): prefill tok/s for a prompt, decode tok/s, peak device memory, the decode roofline
+ * (weight bytes read per token / measured read bandwidth) and, with VF_PROFILE=1, GPU time per shader. */
+#define G_LOG_DOMAIN "viewfinder-cli"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "bench_ops.h"
+#include "cli.h"
+#include "vf_llm.h"
+#include "vf_sampler.h"
+#include "vf_synthetic.h"
+
+/* Bytes of weights one decode step reads: every layer's matrices, the norms and the lm_head. */
+static uint64_t
+decode_weight_bytes(const VfConfig *c, const VfWeights *w)
+{
+  uint64_t bytes = 0;
+  for (uint32_t l = 0; l < c->layers; l++) {
+    const VfLlmLayer *L = &w->layers[l];
+    bytes += L->qkv.buf.size + L->o.buf.size + L->gate_up.buf.size + L->down.buf.size;
+    bytes += L->attn_norm.size + L->mlp_norm.size + L->qkv_bias.size;
+  }
+  return bytes + w->lm_head.buf.size + w->final_norm.size + (uint64_t)c->hidden * 2 /* one embedding row */;
+}
+
+int
+vf_cli_bench_model(int argc, char **argv)
+{
+  g_autofree char *size = NULL;
+  int prompt = 512, decode = 64;
+  GOptionEntry entries[] = {
+    {"synthetic", 0, 0, G_OPTION_ARG_STRING, &size, "random weights in the shape of Qwen2-VL-2B or 7B", "2b|7b"},
+    {"prompt", 0, 0, G_OPTION_ARG_INT, &prompt, "prompt tokens to prefill (512)", "N"},
+    {"decode", 0, 0, G_OPTION_ARG_INT, &decode, "tokens to decode (64)", "N"},
+    {NULL},
+  };
+  g_autoptr(GOptionContext) ctx = g_option_context_new("— benchmark the language model");
+  g_option_context_add_main_entries(ctx, entries, NULL);
+  g_autoptr(GError) error = NULL;
+  if (!g_option_context_parse(ctx, &argc, &argv, &error) || !size || prompt < 1 || decode < 1) {
+    fprintf(stderr, "viewfinder-cli bench: %s\n",
+            error ? error->message : "usage: bench --synthetic 2b|7b [--prompt N] [--decode N]");
+    return 2;
+  }
+  g_autoptr(VfConfig) config = vf_config_synthetic(size, &error);
+  if (!config) {
+    fprintf(stderr, "viewfinder-cli bench: %s\n", error->message);
+    return 2;
+  }
+  g_autoptr(VfDevice) dev = vf_cli_device(&error);
+  if (!dev) {
+    fprintf(stderr, "viewfinder-cli bench: %s\n", error->message);
+    return 1;
+  }
+
+  int64_t t0 = g_get_monotonic_time();
+  VfWeights *w = vf_weights_synthetic(dev, config, FALSE, 1, vf_cli_progress, NULL, &error);
+  if (!w) {
+    fprintf(stderr, "viewfinder-cli bench: %s\n", error->message);
+    return 1;
+  }
+  printf("model: synthetic Qwen2-VL-%s language model, %.2f GB of bf16 weights (made in %.1f s)\n", size,
+         w->device_bytes / 1e9, (g_get_monotonic_time() - t0) / 1e6);
+
+  VfLlmOptions opts = {.context = (uint32_t)(prompt + decode + 16)};
+  VfLlm *llm = vf_llm_create(dev, config, w, &opts, &error);
+  if (!llm) {
+    fprintf(stderr, "viewfinder-cli bench: %s\n", error->message);
+    vf_weights_free(w);
+    return 1;
+  }
+
+  int status = 1;
+  g_autofree int32_t *ids = g_new(int32_t, prompt);
+  g_autofree int32_t *pos = g_new(int32_t, 3 * (size_t)prompt);
+  uint64_t s = 12345;
+  for (int i = 0; i < prompt; i++) {
+    s = s * 6364136223846793005ull + 1442695040888963407ull;
+    ids[i] = (int32_t)((s >> 33) % 151643);
+    pos[i] = pos[prompt + i] = pos[2 * prompt + i] = i;
+  }
+  g_autofree float *logits = g_new(float, config->vocab);
+
+  vf_profile_reset();
+  VfLlmInput in = {.ids = ids, .positions = pos, .n = (uint32_t)prompt};
+  int64_t t1 = g_get_monotonic_time();
+  if (!vf_llm_prefill(llm, &in, logits, NULL, &error))
+    goto out;
+  double prefill_s = (g_get_monotonic_time() - t1) / 1e6;
+  if (vf_profile_enabled()) {
+    printf("\nprefill, GPU time per shader:\n");
+    vf_profile_print(stdout);
+  }
+
+  vf_profile_reset();
+  int32_t token = vf_argmax(logits, config->vocab);
+  /* The first decode step records the command list; time the steady state after it. */
+  if (!vf_llm_decode(llm, token, prompt, NULL, &token, &error))
+    goto out;
+  int64_t t2 = g_get_monotonic_time();
+  for (int k = 1; k < decode; k++)
+    if (!vf_llm_decode(llm, token, prompt + k, NULL, &token, &error))
+      goto out;
+  double decode_s = (g_get_monotonic_time() - t2) / 1e6;
+  int steps = decode - 1;
+  if (vf_profile_enabled()) {
+    printf("\ndecode (%d steps), GPU time per shader:\n", decode);
+    vf_profile_print(stdout);
+  }
+
+  VfArenaStats st;
+  vf_arena_get_stats(vf_device_arena(dev), &st);
+  uint64_t per_token = decode_weight_bytes(config, w);
+  double device_gbs = 0, host_gbs = 0;
+  if (!vf_bench_read_bandwidth(dev, &device_gbs, &host_gbs, &error))
+    goto out;
+  /* On a CPU device the host's own read rate is the ceiling. */
+  double bandwidth = MAX(device_gbs, host_gbs);
+  double roofline_s = per_token / (bandwidth * 1e9);
+  double step_s = steps > 0 ? decode_s / steps : 0;
+  /* Prefill runs every layer's matrices on every row (the lm_head only on the last): 2 FLOP per bf16 weight. */
+  double layer_params = (per_token - w->lm_head.buf.size) / 2.0;
+  printf("\nprefill: %d tokens in %.2f s = %.1f tok/s (%.1f GFLOP/s in the linear layers)\n", prompt, prefill_s,
+         prompt / prefill_s, 2.0 * layer_params * prompt / prefill_s / 1e9);
+  printf("decode:  %d steps in %.2f s = %.3f s/token, %.2f tok/s (cache of %d..%d tokens)\n", steps, decode_s,
+         step_s, steps / decode_s, prompt + 1, prompt + decode);
+  printf("roofline: %.2f GB of weights per token / %.1f GB/s measured read bandwidth = %.3f s/token; "
+         "decode reaches %.0f %% of it\n",
+         per_token / 1e9, bandwidth, roofline_s, 100.0 * roofline_s / step_s);
+  printf("memory: peak device %.2f GB (weights %.2f GB, KV cache %.1f MB, context %u)\n",
+         st.device_bytes_peak / 1e9, w->device_bytes / 1e9, vf_llm_cache_bytes(llm) / 1e6, vf_llm_context(llm));
+  status = 0;
+out:
+  if (status)
+    fprintf(stderr, "viewfinder-cli bench: %s\n", error ? error->message : "failed");
+  vf_llm_free(llm);
+  vf_weights_free(w);
+  return status;
+}
