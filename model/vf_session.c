@@ -139,6 +139,13 @@ item_embeds(VfSession *s, const VfGenerateOptions *opts, const VfPromptItem *it,
   g_autoptr(VfImageInput) in = vf_image_input_new(it->source, &it->options, &proc, error);
   if (!in)
     return NULL;
+  /* The prompt was planned from the header; a file (or URL) that changed since would not fit it. */
+  if (in->plan.grid.h != it->plan.grid.h || in->plan.grid.w != it->plan.grid.w) {
+    g_set_error(error, VF_CONFIG_ERROR, VF_CONFIG_ERROR_MALFORMED,
+                "Picture %u (%s) changed while it was being read: %u×%u pixels, planned %u×%u", it->index,
+                it->source, in->plan.out_width, in->plan.out_height, it->plan.out_width, it->plan.out_height);
+    return NULL;
+  }
   buf = g_new0(VfBuffer, 1);
   if (!vf_vision_encode(s->model->vision, in->pixel_values, in->plan.n_patches, &in->plan.grid, 1, buf, NULL,
                         error)) {
