@@ -41,7 +41,10 @@ vf_cli_chat(int argc, char **argv)
   double temperature = -1, top_p = -1, repetition = -1;
   gint64 seed = 0;
   gboolean json = FALSE, label_media = FALSE;
-  g_auto(GStrv) images = NULL;
+  g_auto(GStrv) images = NULL, videos = NULL;
+  double fps = 0;
+  int nframes = 0, max_frames = 0;
+  gint64 video_max_pixels = 0, video_min_pixels = 0;
   gint64 min_pixels = 0, max_pixels = 0;
   g_autofree char *resized = NULL;
   GOptionEntry entries[] = {
@@ -61,6 +64,12 @@ vf_cli_chat(int argc, char **argv)
     {"min-pixels", 0, 0, G_OPTION_ARG_INT64, &min_pixels, "images: at least this many pixels after resizing", "N"},
     {"max-pixels", 0, 0, G_OPTION_ARG_INT64, &max_pixels, "images: at most this many pixels after resizing", "N"},
     {"resized", 0, 0, G_OPTION_ARG_STRING, &resized, "images: resize to about this size (rounded to 28)", "WxH"},
+    {"video", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &videos, "attach a video file; repeatable", "PATH"},
+    {"fps", 0, 0, G_OPTION_ARG_DOUBLE, &fps, "videos: frames sampled per second (2.0)", "F"},
+    {"nframes", 0, 0, G_OPTION_ARG_INT, &nframes, "videos: frames to sample (instead of --fps)", "N"},
+    {"max-frames", 0, 0, G_OPTION_ARG_INT, &max_frames, "videos: at most this many frames (768)", "N"},
+    {"video-min-pixels", 0, 0, G_OPTION_ARG_INT64, &video_min_pixels, "videos: at least this many pixels per frame", "N"},
+    {"video-max-pixels", 0, 0, G_OPTION_ARG_INT64, &video_max_pixels, "videos: at most this many pixels per frame", "N"},
     {"label-media", 0, 0, G_OPTION_ARG_NONE, &label_media, "label attachments \"Picture N: \" (add_vision_id)", NULL},
     {NULL},
   };
@@ -80,6 +89,17 @@ vf_cli_chat(int argc, char **argv)
     fprintf(stderr, "viewfinder-cli chat: --resized wants WIDTHxHEIGHT, e.g. 448x336\n");
     return 2;
   }
+  if (fps > 0 && nframes > 0) {
+    fprintf(stderr, "viewfinder-cli chat: give --fps or --nframes, not both\n");
+    return 2;
+  }
+  VfMediaOptions video_opts = {
+    .fps = MAX(fps, 0),
+    .nframes = (uint32_t)MAX(nframes, 0),
+    .max_frames = (uint32_t)MAX(max_frames, 0),
+    .min_pixels = (uint64_t)MAX(video_min_pixels, 0),
+    .max_pixels = (uint64_t)MAX(video_max_pixels, 0),
+  };
   if (max_new <= 0 || context < 0) {
     fprintf(stderr, "viewfinder-cli chat: --max-new-tokens must be positive and --context not negative\n");
     return 2;
@@ -129,6 +149,8 @@ vf_cli_chat(int argc, char **argv)
   VfChatMessage *user_msg = vf_chat_append_message(chat, "user");
   for (int i = 0; images && images[i]; i++)
     vf_chat_message_append_image(user_msg, images[i])->options = media;
+  for (int i = 0; videos && videos[i]; i++)
+    vf_chat_message_append_video(user_msg, videos[i])->options = video_opts;
   vf_chat_message_append_text(user_msg, prompt);
   opts.add_vision_id = label_media;
   opts.on_stage = vf_cli_stage;

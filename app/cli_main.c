@@ -111,7 +111,7 @@ usage(FILE *out)
           "\n"
           "commands:\n"
           "  devices     list Vulkan devices and describe the one Viewfinder would use\n"
-          "  chat        ask a model a question: chat -m MODEL_DIR [--image PATH] -p TEXT (--help for options)\n"
+          "  chat        ask a model a question: chat -m MODEL_DIR [--image PATH] [--video PATH] -p TEXT (--help for options)\n"
           "  ocr         transcribe images: ocr -m MODEL_DIR FILE... [--json]\n"
           "  golden      compare with reference cases: golden [--models DIR] [--tokenizer DIR] CASE_DIR...\n"
           "  bench       bench ops [--quick] [--all-variants] [--crossover]: the matmul ops against the roofline\n"

@@ -101,6 +101,31 @@ test_chat_image_matches_reference(void)
   g_assert_nonnull(strstr(err, "prompt 49 tokens"));
 }
 
+/* A question about a video file (case a06: fps 2, the message's pixel limits as options) gets the reference's
+ * answer; the resized frames differ from torchvision's in 10 of 338688 bytes by one level. */
+static void
+test_chat_video_matches_reference(void)
+{
+  g_autofree char *case_json = data_path("golden/cases/a06_video_file/case.json");
+  g_autoptr(JsonParser) parser = json_parser_new();
+  g_assert_true(json_parser_load_from_file(parser, case_json, NULL));
+  JsonObject *cj = json_node_get_object(json_parser_get_root(parser));
+  const char *decoded = json_object_get_string_member(json_object_get_object_member(cj, "generation"), "decoded");
+  g_autofree char *model = data_path("models/tiny-a");
+  g_autofree char *tokenizer = data_path("tokenizer");
+  g_autofree char *video = data_path("golden/cases/a06_video_file/clip.mp4");
+  const char *args[] = {"chat", "-m", model, "--tokenizer", tokenizer, "--video", video, "--fps", "2",
+                        "--video-min-pixels", "3136", "--video-max-pixels", "19000", "-p", "Describe the video.",
+                        "--max-new-tokens", "16", NULL};
+  g_autofree char *out = NULL, *err = NULL;
+  int rc = run_cli(args, &out, &err);
+  g_test_message("stderr: %s", err);
+  g_assert_cmpint(rc, ==, 0);
+  g_autofree char *want = g_strdup_printf("%s\n", decoded);
+  g_assert_cmpstr(out, ==, want);
+  g_assert_nonnull(strstr(err, "prompt 97 tokens"));
+}
+
 /* ocr: one JSON line per file; a broken file gets an error line naming it and the others still run. */
 static void
 test_ocr_json(void)
@@ -186,6 +211,7 @@ main(int argc, char **argv)
   g_test_add_func("/cli/chat-matches-reference", test_chat_matches_reference);
   g_test_add_func("/cli/chat-json-lines", test_chat_json_lines);
   g_test_add_func("/cli/chat-image-matches-reference", test_chat_image_matches_reference);
+  g_test_add_func("/cli/chat-video-matches-reference", test_chat_video_matches_reference);
   g_test_add_func("/cli/ocr-json", test_ocr_json);
   g_test_add_func("/cli/chat-errors", test_chat_errors);
   return g_test_run();
