@@ -18,13 +18,32 @@ static GParamSpec *properties[N_PROPS];
 
 #define COUNT_DELAY_MS 250 /* wait for typing to pause before counting the prompt again */
 
+static void
+on_toast_dismissed(AdwToast *toast, VfWindow *self)
+{
+  g_ptr_array_remove(self->live_toasts, toast);
+}
+
 void
 vf_window_toast(VfWindow *self, const char *text)
 {
   g_ptr_array_add(self->toasts, g_strdup(text));
   AdwToast *toast = adw_toast_new(text);
   adw_toast_set_timeout(toast, 6);
+  g_ptr_array_add(self->live_toasts, g_object_ref(toast));
+  g_signal_connect_object(toast, "dismissed", G_CALLBACK(on_toast_dismissed), self, 0);
   adw_toast_overlay_add_toast(self->toast_overlay, toast);
+}
+
+void
+vf_window_dismiss_toasts(VfWindow *self)
+{
+  /* Dismissing emits "dismissed", which takes the toast out of the list. */
+  while (self->live_toasts->len > 0) {
+    g_autoptr(AdwToast) toast = g_object_ref(self->live_toasts->pdata[self->live_toasts->len - 1]);
+    adw_toast_dismiss(toast);
+    g_ptr_array_remove(self->live_toasts, toast);
+  }
 }
 
 char *
@@ -370,6 +389,7 @@ vf_window_finalize(GObject *object)
   VfWindow *self = VF_WINDOW(object);
   g_ptr_array_unref(self->found_rows);
   g_ptr_array_unref(self->toasts);
+  g_ptr_array_unref(self->live_toasts);
   g_free(self->loading_name);
   g_free(self->welcome_error);
   g_free(self->sent_text);
@@ -419,6 +439,7 @@ vf_window_init(VfWindow *self)
   self->messages = g_list_store_new(VF_TYPE_MESSAGE);
   self->found_rows = g_ptr_array_new();
   self->toasts = g_ptr_array_new_with_free_func(g_free);
+  self->live_toasts = g_ptr_array_new_with_free_func(g_object_unref);
   vf_chat_view_set_model(self->chat_view, G_LIST_MODEL(self->messages));
   g_signal_connect_swapped(self->composer, "changed", G_CALLBACK(vf_window_schedule_count), self);
   vf_window_setup_drop_target(self);

@@ -174,6 +174,7 @@ new_chat_activated(GtkWidget *widget, const char *action_name, GVariant *paramet
   }
   /* Queued behind the abandoned turn, so the engine forgets it too. */
   vf_engine_reset(self->engine);
+  vf_window_dismiss_toasts(self);
   g_list_store_remove_all(self->messages);
   vf_composer_clear(self->composer);
   vf_window_update_media_numbers(self);

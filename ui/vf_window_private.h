@@ -28,6 +28,7 @@ struct _VfWindow {
   GListStore *messages;        /* VfMessage: the conversation as shown */
   GPtrArray *found_rows;       /* AdwActionRow in found_group */
   GPtrArray *toasts;           /* char *: every toast shown, for the transcript dump */
+  GPtrArray *live_toasts;      /* AdwToast: those still on screen */
 
   /* Loading. */
   gboolean loading;
@@ -53,6 +54,8 @@ struct _VfWindow {
 
 /* vf_window.c */
 void vf_window_update_media_numbers(VfWindow *self);
+/* Dismisses the toasts on screen (they were about the conversation that "New Chat" ends). */
+void vf_window_dismiss_toasts(VfWindow *self);
 void vf_window_schedule_count(VfWindow *self);
 /* The engine's form of a user message: the attachments in order, then the text (if any). */
 VfChat *vf_window_build_draft(const char *text, GListModel *attachments);
