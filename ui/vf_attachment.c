@@ -7,7 +7,7 @@
 
 #include "vf_image.h"
 
-#define THUMBNAIL_SIZE 192 /* longest side, pixels (chips show 48–128 px, twice that on HiDPI) */
+#define THUMBNAIL_SIZE 96 /* pixels per side: chips show 48 px, twice that on HiDPI screens */
 
 struct _VfAttachment {
   GObject parent_instance;
@@ -105,8 +105,8 @@ vf_attachment_set_options(VfAttachment *self, const VfMediaOptions *options)
 typedef struct {
   VfAttachmentKind kind;
   guint width, height;
-  GBytes *thumbnail; /* RGB8 [thumb_height, thumb_width, 3] */
-  guint thumb_width, thumb_height;
+  GBytes *thumbnail; /* RGB8 [thumb_size, thumb_size, 3] */
+  guint thumb_size;
 } Inspection;
 
 static void
@@ -128,32 +128,33 @@ vf_attachment_format_error(const char *path, const GError *error)
   return g_strdup_printf("%s: %s", name, message);
 }
 
-/* A box-filtered copy of `image` whose longest side is at most THUMBNAIL_SIZE. */
+/* A square thumbnail: the centre square of `image`, box-filtered to THUMBNAIL_SIZE (or less for a small
+ * picture), as a chip shows it (cropped to fill, like a photo grid). */
 static GBytes *
-make_thumbnail(const VfImage *image, guint *out_width, guint *out_height)
+make_thumbnail(const VfImage *image, guint *out_size)
 {
-  double scale = MIN(1.0, (double)THUMBNAIL_SIZE / MAX(image->width, image->height));
-  guint w = MAX(1, (guint)(image->width * scale + 0.5)), h = MAX(1, (guint)(image->height * scale + 0.5));
-  guint8 *out = g_malloc((gsize)w * h * 3);
-  for (guint y = 0; y < h; y++) {
-    guint y0 = (guint)((guint64)y * image->height / h), y1 = MAX(y0 + 1, (guint)((guint64)(y + 1) * image->height / h));
-    for (guint x = 0; x < w; x++) {
-      guint x0 = (guint)((guint64)x * image->width / w), x1 = MAX(x0 + 1, (guint)((guint64)(x + 1) * image->width / w));
+  guint side = MIN(image->width, image->height);
+  guint x_off = (image->width - side) / 2, y_off = (image->height - side) / 2;
+  guint n = MIN(side, THUMBNAIL_SIZE);
+  guint8 *out = g_malloc((gsize)n * n * 3);
+  for (guint y = 0; y < n; y++) {
+    guint y0 = (guint)((guint64)y * side / n), y1 = MAX(y0 + 1, (guint)((guint64)(y + 1) * side / n));
+    for (guint x = 0; x < n; x++) {
+      guint x0 = (guint)((guint64)x * side / n), x1 = MAX(x0 + 1, (guint)((guint64)(x + 1) * side / n));
       guint64 sum[3] = {0, 0, 0};
       for (guint sy = y0; sy < y1; sy++) {
-        const guint8 *row = image->rgb + ((gsize)sy * image->width + x0) * 3;
+        const guint8 *row = image->rgb + ((gsize)(sy + y_off) * image->width + x0 + x_off) * 3;
         for (guint sx = x0; sx < x1; sx++, row += 3)
           for (int c = 0; c < 3; c++)
             sum[c] += row[c];
       }
-      guint64 n = (guint64)(y1 - y0) * (x1 - x0);
+      guint64 count = (guint64)(y1 - y0) * (x1 - x0);
       for (int c = 0; c < 3; c++)
-        out[((gsize)y * w + x) * 3 + c] = (guint8)((sum[c] + n / 2) / n);
+        out[((gsize)y * n + x) * 3 + c] = (guint8)((sum[c] + count / 2) / count);
     }
   }
-  *out_width = w;
-  *out_height = h;
-  return g_bytes_new_take(out, (gsize)w * h * 3);
+  *out_size = n;
+  return g_bytes_new_take(out, (gsize)n * n * 3);
 }
 
 static gboolean
@@ -198,7 +199,7 @@ inspect_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancel
       in->kind = VF_ATTACHMENT_IMAGE;
       in->width = image->width;
       in->height = image->height;
-      in->thumbnail = make_thumbnail(image, &in->thumb_width, &in->thumb_height);
+      in->thumbnail = make_thumbnail(image, &in->thumb_size);
       g_task_return_pointer(task, in, (GDestroyNotify)inspection_free);
       return;
     }
@@ -249,9 +250,9 @@ vf_attachment_inspect_finish(GAsyncResult *result, GError **error)
   self->width = in->width;
   self->height = in->height;
   if (in->thumbnail)
-    self->thumbnail = GDK_PAINTABLE(gdk_memory_texture_new((int)in->thumb_width, (int)in->thumb_height,
+    self->thumbnail = GDK_PAINTABLE(gdk_memory_texture_new((int)in->thumb_size, (int)in->thumb_size,
                                                            GDK_MEMORY_R8G8B8, in->thumbnail,
-                                                           (gsize)in->thumb_width * 3));
+                                                           (gsize)in->thumb_size * 3));
   inspection_free(in);
   update_cost(self);
   return self;

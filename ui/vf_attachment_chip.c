@@ -9,7 +9,7 @@ struct _VfAttachmentChip {
   GtkWidget parent_instance;
 
   GtkStack *preview;
-  GtkPicture *thumbnail;
+  GtkImage *thumbnail;
   GtkImage *icon;
   GtkLabel *label;
   GtkLabel *name;
@@ -70,7 +70,7 @@ vf_attachment_chip_constructed(GObject *object)
   G_OBJECT_CLASS(vf_attachment_chip_parent_class)->constructed(object);
   GdkPaintable *thumbnail = vf_attachment_get_thumbnail(self->attachment);
   if (thumbnail) {
-    gtk_picture_set_paintable(self->thumbnail, thumbnail);
+    gtk_image_set_from_paintable(self->thumbnail, thumbnail);
     gtk_stack_set_visible_child_name(self->preview, "thumbnail");
   } else {
     gtk_image_set_from_icon_name(self->icon, vf_attachment_get_icon_name(self->attachment));

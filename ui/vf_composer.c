@@ -8,7 +8,8 @@
 struct _VfComposer {
   GtkWidget parent_instance;
 
-  GtkFlowBox *attachments_box;
+  GtkWidget *attachments_scroller;
+  GtkBox *attachments_box;
   GtkLabel *status;
   GtkButton *attach_button;
   GtkTextView *input;
@@ -54,7 +55,7 @@ relabel(VfComposer *self)
                                : g_strdup_printf("Picture %u", ++pictures);
     vf_attachment_set_label(a, label);
   }
-  gtk_widget_set_visible(GTK_WIDGET(self->attachments_box), n > 0);
+  gtk_widget_set_visible(self->attachments_scroller, n > 0);
 }
 
 static void
@@ -83,17 +84,27 @@ on_remove_requested(VfAttachmentChip *chip, VfComposer *self)
   gtk_widget_grab_focus(GTK_WIDGET(self->input));
 }
 
-static GtkWidget *
-create_chip(gpointer item, gpointer user_data)
-{
-  GtkWidget *chip = vf_attachment_chip_new(item, TRUE);
-  g_signal_connect_object(chip, "remove-requested", G_CALLBACK(on_remove_requested), user_data, 0);
-  return chip;
-}
-
+/* One chip per attachment, in the list's order. */
 static void
-on_attachments_changed(VfComposer *self)
+on_attachments_changed(GListModel *list, guint position, guint removed, guint added, VfComposer *self)
 {
+  GtkWidget *before = NULL, *child = gtk_widget_get_first_child(GTK_WIDGET(self->attachments_box));
+  for (guint i = 0; i < position; i++) {
+    before = child;
+    child = gtk_widget_get_next_sibling(child);
+  }
+  for (guint i = 0; i < removed; i++) {
+    GtkWidget *next = gtk_widget_get_next_sibling(child);
+    gtk_box_remove(self->attachments_box, child);
+    child = next;
+  }
+  for (guint i = 0; i < added; i++) {
+    g_autoptr(VfAttachment) a = g_list_model_get_item(list, position + i);
+    GtkWidget *chip = vf_attachment_chip_new(a, TRUE);
+    g_signal_connect_object(chip, "remove-requested", G_CALLBACK(on_remove_requested), self, 0);
+    gtk_box_insert_child_after(self->attachments_box, chip, before);
+    before = chip;
+  }
   relabel(self);
   emit_changed(self);
 }
@@ -299,6 +310,7 @@ vf_composer_class_init(VfComposerClass *klass)
                                               NULL, NULL, G_TYPE_NONE, 1, GDK_TYPE_FILE_LIST);
 
   gtk_widget_class_set_template_from_resource(widget_class, "/org/viewfinder/Viewfinder/ui/vf_composer.ui");
+  gtk_widget_class_bind_template_child(widget_class, VfComposer, attachments_scroller);
   gtk_widget_class_bind_template_child(widget_class, VfComposer, attachments_box);
   gtk_widget_class_bind_template_child(widget_class, VfComposer, status);
   gtk_widget_class_bind_template_child(widget_class, VfComposer, attach_button);
@@ -312,8 +324,7 @@ vf_composer_init(VfComposer *self)
 {
   gtk_widget_init_template(GTK_WIDGET(self));
   self->attachments = g_list_store_new(VF_TYPE_ATTACHMENT);
-  gtk_flow_box_bind_model(self->attachments_box, G_LIST_MODEL(self->attachments), create_chip, self, NULL);
-  g_signal_connect_swapped(self->attachments, "items-changed", G_CALLBACK(on_attachments_changed), self);
+  g_signal_connect(self->attachments, "items-changed", G_CALLBACK(on_attachments_changed), self);
 
   GtkEventController *keys = gtk_event_controller_key_new();
   gtk_event_controller_set_propagation_phase(keys, GTK_PHASE_CAPTURE);

@@ -12,7 +12,7 @@ struct _VfMessageRow {
   GtkWidget parent_instance;
 
   GtkWidget *user_box;
-  GtkFlowBox *user_attachments;
+  GtkBox *user_attachments;
   GtkLabel *user_text;
   GtkWidget *assistant_box;
   GtkWidget *waiting_box;
@@ -85,12 +85,6 @@ update_stats(VfMessageRow *self)
   gtk_label_set_text(self->stats, stats);
 }
 
-static GtkWidget *
-create_chip(gpointer item, gpointer user_data)
-{
-  return vf_attachment_chip_new(item, FALSE);
-}
-
 static void
 copy_activated(GtkWidget *widget, const char *action_name, GVariant *parameter)
 {
@@ -111,7 +105,11 @@ vf_message_row_constructed(GObject *object)
   gtk_widget_set_visible(self->assistant_box, !user);
   if (user) {
     GListModel *attachments = vf_message_get_attachments(self->message);
-    gtk_flow_box_bind_model(self->user_attachments, attachments, create_chip, NULL, NULL);
+    /* A sent message's attachments never change. */
+    for (guint i = 0; i < g_list_model_get_n_items(attachments); i++) {
+      g_autoptr(VfAttachment) a = g_list_model_get_item(attachments, i);
+      gtk_box_append(self->user_attachments, vf_attachment_chip_new(a, FALSE));
+    }
     gtk_widget_set_visible(GTK_WIDGET(self->user_attachments), g_list_model_get_n_items(attachments) > 0);
     const char *text = vf_message_get_text(self->message);
     gtk_label_set_text(self->user_text, text);

@@ -150,9 +150,9 @@ vf_window_update_media_numbers(VfWindow *self)
  * ------------------------------------------------------------------------------------------------- */
 
 static void
-on_found_row_activated(AdwActionRow *row, VfWindow *self)
+on_found_open_clicked(GtkButton *button, VfWindow *self)
 {
-  vf_window_load_model(self, g_object_get_data(G_OBJECT(row), "model-dir"), NULL);
+  vf_window_load_model(self, g_object_get_data(G_OBJECT(button), "model-dir"), NULL);
 }
 
 void
@@ -169,10 +169,17 @@ vf_window_show_welcome(VfWindow *self)
     adw_preferences_row_set_title(ADW_PREFERENCES_ROW(row), m->name);
     g_autofree char *subtitle = g_markup_printf_escaped("%s · %s", m->source, m->dir);
     adw_action_row_set_subtitle(ADW_ACTION_ROW(row), subtitle);
-    gtk_list_box_row_set_activatable(GTK_LIST_BOX_ROW(row), TRUE);
-    adw_action_row_add_suffix(ADW_ACTION_ROW(row), gtk_image_new_from_icon_name("go-next-symbolic"));
-    g_object_set_data_full(G_OBJECT(row), "model-dir", g_strdup(m->dir), g_free);
-    g_signal_connect(row, "activated", G_CALLBACK(on_found_row_activated), self);
+    /* Clicking anywhere on the row presses its Open button. */
+    GtkWidget *open = gtk_button_new_from_icon_name("go-next-symbolic");
+    gtk_widget_set_valign(open, GTK_ALIGN_CENTER);
+    gtk_widget_add_css_class(open, "flat");
+    g_autofree char *open_label = g_strdup_printf("Open %s", m->name);
+    gtk_widget_set_tooltip_text(open, open_label);
+    gtk_accessible_update_property(GTK_ACCESSIBLE(open), GTK_ACCESSIBLE_PROPERTY_LABEL, open_label, -1);
+    g_object_set_data_full(G_OBJECT(open), "model-dir", g_strdup(m->dir), g_free);
+    g_signal_connect(open, "clicked", G_CALLBACK(on_found_open_clicked), self);
+    adw_action_row_add_suffix(ADW_ACTION_ROW(row), open);
+    adw_action_row_set_activatable_widget(ADW_ACTION_ROW(row), open);
     adw_preferences_group_add(self->found_group, row);
     g_ptr_array_add(self->found_rows, row);
   }
@@ -251,6 +258,7 @@ on_loaded(GObject *source, GAsyncResult *result, gpointer user_data)
       self->welcome_error = g_strdup_printf("%s: %s", self->loading_name, error->message);
     g_warning("%s", self->welcome_error);
     vf_window_show_welcome(self);
+    vf_window_update_actions(self);
     return;
   }
   g_clear_pointer(&self->welcome_error, g_free);
