@@ -280,8 +280,9 @@ static void
 vf_composer_dispose(GObject *object)
 {
   VfComposer *self = VF_COMPOSER(object);
+  /* No "changed" while going away: the window listening may be going away too. */
   if (self->attachments)
-    vf_composer_clear(self);
+    g_signal_handlers_disconnect_by_data(self->attachments, self);
   GtkWidget *child;
   while ((child = gtk_widget_get_first_child(GTK_WIDGET(self))))
     gtk_widget_unparent(child);

@@ -80,9 +80,12 @@ create_tags(VfMarkdownView *self)
   add_style_tag(self, VF_MARKDOWN_CODE, "family", "monospace", "background-rgba", &code_bg, NULL);
   add_style_tag(self, VF_MARKDOWN_CODE_BLOCK, "family", "monospace", "paragraph-background-rgba", &code_bg,
                 "left-margin", 12, "right-margin", 12, "wrap-mode", GTK_WRAP_CHAR, NULL);
-  add_style_tag(self, VF_MARKDOWN_HEADING1, "weight", PANGO_WEIGHT_BOLD, "scale", 1.5, "pixels-below-lines", 4, NULL);
-  add_style_tag(self, VF_MARKDOWN_HEADING2, "weight", PANGO_WEIGHT_BOLD, "scale", 1.3, "pixels-below-lines", 3, NULL);
-  add_style_tag(self, VF_MARKDOWN_HEADING3, "weight", PANGO_WEIGHT_BOLD, "scale", 1.1, "pixels-below-lines", 2, NULL);
+  add_style_tag(self, VF_MARKDOWN_HEADING1, "weight", PANGO_WEIGHT_BOLD, "scale", 1.5, "pixels-above-lines", 6,
+                "pixels-below-lines", 4, NULL);
+  add_style_tag(self, VF_MARKDOWN_HEADING2, "weight", PANGO_WEIGHT_BOLD, "scale", 1.3, "pixels-above-lines", 4,
+                "pixels-below-lines", 3, NULL);
+  add_style_tag(self, VF_MARKDOWN_HEADING3, "weight", PANGO_WEIGHT_BOLD, "scale", 1.1, "pixels-above-lines", 2,
+                "pixels-below-lines", 2, NULL);
   add_style_tag(self, VF_MARKDOWN_QUOTE, "style", PANGO_STYLE_ITALIC, "foreground-rgba", &dim, "left-margin", 16,
                 NULL);
   add_style_tag(self, VF_MARKDOWN_TABLE, "family", "monospace", "wrap-mode", GTK_WRAP_NONE, NULL);

@@ -382,6 +382,8 @@ vf_window_dispose(GObject *object)
       g_cancellable_cancel(*pending[i]);
       g_clear_object(pending[i]);
     }
+  if (self->composer)
+    g_signal_handlers_disconnect_by_data(self->composer, self);
   gtk_widget_dispose_template(GTK_WIDGET(self), VF_TYPE_WINDOW);
   g_clear_object(&self->answering);
   g_clear_object(&self->sent_attachments);
