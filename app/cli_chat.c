@@ -15,17 +15,6 @@ typedef struct {
 } Output;
 
 static void
-print_json_line(JsonBuilder *b)
-{
-  g_autoptr(JsonGenerator) gen = json_generator_new();
-  g_autoptr(JsonNode) root = json_builder_get_root(b);
-  json_generator_set_root(gen, root);
-  g_autofree char *line = json_generator_to_data(gen, NULL);
-  printf("%s\n", line);
-  fflush(stdout);
-}
-
-static void
 on_text(const char *piece, void *user)
 {
   Output *out = user;
@@ -37,7 +26,7 @@ on_text(const char *piece, void *user)
     json_builder_set_member_name(b, "text");
     json_builder_add_string_value(b, piece);
     json_builder_end_object(b);
-    print_json_line(b);
+    vf_cli_print_json(b);
   } else {
     fputs(piece, stdout);
     fflush(stdout);
@@ -172,7 +161,7 @@ vf_cli_chat(int argc, char **argv)
     json_builder_set_member_name(b, "decode_tokens_per_s");
     json_builder_add_double_value(b, decode_tps);
     json_builder_end_object(b);
-    print_json_line(b);
+    vf_cli_print_json(b);
   } else {
     printf("\n");
   }

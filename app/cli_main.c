@@ -55,6 +55,17 @@ vf_cli_stage(const char *stage, double fraction, void *user)
     fprintf(stderr, "\r%-46s\r", "");
 }
 
+void
+vf_cli_print_json(JsonBuilder *b)
+{
+  g_autoptr(JsonGenerator) gen = json_generator_new();
+  g_autoptr(JsonNode) root = json_builder_get_root(b);
+  json_generator_set_root(gen, root);
+  g_autofree char *line = json_generator_to_data(gen, NULL);
+  printf("%s\n", line);
+  fflush(stdout);
+}
+
 gboolean
 vf_cli_parse_size(const char *text, uint32_t *width, uint32_t *height)
 {

@@ -21,6 +21,8 @@
 
 #include "vf_vision.h"
 
+#include "ops_window.h"
+
 #include <string.h>
 
 #include "vf_preprocess.h"
@@ -125,29 +127,6 @@ plan_clear(Plan *p)
   g_free(p->positions);
 }
 
-static uint64_t
-gcd64(uint64_t a, uint64_t b)
-{
-  while (b) {
-    uint64_t t = a % b;
-    a = b;
-    b = t;
-  }
-  return a;
-}
-
-/* The least number of rows whose bytes, for every row size given, are a multiple of `align`. */
-static uint64_t
-row_step(uint64_t align, const uint64_t *row_bytes, uint32_t n)
-{
-  uint64_t step = 1;
-  for (uint32_t i = 0; i < n; i++) {
-    uint64_t need = align / gcd64(row_bytes[i] % align, align);
-    step = step / gcd64(step, need) * need;
-  }
-  return step;
-}
-
 static gboolean
 plan_build(VfVision *v, uint32_t n_patches, const VfGrid *grids, uint32_t n_grids, Plan *p, GError **error)
 {
@@ -201,10 +180,10 @@ plan_build(VfVision *v, uint32_t n_patches, const VfGrid *grids, uint32_t n_grid
   const VfDeviceInfo *info = vf_device_get_info(v->dev);
   uint64_t align = MAX(MAX(info->storage_align, info->texel_align), 4);
   uint64_t rows_bytes[] = {(uint64_t)v->E * 4, 3ull * v->E * 4, (uint64_t)v->patch_dim * 4};
-  p->step = (uint32_t)row_step(align, rows_bytes, G_N_ELEMENTS(rows_bytes));
+  p->step = (uint32_t)vf_ops_row_step(align, rows_bytes, G_N_ELEMENTS(rows_bytes));
   uint64_t out_bytes[] = {(uint64_t)v->H * 4};
-  uint64_t merge_step = v->unit * row_step(align, out_bytes, 1); /* merger output rows per chunk start */
-  uint64_t multiple = p->step / gcd64(p->step, merge_step) * merge_step;
+  uint64_t merge_step = v->unit * vf_ops_row_step(align, out_bytes, 1); /* merger output rows per chunk start */
+  uint64_t multiple = p->step / vf_ops_gcd(p->step, merge_step) * merge_step;
   uint64_t widest = MAX(MAX((uint64_t)v->patch_dim, 3ull * v->E), MAX((uint64_t)v->M, (uint64_t)v->E)) * 4;
   uint64_t fit = info->max_storage_range / widest;
   uint64_t want = MIN(v->chunk_max ? v->chunk_max : DEFAULT_CHUNK_ROWS, fit);

@@ -25,6 +25,7 @@
 #define G_LOG_DOMAIN "vf-ops"
 
 #include "ops_matmul.h"
+#include "ops_window.h"
 
 /* Below this many rows of X, AUTO uses a GEMV variant instead of a GEMM.
  *   CPU family, measured (`viewfinder-cli bench ops --crossover`, lavapipe, 2 threads, bf16
@@ -118,17 +119,6 @@ gemv_subgroup_workgroup(const VfDeviceInfo *info)
   return wg;
 }
 
-static uint64_t
-gcd64(uint64_t a, uint64_t b)
-{
-  while (b) {
-    uint64_t t = a % b;
-    a = b;
-    b = t;
-  }
-  return a;
-}
-
 /* Rows per weight window for this variant (all N when the matrix fits one binding); 0 when not even
  * one aligned window of whole rows fits. */
 static uint32_t
@@ -140,7 +130,7 @@ window_rows(const VfDeviceInfo *info, VfMatmulVariant v, const VfMatrix *w)
   if ((uint64_t)w->rows * row_bytes <= limit)
     return w->rows;
   /* Window offsets are multiples of rows·row_bytes: make that a multiple of the alignment. */
-  uint64_t step = align / gcd64(row_bytes, align);
+  uint64_t step = align / vf_ops_gcd(row_bytes, align);
   uint64_t rows = limit / row_bytes;
   rows -= rows % step;
   return (uint32_t)MIN(rows, (uint64_t)w->rows);

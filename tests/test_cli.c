@@ -163,6 +163,14 @@ test_chat_errors(void)
   g_assert_nonnull(strstr(err, "case.json"));
   g_free(out);
   g_free(err);
+  /* No Vulkan loader: a clear message, no crash. */
+  g_setenv("VF_VULKAN_LOADER", "/nonexistent/libvulkan.so.1", TRUE);
+  const char *no_loader[] = {"devices", NULL};
+  g_assert_cmpint(run_cli(no_loader, &out, &err), ==, 1);
+  g_assert_nonnull(strstr(err, "No Vulkan loader found (/nonexistent/libvulkan.so.1)"));
+  g_unsetenv("VF_VULKAN_LOADER");
+  g_free(out);
+  g_free(err);
   /* A device that does not exist. */
   g_setenv("VF_DEVICE", "no-such-device", TRUE);
   const char *devices[] = {"devices", NULL};
