@@ -3,6 +3,8 @@
 
 #include "vf_window_private.h"
 
+#include <string.h>
+
 #include "vf_model_finder.h"
 
 G_DEFINE_FINAL_TYPE(VfWindow, vf_window, ADW_TYPE_APPLICATION_WINDOW)
@@ -155,6 +157,17 @@ on_found_open_clicked(GtkButton *button, VfWindow *self)
   vf_window_load_model(self, g_object_get_data(G_OBJECT(button), "model-dir"), NULL);
 }
 
+/* "~/.cache/huggingface/hub" rather than "/home/someone/.cache/huggingface/hub". */
+static char *
+home_relative(const char *path)
+{
+  const char *home = g_get_home_dir();
+  gsize n = strlen(home);
+  if (n > 1 && g_str_has_prefix(path, home) && (path[n] == '/' || path[n] == 0))
+    return g_strconcat("~", path + n, NULL);
+  return g_strdup(path);
+}
+
 void
 vf_window_show_welcome(VfWindow *self)
 {
@@ -185,8 +198,8 @@ vf_window_show_welcome(VfWindow *self)
   }
   gtk_widget_set_visible(GTK_WIDGET(self->found_group), found->len > 0);
 
-  g_autofree char *hf = vf_model_finder_hf_cache();
-  g_autofree char *ms = vf_model_finder_modelscope_cache();
+  g_autofree char *hf_dir = vf_model_finder_hf_cache(), *ms_dir = vf_model_finder_modelscope_cache();
+  g_autofree char *hf = home_relative(hf_dir), *ms = home_relative(ms_dir);
   g_autofree char *help = g_markup_printf_escaped(
     "Viewfinder answers questions about pictures and videos with <b>Qwen2-VL</b>, on your GPU. "
     "It needs a model folder (config, tokenizer and safetensors weights):\n\n"
