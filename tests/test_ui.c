@@ -325,6 +325,12 @@ answer_streaming(JsonObject *dump, gconstpointer min_tokens)
 }
 
 static gboolean
+draft_text_is(JsonObject *dump, gconstpointer text)
+{
+  return g_strcmp0(json_object_get_string_member(draft(dump), "text"), text) == 0;
+}
+
+static gboolean
 page_is(JsonObject *dump, gconstpointer page)
 {
   return g_strcmp0(json_object_get_string_member(dump, "page"), page) == 0;
@@ -407,6 +413,8 @@ test_picture_and_video(void)
 
   /* A new chat, the picture alone: answered exactly as viewfinder-cli answers it. */
   press("ctrl+n");
+  json_node_unref(app_wait(app, "the new chat", draft_text_is, "", 20));
+  json_node_unref(app_wait(app, "an empty draft", draft_has, GUINT_TO_POINTER(0), 20));
   const char *one[] = {picture, NULL};
   app_drop(app, one);
   json_node_unref(app_wait(app, "the picture", draft_has, GUINT_TO_POINTER(1), 20));
@@ -477,7 +485,9 @@ test_corrupt_picture(void)
   g_autoptr(JsonNode) before = app_wait(app, "the answer", answer_finished, GUINT_TO_POINTER(2), 60);
   g_autofree char *before_messages = json_to_string(json_object_get_member(json_node_get_object(before), "messages"),
                                                     FALSE);
+  /* Keys go through the X server, the drop through D-Bus: wait until the typing has arrived. */
   type_text("Look at this");
+  json_node_unref(app_wait(app, "the typed text", draft_text_is, "Look at this", 20));
   g_autofree char *corrupt = data_path("ui/corrupt.png");
   const char *files[] = {corrupt, NULL};
   app_drop(app, files);
