@@ -57,7 +57,7 @@ vf_cli_chat(int argc, char **argv)
     {"repetition-penalty", 0, 0, G_OPTION_ARG_DOUBLE, &repetition, "penalty for tokens already in the context", "R"},
     {"seed", 0, 0, G_OPTION_ARG_INT64, &seed, "random seed for sampling", "S"},
     {"json", 0, 0, G_OPTION_ARG_NONE, &json, "JSON lines on stdout", NULL},
-    {"image", 'i', 0, G_OPTION_ARG_FILENAME_ARRAY, &images, "attach an image (path, file:// or data: URI); repeatable", "PATH"},
+    {"image", 'i', 0, G_OPTION_ARG_FILENAME_ARRAY, &images, "attach an image (path, http(s) URL, file:// or data: URI); repeatable", "PATH"},
     {"min-pixels", 0, 0, G_OPTION_ARG_INT64, &min_pixels, "images: at least this many pixels after resizing", "N"},
     {"max-pixels", 0, 0, G_OPTION_ARG_INT64, &max_pixels, "images: at most this many pixels after resizing", "N"},
     {"resized", 0, 0, G_OPTION_ARG_STRING, &resized, "images: resize to about this size (rounded to 28)", "WxH"},

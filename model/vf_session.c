@@ -15,7 +15,7 @@ struct VfSession {
   VfChat *chat;
   GArray *cached; /* int32: the token ids whose keys and values are in the model's cache, in order */
   GArray *answer; /* int32: the last answer's ids */
-  GHashTable *embeds; /* const VfChatPart * -> VfBuffer *: vision output of each attachment, kept across turns */
+  GHashTable *embeds; /* "source|options" -> VfBuffer *: vision output of each attachment, kept across turns */
 };
 
 static void
@@ -45,7 +45,7 @@ vf_session_new(VfModel *model, VfTokenizer *tok)
   s->chat = vf_chat_new();
   s->cached = g_array_new(FALSE, FALSE, sizeof(int32_t));
   s->answer = g_array_new(FALSE, FALSE, sizeof(int32_t));
-  s->embeds = g_hash_table_new(g_direct_hash, g_direct_equal);
+  s->embeds = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
   vf_llm_truncate(model->llm, 0);
   return s;
 }
@@ -137,7 +137,11 @@ vf_session_count_prompt(VfSession *s, const VfGenerateOptions *opts, uint32_t *t
 static const VfBuffer *
 item_embeds(VfSession *s, const VfGenerateOptions *opts, const VfPromptItem *it, GError **error)
 {
-  VfBuffer *buf = g_hash_table_lookup(s->embeds, it->part);
+  /* Keyed by what determines the pixels (not by the part, whose address a later part may reuse). */
+  g_autofree char *key = g_strdup_printf("%s|%" G_GUINT64_FORMAT "|%" G_GUINT64_FORMAT "|%u|%u", it->source,
+                                         it->options.min_pixels, it->options.max_pixels, it->options.resized_height,
+                                         it->options.resized_width);
+  VfBuffer *buf = g_hash_table_lookup(s->embeds, key);
   if (buf)
     return buf;
   if (!s->model->vision) {
@@ -153,13 +157,20 @@ item_embeds(VfSession *s, const VfGenerateOptions *opts, const VfPromptItem *it,
   g_autoptr(VfImageInput) in = vf_image_input_new(it->source, &it->options, &proc, error);
   if (!in)
     return NULL;
+  /* The prompt was planned from the header; a file (or URL) that changed since would not fit it. */
+  if (in->plan.grid.h != it->plan.grid.h || in->plan.grid.w != it->plan.grid.w) {
+    g_set_error(error, VF_CONFIG_ERROR, VF_CONFIG_ERROR_MALFORMED,
+                "Picture %u (%s) changed while it was being read: %u×%u pixels, planned %u×%u", it->index,
+                it->source, in->plan.out_width, in->plan.out_height, it->plan.out_width, it->plan.out_height);
+    return NULL;
+  }
   buf = g_new0(VfBuffer, 1);
   if (!vf_vision_encode(s->model->vision, in->pixel_values, in->plan.n_patches, &in->plan.grid, 1, buf, NULL,
                         error)) {
     g_free(buf);
     return NULL;
   }
-  g_hash_table_insert(s->embeds, (gpointer)it->part, buf);
+  g_hash_table_insert(s->embeds, g_steal_pointer(&key), buf);
   return buf;
 }
 

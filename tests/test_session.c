@@ -140,6 +140,42 @@ free_model(void)
   vf_tokenizer_free(tok);
 }
 
+static void
+count_encodes(const char *stage, double fraction, void *user)
+{
+  if (g_str_has_prefix(stage, "Encoding picture"))
+    (*(int *)user)++;
+}
+
+/* A picture is encoded once: a follow-up question reuses the cache, and even a forced re-prefill reuses the
+ * kept vision output. The prompt's token count is known before any work. */
+static void
+test_picture_encoded_once(void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VfSession) s = vf_session_new(model, tok);
+  VfGenerateOptions o = greedy(s, 4);
+  int encodes = 0;
+  o.on_stage = count_encodes;
+  o.stage_user = &encodes;
+  g_autofree char *image = data_path("golden/cases/a02_image_photo/chelsea.png");
+  VfChatMessage *m = vf_chat_append_message(vf_session_chat(s), "user");
+  vf_chat_message_append_image(m, image)->options.max_pixels = 20000;
+  vf_chat_message_append_text(m, "Describe this image.");
+  uint32_t tokens = 0;
+  g_assert_true(vf_session_count_prompt(s, &o, &tokens, &error));
+  g_assert_cmpuint(tokens, ==, 49); /* as case a02 */
+  VfTurnStats st;
+  g_assert_true(vf_session_generate(s, &o, NULL, NULL, NULL, &st, &error));
+  g_assert_no_error(error);
+  g_assert_cmpint(encodes, ==, 1);
+  g_assert_cmpuint(st.prompt_tokens, ==, 49);
+  vf_chat_message_append_text(vf_chat_append_message(vf_session_chat(s), "user"), "And its colour?");
+  g_assert_true(vf_session_generate(s, &o, NULL, NULL, NULL, &st, &error));
+  g_assert_cmpint(encodes, ==, 1);
+  g_assert_cmpuint(st.prefilled_tokens, <, st.prompt_tokens - 40);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -155,6 +191,7 @@ main(int argc, char **argv)
   g_test_add_func("/session/follow-up-reuses-cache", test_follow_up_reuses_cache);
   g_test_add_func("/session/cancel-keeps-partial-answer", test_cancel_keeps_partial_answer);
   g_test_add_func("/session/prompt-too-long", test_prompt_too_long);
+  g_test_add_func("/session/picture-encoded-once", test_picture_encoded_once);
   vf_test_on_finish(free_model);
   return vf_test_finish();
 }
