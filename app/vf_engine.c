@@ -279,14 +279,12 @@ fill_options(VfEngine *self, const Job *job, VfGenerateOptions *opts)
   opts->stage_user = self;
 }
 
-/* Moves the draft's messages to the end of the conversation; returns how many. */
-static guint
+/* Moves the draft's messages to the end of the conversation. */
+static void
 append_draft(VfChat *chat, VfChat *draft)
 {
-  guint n = draft->messages->len;
   while (draft->messages->len > 0)
     g_ptr_array_add(chat->messages, g_ptr_array_steal_index(draft->messages, 0));
-  return n;
 }
 
 static gboolean
@@ -306,7 +304,8 @@ run_send(VfEngine *self, Job *job)
   VfGenerateOptions opts;
   fill_options(self, job, &opts);
   VfChat *chat = vf_session_chat(self->session);
-  guint added = append_draft(chat, job->draft);
+  guint before = chat->messages->len;
+  append_draft(chat, job->draft);
 
   g_autoptr(GError) error = NULL;
   VfTurnStats *stats = g_new0(VfTurnStats, 1);
@@ -324,8 +323,9 @@ run_send(VfEngine *self, Job *job)
     return;
   }
   g_free(stats);
-  for (guint i = 0; i < added; i++)
-    vf_session_drop_last_message(self->session);
+  /* The question goes out again, so the user can change it and resend; the session's caches (KV prefix,
+   * vision embeddings keyed by source and settings) stay valid for whatever is sent next. */
+  g_ptr_array_set_size(chat->messages, before);
   g_task_return_error(job->task, classify(g_steal_pointer(&error)));
 }
 

@@ -76,24 +76,6 @@ vf_session_reset(VfSession *s)
   vf_llm_truncate(s->model->llm, 0);
 }
 
-void
-vf_session_drop_last_message(VfSession *s)
-{
-  GPtrArray *messages = s->chat->messages;
-  if (messages->len == 0)
-    return;
-  /* Embeddings are keyed by part address: forget them before the parts are freed and the addresses reused. */
-  const VfChatMessage *last = messages->pdata[messages->len - 1];
-  for (guint i = 0; i < last->parts->len; i++) {
-    VfBuffer *buf = g_hash_table_lookup(s->embeds, last->parts->pdata[i]);
-    if (buf) {
-      g_hash_table_remove(s->embeds, last->parts->pdata[i]);
-      embeds_free(buf, s->model->dev);
-    }
-  }
-  g_ptr_array_remove_index(messages, messages->len - 1);
-}
-
 const int32_t *
 vf_session_last_answer(VfSession *s, uint32_t *n)
 {

@@ -63,11 +63,6 @@ gboolean vf_session_count_prompt(VfSession *s, const VfGenerateOptions *opts, ui
 gboolean vf_session_generate(VfSession *s, const VfGenerateOptions *opts, VfTextFunc on_text, void *user,
                              GCancellable *cancellable, VfTurnStats *stats, GError **error);
 
-/* Removes the conversation's last message (e.g. a question whose turn failed, so the user can edit and
- * resend it) and forgets the vision embeddings kept for its attachments; the KV cache keeps only what
- * still matches the conversation at the next turn. No-op on an empty conversation. */
-void vf_session_drop_last_message(VfSession *s);
-
 /* The token ids of the last answer (for tests and the golden runner). */
 const int32_t *vf_session_last_answer(VfSession *s, uint32_t *n);
 

@@ -149,7 +149,8 @@ test_turns(void)
   g_clear_error(&v.error);
   g_assert_cmpuint(count(engine, vf_chat_new()), ==, after_turn);
 
-  /* After the failed turns the picture alone is answered, and the earlier turn still comes from the cache. */
+  /* After the failed turns the picture alone is answered (its embeddings, computed in the failed turn, are
+   * reused), and the earlier turn still comes from the KV cache. */
   Result p = {.text = g_string_new(NULL)};
   g_signal_handlers_disconnect_by_data(engine, &r);
   g_signal_connect(engine, "text", G_CALLBACK(on_text), &p);
