@@ -12,6 +12,16 @@ vf_smart_resize(VfSmartResizeVariant variant, uint32_t height, uint32_t width, u
                 uint64_t min_pixels, uint64_t max_pixels, uint32_t *out_height, uint32_t *out_width,
                 GError **error)
 {
+  /* Limits below 2^53 are exact in double. */
+  return vf_smart_resize_f64(variant, height, width, factor, (double)min_pixels, (double)max_pixels, out_height,
+                             out_width, error);
+}
+
+gboolean
+vf_smart_resize_f64(VfSmartResizeVariant variant, uint32_t height, uint32_t width, uint32_t factor,
+                    double min_pixels, double max_pixels, uint32_t *out_height, uint32_t *out_width,
+                    GError **error)
+{
   g_assert(factor > 0);
   if (height == 0 || width == 0) {
     g_set_error(error, VF_IMAGE_ERROR, VF_IMAGE_ERROR_BAD_SIZE, "cannot resize a %u×%u image", width, height);
@@ -36,19 +46,18 @@ vf_smart_resize(VfSmartResizeVariant variant, uint32_t height, uint32_t width, u
     w_bar = fmax(f, w_bar);
   }
   /* Sides < 2^17 and pixel limits < 2^53: products and comparisons are exact in double, as in Python. */
-  if (h_bar * w_bar > (double)max_pixels) {
-    double beta = sqrt((h * w) / (double)max_pixels);
+  if (h_bar * w_bar > max_pixels) {
+    double beta = sqrt((h * w) / max_pixels);
     h_bar = floor(h / beta / f) * f;
     w_bar = floor(w / beta / f) * f;
-  } else if (h_bar * w_bar < (double)min_pixels) {
-    double beta = sqrt((double)min_pixels / (h * w));
+  } else if (h_bar * w_bar < min_pixels) {
+    double beta = sqrt(min_pixels / (h * w));
     h_bar = ceil(h * beta / f) * f;
     w_bar = ceil(w * beta / f) * f;
   }
   if (h_bar < 1 || w_bar < 1 || h_bar > UINT32_MAX || w_bar > UINT32_MAX) {
     g_set_error(error, VF_IMAGE_ERROR, VF_IMAGE_ERROR_BAD_SIZE,
-                "a %u×%u image cannot be resized to a multiple of %u within %" G_GUINT64_FORMAT "…%" G_GUINT64_FORMAT
-                " pixels (got %.0f×%.0f)",
+                "a %u×%u image cannot be resized to a multiple of %u within %.15g…%.15g pixels (got %.0f×%.0f)",
                 width, height, factor, min_pixels, max_pixels, w_bar, h_bar);
     return FALSE;
   }

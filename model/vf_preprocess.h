@@ -38,6 +38,11 @@ typedef enum {
 gboolean vf_smart_resize(VfSmartResizeVariant variant, uint32_t height, uint32_t width, uint32_t factor,
                          uint64_t min_pixels, uint64_t max_pixels, uint32_t *out_height, uint32_t *out_width,
                          GError **error);
+/* The same with limits that need not be integers: qwen-vl-utils' video budget `total_pixels / nframes · 2` is a
+ * Python float, and beta = sqrt(h·w / max_pixels) uses it unrounded (spec §4.3). */
+gboolean vf_smart_resize_f64(VfSmartResizeVariant variant, uint32_t height, uint32_t width, uint32_t factor,
+                             double min_pixels, double max_pixels, uint32_t *out_height, uint32_t *out_width,
+                             GError **error);
 
 /* The per-image keys of a qwen-vl-utils image element; zero means absent. When both resized_height and
  * resized_width are given, the target is smart_resize(resized_height, resized_width) with the default limits

@@ -6,10 +6,12 @@
  * "test-dump" action (one JSON line on the app's stdout) and asserts on exact strings. Screenshots go to
  * $VF_SCREENSHOT_DIR.
  *
- * Videos: this build cannot read videos yet (the engine says so), so case /ui/picture-and-video checks
- * that a draft with a picture and a video shows "Picture 1" and "Video 1", that sending it gives the
- * engine's error as a toast and changes nothing, and then that the picture alone is answered as
- * `viewfinder-cli chat` answers it. */
+ * Videos: the window reads a video with model/vf_video*.h (first frame, frame count, token cost), but the
+ * chat session cannot put one in a prompt yet (the engine says "Video 1: this build cannot read videos
+ * yet"). So case /ui/picture-and-video checks that a draft with a picture and a video shows "Picture 1" and
+ * "Video 1" with their costs, that sending it gives the engine's error as a toast and changes nothing, and
+ * then that the picture alone is answered as `viewfinder-cli chat` answers it. When the session reads
+ * videos, the first send is answered and its bubble must read "Picture 1,Video 1". */
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
 #include <string.h>
@@ -399,6 +401,9 @@ test_picture_and_video(void)
   JsonObject *chip = json_array_get_object_element(json_object_get_array_member(d, "attachments"), 0);
   g_assert_cmpstr(json_object_get_string_member(chip, "name"), ==, "chelsea.png");
   g_assert_cmpint(json_object_get_int_member(chip, "tokens"), >, 0);
+  JsonObject *clip = json_array_get_object_element(json_object_get_array_member(d, "attachments"), 1);
+  g_assert_cmpstr(json_object_get_string_member(clip, "name"), ==, "four_frames.mp4");
+  g_assert_cmpint(json_object_get_int_member(clip, "tokens"), >, 0);
 
   const char *question = "What is in Picture 1?";
   type_text(question);

@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "vf_image.h"
+#include "vf_video_decode.h"
+#include "vf_video_plan.h"
 
 #define THUMBNAIL_SIZE 96 /* pixels per side: chips show 48 px, twice that on HiDPI screens */
 
@@ -18,12 +20,15 @@ struct _VfAttachment {
   VfAttachmentKind kind;
   GdkPaintable *thumbnail;
   guint width, height;
+  guint64 video_frames; /* videos: frames in the file (counted by demuxing) */
+  double video_fps;     /* videos: the frame rate sampling uses; 0 when unknown */
   char *label;
   VfMediaOptions options;
   VfImageProcessorConfig processor;
   guint tokens;
   char *cost_problem; /* why tokens is 0, or NULL */
-  VfImagePlan plan;
+  VfImagePlan plan;           /* pictures */
+  VfVideoPlan *video_plan;    /* videos */
 };
 
 G_DEFINE_FINAL_TYPE(VfAttachment, vf_attachment, G_TYPE_OBJECT)
@@ -50,8 +55,13 @@ update_cost(VfAttachment *self)
 {
   guint tokens = 0;
   g_clear_pointer(&self->cost_problem, g_free);
+  g_autoptr(GError) error = NULL;
   if (self->kind == VF_ATTACHMENT_VIDEO) {
-    self->cost_problem = g_strdup("cost known once this build can read videos");
+    g_clear_pointer(&self->video_plan, vf_video_plan_free);
+    self->video_plan = vf_video_plan_new(self->width, self->height, self->video_frames, self->video_fps,
+                                         &self->options, &self->processor, &error);
+    if (self->video_plan)
+      tokens = self->video_plan->n_tokens;
   } else {
     VfImageOptions options = {
       .min_pixels = self->options.min_pixels,
@@ -59,12 +69,11 @@ update_cost(VfAttachment *self)
       .resized_height = self->options.resized_height,
       .resized_width = self->options.resized_width,
     };
-    g_autoptr(GError) error = NULL;
     if (vf_image_plan(self->width, self->height, &options, &self->processor, &self->plan, &error))
       tokens = self->plan.n_tokens;
-    else
-      self->cost_problem = g_strdup(error->message);
   }
+  if (error)
+    self->cost_problem = g_strdup(error->message);
   if (tokens != self->tokens) {
     self->tokens = tokens;
     g_object_notify_by_pspec(G_OBJECT(self), properties[PROP_TOKENS]);
@@ -78,6 +87,12 @@ vf_attachment_describe_cost(VfAttachment *self)
 {
   if (self->cost_problem)
     return g_strdup(self->cost_problem);
+  if (self->kind == VF_ATTACHMENT_VIDEO) {
+    const VfVideoPlan *p = self->video_plan;
+    return g_strdup_printf("%" G_GUINT64_FORMAT " frames of %u×%u px → %u frames of %u×%u · %u tokens",
+                           self->video_frames, self->width, self->height, p->n_frames, p->out_width, p->out_height,
+                           self->tokens);
+  }
   return g_strdup_printf("%u×%u px → %u×%u · %u tokens", self->width, self->height, self->plan.out_width,
                          self->plan.out_height, self->tokens);
 }
@@ -105,6 +120,8 @@ vf_attachment_set_options(VfAttachment *self, const VfMediaOptions *options)
 typedef struct {
   VfAttachmentKind kind;
   guint width, height;
+  guint64 video_frames;
+  double video_fps;
   GBytes *thumbnail; /* RGB8 [thumb_size, thumb_size, 3] */
   guint thumb_size;
 } Inspection;
@@ -172,6 +189,45 @@ looks_like_video(const char *path)
   return mime && g_str_has_prefix(mime, "video/");
 }
 
+/* Keeps the first decoded frame of a video. */
+static gboolean
+keep_frame(uint32_t slot, const uint8_t *rgb, size_t stride, void *user, GError **error)
+{
+  VfImage *frame = user;
+  for (uint32_t y = 0; y < frame->height; y++)
+    memcpy(frame->rgb + (size_t)y * frame->width * 3, rgb + y * stride, (size_t)frame->width * 3);
+  return TRUE;
+}
+
+/* A video: its size, frame count (demuxed, exact for a healthy file) and frame rate, and its first frame as
+ * the thumbnail; the decoders' errors name the file and the reason. */
+static gboolean
+inspect_video(const char *path, Inspection *in, GError **error)
+{
+  g_autoptr(VfVideoFile) file = vf_video_file_open(path, error);
+  if (!file || !vf_video_file_count_packets(file, NULL, error))
+    return FALSE;
+  const VfVideoInfo *info = vf_video_file_info(file);
+  g_autoptr(VfImage) frame = vf_image_new(info->width, info->height, error);
+  if (!frame)
+    return FALSE;
+  const uint32_t first = 0;
+  gboolean complete = TRUE;
+  if (!vf_video_file_read_frames(file, &first, 1, keep_frame, frame, NULL, &complete, NULL, error))
+    return FALSE;
+  if (!complete) {
+    g_set_error(error, VF_VIDEO_ERROR, VF_VIDEO_ERROR_CORRUPT, "%s: the first frame cannot be decoded", path);
+    return FALSE;
+  }
+  in->kind = VF_ATTACHMENT_VIDEO;
+  in->width = info->width;
+  in->height = info->height;
+  in->video_frames = info->n_frames;
+  in->video_fps = info->fps;
+  in->thumbnail = make_thumbnail(frame, &in->thumb_size);
+  return TRUE;
+}
+
 typedef struct {
   GFile *file;
   char *path;
@@ -204,9 +260,11 @@ inspect_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancel
       return;
     }
   } else if (g_error_matches(error, VF_IMAGE_ERROR, VF_IMAGE_ERROR_UNKNOWN_FORMAT) && looks_like_video(path)) {
-    in->kind = VF_ATTACHMENT_VIDEO;
-    g_task_return_pointer(task, in, (GDestroyNotify)inspection_free);
-    return;
+    g_clear_error(&error);
+    if (inspect_video(path, in, &error)) {
+      g_task_return_pointer(task, in, (GDestroyNotify)inspection_free);
+      return;
+    }
   } else if (g_error_matches(error, VF_IMAGE_ERROR, VF_IMAGE_ERROR_UNKNOWN_FORMAT)) {
     g_clear_error(&error);
     g_set_error(&error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
@@ -249,6 +307,8 @@ vf_attachment_inspect_finish(GAsyncResult *result, GError **error)
   self->kind = in->kind;
   self->width = in->width;
   self->height = in->height;
+  self->video_frames = in->video_frames;
+  self->video_fps = in->video_fps;
   if (in->thumbnail)
     self->thumbnail = GDK_PAINTABLE(gdk_memory_texture_new((int)in->thumb_size, (int)in->thumb_size,
                                                            GDK_MEMORY_R8G8B8, in->thumbnail,
@@ -361,6 +421,7 @@ vf_attachment_finalize(GObject *object)
   g_free(self->name);
   g_free(self->label);
   g_free(self->cost_problem);
+  g_clear_pointer(&self->video_plan, vf_video_plan_free);
   G_OBJECT_CLASS(vf_attachment_parent_class)->finalize(object);
 }
 

@@ -20,8 +20,9 @@ typedef enum {
 #define VF_TYPE_ATTACHMENT (vf_attachment_get_type())
 G_DECLARE_FINAL_TYPE(VfAttachment, vf_attachment, VF, ATTACHMENT, GObject)
 
-/* Reads `file`: a picture is decoded in full (thumbnail, size); a file that is no picture but whose
- * content says video is accepted as a video. Errors read "name.png: reason". */
+/* Reads `file`: a picture is decoded in full (thumbnail, size); a file whose content says video is opened
+ * with the engine's video reader (size, frame count, frame rate; its first frame is the thumbnail). Errors
+ * read "name.png: reason". */
 void vf_attachment_inspect_async(GFile *file, GCancellable *cancellable, GAsyncReadyCallback callback,
                                  gpointer user_data);
 VfAttachment *vf_attachment_inspect_finish(GAsyncResult *result, GError **error);
@@ -30,10 +31,10 @@ GFile *vf_attachment_get_file(VfAttachment *self);
 const char *vf_attachment_get_path(VfAttachment *self);
 const char *vf_attachment_get_name(VfAttachment *self);
 VfAttachmentKind vf_attachment_get_kind(VfAttachment *self);
-/* The thumbnail, or NULL when there is none yet (videos): show vf_attachment_get_icon_name() then. */
+/* The thumbnail (a picture, a video's first frame), or NULL: show vf_attachment_get_icon_name() then. */
 GdkPaintable *vf_attachment_get_thumbnail(VfAttachment *self);
 const char *vf_attachment_get_icon_name(VfAttachment *self);
-/* Source size in pixels (0 × 0 for a video until videos can be read). */
+/* Source size in pixels (a video's frame size). */
 void vf_attachment_get_size(VfAttachment *self, guint *width, guint *height);
 
 /* "Picture 2": set by whoever numbers the conversation (the composer for a draft). */
@@ -45,7 +46,7 @@ void vf_attachment_set_options(VfAttachment *self, const VfMediaOptions *options
 /* The loaded model's image processor settings (the defaults until then); recomputes the cost. */
 void vf_attachment_set_processor(VfAttachment *self, const VfImageProcessorConfig *processor);
 
-/* Visual tokens this item adds to the prompt; 0 while unknown (videos, or settings that do not work). */
+/* Visual tokens this item adds to the prompt; 0 when its settings do not work for it (see the cost text). */
 guint vf_attachment_get_tokens(VfAttachment *self);
 /* "448×336 px · 192 tokens", or why the cost is not known. */
 char *vf_attachment_describe_cost(VfAttachment *self);
