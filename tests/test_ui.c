@@ -6,19 +6,16 @@
  * "test-dump" action (one JSON line on the app's stdout) and asserts on exact strings. Screenshots go to
  * $VF_SCREENSHOT_DIR.
  *
- * Videos: the window reads a video with model/vf_video*.h (first frame, frame count, token cost), but the
- * chat session cannot put one in a prompt yet (the engine says "Video 1: this build cannot read videos
- * yet"). So case /ui/picture-and-video checks that a draft with a picture and a video shows "Picture 1" and
- * "Video 1" with their costs, that sending it gives the engine's error as a toast and changes nothing, and
- * then that the picture alone is answered as `viewfinder-cli chat` answers it. When the session reads
- * videos, the first send is answered and its bubble must read "Picture 1,Video 1". */
+ * Case /ui/picture-and-video drops a picture and a 4-frame video on the window, asks about them, and checks
+ * that the user's bubble reads "Picture 1" and "Video 1" and that the streamed answer equals
+ * `viewfinder-cli chat` on the same conversation.
+ */
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
 #include <string.h>
 
 #define APP_ID "org.viewfinder.Viewfinder"
 #define APP_PATH "/org/viewfinder/Viewfinder"
-#define VIDEO_ERROR "Video 1: this build cannot read videos yet"
 
 static char *
 data_path(const char *rel)
@@ -65,17 +62,22 @@ screenshot(const char *name)
   g_test_message("screenshot: %s", path);
 }
 
-/* What `viewfinder-cli chat` answers (stdout without its final newline). */
+/* What `viewfinder-cli chat` answers (stdout without its final newline); image and video may be NULL. */
 static char *
-cli_answer(const char *image, const char *prompt, const char *max_new_tokens)
+cli_answer(const char *image, const char *video, const char *prompt, const char *max_new_tokens)
 {
   g_autofree char *model = data_path("models/tiny-a");
   g_autofree char *tokenizer = data_path("tokenizer");
-  const char *argv[16] = {g_getenv("VF_CLI"), "chat", "-m", model, "--tokenizer", tokenizer, "--label-media",
+  const char *argv[20] = {g_getenv("VF_CLI"), "chat", "-m", model, "--tokenizer", tokenizer, "--label-media",
                           "--max-new-tokens", max_new_tokens, "-p", prompt};
+  int n = 11;
   if (image) {
-    argv[11] = "-i";
-    argv[12] = image;
+    argv[n++] = "--image";
+    argv[n++] = image;
+  }
+  if (video) {
+    argv[n++] = "--video";
+    argv[n++] = video;
   }
   char *out = run(argv);
   g_assert_true(g_str_has_suffix(out, "\n"));
@@ -405,35 +407,19 @@ test_picture_and_video(void)
   g_assert_cmpstr(json_object_get_string_member(clip, "name"), ==, "four_frames.mp4");
   g_assert_cmpint(json_object_get_int_member(clip, "tokens"), >, 0);
 
-  const char *question = "What is in Picture 1?";
+  const char *question = "What happens in Video 1, and what is in Picture 1?";
   type_text(question);
   press("Return");
-  /* The engine cannot read videos yet: its message as a toast, and nothing else changes. */
-  g_autoptr(JsonNode) refused = app_wait(app, "the video error", toast_shown, VIDEO_ERROR, 30);
-  JsonObject *r = json_node_get_object(refused);
-  g_assert_cmpuint(json_array_get_length(messages(r)), ==, 0);
-  g_assert_cmpstr(json_object_get_string_member(draft(r), "text"), ==, question);
-  g_autofree char *kept = labels(json_object_get_array_member(draft(r), "attachments"));
-  g_assert_cmpstr(kept, ==, "Picture 1,Video 1");
-
-  /* A new chat, the picture alone: answered exactly as viewfinder-cli answers it. */
-  press("ctrl+n");
-  json_node_unref(app_wait(app, "the new chat", draft_text_is, "", 20));
-  json_node_unref(app_wait(app, "an empty draft", draft_has, GUINT_TO_POINTER(0), 20));
-  const char *one[] = {picture, NULL};
-  app_drop(app, one);
-  json_node_unref(app_wait(app, "the picture", draft_has, GUINT_TO_POINTER(1), 20));
-  type_text(question);
-  press("Return");
-  g_autoptr(JsonNode) answered = app_wait(app, "the answer", answer_finished, GUINT_TO_POINTER(2), 90);
+  g_autoptr(JsonNode) answered = app_wait(app, "the answer", answer_finished, GUINT_TO_POINTER(2), 120);
   JsonObject *a = json_node_get_object(answered);
   JsonObject *user = message(a, 0), *reply = message(a, 1);
   g_assert_cmpstr(json_object_get_string_member(user, "role"), ==, "user");
   g_assert_cmpstr(json_object_get_string_member(user, "text"), ==, question);
   g_autofree char *sent_labels = labels(json_object_get_array_member(user, "attachments"));
-  g_assert_cmpstr(sent_labels, ==, "Picture 1");
+  g_assert_cmpstr(sent_labels, ==, "Picture 1,Video 1");
   g_assert_cmpstr(json_object_get_string_member(reply, "state"), ==, "done");
-  g_autofree char *expected = cli_answer(picture, question, "24");
+  /* The streamed answer is exactly what the command line answers for the same conversation. */
+  g_autofree char *expected = cli_answer(picture, video, question, "24");
   g_assert_cmpstr(json_object_get_string_member(reply, "text"), ==, expected);
   assert_no_validation_messages(a);
   screenshot("ui-picture.png");
@@ -461,7 +447,7 @@ test_stop_and_ask_again(void)
   g_assert_cmpint(tokens, <, 200);
   /* What was kept is the start of the answer viewfinder-cli gives (asked for a few more tokens). */
   g_autofree char *more = g_strdup_printf("%" G_GINT64_FORMAT, tokens + 8);
-  g_autofree char *full = cli_answer(NULL, question, more);
+  g_autofree char *full = cli_answer(NULL, NULL, question, more);
   const char *kept = json_object_get_string_member(partial, "text");
   g_assert_cmpuint(strlen(kept), >, 0);
   g_assert_cmpuint(strlen(kept), <, strlen(full));
