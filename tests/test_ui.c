@@ -11,6 +11,7 @@
  * `viewfinder-cli chat` on the same conversation.
  */
 #include <gio/gio.h>
+#include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <string.h>
 
@@ -492,6 +493,50 @@ test_corrupt_picture(void)
   app_quit(app);
 }
 
+/* A folder that is not a model: its pictures are all attached in name order (read on worker threads, so the
+ * window never waits), other files are ignored; a folder with nothing usable says so. */
+static void
+test_folder_of_pictures(void)
+{
+  App *app = start_with_tiny_model("8");
+  g_autofree char *tmp = g_dir_make_tmp("vf-ui-folder-XXXXXX", NULL);
+  g_autofree char *picture = data_path("golden/cases/a04_two_images_vision_id/camera_gray_133x97.png");
+  g_autofree char *bytes = NULL;
+  gsize size = 0;
+  g_assert_true(g_file_get_contents(picture, &bytes, &size, NULL));
+  const guint count = 40;
+  for (guint i = 0; i < count; i++) {
+    g_autofree char *name = g_strdup_printf("%s/scan-%03u.png", tmp, i);
+    g_assert_true(g_file_set_contents(name, bytes, (gssize)size, NULL));
+  }
+  g_autofree char *notes = g_build_filename(tmp, "notes.txt", NULL);
+  g_assert_true(g_file_set_contents(notes, "not a picture", -1, NULL));
+  const char *folder[] = {tmp, NULL};
+  app_drop(app, folder);
+  g_autofree char *toast = g_strdup_printf("Attaching %u pictures and videos from %s", count, strrchr(tmp, '/') + 1);
+  json_node_unref(app_wait(app, "the folder toast", toast_shown, toast, 20));
+  g_autoptr(JsonNode) all = app_wait(app, "every picture", draft_has, GUINT_TO_POINTER(count), 60);
+  JsonArray *attachments = json_object_get_array_member(draft(json_node_get_object(all)), "attachments");
+  JsonObject *last = json_array_get_object_element(attachments, count - 1);
+  g_assert_cmpstr(json_object_get_string_member(last, "label"), ==, "Picture 40");
+  g_assert_cmpstr(json_object_get_string_member(last, "name"), ==, "scan-039.png");
+
+  g_autofree char *empty = g_dir_make_tmp("vf-ui-empty-XXXXXX", NULL);
+  const char *nothing[] = {empty, NULL};
+  app_drop(app, nothing);
+  g_autofree char *refusal = g_strdup_printf("%s is not a model folder (no config.json) and holds no pictures or videos",
+                                             strrchr(empty, '/') + 1);
+  json_node_unref(app_wait(app, "the refusal", toast_shown, refusal, 20));
+  app_quit(app);
+  for (guint i = 0; i < count; i++) {
+    g_autofree char *name = g_strdup_printf("%s/scan-%03u.png", tmp, i);
+    g_remove(name);
+  }
+  g_remove(notes);
+  g_rmdir(tmp);
+  g_rmdir(empty);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -501,5 +546,6 @@ main(int argc, char **argv)
   g_test_add_func("/ui/picture-and-video", test_picture_and_video);
   g_test_add_func("/ui/stop-and-ask-again", test_stop_and_ask_again);
   g_test_add_func("/ui/corrupt-picture", test_corrupt_picture);
+  g_test_add_func("/ui/folder-of-pictures", test_folder_of_pictures);
   return g_test_run();
 }

@@ -58,23 +58,77 @@ on_inspected(GObject *source, GAsyncResult *result, gpointer user_data)
   flush_pending();
 }
 
+static void
+inspect(VfWindow *self, GFile *file)
+{
+  Pending *p = g_new0(Pending, 1);
+  p->window = g_object_ref(self);
+  p->file = g_object_ref(file);
+  g_queue_push_tail(&pending_queue, p);
+  self->inspecting++;
+  vf_attachment_inspect_async(file, NULL, on_inspected, p);
+}
+
+static gint
+by_name(gconstpointer a, gconstpointer b)
+{
+  g_autofree char *x = g_file_get_basename(*(GFile **)a), *y = g_file_get_basename(*(GFile **)b);
+  return g_utf8_collate(x, y);
+}
+
+/* A folder that is not a model: its pictures and videos, by name, all attached (each is read on a worker
+ * thread, so hundreds of them never block the window; the prompt counter says when they exceed the context). */
+static void
+attach_folder(VfWindow *self, GFile *folder)
+{
+  g_autofree char *name = g_file_get_basename(folder);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GFileEnumerator) children = g_file_enumerate_children(
+    folder, G_FILE_ATTRIBUTE_STANDARD_NAME "," G_FILE_ATTRIBUTE_STANDARD_TYPE "," G_FILE_ATTRIBUTE_STANDARD_FAST_CONTENT_TYPE,
+    G_FILE_QUERY_INFO_NONE, NULL, &error);
+  g_autoptr(GPtrArray) media = g_ptr_array_new_with_free_func(g_object_unref);
+  GFileInfo *info;
+  while (children && (info = g_file_enumerator_next_file(children, NULL, &error))) {
+    const char *type = g_file_info_get_attribute_string(info, G_FILE_ATTRIBUTE_STANDARD_FAST_CONTENT_TYPE);
+    if (g_file_info_get_file_type(info) == G_FILE_TYPE_REGULAR && type &&
+        (g_str_has_prefix(type, "image/") || g_str_has_prefix(type, "video/")))
+      g_ptr_array_add(media, g_file_get_child(folder, g_file_info_get_name(info)));
+    g_object_unref(info);
+  }
+  if (error) {
+    g_autofree char *text = g_strdup_printf("%s: %s", name, error->message);
+    vf_window_toast(self, text);
+    return;
+  }
+  if (media->len == 0) {
+    g_autofree char *text =
+      g_strdup_printf("%s is not a model folder (no config.json) and holds no pictures or videos", name);
+    vf_window_toast(self, text);
+    return;
+  }
+  g_ptr_array_sort(media, by_name);
+  for (guint i = 0; i < media->len; i++)
+    inspect(self, media->pdata[i]);
+  g_autofree char *text = g_strdup_printf("Attaching %u pictures and videos from %s", media->len, name);
+  vf_window_toast(self, text);
+}
+
 void
 vf_window_drop_files(VfWindow *self, GSList *files)
 {
   for (GSList *l = files; l; l = l->next) {
     GFile *file = l->data;
-    if (g_file_query_file_type(file, G_FILE_QUERY_INFO_NONE, NULL) == G_FILE_TYPE_DIRECTORY) {
-      g_autofree char *path = g_file_get_path(file);
-      if (path)
-        vf_window_load_model(self, path, NULL);
+    if (g_file_query_file_type(file, G_FILE_QUERY_INFO_NONE, NULL) != G_FILE_TYPE_DIRECTORY) {
+      inspect(self, file);
       continue;
     }
-    Pending *p = g_new0(Pending, 1);
-    p->window = g_object_ref(self);
-    p->file = g_object_ref(file);
-    g_queue_push_tail(&pending_queue, p);
-    self->inspecting++;
-    vf_attachment_inspect_async(file, NULL, on_inspected, p);
+    /* A checkpoint folder is opened as the model; any other folder gives its pictures and videos. */
+    g_autoptr(GFile) config = g_file_get_child(file, "config.json");
+    g_autofree char *path = g_file_get_path(file);
+    if (path && g_file_query_exists(config, NULL))
+      vf_window_load_model(self, path, NULL);
+    else
+      attach_folder(self, file);
   }
 }
 
