@@ -2,6 +2,7 @@
  * streamed text arrives before the turn's end, a failed turn leaves the conversation as it was, a stop
  * before the first token keeps an empty answer, and shutdown answers what is still queued. Tiny-a golden
  * model on lavapipe. */
+#include <glib/gstdio.h>
 #include <string.h>
 
 #include "vf_engine.h"
@@ -137,17 +138,21 @@ test_turns(void)
   g_clear_error(&f.error);
   g_assert_cmpuint(count(engine, vf_chat_new()), ==, after_turn);
 
-  /* A video cannot be read by this build: the engine's own message, conversation unchanged. */
+  /* A file that is not a video: an error naming it, conversation unchanged. */
+  g_autofree char *tmp = g_dir_make_tmp("vf-engine-XXXXXX", NULL);
+  g_autofree char *clip = g_build_filename(tmp, "clip.mp4", NULL);
+  g_assert_true(g_file_set_contents(clip, "these bytes are no video at all", -1, NULL));
   VfChat *video = question("What happens?", NULL);
-  g_autofree char *clip = data_path("ui/four_frames.mp4");
   vf_chat_message_append_video(video->messages->pdata[0], clip);
   Result v = {0};
   vf_engine_send_async(engine, video, NULL, on_sent, &v);
   wait_for(&v);
   g_assert_false(v.ok);
-  g_assert_cmpstr(v.error->message, ==, "Video 1: this build cannot read videos yet");
+  g_assert_nonnull(strstr(v.error->message, "clip.mp4"));
   g_clear_error(&v.error);
   g_assert_cmpuint(count(engine, vf_chat_new()), ==, after_turn);
+  g_remove(clip);
+  g_rmdir(tmp);
 
   /* After the failed turns the picture alone is answered (its embeddings, computed in the failed turn, are
    * reused), and the earlier turn still comes from the KV cache. */
