@@ -1,12 +1,14 @@
 #!/bin/sh
 # Viewfinder's two set-up commands on a fresh Debian 12 machine:
-#   ./setup.sh run    install missing packages, configure, build, start the app
+#   ./setup.sh run    install missing packages, configure, build, start the app (extra arguments go to
+#                     build/app/viewfinder, e.g. ./setup.sh run --model ~/models/Qwen2-VL-2B-Instruct)
 #   ./setup.sh test   install missing packages, configure, build, run every test;
 #                     the last line printed is "N passed, N failed"
 set -eu
 cd "$(dirname "$0")"
 
 what="${1:-run}"
+[ $# -gt 0 ] && shift
 case "$what" in
   run|test) ;;
   *) echo "usage: $0 run|test" >&2; exit 2 ;;
@@ -21,7 +23,11 @@ ninja -C build
 
 if [ "$what" = run ]; then
   if [ -x build/app/viewfinder ]; then
-    exec build/app/viewfinder
+    if [ -n "${DISPLAY:-}" ] || [ -n "${WAYLAND_DISPLAY:-}" ]; then
+      exec build/app/viewfinder "$@"
+    fi
+    echo "viewfinder: no display (DISPLAY and WAYLAND_DISPLAY are unset): listing the Vulkan devices instead." >&2
+    echo "viewfinder: start build/app/viewfinder from a desktop session." >&2
   fi
   exec build/app/viewfinder-cli devices
 fi

@@ -6,43 +6,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bench_ops.h"
 #include "cli.h"
 #include "vf_llm.h"
 #include "vf_sampler.h"
 #include "vf_synthetic.h"
-
-/* Device read bandwidth, GB/s: the best of a few passes of the read probe over `bytes`. */
-static double
-read_bandwidth(VfDevice *dev, uint64_t bytes, GError **error)
-{
-  VfBuffer src, out;
-  if (!vf_buffer_alloc(dev, VF_MEMORY_DEVICE, bytes, &src, error))
-    return 0;
-  if (!vf_buffer_alloc(dev, VF_MEMORY_DEVICE, 256, &out, error) || !vf_buffer_zero(dev, &src, error) ||
-      !vf_buffer_zero(dev, &out, error)) {
-    vf_buffer_release(dev, &src);
-    return 0;
-  }
-  VfMemreadPath path = vf_ops_kernel_family(dev) == VF_KERNELS_CPU ? VF_MEMREAD_TEXEL : VF_MEMREAD_STORAGE;
-  double best = 0;
-  VfCmd *cmd = vf_cmd_new(dev, error);
-  if (cmd) {
-    vf_op_memread_xor(cmd, path, &src, &out);
-    for (int i = 0; i < 4; i++) {
-      int64_t t0 = g_get_monotonic_time();
-      if (!vf_cmd_submit(cmd, error)) {
-        best = 0;
-        break;
-      }
-      double s = (g_get_monotonic_time() - t0) / 1e6;
-      best = MAX(best, bytes / s / 1e9);
-    }
-    vf_cmd_free(cmd);
-  }
-  vf_buffer_release(dev, &src);
-  vf_buffer_release(dev, &out);
-  return best;
-}
 
 /* Bytes of weights one decode step reads: every layer's matrices, the norms and the lm_head. */
 static uint64_t
@@ -145,9 +113,11 @@ vf_cli_bench_model(int argc, char **argv)
   VfArenaStats st;
   vf_arena_get_stats(vf_device_arena(dev), &st);
   uint64_t per_token = decode_weight_bytes(config, w);
-  double bandwidth = read_bandwidth(dev, 1ull << 30, &error);
-  if (bandwidth <= 0)
+  double device_gbs = 0, host_gbs = 0;
+  if (!vf_bench_read_bandwidth(dev, &device_gbs, &host_gbs, &error))
     goto out;
+  /* On a CPU device the host's own read rate is the ceiling. */
+  double bandwidth = MAX(device_gbs, host_gbs);
   double roofline_s = per_token / (bandwidth * 1e9);
   double step_s = steps > 0 ? decode_s / steps : 0;
   /* Prefill runs every layer's matrices on every row (the lm_head only on the last): 2 FLOP per bf16 weight. */

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <glib.h>
+#include <json-glib/json-glib.h>
 #include <stdint.h>
 
 #include "vf_ops.h"
@@ -14,6 +15,8 @@ void vf_cli_progress(uint64_t done, uint64_t total, void *user);
 
 /* Prints a stage ("Encoding picture 1", "Reading prompt 512/2048") to stderr when it is a terminal. */
 void vf_cli_stage(const char *stage, double fraction, void *user);
+/* Prints the builder's JSON as one line on stdout and flushes. */
+void vf_cli_print_json(JsonBuilder *b);
 /* Parses "WxH"; FALSE when malformed or zero. */
 gboolean vf_cli_parse_size(const char *text, uint32_t *width, uint32_t *height);
 
@@ -21,3 +24,4 @@ int vf_cli_chat(int argc, char **argv);
 int vf_cli_ocr(int argc, char **argv);
 int vf_cli_golden(int argc, char **argv);
 int vf_cli_bench_model(int argc, char **argv);
+int vf_cli_bench_vision(int argc, char **argv);

@@ -15,17 +15,6 @@ typedef struct {
 } Output;
 
 static void
-print_json_line(JsonBuilder *b)
-{
-  g_autoptr(JsonGenerator) gen = json_generator_new();
-  g_autoptr(JsonNode) root = json_builder_get_root(b);
-  json_generator_set_root(gen, root);
-  g_autofree char *line = json_generator_to_data(gen, NULL);
-  printf("%s\n", line);
-  fflush(stdout);
-}
-
-static void
 on_text(const char *piece, void *user)
 {
   Output *out = user;
@@ -37,7 +26,7 @@ on_text(const char *piece, void *user)
     json_builder_set_member_name(b, "text");
     json_builder_add_string_value(b, piece);
     json_builder_end_object(b);
-    print_json_line(b);
+    vf_cli_print_json(b);
   } else {
     fputs(piece, stdout);
     fflush(stdout);
@@ -52,7 +41,10 @@ vf_cli_chat(int argc, char **argv)
   double temperature = -1, top_p = -1, repetition = -1;
   gint64 seed = 0;
   gboolean json = FALSE, label_media = FALSE;
-  g_auto(GStrv) images = NULL;
+  g_auto(GStrv) images = NULL, videos = NULL;
+  double fps = 0;
+  int nframes = 0, max_frames = 0;
+  gint64 video_max_pixels = 0, video_min_pixels = 0;
   gint64 min_pixels = 0, max_pixels = 0;
   g_autofree char *resized = NULL;
   GOptionEntry entries[] = {
@@ -68,10 +60,16 @@ vf_cli_chat(int argc, char **argv)
     {"repetition-penalty", 0, 0, G_OPTION_ARG_DOUBLE, &repetition, "penalty for tokens already in the context", "R"},
     {"seed", 0, 0, G_OPTION_ARG_INT64, &seed, "random seed for sampling", "S"},
     {"json", 0, 0, G_OPTION_ARG_NONE, &json, "JSON lines on stdout", NULL},
-    {"image", 'i', 0, G_OPTION_ARG_FILENAME_ARRAY, &images, "attach an image (path, file:// or data: URI); repeatable", "PATH"},
+    {"image", 'i', 0, G_OPTION_ARG_FILENAME_ARRAY, &images, "attach an image (path, http(s) URL, file:// or data: URI); repeatable", "PATH"},
     {"min-pixels", 0, 0, G_OPTION_ARG_INT64, &min_pixels, "images: at least this many pixels after resizing", "N"},
     {"max-pixels", 0, 0, G_OPTION_ARG_INT64, &max_pixels, "images: at most this many pixels after resizing", "N"},
     {"resized", 0, 0, G_OPTION_ARG_STRING, &resized, "images: resize to about this size (rounded to 28)", "WxH"},
+    {"video", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &videos, "attach a video file; repeatable", "PATH"},
+    {"fps", 0, 0, G_OPTION_ARG_DOUBLE, &fps, "videos: frames sampled per second (2.0)", "F"},
+    {"nframes", 0, 0, G_OPTION_ARG_INT, &nframes, "videos: frames to sample (instead of --fps)", "N"},
+    {"max-frames", 0, 0, G_OPTION_ARG_INT, &max_frames, "videos: at most this many frames (768)", "N"},
+    {"video-min-pixels", 0, 0, G_OPTION_ARG_INT64, &video_min_pixels, "videos: at least this many pixels per frame", "N"},
+    {"video-max-pixels", 0, 0, G_OPTION_ARG_INT64, &video_max_pixels, "videos: at most this many pixels per frame", "N"},
     {"label-media", 0, 0, G_OPTION_ARG_NONE, &label_media, "label attachments \"Picture N: \" (add_vision_id)", NULL},
     {NULL},
   };
@@ -91,6 +89,17 @@ vf_cli_chat(int argc, char **argv)
     fprintf(stderr, "viewfinder-cli chat: --resized wants WIDTHxHEIGHT, e.g. 448x336\n");
     return 2;
   }
+  if (fps > 0 && nframes > 0) {
+    fprintf(stderr, "viewfinder-cli chat: give --fps or --nframes, not both\n");
+    return 2;
+  }
+  VfMediaOptions video_opts = {
+    .fps = MAX(fps, 0),
+    .nframes = (uint32_t)MAX(nframes, 0),
+    .max_frames = (uint32_t)MAX(max_frames, 0),
+    .min_pixels = (uint64_t)MAX(video_min_pixels, 0),
+    .max_pixels = (uint64_t)MAX(video_max_pixels, 0),
+  };
   if (max_new <= 0 || context < 0) {
     fprintf(stderr, "viewfinder-cli chat: --max-new-tokens must be positive and --context not negative\n");
     return 2;
@@ -140,6 +149,8 @@ vf_cli_chat(int argc, char **argv)
   VfChatMessage *user_msg = vf_chat_append_message(chat, "user");
   for (int i = 0; images && images[i]; i++)
     vf_chat_message_append_image(user_msg, images[i])->options = media;
+  for (int i = 0; videos && videos[i]; i++)
+    vf_chat_message_append_video(user_msg, videos[i])->options = video_opts;
   vf_chat_message_append_text(user_msg, prompt);
   opts.add_vision_id = label_media;
   opts.on_stage = vf_cli_stage;
@@ -172,7 +183,7 @@ vf_cli_chat(int argc, char **argv)
     json_builder_set_member_name(b, "decode_tokens_per_s");
     json_builder_add_double_value(b, decode_tps);
     json_builder_end_object(b);
-    print_json_line(b);
+    vf_cli_print_json(b);
   } else {
     printf("\n");
   }

@@ -3,6 +3,8 @@
  *   viewfinder-cli devices                         list Vulkan devices, describe the chosen one
  *   viewfinder-cli chat -m DIR -p TEXT [...]       ask a model, stream the answer
  *   viewfinder-cli golden [--models DIR] CASE...   compare with reference cases
+ *   viewfinder-cli bench ops | vision | --synthetic 2b|7b   time the ops against the memory roofline,
+ *                                                  the vision tower, or the language model
  */
 #define G_LOG_DOMAIN "viewfinder-cli"
 
@@ -10,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bench_ops.h"
 #include "cli.h"
 
 VfDevice *
@@ -50,6 +53,17 @@ vf_cli_stage(const char *stage, double fraction, void *user)
     fprintf(stderr, "\r%-46s", stage);
   if (fraction >= 1)
     fprintf(stderr, "\r%-46s\r", "");
+}
+
+void
+vf_cli_print_json(JsonBuilder *b)
+{
+  g_autoptr(JsonGenerator) gen = json_generator_new();
+  g_autoptr(JsonNode) root = json_builder_get_root(b);
+  json_generator_set_root(gen, root);
+  g_autofree char *line = json_generator_to_data(gen, NULL);
+  printf("%s\n", line);
+  fflush(stdout);
 }
 
 gboolean
@@ -97,10 +111,12 @@ usage(FILE *out)
           "\n"
           "commands:\n"
           "  devices     list Vulkan devices and describe the one Viewfinder would use\n"
-          "  chat        ask a model a question: chat -m MODEL_DIR [--image PATH] -p TEXT (--help for options)\n"
+          "  chat        ask a model a question: chat -m MODEL_DIR [--image PATH] [--video PATH] -p TEXT (--help for options)\n"
           "  ocr         transcribe images: ocr -m MODEL_DIR FILE... [--json]\n"
           "  golden      compare with reference cases: golden [--models DIR] [--tokenizer DIR] CASE_DIR...\n"
-          "  bench       benchmark the language model: bench --synthetic 2b|7b [--prompt N] [--decode N]\n"
+          "  bench       bench ops [--quick] [--all-variants] [--crossover]: the matmul ops against the roofline\n"
+          "              bench vision [--size 2b|7b] [--image WxH]...: the vision tower\n"
+          "              bench --synthetic 2b|7b [--prompt N] [--decode N]: the language model\n"
           "\n"
           "environment: VF_DEVICE=index|name  VF_VALIDATE=1  VF_PROFILE=1  VF_KERNELS=gpu|cpu\n");
 }
@@ -120,6 +136,10 @@ main(int argc, char **argv)
     return vf_cli_ocr(argc - 1, argv + 1);
   if (strcmp(argv[1], "golden") == 0)
     return vf_cli_golden(argc - 1, argv + 1);
+  if (strcmp(argv[1], "bench") == 0 && argc >= 3 && strcmp(argv[2], "ops") == 0)
+    return vf_bench_ops(argc - 2, argv + 2);
+  if (strcmp(argv[1], "bench") == 0 && argc > 2 && strcmp(argv[2], "vision") == 0)
+    return vf_cli_bench_vision(argc - 2, argv + 2);
   if (strcmp(argv[1], "bench") == 0)
     return vf_cli_bench_model(argc - 1, argv + 1);
   fprintf(stderr, "viewfinder-cli: unknown command '%s'\n\n", argv[1]);

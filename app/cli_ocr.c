@@ -52,12 +52,7 @@ print_result(gboolean json, const char *path, const char *text, const VfTurnStat
     json_builder_add_double_value(b, st->decode_seconds);
   }
   json_builder_end_object(b);
-  g_autoptr(JsonGenerator) gen = json_generator_new();
-  g_autoptr(JsonNode) root = json_builder_get_root(b);
-  json_generator_set_root(gen, root);
-  g_autofree char *line = json_generator_to_data(gen, NULL);
-  printf("%s\n", line);
-  fflush(stdout);
+  vf_cli_print_json(b);
 }
 
 int

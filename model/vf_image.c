@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "vf_image_decoders.h"
+#include "vf_image_url.h"
 
 G_DEFINE_QUARK(vf-image-error-quark, vf_image_error)
 
@@ -151,10 +152,9 @@ map_file(const char *path, GError **error)
 static GBytes *
 resolve_source(const char *source, char **name, GError **error)
 {
-  if (g_str_has_prefix(source, "http://") || g_str_has_prefix(source, "https://")) {
-    g_set_error(error, VF_IMAGE_ERROR, VF_IMAGE_ERROR_UNSUPPORTED,
-                "%s: images from http(s) URLs are not supported yet; download the file and attach it", source);
-    return NULL;
+  if (vf_image_source_is_url(source)) {
+    *name = vf_image_url_display_name(source);
+    return vf_image_url_fetch(source, NULL, error);
   }
   if (g_str_has_prefix(source, "file://")) {
     *name = g_strdup(source + 7);

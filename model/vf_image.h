@@ -5,7 +5,7 @@
  *   "/path/x.png" or "x.png"          a local file
  *   "file:///path/x.png"              the 7-character prefix is removed, no %-unquoting (as qvu)
  *   "data:image/png;base64,iVBO..."   the text after the first "base64," is base64-decoded
- *   "http://...", "https://..."       refused for now (VF_IMAGE_ERROR_UNSUPPORTED)
+ *   "http://...", "https://..."       downloaded (vf_image_url.h: 64 MiB and 20 s at most), then as a file
  *
  * Formats are recognised by content, never by file name: PNG (libpng), JPEG (libjpeg-turbo, islow IDCT and
  * fancy upsampling as Pillow), WebP, BMP, TIFF and GIF (first frame; libavcodec).
@@ -35,12 +35,15 @@ typedef enum {
   VF_IMAGE_ERROR_UNKNOWN_FORMAT, /* not an image Viewfinder can read */
   VF_IMAGE_ERROR_CORRUPT,        /* the decoder rejected the data (bad header, CRC, zero size, ...) */
   VF_IMAGE_ERROR_TRUNCATED,      /* the data ends before the image does */
-  VF_IMAGE_ERROR_TOO_LARGE,      /* over VF_IMAGE_MAX_PIXELS or VF_IMAGE_MAX_SIDE */
-  VF_IMAGE_ERROR_BAD_URI,        /* a malformed data: URI */
-  VF_IMAGE_ERROR_UNSUPPORTED,    /* a source kind not supported (http) or a format variant */
+  VF_IMAGE_ERROR_TOO_LARGE,      /* over VF_IMAGE_MAX_PIXELS or VF_IMAGE_MAX_SIDE, or a download over its limit */
+  VF_IMAGE_ERROR_BAD_URI,        /* a malformed data: URI or http(s) URL */
+  VF_IMAGE_ERROR_UNSUPPORTED,    /* a format variant not supported (animated WebP, 2-channel JPEG, ...) */
   VF_IMAGE_ERROR_ASPECT_RATIO,   /* longer side / shorter side > 200 (smart_resize) */
   VF_IMAGE_ERROR_BAD_SIZE,       /* a resize that ends at zero pixels, or invalid size options */
   VF_IMAGE_ERROR_NO_MEMORY,
+  VF_IMAGE_ERROR_NETWORK,        /* an http(s) download failed: name lookup, refused, unreachable, TLS, cut off */
+  VF_IMAGE_ERROR_HTTP_STATUS,    /* the server answered with a status other than 200 */
+  VF_IMAGE_ERROR_TIMEOUT,        /* the download did not finish in time */
 } VfImageError;
 
 /* Pillow's own DecompressionBombError threshold (2 · MAX_IMAGE_PIXELS): every image the reference accepts
@@ -82,7 +85,7 @@ void vf_image_file_free(VfImageFile *file);
 uint32_t vf_image_file_width(const VfImageFile *file);
 uint32_t vf_image_file_height(const VfImageFile *file);
 VfImageFormat vf_image_file_format(const VfImageFile *file);
-/* The file path, or a short form of a data URI, as used in messages. */
+/* The file path, the URL, or a short form of a data URI, as used in messages. */
 const char *vf_image_file_name(const VfImageFile *file);
 
 /* Decodes the pixels and converts them to RGB as Pillow's convert("RGB"). */

@@ -40,7 +40,9 @@ struct VfLlm {
   VfKvCache *cache; /* [layers] */
   uint64_t cache_bytes;
 
-  VfCmd *decode_cmd; /* recorded on first use, replayed afterwards */
+  uint32_t key_begin;        /* the sequence's masked prefix (left padding), from its prefill */
+  VfCmd *decode_cmd;         /* recorded on first use, replayed afterwards */
+  uint32_t decode_key_begin; /* what decode_cmd was recorded with */
 };
 
 static gboolean
@@ -251,6 +253,7 @@ vf_llm_prefill(VfLlm *llm, const VfLlmInput *in, float *logits, const VfLlmTrace
       return FALSE;
     }
   }
+  llm->key_begin = in->key_begin;
   bool tracing = trace && (trace->inputs_embeds || trace->layer0_out || trace->final_norm_out);
   if (tracing && !llm->trace_embeds.buffer) {
     uint64_t bytes = (uint64_t)llm->chunk * H * 4;
@@ -335,6 +338,8 @@ vf_llm_decode(VfLlm *llm, int32_t id, int32_t position, float *logits, int32_t *
       !set_seq(llm, llm->length, error))
     return FALSE;
 
+  if (llm->decode_cmd && llm->decode_key_begin != llm->key_begin)
+    g_clear_pointer(&llm->decode_cmd, vf_cmd_free);
   if (!llm->decode_cmd) {
     /* Recorded once: every step reads its id, positions and cache length from the parameter buffers. */
     VfCmd *cmd = vf_cmd_new(llm->dev, error);
@@ -343,9 +348,10 @@ vf_llm_decode(VfLlm *llm, int32_t id, int32_t position, float *logits, int32_t *
     VfBuffer x = rows_of(&llm->x, c->hidden * 4, 0, 1);
     VfBuffer ids = vf_buffer_slice(&llm->ids, 0, 4);
     vf_op_embed(cmd, &llm->w->embed, &ids, 1, &x);
-    record_layers(llm, cmd, 1, 0, NULL);
+    record_layers(llm, cmd, 1, llm->key_begin, NULL);
     record_head(llm, cmd, 1, false, true, true);
     llm->decode_cmd = cmd;
+    llm->decode_key_begin = llm->key_begin;
   }
   if (!vf_cmd_submit(llm->decode_cmd, error))
     return FALSE;

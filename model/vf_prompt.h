@@ -3,8 +3,9 @@
  *   render the chat template → tokenize → expand every <|image_pad|> / <|video_pad|> to its item's token
  *   count (t·h·w / 4) → M-RoPE positions with the items' grids
  *
- * The grid of each image comes from its header alone (no pixels are decoded here), so the token count of a
- * prompt is known before any GPU work. */
+ * The grid of each image comes from its header alone (no pixels are decoded here); a video file's from its
+ * header and a demux-only count of its frames (the count decoding will use); a frame list's from its images'
+ * headers. So the token count of a prompt is known before any decoding or GPU work. */
 #pragma once
 
 #include <glib.h>
@@ -15,14 +16,19 @@
 #include "vf_positions.h"
 #include "vf_preprocess.h"
 #include "vf_tokenizer.h"
+#include "vf_video.h"
 
 typedef struct {
   const VfChatPart *part; /* borrowed from the chat */
   gboolean is_video;
-  uint32_t index;         /* Picture N / Video N, from 1 */
-  char *source;           /* the resolved source (relative paths joined to the base folder) */
-  VfImageOptions options; /* per-item settings */
-  VfImagePlan plan;       /* grid and token count */
+  uint32_t index;         /* Picture N / Video N, from 1 (each kind counted on its own) */
+  char *source;           /* the resolved source (relative paths joined to the base folder); NULL for a frame list */
+  char **frames;          /* a video given as images: the resolved frame sources (NULL-terminated), else NULL */
+  VfImageOptions options; /* images: per-item settings (videos use part->options) */
+  VfImagePlan plan;       /* images: sizes, grid and token count */
+  VfVideoPlan *video;     /* videos: sampled frames, sizes, grid and token count */
+  VfGrid grid;            /* either kind */
+  uint32_t n_tokens;      /* pad tokens of the item: grid.t · grid.h · grid.w / 4 */
   uint32_t row;           /* first pad token of the item in the expanded ids */
 } VfPromptItem;
 

@@ -15,7 +15,7 @@ struct VfSession {
   VfChat *chat;
   GArray *cached; /* int32: the token ids whose keys and values are in the model's cache, in order */
   GArray *answer; /* int32: the last answer's ids */
-  GHashTable *embeds; /* const VfChatPart * -> VfBuffer *: vision output of each attachment, kept across turns */
+  GHashTable *embeds; /* "source|options" -> VfBuffer *: vision output of each attachment, kept across turns */
 };
 
 static void
@@ -45,7 +45,7 @@ vf_session_new(VfModel *model, VfTokenizer *tok)
   s->chat = vf_chat_new();
   s->cached = g_array_new(FALSE, FALSE, sizeof(int32_t));
   s->answer = g_array_new(FALSE, FALSE, sizeof(int32_t));
-  s->embeds = g_hash_table_new(g_direct_hash, g_direct_equal);
+  s->embeds = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
   vf_llm_truncate(model->llm, 0);
   return s;
 }
@@ -115,33 +115,91 @@ vf_session_count_prompt(VfSession *s, const VfGenerateOptions *opts, uint32_t *t
   return TRUE;
 }
 
+/* What determines an attachment's pixels (not its address, which a later part may reuse). */
+static char *
+item_key(const VfPromptItem *it)
+{
+  const VfMediaOptions *o = &it->part->options;
+  g_autofree char *frames = it->frames ? g_strjoinv("\n", it->frames) : NULL;
+  return g_strdup_printf("%s|%s|%" G_GUINT64_FORMAT "|%" G_GUINT64_FORMAT "|%" G_GUINT64_FORMAT "|%u|%u|%g|%u|%u|%u",
+                         it->is_video ? "video" : "image", frames ? frames : it->source, o->min_pixels, o->max_pixels,
+                         o->total_pixels, o->resized_height, o->resized_width, o->fps, o->nframes, o->min_frames,
+                         o->max_frames);
+}
+
+typedef struct {
+  const VfGenerateOptions *opts;
+  uint32_t index;
+} VideoProgress;
+
+static void
+on_video_progress(uint32_t done, uint32_t total, void *user)
+{
+  VideoProgress *vp = user;
+  if (!vp->opts->on_stage || total == 0)
+    return;
+  g_autofree char *stage = g_strdup_printf("Decoding video %u", vp->index);
+  vp->opts->on_stage(stage, (double)done / total, vp->opts->stage_user);
+}
+
 /* The vision output of an attachment, encoded once and kept for later turns. */
 static const VfBuffer *
-item_embeds(VfSession *s, const VfGenerateOptions *opts, const VfPromptItem *it, GError **error)
+item_embeds(VfSession *s, const VfGenerateOptions *opts, const VfPromptItem *it, GCancellable *cancellable,
+            GError **error)
 {
-  VfBuffer *buf = g_hash_table_lookup(s->embeds, it->part);
+  g_autofree char *key = item_key(it);
+  VfBuffer *buf = g_hash_table_lookup(s->embeds, key);
   if (buf)
     return buf;
   if (!s->model->vision) {
     g_set_error(error, VF_CONFIG_ERROR, VF_CONFIG_ERROR_UNSUPPORTED, "this model has no vision tower");
     return NULL;
   }
-  if (opts->on_stage) {
-    g_autofree char *stage = g_strdup_printf("Encoding picture %u", it->index);
-    opts->on_stage(stage, -1, opts->stage_user);
-  }
+  const char *label = it->is_video ? "video" : "picture";
   VfImageProcessorConfig proc;
   vf_prompt_processor_config(s->model->config, &proc);
-  g_autoptr(VfImageInput) in = vf_image_input_new(it->source, &it->options, &proc, error);
-  if (!in)
+  g_autoptr(VfImageInput) image = NULL;
+  g_autoptr(VfVideoInput) video = NULL;
+  const float *pixels;
+  uint32_t n_patches;
+  VfGrid grid;
+  if (it->is_video) {
+    VideoProgress vp = {opts, it->index};
+    VfVideoRunOptions run = {.progress = on_video_progress, .progress_user = &vp, .cancellable = cancellable};
+    video = it->frames ? vf_video_input_new_from_frames((const char *const *)it->frames, &it->part->options, &proc,
+                                                         &run, error)
+                       : vf_video_input_new(it->source, &it->part->options, &proc, &run, error);
+    if (!video)
+      return NULL;
+    pixels = video->pixel_values;
+    n_patches = video->plan->n_patches;
+    grid = video->plan->grid;
+  } else {
+    image = vf_image_input_new(it->source, &it->options, &proc, error);
+    if (!image)
+      return NULL;
+    pixels = image->pixel_values;
+    n_patches = image->plan.n_patches;
+    grid = image->plan.grid;
+  }
+  /* The prompt was planned from the header; a file (or URL) that changed since would not fit it. */
+  if (grid.t != it->grid.t || grid.h != it->grid.h || grid.w != it->grid.w) {
+    g_set_error(error, VF_CONFIG_ERROR, VF_CONFIG_ERROR_MALFORMED,
+                "%s %u (%s) changed while it was being read: its grid is %u×%u×%u, planned %u×%u×%u",
+                it->is_video ? "Video" : "Picture", it->index, it->source ? it->source : it->frames[0], grid.t,
+                grid.h, grid.w, it->grid.t, it->grid.h, it->grid.w);
     return NULL;
+  }
+  if (opts->on_stage) {
+    g_autofree char *stage = g_strdup_printf("Encoding %s %u", label, it->index);
+    opts->on_stage(stage, -1, opts->stage_user);
+  }
   buf = g_new0(VfBuffer, 1);
-  if (!vf_vision_encode(s->model->vision, in->pixel_values, in->plan.n_patches, &in->plan.grid, 1, buf, NULL,
-                        error)) {
+  if (!vf_vision_encode(s->model->vision, pixels, n_patches, &grid, 1, buf, NULL, error)) {
     g_free(buf);
     return NULL;
   }
-  g_hash_table_insert(s->embeds, (gpointer)it->part, buf);
+  g_hash_table_insert(s->embeds, g_steal_pointer(&key), buf);
   return buf;
 }
 
@@ -212,10 +270,10 @@ vf_session_generate(VfSession *s, const VfGenerateOptions *opts, VfTextFunc on_t
   g_autoptr(GArray) splices = g_array_new(FALSE, FALSE, sizeof(VfLlmSplice));
   for (guint i = 0; i < prompt->items->len; i++) {
     const VfPromptItem *it = prompt->items->pdata[i];
-    uint32_t lo = MAX(it->row, keep), hi = it->row + it->plan.n_tokens;
+    uint32_t lo = MAX(it->row, keep), hi = it->row + it->n_tokens;
     if (lo >= hi)
       continue;
-    const VfBuffer *e = item_embeds(s, opts, it, error);
+    const VfBuffer *e = item_embeds(s, opts, it, cancellable, error);
     if (!e)
       return FALSE;
     VfLlmSplice sp = {

@@ -43,5 +43,11 @@ uint32_t vf_vision_groups(const VfGrid *grids, uint32_t n_grids);
 gboolean vf_vision_encode(VfVision *vision, const float *pixels, uint32_t n_patches, const VfGrid *grids,
                           uint32_t n_grids, VfBuffer *out, const VfVisionTrace *trace, GError **error);
 
-/* Peak device bytes of scratch the last encode used (for the bench and the note). */
+/* Rows per chunk of the row-wise passes (GEMMs, norms, activations, attention queries); 0: the default
+ * (2048, fewer when the device's binding limit asks for it). Rounded down to whole merged tokens and
+ * aligned window starts. Small values let the tests cross chunk and group boundaries with tiny inputs. */
+void vf_vision_set_chunk(VfVision *vision, uint32_t rows);
+
+/* Peak device bytes of scratch the last encode used, the returned output included (for the bench and
+ * the note). */
 uint64_t vf_vision_scratch_bytes(const VfVision *vision);

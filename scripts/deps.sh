@@ -10,6 +10,7 @@ PACKAGES="
   mesa-vulkan-drivers vulkan-validationlayers vulkan-tools
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev ffmpeg
   libpng-dev libjpeg-dev
+  libsoup-3.0-dev glib-networking
   xvfb xauth xdotool imagemagick dbus dbus-x11 libglib2.0-bin
   fonts-dejavu-core adwaita-icon-theme desktop-file-utils appstream
 "

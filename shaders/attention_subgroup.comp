@@ -11,7 +11,7 @@
 // (flash-decoding inside one workgroup).
 //
 // Bindings, CAUSAL: 0 q (r), 1 K cache (r), 2 V cache (r), 3 seq (r), 4 out (w).
-//           GROUPS: 0 qkv (r), 1 cu_seqlens (r), 2 out (w).
+//           GROUPS: 0 q, 1 k, 2 v (r, windows of qkv), 3 cu_seqlens (r), 4 out (w).
 // out: [rows, heads·HD] f32. Requires a subgroup size that is a multiple of 8.
 #extension GL_KHR_shader_subgroup_basic : enable
 #extension GL_KHR_shader_subgroup_arithmetic : enable
@@ -29,18 +29,10 @@ const uint DPL = HD / TEAM;                   // head dimensions per lane
 
 #include "attention_common.glsl"
 
-#if defined(CAUSAL)
 layout(std430, binding = 0) readonly buffer Q { float q_buf[]; };
 layout(std430, binding = 1) readonly buffer K { float k_buf[]; };
 layout(std430, binding = 2) readonly buffer V { float v_buf[]; };
 layout(std430, binding = 4) writeonly buffer Out { float out_buf[]; };
-#else
-layout(std430, binding = 0) readonly buffer QKV { float qkv_buf[]; };
-#define q_buf qkv_buf
-#define k_buf qkv_buf
-#define v_buf qkv_buf
-layout(std430, binding = 2) writeonly buffer Out { float out_buf[]; };
-#endif
 
 // SPLIT merge: per team the running max and sum of every slot, then one slot's outputs at a time.
 shared float merge_m[TEAMS * BQ];

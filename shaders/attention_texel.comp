@@ -14,7 +14,7 @@
 // but BQ and BK stay small (see ops_attention.c for the measured trade-off).
 //
 // Bindings, CAUSAL: 0 q (t), 1 K cache (t), 2 V cache (t), 3 seq (t, R32_UINT), 4 out (w).
-//           GROUPS: 0 qkv (t), 1 cu_seqlens (t, R32_SINT), 2 out (w).
+//           GROUPS: 0 q, 1 k, 2 v (t, windows of qkv), 3 cu_seqlens (t, R32_SINT), 4 out (w).
 // out: [rows, heads·HD] f32.
 #extension GL_KHR_shader_subgroup_basic : enable
 #extension GL_KHR_shader_subgroup_arithmetic : enable
@@ -31,18 +31,10 @@ const uint HD4 = HD / 4u;
 #define META_TEXEL
 #include "attention_common.glsl"
 
-#if defined(CAUSAL)
 layout(binding = 0) uniform samplerBuffer q_tex;
 layout(binding = 1) uniform samplerBuffer k_tex;
 layout(binding = 2) uniform samplerBuffer v_tex;
 layout(std430, binding = 4) writeonly buffer Out { vec4 out4[]; };
-#else
-layout(binding = 0) uniform samplerBuffer qkv_tex;
-#define q_tex qkv_tex
-#define k_tex qkv_tex
-#define v_tex qkv_tex
-layout(std430, binding = 2) writeonly buffer Out { vec4 out4[]; };
-#endif
 
 void main() {
   uint block, part, parts;

@@ -2,7 +2,9 @@
 // GEMV, GPU style: each subgroup computes whole output columns (one weight row at a time). Its lanes
 // stride along the row with 16-byte loads (8 bf16/f16 or 4 f32 weights per load), so a subgroup
 // reads a row in contiguous, coalesced chunks and every weight is read once per 4 rows of X; the
-// per-lane partial dot products are combined with subgroupAdd.
+// per-lane partial dot products are combined with subgroupAdd. For M = 1 each lane keeps four
+// 16-byte loads in flight, so even a matrix with few rows (1536) has enough bytes in flight to
+// stream at DRAM speed on a large GPU.
 //
 //   Y[r, col0 + j] = Σ_k X[r, k] · Wwin[j, k]   (+ bias, + residual; see matmul_common.glsl)
 //
@@ -81,17 +83,19 @@ void main() {
       }
     }
     for (; r < p.m; r++) {
-      float s = 0.0, t = 0.0; // two chains: two loads in flight per lane
+      float s = 0.0, t = 0.0; // two chains, four loads in flight per lane
       if (VEC) {
         uint g = lane;
-        for (; g + lanes < groups; g += 2u * lanes) {
-          vec4 lo, hi, lo2, hi2;
-          load_group(j * groups + g, lo, hi);
-          load_group(j * groups + g + lanes, lo2, hi2);
-          s += group_dot(r, g, lo, hi);
-          t += group_dot(r, g + lanes, lo2, hi2);
+        for (; g + 3u * lanes < groups; g += 4u * lanes) {
+          vec4 lo0, hi0, lo1, hi1, lo2, hi2, lo3, hi3;
+          load_group(j * groups + g, lo0, hi0);
+          load_group(j * groups + g + lanes, lo1, hi1);
+          load_group(j * groups + g + 2u * lanes, lo2, hi2);
+          load_group(j * groups + g + 3u * lanes, lo3, hi3);
+          s += group_dot(r, g, lo0, hi0) + group_dot(r, g + 2u * lanes, lo2, hi2);
+          t += group_dot(r, g + lanes, lo1, hi1) + group_dot(r, g + 3u * lanes, lo3, hi3);
         }
-        if (g < groups) {
+        for (; g < groups; g += lanes) {
           vec4 lo, hi;
           load_group(j * groups + g, lo, hi);
           s += group_dot(r, g, lo, hi);

@@ -1,69 +1,70 @@
 #version 450
-// GEMV, lavapipe style: one invocation per output column (one weight row), reading the row and the
-// input vector through texel buffers, no shared memory and no cross-lane work. Each pass over the
-// weights serves up to 4 rows of X, so small M reads the weights ceil(M/4) times.
+// GEMV, lavapipe style: texel-buffer reads, no shared memory. A subgroup computes RW output columns
+// (RW weight rows) at a time: its lanes split K (lane l takes the 8-input steps l, l + lanes, ...),
+// each lane keeps RW partial sums, and one subgroupAdd per column combines them.
 //
 //   Y[r, col0 + j] = Σ_k X[r, k] · Wwin[j, k]   (+ bias, + residual; see matmul_common.glsl)
 //
+// Why this shape (measured on lavapipe, platform-notes §3): a CPU driver pays about the same for
+// every lane's texel fetch wherever it points, so the cost is the number of fetches. Each step
+// fetches 2 input texels, shared by the RW weight rows, and RW weight texels: 1.25 fetches per
+// weight texel at RW = 8 instead of 3 with one row per invocation. Splitting K over the lanes keeps
+// the subgroup on RW contiguous row streams (one row per lane would be 8·RW streams, which thrashed
+// the prefetchers as RW grew). Each pass over the weights serves one row of X, so M rows of X read
+// the weights M times (from cache when the RW rows fit in it).
+//
 // Needs K % 8 == 0 (16-bit weights) or K % 4 == 0 (f32 weights).
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_arithmetic : require
 #include "common.glsl"
 #include "matmul_common.glsl"
 #include "matmul_texel.glsl"
 
 layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const uint ROWS = 64; // weight rows per workgroup, a multiple of RW
+layout(constant_id = 2) const uint RW = 8;    // weight rows per subgroup pass
 
 void main() {
-  uint j = flat_group_index() * gl_WorkGroupSize.x + gl_LocalInvocationID.x;
-  if (j >= p.n)
-    return;
+  // Count the lanes that are really active: robust to partial subgroups.
+  uint lanes = subgroupAdd(1u);
+  uint lane = subgroupExclusiveAdd(1u);
   uint k_texels = p.k / WEIGHTS_PER_TEXEL; // W row stride in texels
   uint steps = p.k / 8u;                   // whole 8-input steps
-  bool tail4 = (p.k & 7u) != 0u;           // f32 weights only: K % 8 == 4 leaves one 4-input step
 
-  uint r = 0;
-  for (; r + 4u <= p.m; r += 4u) {
-    vec4 acc0 = vec4(0.0), acc1 = vec4(0.0), acc2 = vec4(0.0), acc3 = vec4(0.0);
-    for (uint s = 0; s < steps; s++) {
-      vec4 wlo, whi, xlo, xhi;
-      load_weights(j, s, k_texels, wlo, whi);
-      load_inputs(r, s, xlo, xhi);
-      acc0 = fma(xlo, wlo, fma(xhi, whi, acc0));
-      load_inputs(r + 1u, s, xlo, xhi);
-      acc1 = fma(xlo, wlo, fma(xhi, whi, acc1));
-      load_inputs(r + 2u, s, xlo, xhi);
-      acc2 = fma(xlo, wlo, fma(xhi, whi, acc2));
-      load_inputs(r + 3u, s, xlo, xhi);
-      acc3 = fma(xlo, wlo, fma(xhi, whi, acc3));
-    }
+  for (uint b = gl_SubgroupID * RW; b < ROWS; b += gl_NumSubgroups * RW) {
+    uint j0 = flat_group_index() * ROWS + b; // uniform within the subgroup
+    if (j0 >= p.n)
+      break;
+    uint jj[RW]; // rows past the window's end re-read the last row; their sums are not stored
+    [[unroll]] for (uint c = 0; c < RW; c++)
+      jj[c] = min(j0 + c, p.n - 1u);
+
+    for (uint r = 0; r < p.m; r++) {
+      float acc[RW];
+      [[unroll]] for (uint c = 0; c < RW; c++)
+        acc[c] = 0.0;
+      for (uint s = lane; s < steps; s += lanes) {
+        vec4 xlo, xhi;
+        load_inputs(r, s, xlo, xhi);
+        [[unroll]] for (uint c = 0; c < RW; c++) {
+          vec4 wlo, whi;
+          load_weights(jj[c], s, k_texels, wlo, whi);
+          acc[c] += dot(xlo, wlo) + dot(xhi, whi);
+        }
+      }
 #if defined(WEIGHT_F32)
-    if (tail4) {
-      uint t = 2u * steps;
-      vec4 wv = texelFetch(w_texels, int(j * k_texels + t));
-      acc0 = fma(texelFetch(x_texels, int(r * k_texels + t)), wv, acc0);
-      acc1 = fma(texelFetch(x_texels, int((r + 1u) * k_texels + t)), wv, acc1);
-      acc2 = fma(texelFetch(x_texels, int((r + 2u) * k_texels + t)), wv, acc2);
-      acc3 = fma(texelFetch(x_texels, int((r + 3u) * k_texels + t)), wv, acc3);
-    }
+      if ((p.k & 7u) != 0u && lane == 0u) { // K % 8 == 4: one last 4-input step
+        uint t = 2u * steps;
+        vec4 xv = texelFetch(x_texels, int(r * k_texels + t));
+        [[unroll]] for (uint c = 0; c < RW; c++)
+          acc[c] += dot(xv, texelFetch(w_texels, int(jj[c] * k_texels + t)));
+      }
 #endif
-    store_output(r, j, dot(acc0, vec4(1.0)));
-    store_output(r + 1u, j, dot(acc1, vec4(1.0)));
-    store_output(r + 2u, j, dot(acc2, vec4(1.0)));
-    store_output(r + 3u, j, dot(acc3, vec4(1.0)));
-  }
-  for (; r < p.m; r++) {
-    vec4 acc = vec4(0.0);
-    for (uint s = 0; s < steps; s++) {
-      vec4 wlo, whi, xlo, xhi;
-      load_weights(j, s, k_texels, wlo, whi);
-      load_inputs(r, s, xlo, xhi);
-      acc = fma(xlo, wlo, fma(xhi, whi, acc));
+      [[unroll]] for (uint c = 0; c < RW; c++) {
+        float sum = subgroupAdd(acc[c]);
+        if (lane == 0u && j0 + c < p.n)
+          store_output(r, j0 + c, sum);
+      }
     }
-#if defined(WEIGHT_F32)
-    if (tail4) {
-      uint t = 2u * steps;
-      acc = fma(texelFetch(x_texels, int(r * k_texels + t)), texelFetch(w_texels, int(j * k_texels + t)), acc);
-    }
-#endif
-    store_output(r, j, dot(acc, vec4(1.0)));
   }
 }

@@ -4,13 +4,16 @@
 //
 //   out[0] ^= XOR of src[0 .. n_texels) (16-byte texels)
 //
-// Workgroup g reads texels [g·CHUNK, (g+1)·CHUNK): adjacent invocations read adjacent texels, so
-// each workgroup streams one contiguous range (good for GPUs and for CPU drivers alike).
+// Workgroup g reads texels [g·CHUNK, (g+1)·CHUNK), split into one contiguous range per subgroup,
+// and a subgroup's lanes read adjacent texels. (CPU drivers run a workgroup's subgroups one after
+// the other: with lanes interleaved over the whole workgroup instead, each subgroup would stride
+// through memory touching one texel in eight.)
 // READ_TEXEL: read through an RGBA32UI uniform texel view instead of a storage buffer.
+#extension GL_KHR_shader_subgroup_basic : require
 #include "common.glsl"
 
 layout(local_size_x = 64) in;
-layout(constant_id = 0) const uint CHUNK = 4096; // texels per workgroup, a multiple of 64
+layout(constant_id = 0) const uint CHUNK = 65536; // texels per workgroup
 
 #if defined(READ_TEXEL)
 layout(binding = 0) uniform usamplerBuffer src;
@@ -24,17 +27,21 @@ layout(std430, binding = 1) buffer Out { uint result[]; };
 layout(push_constant) uniform Push { uint n_texels; } p;
 
 void main() {
-  uint begin = flat_group_index() * CHUNK;
-  uint end = min(begin + CHUNK, p.n_texels);
-  uvec4 a = uvec4(0u), b = uvec4(0u);
-  uint i = begin + gl_LocalInvocationID.x;
-  for (; i + 64u < end; i += 128u) { // two loads in flight
+  uint per_subgroup = (CHUNK + gl_NumSubgroups - 1u) / gl_NumSubgroups;
+  uint begin = flat_group_index() * CHUNK + gl_SubgroupID * per_subgroup;
+  uint end = min(min(begin + per_subgroup, (flat_group_index() + 1u) * CHUNK), p.n_texels);
+  uint lanes = gl_SubgroupSize;
+  uvec4 a = uvec4(0u), b = uvec4(0u), c = uvec4(0u), d = uvec4(0u);
+  uint i = begin + gl_SubgroupInvocationID;
+  for (; i + 3u * lanes < end; i += 4u * lanes) { // four loads in flight
     a ^= load(i);
-    b ^= load(i + 64u);
+    b ^= load(i + lanes);
+    c ^= load(i + 2u * lanes);
+    d ^= load(i + 3u * lanes);
   }
-  if (i < end)
+  for (; i < end; i += lanes)
     a ^= load(i);
-  a ^= b;
+  a ^= b ^ c ^ d;
   uint folded = a.x ^ a.y ^ a.z ^ a.w;
   if (folded != 0u)
     atomicXor(result[0], folded);

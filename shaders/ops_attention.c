@@ -17,9 +17,13 @@ typedef struct {
   uint32_t capacity;
   uint32_t key_begin;
   uint32_t groups;
-  uint32_t k_col;
-  uint32_t v_col;
+  uint32_t q_offset;
+  uint32_t k_offset;
+  uint32_t v_offset;
   uint32_t kv_blocks;
+  uint32_t q_first;
+  uint32_t kv_first;
+  uint32_t kv_rows;
 } AttentionPush;
 
 /* Must match `Push` in kv_store.comp. */
@@ -53,33 +57,34 @@ vf_attention_variant_name(VfAttentionVariant v)
   return "?";
 }
 
-static VkSubgroupFeatureFlags
-subgroup_operations(VfDevice *dev)
+/* Both kernels use subgroup shuffles and reductions (the SPIR-V declares the capabilities even where a
+ * specialisation leaves them unused). */
+static gboolean
+has_subgroup_operations(VfDevice *dev)
 {
   VkPhysicalDeviceSubgroupProperties subgroup = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
   VkPhysicalDeviceProperties2 props = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &subgroup};
   vkGetPhysicalDeviceProperties2(vf_device_physical(dev), &props);
-  return (subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) ? subgroup.supportedOperations : 0;
+  VkSubgroupFeatureFlags need = VK_SUBGROUP_FEATURE_BASIC_BIT | VK_SUBGROUP_FEATURE_ARITHMETIC_BIT |
+                                VK_SUBGROUP_FEATURE_SHUFFLE_BIT;
+  return (subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) && (subgroup.supportedOperations & need) == need;
 }
 
 gboolean
 vf_attention_supports(VfDevice *dev, VfAttentionVariant variant, uint32_t head_dim, uint32_t row_stride)
 {
   const VfDeviceInfo *info = vf_device_get_info(dev);
-  if (head_dim == 0 || head_dim % 8 != 0 || head_dim > MAX_HEAD_DIM)
+  if (head_dim == 0 || head_dim % 8 != 0 || head_dim > MAX_HEAD_DIM || !has_subgroup_operations(dev))
     return FALSE;
   switch (variant) {
   case VF_ATTENTION_AUTO:
     return vf_attention_supports(dev, VF_ATTENTION_SUBGROUP, head_dim, row_stride) ||
            vf_attention_supports(dev, VF_ATTENTION_TEXEL, head_dim, row_stride);
-  case VF_ATTENTION_SUBGROUP: {
-    /* Teams are aligned groups of 8 lanes inside one subgroup, reduced with shuffles. */
-    VkSubgroupFeatureFlags need = VK_SUBGROUP_FEATURE_BASIC_BIT | VK_SUBGROUP_FEATURE_ARITHMETIC_BIT |
-                                  VK_SUBGROUP_FEATURE_SHUFFLE_BIT;
-    return info->subgroup_size >= 8 && info->subgroup_size % 8 == 0 && info->subgroup_size <= 64 &&
-           (subgroup_operations(dev) & need) == need;
-  }
+  case VF_ATTENTION_SUBGROUP:
+    /* Teams are aligned groups of 8 lanes inside one subgroup; a workgroup holds whole subgroups. */
+    return info->subgroup_size >= 8 && info->subgroup_size % 8 == 0 && info->subgroup_size <= 64;
   case VF_ATTENTION_TEXEL:
+    /* 4 floats a fetch: q, k and v must start on multiples of 4 in every row. */
     return row_stride % 4 == 0;
   case VF_ATTENTION_N_VARIANTS:
     break;
@@ -128,13 +133,11 @@ record_texel(VfCmd *cmd, const char *shader, const AttentionShape *s, VfBinding 
   uint64_t blocks = (uint64_t)push.kv_heads * push.kv_blocks;
   /* Fewer blocks than ~16 SIMD rows of lanes (a decode step, a short chunk): a whole subgroup shares each
    * block's keys, so the work spreads over the CPU threads. */
-  VkSubgroupFeatureFlags need = VK_SUBGROUP_FEATURE_BASIC_BIT | VK_SUBGROUP_FEATURE_ARITHMETIC_BIT |
-                                VK_SUBGROUP_FEATURE_SHUFFLE_BIT;
-  uint32_t split = blocks < 128 && info->subgroup_size > 1 && (subgroup_operations(dev) & need) == need;
+  uint32_t split = blocks < 128 && info->subgroup_size > 1;
   uint32_t wg = split ? info->subgroup_size : 64;
   uint64_t groups = split ? blocks : div_up(blocks, wg);
   uint32_t specs[] = {wg, s->head_dim, bq, split, 4};
-  VfPipeline *p = vf_ops_pipeline(cmd, shader, s->causal ? "ttttw" : "ttw", sizeof push, specs, G_N_ELEMENTS(specs));
+  VfPipeline *p = vf_ops_pipeline(cmd, shader, "ttttw", sizeof push, specs, G_N_ELEMENTS(specs));
   if (!p)
     return;
   uint32_t gx, gy;
@@ -163,7 +166,7 @@ record_subgroup(VfCmd *cmd, const char *shader, const AttentionShape *s, VfBindi
   teams = MAX(teams, min_teams);
   uint64_t groups = split ? blocks : div_up(blocks, teams);
   uint32_t specs[] = {teams * 8, s->head_dim, bq, split, 4, teams};
-  VfPipeline *p = vf_ops_pipeline(cmd, shader, s->causal ? "rrrrw" : "rrw", sizeof push, specs, G_N_ELEMENTS(specs));
+  VfPipeline *p = vf_ops_pipeline(cmd, shader, "rrrrw", sizeof push, specs, G_N_ELEMENTS(specs));
   if (!p)
     return;
   uint32_t gx, gy;
@@ -185,7 +188,7 @@ vf_op_kv_store(VfCmd *cmd, const VfBuffer *qkv, uint32_t rows, uint32_t row_stri
     return;
   uint32_t width = cache->kv_heads * cache->head_dim;
   uint64_t cache_floats = (uint64_t)cache->kv_heads * cache->capacity * cache->head_dim;
-  if (width == 0 || k_offset + width > row_stride || v_offset + width > row_stride) {
+  if (width == 0 || (uint64_t)k_offset + width > row_stride || (uint64_t)v_offset + width > row_stride) {
     vf_ops_fail(cmd, "kv_store", "k at column %u and v at column %u, %u wide, do not fit rows of %u", k_offset,
                 v_offset, width, row_stride);
     return;
@@ -306,13 +309,28 @@ vf_op_attention_causal(VfCmd *cmd, const VfBuffer *q, uint32_t rows, uint32_t ro
   vf_op_attention_causal_variant(cmd, VF_ATTENTION_AUTO, q, rows, row_stride, heads, cache, seq, key_begin, out);
 }
 
+/* Floats [first, first + n) of `buf` as a binding whose start is aligned for storage and texel bindings
+ * alike; *skip: the floats before `first` in it. The start is aligned to at least VF_ARENA_ALIGN (more than
+ * most devices need) so that the offsets the kernels add are exercised everywhere, lavapipe included. */
+static VfBuffer
+float_window(VfDevice *dev, const VfBuffer *buf, uint64_t first, uint64_t n, uint32_t *skip)
+{
+  const VfDeviceInfo *info = vf_device_get_info(dev);
+  uint64_t align = MAX(MAX(info->storage_align, info->texel_align), VF_ARENA_ALIGN);
+  uint64_t want = buf->offset + first * 4;
+  uint64_t start = MAX(want / align * align, buf->offset) - buf->offset;
+  *skip = (uint32_t)((first * 4 - start) / 4);
+  return vf_buffer_slice(buf, start, first * 4 + n * 4 - start);
+}
+
 void
-vf_op_attention_groups_variant(VfCmd *cmd, VfAttentionVariant variant, const VfBuffer *qkv, uint32_t rows,
-                               uint32_t row_stride, uint32_t heads, uint32_t head_dim,
-                               const VfBuffer *cu_seqlens, uint32_t groups, const VfBuffer *out)
+vf_op_attention_groups_window(VfCmd *cmd, VfAttentionVariant variant, const VfBuffer *qkv, uint32_t row_stride,
+                              uint32_t heads, uint32_t head_dim, const VfBuffer *cu_seqlens, uint32_t groups,
+                              const VfAttentionWindow *window, const VfBuffer *out)
 {
   const char *op = "attention_groups";
-  if (rows == 0)
+  const VfAttentionWindow *w = window;
+  if (w->rows == 0)
     return;
   if (heads == 0 || head_dim % 8 != 0 || head_dim == 0 || head_dim > MAX_HEAD_DIM || groups == 0) {
     vf_ops_fail(cmd, op, "%u heads of head_dim %u in %u groups: need a head_dim that is a multiple of 8 up to %u",
@@ -320,35 +338,60 @@ vf_op_attention_groups_variant(VfCmd *cmd, VfAttentionVariant variant, const VfB
     return;
   }
   uint64_t width = (uint64_t)heads * head_dim;
-  if (3 * width > row_stride || !fits(qkv, (uint64_t)(rows - 1) * row_stride + 3 * width) ||
-      !fits(out, rows * width) || !fits(cu_seqlens, (uint64_t)groups + 1)) {
-    vf_ops_fail(cmd, op, "%u rows × 3 × %u heads × %u (row stride %u) or %u groups do not fit the buffers", rows,
+  uint64_t q_end = (uint64_t)w->q_first + w->rows, kv_end = (uint64_t)w->kv_first + w->kv_rows;
+  if (3 * width > row_stride || w->kv_rows == 0 || !fits(qkv, (q_end - 1) * row_stride + 3 * width) ||
+      !fits(qkv, (kv_end - 1) * row_stride + 3 * width) || !fits(out, w->rows * width) ||
+      !fits(cu_seqlens, (uint64_t)groups + 1)) {
+    vf_ops_fail(cmd, op, "queries %u..%" G_GUINT64_FORMAT " and keys %u..%" G_GUINT64_FORMAT " × 3 × %u heads × %u "
+                "(row stride %u) or %u groups do not fit the buffers", w->q_first, q_end, w->kv_first, kv_end,
                 heads, head_dim, row_stride, groups);
     return;
   }
-  const VfBuffer *inputs[] = {qkv};
+  /* Only the rows the dispatch reads are bound: the queries' q, the window's k and v. */
+  VfDevice *dev = vf_cmd_device(cmd);
+  uint32_t q_skip, k_skip, v_skip;
+  uint64_t q_floats = (uint64_t)(w->rows - 1) * row_stride + width;
+  uint64_t kv_floats = (uint64_t)(w->kv_rows - 1) * row_stride + width;
+  VfBuffer q = float_window(dev, qkv, (uint64_t)w->q_first * row_stride, q_floats, &q_skip);
+  VfBuffer k = float_window(dev, qkv, (uint64_t)w->kv_first * row_stride + width, kv_floats, &k_skip);
+  VfBuffer v = float_window(dev, qkv, (uint64_t)w->kv_first * row_stride + 2 * width, kv_floats, &v_skip);
+  const VfBuffer *inputs[] = {&q, &k, &v};
   variant = resolve(cmd, op, variant, head_dim, row_stride, inputs, G_N_ELEMENTS(inputs), out);
   AttentionShape s = {
     .causal = false,
     .head_dim = head_dim,
     .ratio = 1,
     .push = {
-      .rows = rows,
+      .rows = w->rows,
       .q_stride = row_stride,
       .heads = heads,
       .kv_heads = heads,
       .groups = groups,
-      .k_col = (uint32_t)width,
-      .v_col = (uint32_t)(2 * width),
+      .q_offset = q_skip,
+      .k_offset = k_skip,
+      .v_offset = v_skip,
+      .q_first = w->q_first,
+      .kv_first = w->kv_first,
+      .kv_rows = w->kv_rows,
     },
   };
   if (variant == VF_ATTENTION_TEXEL) {
-    VfBinding b[] = {{*qkv, VK_FORMAT_R32G32B32A32_SFLOAT}, {*cu_seqlens, VK_FORMAT_R32_SINT}, {*out}};
+    VkFormat f = VK_FORMAT_R32G32B32A32_SFLOAT;
+    VfBinding b[] = {{q, f}, {k, f}, {v, f}, {*cu_seqlens, VK_FORMAT_R32_SINT}, {*out}};
     record_texel(cmd, "attention_groups_texel", &s, b, G_N_ELEMENTS(b));
   } else if (variant == VF_ATTENTION_SUBGROUP) {
-    VfBinding b[] = {{*qkv}, {*cu_seqlens}, {*out}};
+    VfBinding b[] = {{q}, {k}, {v}, {*cu_seqlens}, {*out}};
     record_subgroup(cmd, "attention_groups_subgroup", &s, b, G_N_ELEMENTS(b));
   }
+}
+
+void
+vf_op_attention_groups_variant(VfCmd *cmd, VfAttentionVariant variant, const VfBuffer *qkv, uint32_t rows,
+                               uint32_t row_stride, uint32_t heads, uint32_t head_dim,
+                               const VfBuffer *cu_seqlens, uint32_t groups, const VfBuffer *out)
+{
+  VfAttentionWindow all = {.q_first = 0, .rows = rows, .kv_first = 0, .kv_rows = rows};
+  vf_op_attention_groups_window(cmd, variant, qkv, row_stride, heads, head_dim, cu_seqlens, groups, &all, out);
 }
 
 void

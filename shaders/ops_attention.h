@@ -1,5 +1,12 @@
 /* Attention with an online softmax (flash style): no [N, N] score matrix is
  * ever stored. f32 in and out, f32 accumulation, scale 1/sqrt(head_dim).
+ * head_dim: any multiple of 8 up to 256.
+ *
+ * Limits: `out` must fit one storage-buffer binding. The texel variant reads q,
+ * qkv and the cache through texel views (maxTexelBufferElements·16 bytes, 2 GiB
+ * on lavapipe); the subgroup variant binds them as storage buffers
+ * (maxStorageBufferRange), and AUTO switches to the texel variant when they are
+ * larger than that.
  */
 #pragma once
 
@@ -16,21 +23,25 @@ typedef struct {
 
 /* Copies the new keys and values of `rows` tokens into the cache at token index seq[0] .. seq[0] + rows − 1.
  * qkv: rows of `row_stride` floats; k at column k_offset, v at v_offset, each kv_heads·head_dim wide.
- * seq: uint32 [1] in a buffer (so a recorded step can be replayed with a new length). */
+ * seq: uint32 [1] in a buffer (so a recorded step can be replayed with a new length). Tokens at or past
+ * the capacity are not stored (the host, which knows the length, checks it before submitting). */
 void vf_op_kv_store(VfCmd *cmd, const VfBuffer *qkv, uint32_t rows, uint32_t row_stride, uint32_t k_offset,
                     uint32_t v_offset, const VfKvCache *cache, const VfBuffer *seq);
 
 /* Causal attention of `rows` new queries over the cache (GQA: query head h uses kv head
  * h / (heads / kv_heads)). Query i is the token at index seq[0] + i and sees cache tokens
- * key_begin .. seq[0] + i (key_begin > 0 masks left padding). q: rows of `row_stride` floats, heads at
- * column 0, heads·head_dim wide. out: [rows, heads·head_dim] contiguous. */
+ * key_begin .. min(seq[0] + i, capacity − 1) (key_begin > 0 masks left padding); a query that sees no
+ * token gets zeros. q: rows of `row_stride` floats, heads at column 0, heads·head_dim wide (q may be the
+ * fused qkv buffer). out: [rows, heads·head_dim] contiguous. */
 void vf_op_attention_causal(VfCmd *cmd, const VfBuffer *q, uint32_t rows, uint32_t row_stride, uint32_t heads,
                             const VfKvCache *cache, const VfBuffer *seq, uint32_t key_begin,
                             const VfBuffer *out);
 
 /* Bidirectional attention inside groups (vision): rows r in [cu[g], cu[g+1]) attend only to each other.
  * qkv: [rows, row_stride] with q at column 0, k at heads·head_dim, v at 2·heads·head_dim;
- * cu_seqlens: int32 [groups + 1], cu[0] = 0, cu[groups] = rows. out: [rows, heads·head_dim]. */
+ * cu_seqlens: int32 [groups + 1], cu[0] = 0, non-decreasing, cu[groups] = rows (values outside
+ * [0, rows] are clamped, so a malformed buffer gives wrong rows but no read outside qkv).
+ * out: [rows, heads·head_dim]. */
 void vf_op_attention_groups(VfCmd *cmd, const VfBuffer *qkv, uint32_t rows, uint32_t row_stride, uint32_t heads,
                             uint32_t head_dim, const VfBuffer *cu_seqlens, uint32_t groups, const VfBuffer *out);
 
@@ -51,7 +62,8 @@ const char *vf_attention_variant_name(VfAttentionVariant v);
  * (the texel variant reads 4 floats at a time, so it needs a row stride that is a multiple of 4). */
 gboolean vf_attention_supports(VfDevice *dev, VfAttentionVariant variant, uint32_t head_dim, uint32_t row_stride);
 
-/* The variant VF_ATTENTION_AUTO picks (printed by the tests and the bench). */
+/* The variant VF_ATTENTION_AUTO prefers for this shape (printed by the tests and the bench); buffers too
+ * large for its bindings can still make AUTO take the other one (see Limits above). */
 VfAttentionVariant vf_attention_choose(VfDevice *dev, uint32_t head_dim, uint32_t row_stride);
 
 void vf_op_attention_causal_variant(VfCmd *cmd, VfAttentionVariant variant, const VfBuffer *q, uint32_t rows,
@@ -61,3 +73,20 @@ void vf_op_attention_causal_variant(VfCmd *cmd, VfAttentionVariant variant, cons
 void vf_op_attention_groups_variant(VfCmd *cmd, VfAttentionVariant variant, const VfBuffer *qkv, uint32_t rows,
                                     uint32_t row_stride, uint32_t heads, uint32_t head_dim,
                                     const VfBuffer *cu_seqlens, uint32_t groups, const VfBuffer *out);
+
+/* Part of a grouped attention, for sequences whose qkv is larger than one binding (a big image: the
+ * vision tower runs its queries a chunk at a time). Rows are numbered over the whole sequence; qkv and
+ * cu_seqlens are as in vf_op_attention_groups. The dispatch computes the queries
+ * q_first .. q_first + rows − 1 (out: [rows, heads·head_dim], row i = query q_first + i) and reads only
+ * the key and value rows kv_first .. kv_first + kv_rows − 1: a query sees the keys of its group that lie
+ * in that window. A window that covers the queries' groups therefore gives exactly the rows of
+ * vf_op_attention_groups. Only the rows read are bound (q of the queries, k and v of the window), so
+ * each of those must fit one binding, not the whole qkv. variant may be VF_ATTENTION_AUTO. */
+typedef struct {
+  uint32_t q_first, rows;     /* queries */
+  uint32_t kv_first, kv_rows; /* keys and values, kv_rows ≥ 1 */
+} VfAttentionWindow;
+
+void vf_op_attention_groups_window(VfCmd *cmd, VfAttentionVariant variant, const VfBuffer *qkv, uint32_t row_stride,
+                                   uint32_t heads, uint32_t head_dim, const VfBuffer *cu_seqlens, uint32_t groups,
+                                   const VfAttentionWindow *window, const VfBuffer *out);

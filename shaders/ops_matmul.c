@@ -25,20 +25,31 @@
 #define G_LOG_DOMAIN "vf-ops"
 
 #include "ops_matmul.h"
+#include "ops_window.h"
 
-/* Below this many rows of X, AUTO uses a GEMV variant (which reads the weights once per 4 rows)
- * instead of a GEMM. Measured with `viewfinder-cli bench ops --all-variants` style runs:
- *   lavapipe (2 threads), bf16 1536→8960: GEMV texel beats GEMM texel up to M = 4 and loses from M = 8;
- *   GPUs: a subgroup GEMV streams the weights at near full bandwidth for M ≤ 4, while a 64×64 tile
- *   wastes most of its work below M = 8. */
-#define GEMV_MAX_ROWS_CPU 8u
-#define GEMV_MAX_ROWS_GPU 8u
+/* Below this many rows of X, AUTO uses a GEMV variant instead of a GEMM.
+ *   CPU family, measured (`viewfinder-cli bench ops --crossover`, lavapipe, 2 threads, bf16
+ *   1536→8960): gemv_texel takes about 1.9 ms + 1.3–1.9 ms per extra row (each row of X is one pass
+ *   over the weights), gemm_texel about 5.5–5.8 ms for any M ≤ 8 (one 8-row block): GEMV wins for
+ *   M ≤ 3, ties at 4, loses from 6.
+ *   GPU family, not measured here (no GPU on the build machines): gemv_subgroup reads the weights
+ *   once for M ≤ 4 (it serves 4 rows of X per pass), a tiled GEMM with one row of 64-row tiles also
+ *   reads them once but leaves most of each tile idle, so GEMV up to M = 4. */
+#define GEMV_BELOW_ROWS_CPU 4u
+#define GEMV_BELOW_ROWS_GPU 5u
 
-/* Workgroup shapes of the texel variants (tuned on lavapipe, where one workgroup runs on one
- * thread as 8-wide SIMD: lanes along output columns gather from 8 different weight rows). */
+/* Texel variants (tuned on lavapipe, where a workgroup runs on one thread as 8-wide SIMD and every
+ * lane's texel fetch costs about the same: bigger register blocks mean fewer fetches per flop).
+ *   GEMM: 8×8 outputs per invocation reached about 2× the speed of 4×4; 16×16 another 1.3× but
+ *         took LLVM 7 s to compile (8×8: 0.5 s), so 8×8. Workgroup shape made no measurable
+ *         difference.
+ *   GEMV: 8 weight rows per subgroup pass (see gemv_texel.comp): 4 rows read 10–20% slower, 16 no
+ *         faster. Workgroups of 32 to 256 invocations measured the same; 64. */
+#define GEMM_TEXEL_WORKGROUP_X 8u /* blocks of GEMM_TEXEL_BLOCK output columns */
+#define GEMM_TEXEL_WORKGROUP_Y 8u /* blocks of GEMM_TEXEL_BLOCK rows */
+#define GEMM_TEXEL_BLOCK 8u
 #define GEMV_TEXEL_WORKGROUP 64u
-#define GEMM_TEXEL_WORKGROUP_X 8u /* blocks of 4 output columns */
-#define GEMM_TEXEL_WORKGROUP_Y 8u /* blocks of 4 rows */
+#define GEMV_TEXEL_ROWS_PER_PASS 8u
 
 typedef struct {
   uint32_t m, n, k, ldy, col0, flags;
@@ -78,8 +89,9 @@ is_weight_dtype(VfDType t)
 }
 
 /* The tiled GEMM's tile from the device limits: 256 invocations (a multiple of every common
- * subgroup size) with 4×4 outputs each where the device allows, else 64; the deepest k-slice whose
- * two tiles use at most half the shared memory (leaving room for a second resident workgroup). */
+ * subgroup size) with 4×4 outputs each where the device allows, else 64; the deepest k-slice (32,
+ * 16 or 8) whose two tiles use at most half the shared memory, leaving room for a second resident
+ * workgroup (8 may use all of it). */
 static gboolean
 tiled_config(const VfDeviceInfo *info, TileConfig *t)
 {
@@ -90,13 +102,10 @@ tiled_config(const VfDeviceInfo *info, TileConfig *t)
     *t = (TileConfig){32, 32, 0, 4, 4};
   else
     return FALSE;
-  uint32_t tile_bytes_per_k = (t->bm + t->bn) * 4;
-  for (uint32_t bk = 32; bk >= 8; bk /= 2)
-    if (bk * tile_bytes_per_k <= info->shared_memory / 2 || (bk == 8 && bk * tile_bytes_per_k <= info->shared_memory)) {
-      t->bk = bk;
-      return TRUE;
-    }
-  return FALSE;
+  uint32_t bytes_per_k = (t->bm + t->bn) * 4;
+  for (t->bk = 32; t->bk > 8 && t->bk * bytes_per_k > info->shared_memory / 2; t->bk /= 2)
+    ;
+  return t->bk * bytes_per_k <= info->shared_memory;
 }
 
 /* Subgroup GEMV: four subgroups per workgroup, one weight row each at a time. */
@@ -110,17 +119,6 @@ gemv_subgroup_workgroup(const VfDeviceInfo *info)
   return wg;
 }
 
-static uint64_t
-gcd64(uint64_t a, uint64_t b)
-{
-  while (b) {
-    uint64_t t = a % b;
-    a = b;
-    b = t;
-  }
-  return a;
-}
-
 /* Rows per weight window for this variant (all N when the matrix fits one binding); 0 when not even
  * one aligned window of whole rows fits. */
 static uint32_t
@@ -132,7 +130,7 @@ window_rows(const VfDeviceInfo *info, VfMatmulVariant v, const VfMatrix *w)
   if ((uint64_t)w->rows * row_bytes <= limit)
     return w->rows;
   /* Window offsets are multiples of rows·row_bytes: make that a multiple of the alignment. */
-  uint64_t step = align / gcd64(row_bytes, align);
+  uint64_t step = align / vf_ops_gcd(row_bytes, align);
   uint64_t rows = limit / row_bytes;
   rows -= rows % step;
   return (uint32_t)MIN(rows, (uint64_t)w->rows);
@@ -165,7 +163,8 @@ unsupported_reason(VfDevice *dev, VfMatmulVariant v, const VfMatrix *w, uint32_t
       return "the device's workgroup or shared-memory limits are too small for a tile";
     if (x_bytes > info->max_storage_range)
       return "X [M, K] exceeds one storage binding (chunk M)";
-    if ((m + t.bm - 1) / t.bm > info->max_workgroup_count[1] || (rows + t.bn - 1) / t.bn > info->max_workgroup_count[0])
+    if ((m + t.bm - 1) / t.bm > info->max_workgroup_count[1] ||
+        (rows + t.bn - 1) / t.bn > info->max_workgroup_count[0])
       return "too many tiles for the dispatch limits";
     return NULL;
   }
@@ -177,6 +176,8 @@ unsupported_reason(VfDevice *dev, VfMatmulVariant v, const VfMatrix *w, uint32_t
     return NULL;
   case VF_MATMUL_GEMM_TEXEL:
   case VF_MATMUL_GEMV_TEXEL: {
+    if (v == VF_MATMUL_GEMV_TEXEL && !info->subgroup_arithmetic)
+      return "the device has no subgroup arithmetic in compute shaders";
     uint32_t kdiv = w->dtype == VF_DTYPE_F32 ? 4 : 8;
     if (w->cols % kdiv != 0)
       return w->dtype == VF_DTYPE_F32 ? "texel reads need K % 4 == 0" : "texel reads need K % 8 == 0";
@@ -185,9 +186,10 @@ unsupported_reason(VfDevice *dev, VfMatmulVariant v, const VfMatrix *w, uint32_t
     /* The shaders index texels with 32-bit ints. */
     if (x_bytes / 16 > INT32_MAX || (uint64_t)rows * w->cols * vf_dtype_size(w->dtype) / 16 > INT32_MAX)
       return "a texel view beyond 2^31 texels";
-    if (v == VF_MATMUL_GEMM_TEXEL &&
-        ((m + 4 * GEMM_TEXEL_WORKGROUP_Y - 1) / (4 * GEMM_TEXEL_WORKGROUP_Y) > info->max_workgroup_count[1] ||
-         (rows + 4 * GEMM_TEXEL_WORKGROUP_X - 1) / (4 * GEMM_TEXEL_WORKGROUP_X) > info->max_workgroup_count[0]))
+    const uint32_t gemm_rows = GEMM_TEXEL_BLOCK * GEMM_TEXEL_WORKGROUP_Y;
+    const uint32_t gemm_cols = GEMM_TEXEL_BLOCK * GEMM_TEXEL_WORKGROUP_X;
+    if (v == VF_MATMUL_GEMM_TEXEL && ((m + gemm_rows - 1) / gemm_rows > info->max_workgroup_count[1] ||
+                                      (rows + gemm_cols - 1) / gemm_cols > info->max_workgroup_count[0]))
       return "too many blocks for the dispatch limits";
     return NULL;
   }
@@ -209,7 +211,7 @@ vf_matmul_supports(VfDevice *dev, VfMatmulVariant variant, const VfMatrix *w, ui
 uint32_t
 vf_matmul_gemv_threshold(VfDevice *dev)
 {
-  return vf_ops_kernel_family(dev) == VF_KERNELS_CPU ? GEMV_MAX_ROWS_CPU : GEMV_MAX_ROWS_GPU;
+  return vf_ops_kernel_family(dev) == VF_KERNELS_CPU ? GEMV_BELOW_ROWS_CPU : GEMV_BELOW_ROWS_GPU;
 }
 
 VfMatmulVariant
@@ -268,8 +270,9 @@ vf_op_matmul_variant(VfCmd *cmd, VfMatmulVariant variant, const VfBuffer *x, uin
   if (!is_weight_dtype(w->dtype) || !buffer_holds(&w->buf, w_bytes) ||
       !buffer_holds(x, x_bytes) || !buffer_holds(y, y_bytes) || (bias && !buffer_holds(bias, n * 4)) ||
       (residual && !buffer_holds(residual, y_bytes))) {
-    vf_ops_fail(cmd, name, "M=%u, W %s [%" G_GUINT64_FORMAT ", %" G_GUINT64_FORMAT "]: a buffer is missing or too small",
-                m, vf_dtype_name(w->dtype), n, k);
+    vf_ops_fail(cmd, name,
+                "M=%u, W %s [%" G_GUINT64_FORMAT ", %" G_GUINT64_FORMAT "]: a buffer is missing or too small", m,
+                vf_dtype_name(w->dtype), n, k);
     return;
   }
   const char *why = unsupported_reason(dev, variant, w, m);
@@ -296,9 +299,10 @@ vf_op_matmul_variant(VfCmd *cmd, VfMatmulVariant variant, const VfBuffer *x, uin
     break;
   case VF_MATMUL_GEMM_TEXEL:
     specs[0] = GEMM_TEXEL_WORKGROUP_X, specs[1] = GEMM_TEXEL_WORKGROUP_Y;
-    nspecs = 2;
-    block_cols = 4 * GEMM_TEXEL_WORKGROUP_X;
-    block_rows = 4 * GEMM_TEXEL_WORKGROUP_Y;
+    specs[2] = specs[3] = GEMM_TEXEL_BLOCK;
+    nspecs = 4;
+    block_cols = GEMM_TEXEL_BLOCK * GEMM_TEXEL_WORKGROUP_X;
+    block_rows = GEMM_TEXEL_BLOCK * GEMM_TEXEL_WORKGROUP_Y;
     break;
   case VF_MATMUL_GEMV_SUBGROUP: {
     uint32_t wg = gemv_subgroup_workgroup(info);
@@ -309,11 +313,17 @@ vf_op_matmul_variant(VfCmd *cmd, VfMatmulVariant variant, const VfBuffer *x, uin
     cols_per_group = rows_per_group;
     break;
   }
-  case VF_MATMUL_GEMV_TEXEL:
+  case VF_MATMUL_GEMV_TEXEL: {
+    /* One pass of GEMV_TEXEL_ROWS_PER_PASS rows per (reported) subgroup; if the real subgroups
+     * differ, the shader's loop still covers every row of the workgroup. */
+    uint32_t subgroups = MAX(GEMV_TEXEL_WORKGROUP / MAX(info->subgroup_size, 1u), 1u);
     specs[0] = GEMV_TEXEL_WORKGROUP;
-    nspecs = 1;
-    cols_per_group = GEMV_TEXEL_WORKGROUP;
+    specs[1] = subgroups * GEMV_TEXEL_ROWS_PER_PASS;
+    specs[2] = GEMV_TEXEL_ROWS_PER_PASS;
+    nspecs = 3;
+    cols_per_group = specs[1];
     break;
+  }
   default:
     g_assert_not_reached();
   }

@@ -20,7 +20,7 @@ typedef enum {
   VF_MATMUL_GEMM_TILED,    /* GPU: shared-memory tiles over storage buffers */
   VF_MATMUL_GEMM_TEXEL,    /* CPU drivers: register blocks read through uniform texel buffers */
   VF_MATMUL_GEMV_SUBGROUP, /* GPU: one workgroup per row block, subgroup reductions */
-  VF_MATMUL_GEMV_TEXEL,    /* CPU drivers: one invocation per output row, texel buffers */
+  VF_MATMUL_GEMV_TEXEL,    /* CPU drivers: texel buffers, a subgroup splits K over 8 rows at a time */
   VF_MATMUL_N_VARIANTS,
 } VfMatmulVariant;
 

@@ -12,5 +12,12 @@
 uint32_t vf_ops_window_rows(VfDevice *dev, uint32_t rows, const uint64_t *row_bytes, uint32_t nbuffers,
                             uint64_t max_bytes);
 
+/* Greatest common divisor. */
+uint64_t vf_ops_gcd(uint64_t a, uint64_t b);
+
+/* The least number of rows whose byte size, for every row size given, is a multiple of `align`
+ * (so windows of a multiple of it start aligned in every buffer). */
+uint64_t vf_ops_row_step(uint64_t align, const uint64_t *row_bytes, uint32_t n);
+
 /* Rows [first, first + count) of a buffer of `row_bytes`-byte rows. The caller has checked the size. */
 VfBuffer vf_ops_window(const VfBuffer *buf, uint64_t row_bytes, uint32_t first, uint32_t count);

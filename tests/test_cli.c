@@ -1,6 +1,7 @@
 /* viewfinder-cli as a user runs it: the streamed answer and its errors. */
 #include <glib.h>
 #include <json-glib/json-glib.h>
+#include <glib/gstdio.h>
 #include <string.h>
 
 static char *
@@ -77,6 +78,85 @@ test_chat_json_lines(void)
   g_assert_nonnull(strstr(lines[n - 1], "\"generated_tokens\":3"));
 }
 
+/* The answer about a picture equals the reference's (case a02: the message's pixel limits as options). */
+static void
+test_chat_image_matches_reference(void)
+{
+  g_autofree char *case_json = data_path("golden/cases/a02_image_photo/case.json");
+  g_autoptr(JsonParser) parser = json_parser_new();
+  g_assert_true(json_parser_load_from_file(parser, case_json, NULL));
+  JsonObject *cj = json_node_get_object(json_parser_get_root(parser));
+  const char *decoded = json_object_get_string_member(json_object_get_object_member(cj, "generation"), "decoded");
+  g_autofree char *model = data_path("models/tiny-a");
+  g_autofree char *tokenizer = data_path("tokenizer");
+  g_autofree char *image = data_path("golden/cases/a02_image_photo/chelsea.png");
+  const char *args[] = {"chat", "-m", model, "--tokenizer", tokenizer, "--image", image, "--min-pixels", "3136",
+                        "--max-pixels", "20000", "-p", "Describe this image.", "--max-new-tokens", "16", NULL};
+  g_autofree char *out = NULL, *err = NULL;
+  int rc = run_cli(args, &out, &err);
+  g_test_message("stderr: %s", err);
+  g_assert_cmpint(rc, ==, 0);
+  g_autofree char *want = g_strdup_printf("%s\n", decoded);
+  g_assert_cmpstr(out, ==, want);
+  g_assert_nonnull(strstr(err, "prompt 49 tokens"));
+}
+
+/* A question about a video file (case a06: fps 2, the message's pixel limits as options) gets the reference's
+ * answer; the resized frames differ from torchvision's in 10 of 338688 bytes by one level. */
+static void
+test_chat_video_matches_reference(void)
+{
+  g_autofree char *case_json = data_path("golden/cases/a06_video_file/case.json");
+  g_autoptr(JsonParser) parser = json_parser_new();
+  g_assert_true(json_parser_load_from_file(parser, case_json, NULL));
+  JsonObject *cj = json_node_get_object(json_parser_get_root(parser));
+  const char *decoded = json_object_get_string_member(json_object_get_object_member(cj, "generation"), "decoded");
+  g_autofree char *model = data_path("models/tiny-a");
+  g_autofree char *tokenizer = data_path("tokenizer");
+  g_autofree char *video = data_path("golden/cases/a06_video_file/clip.mp4");
+  const char *args[] = {"chat", "-m", model, "--tokenizer", tokenizer, "--video", video, "--fps", "2",
+                        "--video-min-pixels", "3136", "--video-max-pixels", "19000", "-p", "Describe the video.",
+                        "--max-new-tokens", "16", NULL};
+  g_autofree char *out = NULL, *err = NULL;
+  int rc = run_cli(args, &out, &err);
+  g_test_message("stderr: %s", err);
+  g_assert_cmpint(rc, ==, 0);
+  g_autofree char *want = g_strdup_printf("%s\n", decoded);
+  g_assert_cmpstr(out, ==, want);
+  g_assert_nonnull(strstr(err, "prompt 97 tokens"));
+}
+
+/* ocr: one JSON line per file; a broken file gets an error line naming it and the others still run. */
+static void
+test_ocr_json(void)
+{
+  g_autofree char *model = data_path("models/tiny-a");
+  g_autofree char *tokenizer = data_path("tokenizer");
+  g_autofree char *image = data_path("golden/cases/a02_image_photo/chelsea.png");
+  g_autofree char *tmp = g_dir_make_tmp("vf-ocr-XXXXXX", NULL);
+  g_autofree char *broken = g_build_filename(tmp, "broken.png", NULL);
+  g_assert_true(g_file_set_contents(broken, "\x89PNG\r\n\x1a\nnot really", 16, NULL));
+  const char *args[] = {"ocr", "-m", model, "--tokenizer", tokenizer, "--max-pixels", "20000",
+                        "--max-new-tokens", "4", "--json", broken, image, NULL};
+  g_autofree char *out = NULL, *err = NULL;
+  g_assert_cmpint(run_cli(args, &out, &err), ==, 1);
+  g_auto(GStrv) lines = g_strsplit(g_strstrip(out), "\n", -1);
+  g_assert_cmpuint(g_strv_length(lines), ==, 2);
+  g_autoptr(JsonParser) p0 = json_parser_new(), p1 = json_parser_new();
+  g_assert_true(json_parser_load_from_data(p0, lines[0], -1, NULL));
+  g_assert_true(json_parser_load_from_data(p1, lines[1], -1, NULL));
+  JsonObject *bad = json_node_get_object(json_parser_get_root(p0));
+  JsonObject *good = json_node_get_object(json_parser_get_root(p1));
+  g_assert_cmpstr(json_object_get_string_member(bad, "path"), ==, broken);
+  g_assert_nonnull(strstr(json_object_get_string_member(bad, "error"), "broken.png"));
+  g_assert_cmpstr(json_object_get_string_member(good, "path"), ==, image);
+  /* 451×300 with at most 20000 pixels → 112×168 → a grid of 8×12 patches → 24 tokens. */
+  g_assert_cmpint(json_object_get_int_member(good, "visual_tokens"), ==, 24);
+  g_assert_cmpint(json_object_get_int_member(good, "generated_tokens"), ==, 4);
+  g_remove(broken);
+  g_rmdir(tmp);
+}
+
 static void
 test_chat_errors(void)
 {
@@ -101,6 +181,21 @@ test_chat_errors(void)
   g_assert_nonnull(strstr(err, "needs 27 prompt tokens but the context holds 16"));
   g_free(out);
   g_free(err);
+  /* An image that is not one: the message names the file; nothing runs. */
+  g_autofree char *notimage = data_path("golden/cases/a01_text_only/case.json");
+  const char *bad_image[] = {"chat", "-m", model, "--tokenizer", tokenizer, "--image", notimage, "-p", "x", NULL};
+  g_assert_cmpint(run_cli(bad_image, &out, &err), ==, 1);
+  g_assert_nonnull(strstr(err, "case.json"));
+  g_free(out);
+  g_free(err);
+  /* No Vulkan loader: a clear message, no crash. */
+  g_setenv("VF_VULKAN_LOADER", "/nonexistent/libvulkan.so.1", TRUE);
+  const char *no_loader[] = {"devices", NULL};
+  g_assert_cmpint(run_cli(no_loader, &out, &err), ==, 1);
+  g_assert_nonnull(strstr(err, "No Vulkan loader found (/nonexistent/libvulkan.so.1)"));
+  g_unsetenv("VF_VULKAN_LOADER");
+  g_free(out);
+  g_free(err);
   /* A device that does not exist. */
   g_setenv("VF_DEVICE", "no-such-device", TRUE);
   const char *devices[] = {"devices", NULL};
@@ -115,6 +210,9 @@ main(int argc, char **argv)
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/cli/chat-matches-reference", test_chat_matches_reference);
   g_test_add_func("/cli/chat-json-lines", test_chat_json_lines);
+  g_test_add_func("/cli/chat-image-matches-reference", test_chat_image_matches_reference);
+  g_test_add_func("/cli/chat-video-matches-reference", test_chat_video_matches_reference);
+  g_test_add_func("/cli/ocr-json", test_ocr_json);
   g_test_add_func("/cli/chat-errors", test_chat_errors);
   return g_test_run();
 }

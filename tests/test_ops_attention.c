@@ -41,6 +41,16 @@ assert_within_bound(const char *what, const float *got, const float *want, const
   }
 }
 
+/* An output buffer full of NaN, so an output the kernel forgets to write fails the comparison. */
+static VfBuffer
+upload_poisoned(size_t floats)
+{
+  g_autofree float *poison = g_new(float, floats);
+  for (size_t i = 0; i < floats; i++)
+    poison[i] = NAN;
+  return vf_test_upload(poison, floats * 4);
+}
+
 /* ---- causal: KV store + attention over the cache ---------------------------------------------------- */
 
 typedef struct {
@@ -151,7 +161,7 @@ check_causal(const CausalCase *c)
       continue;
     VfBuffer qkv = vf_test_upload(d.qkv, (size_t)c->rows * d.stride * 4);
     VfBuffer seq = vf_test_upload(&c->seq0, 4);
-    VfBuffer out = vf_test_upload(NULL, out_floats * 4);
+    VfBuffer out = upload_poisoned(out_floats);
     VfKvCache cache = upload_cache(&d, d.k0, d.v0);
     VfCmd *cmd = vf_test_cmd();
     record_step(cmd, variants[i], &d, &qkv, &cache, &seq, &out);
@@ -176,12 +186,12 @@ check_causal(const CausalCase *c)
 static void
 test_causal_decode(void)
 {
-  /* One new token over KV lengths 1 … 4096: Qwen2-VL-2B's 12/2 heads of 128, 7B's 28/4 of 128 at
-   * smaller lengths, and tiny models' 32-wide heads without GQA. */
+  /* One new token over KV lengths 1 … 4096: Qwen2-VL-2B's 12/2 heads of 128, the 7B's GQA ratio 7
+   * (28/4 heads, here 80 wide), and tiny models' 32-wide heads without GQA. */
   static const uint32_t lengths[] = {1, 2, 17, 300, 1000, 4096};
   for (size_t i = 0; i < G_N_ELEMENTS(lengths); i++)
     check_causal(&(CausalCase){128, 12, 2, lengths[i] - 1, 1, 0, 0, 1});
-  check_causal(&(CausalCase){128, 28, 4, 16, 1, 0, 0, 2});
+  check_causal(&(CausalCase){80, 28, 4, 16, 1, 0, 0, 2});
   check_causal(&(CausalCase){80, 28, 4, 999, 1, 0, 0, 1});
   check_causal(&(CausalCase){32, 4, 4, 1, 1, 0, 0, 1});
   check_causal(&(CausalCase){32, 4, 4, 299, 1, 0, 0, 3});
@@ -239,7 +249,7 @@ test_causal_replay(void)
     size_t out_floats = (size_t)c.heads * hd;
     VfBuffer qkv = vf_test_upload(d.qkv, (size_t)d.stride * 4);
     VfBuffer seq = vf_test_upload(&c.seq0, 4);
-    VfBuffer out = vf_test_upload(NULL, out_floats * 4);
+    VfBuffer out = upload_poisoned(out_floats);
     VfKvCache cache = upload_cache(&d, d.k0, d.v0);
     g_autoptr(GError) error = NULL;
     VfCmd *cmd = vf_test_cmd();
@@ -305,16 +315,12 @@ check_groups(uint32_t heads, uint32_t hd, uint32_t stride_pad, const uint32_t *s
     ran++;
     VfBuffer b_qkv = vf_test_upload(qkv, (size_t)rows * stride * 4);
     VfBuffer b_cu = vf_test_upload(cu, (groups + 1) * 4);
-    /* Poisoned, so an output the kernel forgets to write fails. */
-    g_autofree float *poison = g_new(float, out_floats);
-    for (size_t j = 0; j < out_floats; j++)
-      poison[j] = NAN;
-    VfBuffer b_out = vf_test_upload(poison, out_floats * 4);
+    VfBuffer b_out = upload_poisoned(out_floats);
     VfCmd *cmd = vf_test_cmd();
     vf_op_attention_groups_variant(cmd, variants[i], &b_qkv, rows, stride, heads, hd, &b_cu, groups, &b_out);
     vf_test_submit(cmd);
     vf_test_download(&b_out, got, out_floats * 4);
-    g_autofree char *what = g_strdup_printf("groups %s %u heads × %u, %u groups, %u rows",
+    g_autofree char *what = g_strdup_printf("groups %s %u heads x %u, %u groups, %u rows",
                                             vf_attention_variant_name(variants[i]), heads, hd, groups, rows);
     assert_within_bound(what, got, want, bound, out_floats);
     vf_test_release(&b_qkv);
@@ -331,9 +337,11 @@ test_groups(void)
   check_groups(16, 80, 0, three, 3, 1);  /* Qwen2-VL vision: 16 heads of 80 */
   check_groups(2, 32, 4, three, 3, 3);   /* tiny model, padded rows */
   static const uint32_t small[] = {1, 5, 8, 2};
-  check_groups(3, 128, 0, small, 4, 2);
-  static const uint32_t one[] = {53};
-  check_groups(1, 256, 0, one, 1, 1);
+  check_groups(3, 32, 0, small, 4, 2);
+  /* The widest head_dim supported; enough rows that both variants give every block its own lanes (the
+   * key-split form of a 256-wide head takes llvmpipe 5–10 s to compile). */
+  static const uint32_t two[] = {347, 253};
+  check_groups(1, 256, 0, two, 2, 1);
 }
 
 static void
@@ -345,6 +353,88 @@ test_groups_odd_stride(void)
   g_assert_true(vf_attention_supports(dev, VF_ATTENTION_AUTO, 32, 3 * 64 + 2));
   static const uint32_t sizes[] = {10, 7};
   check_groups(2, 32, 2, sizes, 2, 1);
+}
+
+/* ---- vision, a window at a time (sequences larger than one binding) ------------------------------------ */
+
+typedef struct {
+  uint32_t q_first, rows, kv_first, kv_rows;
+} Window;
+
+/* qkv rows outside the window hold NaN where the dispatch must not read (q of rows that are not its
+ * queries, k and v of rows outside the key window), so a read past the bound windows poisons the output. */
+static void
+check_groups_window(uint32_t heads, uint32_t hd, uint32_t stride_pad, const uint32_t *sizes, uint32_t groups,
+                    const Window *w)
+{
+  g_autofree int32_t *cu = g_new(int32_t, groups + 1);
+  cu[0] = 0;
+  for (uint32_t g = 0; g < groups; g++)
+    cu[g + 1] = cu[g] + (int32_t)sizes[g];
+  uint32_t total = (uint32_t)cu[groups];
+  uint32_t width = heads * hd, stride = 3 * width + stride_pad;
+  g_autofree float *qkv = vf_test_random((size_t)total * stride, -1, 1, total + w->q_first + w->kv_first);
+  for (uint32_t r = 0; r < total; r++) {
+    bool query = r >= w->q_first && r < w->q_first + w->rows;
+    bool key = r >= w->kv_first && r < w->kv_first + w->kv_rows;
+    for (uint32_t i = 0; i < 3 * width; i++)
+      if (i < width ? !query : !key)
+        qkv[(size_t)r * stride + i] = NAN;
+  }
+  size_t out_floats = (size_t)w->rows * width;
+  g_autofree float *want = g_new(float, out_floats);
+  g_autofree float *bound = g_new(float, out_floats);
+  g_autofree float *got = g_new(float, out_floats);
+  ref_attention_groups_window(qkv, stride, heads, hd, cu, groups, w->q_first, w->rows, w->kv_first, w->kv_rows,
+                              want, bound);
+  uint32_t ran = 0;
+  for (size_t i = 0; i < G_N_ELEMENTS(variants); i++) {
+    if (!vf_attention_supports(vf_test_device(), variants[i], hd, stride))
+      continue;
+    ran++;
+    VfBuffer b_qkv = vf_test_upload(qkv, (size_t)total * stride * 4);
+    VfBuffer b_cu = vf_test_upload(cu, (groups + 1) * 4);
+    g_autofree float *poison = g_new(float, out_floats);
+    for (size_t j = 0; j < out_floats; j++)
+      poison[j] = NAN;
+    VfBuffer b_out = vf_test_upload(poison, out_floats * 4);
+    VfCmd *cmd = vf_test_cmd();
+    VfAttentionWindow window = {w->q_first, w->rows, w->kv_first, w->kv_rows};
+    vf_op_attention_groups_window(cmd, variants[i], &b_qkv, stride, heads, hd, &b_cu, groups, &window, &b_out);
+    vf_test_submit(cmd);
+    vf_test_download(&b_out, got, out_floats * 4);
+    g_autofree char *what = g_strdup_printf("window %s %u heads × %u, queries %u+%u, keys %u+%u of %u rows",
+                                            vf_attention_variant_name(variants[i]), heads, hd, w->q_first,
+                                            w->rows, w->kv_first, w->kv_rows, total);
+    assert_within_bound(what, got, want, bound, out_floats);
+    vf_test_release(&b_qkv);
+    vf_test_release(&b_cu);
+    vf_test_release(&b_out);
+  }
+  g_assert_cmpuint(ran, >, 0);
+}
+
+static void
+test_groups_window(void)
+{
+  /* Two images of 48 and 60 patches (the tiny model's a04 case), rows of 196 floats (784 bytes, so the
+   * windows start inside 256-byte blocks and the kernels see non-zero offsets). */
+  static const uint32_t two[] = {48, 60};
+  static const Window tiny[] = {
+    {40, 20, 0, 108},  /* queries across the group boundary, all keys */
+    {48, 12, 48, 60},  /* exactly the second group */
+    {10, 21, 0, 48},   /* inside the first group, odd count */
+    {40, 16, 30, 40},  /* a key window cutting both groups: only the keys inside count */
+    {0, 8, 48, 60},    /* no key of their group in the window: zeros */
+    {107, 1, 48, 60},  /* the last row alone */
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS(tiny); i++)
+    check_groups_window(2, 32, 4, two, 2, &tiny[i]);
+  /* Qwen2-VL heads; a video-like run of equal groups. */
+  static const uint32_t frames[] = {64, 64, 64, 64};
+  static const Window real[] = {{100, 90, 64, 192}, {0, 256, 0, 256}};
+  for (size_t i = 0; i < G_N_ELEMENTS(real); i++)
+    check_groups_window(16, 80, 0, frames, 4, &real[i]);
 }
 
 /* ---- errors --------------------------------------------------------------------------------------------- */
@@ -388,6 +478,16 @@ test_errors(void)
   vf_op_attention_groups(cmd, &big, 100, 3 * 64, 1, 64, &small, 1000, &big); /* cu_seqlens too small */
   expect_error(cmd, "attention_groups");
 
+  cmd = vf_test_cmd();
+  VfAttentionWindow past_end = {.q_first = 0, .rows = 10, .kv_first = 1360, .kv_rows = 10};
+  vf_op_attention_groups_window(cmd, VF_ATTENTION_AUTO, &big, 3 * 64, 1, 64, &small, 1, &past_end, &small);
+  expect_error(cmd, "keys 1360..1370");
+
+  cmd = vf_test_cmd();
+  VfAttentionWindow no_keys = {.q_first = 0, .rows = 10, .kv_first = 0, .kv_rows = 0};
+  vf_op_attention_groups_window(cmd, VF_ATTENTION_AUTO, &big, 3 * 64, 1, 64, &small, 1, &no_keys, &small);
+  expect_error(cmd, "attention_groups");
+
   vf_test_release(&small);
   vf_test_release(&big);
 }
@@ -411,6 +511,7 @@ static void
 test_timing(void)
 {
   VfDevice *dev = vf_test_device();
+  vf_profile_reset();
   for (size_t i = 0; i < G_N_ELEMENTS(variants); i++) {
     VfAttentionVariant v = variants[i];
     const char *name = vf_attention_variant_name(v);
@@ -426,7 +527,7 @@ test_timing(void)
       double ms = time_submit(cmd);
       vf_cmd_free(cmd);
       double flops = 4.0 * rows * rows * width;
-      g_test_message("timing %s: vision 1024 patches × 16 heads × 80: %.1f ms (%.1f GFLOP/s)", name, ms,
+      g_test_message("timing %s: vision 1024 patches x 16 heads x 80: %.1f ms (%.1f GFLOP/s)", name, ms,
                      flops / ms / 1e6);
       vf_test_release(&b_qkv);
       vf_test_release(&b_cu);
@@ -454,14 +555,14 @@ test_timing(void)
       double ms = time_submit(cmd);
       vf_cmd_free(cmd);
       double flops = 4.0 * rows * (rows + 1) / 2 * heads * hd;
-      g_test_message("timing %s: prefill 512 rows × 12/2 heads × 128: %.1f ms (%.1f GFLOP/s)", name, ms,
+      g_test_message("timing %s: prefill 512 rows x 12/2 heads x 128: %.1f ms (%.1f GFLOP/s)", name, ms,
                      flops / ms / 1e6);
       cmd = vf_test_cmd();
       vf_op_attention_causal_variant(cmd, v, &b_qkv, 1, stride, heads, &cache, &seq_decode, 0, &b_out);
       ms = time_submit(cmd);
       vf_cmd_free(cmd);
       double bytes = 2.0 * kv * capacity * hd * 4;
-      g_test_message("timing %s: decode 1 row over 4096 keys, 12/2 heads × 128: %.2f ms (K/V %.1f GB/s)", name, ms,
+      g_test_message("timing %s: decode 1 row over 4096 keys, 12/2 heads x 128: %.2f ms (K/V %.1f GB/s)", name, ms,
                      bytes / ms / 1e6);
       vf_test_release(&b_qkv);
       vf_test_release(&cache.k);
@@ -472,6 +573,8 @@ test_timing(void)
     }
   }
   g_test_message("AUTO picks %s here", vf_attention_variant_name(vf_attention_choose(dev, 128, 2048)));
+  if (vf_profile_enabled())
+    vf_profile_print(stderr);
 }
 
 int
@@ -485,6 +588,7 @@ main(int argc, char **argv)
   g_test_add_func("/ops/attention/causal/replay", test_causal_replay);
   g_test_add_func("/ops/attention/groups", test_groups);
   g_test_add_func("/ops/attention/groups/odd_stride", test_groups_odd_stride);
+  g_test_add_func("/ops/attention/groups/window", test_groups_window);
   g_test_add_func("/ops/attention/errors", test_errors);
   g_test_add_func("/ops/attention/timing", test_timing);
   return vf_test_finish();

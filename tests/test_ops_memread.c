@@ -38,7 +38,7 @@ test_memread(void)
 {
   for (int path = 0; path < 2; path++) {
     check_memread(path, 16);
-    check_memread(path, 4096 * 16 + 48); /* one full workgroup chunk and a partial one */
+    check_memread(path, 65536 * 16 + 48); /* one full workgroup chunk and a partial one */
     check_memread(path, (3u << 20) + 1040);
   }
 }

@@ -6,6 +6,13 @@
 #include "ref/ref_common.h"
 
 static VfDevice *device;
+static void (*finish_cleanup)(void);
+
+void
+vf_test_on_finish(void (*cleanup)(void))
+{
+  finish_cleanup = cleanup;
+}
 
 void
 vf_test_init(int *argc, char ***argv)
@@ -28,6 +35,8 @@ int
 vf_test_finish(void)
 {
   int rc = g_test_run();
+  if (finish_cleanup)
+    finish_cleanup();
   uint32_t messages = vf_device_validation_messages(device);
   vf_device_free(device);
   device = NULL;

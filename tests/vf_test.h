@@ -11,8 +11,10 @@
 
 void vf_test_init(int *argc, char ***argv);
 VfDevice *vf_test_device(void);
-/* Runs the registered tests, checks for validation messages, frees the device. */
+/* Runs the registered tests, calls the cleanup (if set), checks for validation messages, frees the device. */
 int vf_test_finish(void);
+/* Something to free before the device goes (models, buffers the tests kept). */
+void vf_test_on_finish(void (*cleanup)(void));
 
 /* Deterministic uniform random floats in [lo, hi). Free with g_free. */
 float *vf_test_random(size_t n, float lo, float hi, uint32_t seed);

@@ -3,6 +3,7 @@
 
 #include "vf_device.h"
 
+#include <dlfcn.h>
 #include <string.h>
 
 #include "vf_arena.h"
@@ -137,19 +138,37 @@ has_extension(const VkExtensionProperties *exts, uint32_t n, const char *name)
   return false;
 }
 
+/* The system's libvulkan.so.1, or the one VF_VULKAN_LOADER names (e.g. from a Vulkan SDK). */
+static VkResult
+initialize_loader(const char **name)
+{
+  const char *path = vf_env("VF_VULKAN_LOADER");
+  *name = path && *path ? path : "libvulkan.so.1";
+  if (!path || !*path)
+    return volkInitialize();
+  void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  PFN_vkGetInstanceProcAddr gipa = lib ? (PFN_vkGetInstanceProcAddr)dlsym(lib, "vkGetInstanceProcAddr") : NULL;
+  if (!gipa)
+    return VK_ERROR_INITIALIZATION_FAILED;
+  volkInitializeCustom(gipa);
+  return VK_SUCCESS;
+}
+
 static gboolean
 load_loader(GError **error)
 {
   static gsize once = 0;
   static VkResult result;
+  static const char *name;
   if (g_once_init_enter(&once)) {
-    result = volkInitialize();
+    result = initialize_loader(&name);
     g_once_init_leave(&once, 1);
   }
   if (result != VK_SUCCESS) {
     g_set_error(error, VF_VK_ERROR, VF_VK_ERROR_NO_LOADER,
-                "No Vulkan loader found (libvulkan.so.1). Install the packages libvulkan1 and a "
-                "Vulkan driver (mesa-vulkan-drivers, or your GPU vendor's driver).");
+                "No Vulkan loader found (%s). Install the packages libvulkan1 and a Vulkan driver "
+                "(mesa-vulkan-drivers, or your GPU vendor's driver).",
+                name);
     return FALSE;
   }
   return TRUE;

@@ -119,3 +119,24 @@ ref_attention_groups(const float *qkv, uint32_t rows, uint32_t row_stride, uint3
       }
   }
 }
+
+void
+ref_attention_groups_window(const float *qkv, uint32_t row_stride, uint32_t heads, uint32_t head_dim,
+                            const int32_t *cu_seqlens, uint32_t groups, uint32_t q_first, uint32_t rows,
+                            uint32_t kv_first, uint32_t kv_rows, float *out, float *bound)
+{
+  size_t width = (size_t)heads * head_dim;
+  for (uint32_t i = 0; i < rows; i++) {
+    uint32_t r = q_first + i, lo = 0, hi = 0;
+    for (uint32_t g = 0; g < groups; g++)
+      if ((uint32_t)cu_seqlens[g] <= r && r < (uint32_t)cu_seqlens[g + 1]) {
+        lo = MAX((uint32_t)cu_seqlens[g], kv_first);
+        hi = MIN((uint32_t)cu_seqlens[g + 1], kv_first + kv_rows);
+      }
+    for (uint32_t h = 0; h < heads; h++) {
+      size_t o = ((size_t)i * heads + h) * head_dim;
+      attend(qkv + (size_t)r * row_stride + h * head_dim, qkv + width + h * head_dim,
+             qkv + 2 * width + h * head_dim, row_stride, lo, hi, head_dim, out + o, bound + o);
+    }
+  }
+}

@@ -23,3 +23,10 @@ void ref_attention_causal(const float *q, uint32_t rows, uint32_t row_stride, ui
 void ref_attention_groups(const float *qkv, uint32_t rows, uint32_t row_stride, uint32_t heads,
                           uint32_t head_dim, const int32_t *cu_seqlens, uint32_t groups, float *out,
                           float *bound);
+
+/* The window form (vf_op_attention_groups_window): queries q_first .. q_first + rows − 1, each seeing the
+ * keys of its group (cu_seqlens[g] <= row < cu_seqlens[g + 1]) that lie in kv_first .. kv_first + kv_rows − 1.
+ * out, bound: [rows, heads·head_dim]; a query with no key in the window gives 0. */
+void ref_attention_groups_window(const float *qkv, uint32_t row_stride, uint32_t heads, uint32_t head_dim,
+                                 const int32_t *cu_seqlens, uint32_t groups, uint32_t q_first, uint32_t rows,
+                                 uint32_t kv_first, uint32_t kv_rows, float *out, float *bound);

@@ -1,0 +1,236 @@
+/* The application object. See vf_application.h. */
+#define G_LOG_DOMAIN "vf-application"
+
+#include "vf_application.h"
+
+#include <stdio.h>
+
+#include "vf_engine.h"
+#include "vf_model_finder.h"
+#include "vf_window.h"
+
+struct _VfApplication {
+  AdwApplication parent_instance;
+
+  VfEngine *engine;
+  GSettings *settings; /* NULL when the schema is not installed */
+  VfWindow *window;
+
+  /* Command line. */
+  char *model_dir;
+  char *tokenizer_dir;
+  gint max_new_tokens;
+  gint context;
+  gboolean test_actions;
+  gboolean exit_after_startup;
+};
+
+G_DEFINE_FINAL_TYPE(VfApplication, vf_application, ADW_TYPE_APPLICATION)
+
+/* The installed schema, else the one compiled in the build folder (running from a build tree). */
+static GSettings *
+open_settings(void)
+{
+  GSettingsSchemaSource *source = g_settings_schema_source_get_default();
+  g_autoptr(GSettingsSchema) schema = source ? g_settings_schema_source_lookup(source, VF_APPLICATION_ID, TRUE) : NULL;
+#ifdef VF_BUILD_SCHEMA_DIR
+  if (!schema) {
+    g_autoptr(GSettingsSchemaSource) build =
+      g_settings_schema_source_new_from_directory(VF_BUILD_SCHEMA_DIR, source, FALSE, NULL);
+    if (build)
+      schema = g_settings_schema_source_lookup(build, VF_APPLICATION_ID, FALSE);
+  }
+#endif
+  if (!schema) {
+    g_warning("the settings schema %s is not installed: the last model will not be remembered", VF_APPLICATION_ID);
+    return NULL;
+  }
+  return g_settings_new_full(schema, NULL, NULL);
+}
+
+/* ---------------------------------------------------------------------------------------------------
+ * Actions
+ * ------------------------------------------------------------------------------------------------- */
+
+static void
+quit_activated(GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  g_application_quit(G_APPLICATION(user_data));
+}
+
+static void
+about_activated(GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  VfApplication *self = user_data;
+  GtkWidget *about = adw_about_window_new();
+  g_object_set(about, "application-name", "Viewfinder", "application-icon", VF_APPLICATION_ID, "version",
+               VF_VERSION, "developer-name", "The Viewfinder authors", "license-type", GTK_LICENSE_MIT_X11,
+               "comments", "Ask Qwen2-VL about pictures and videos, on your own GPU.", "transient-for",
+               self->window, NULL);
+  gtk_window_present(GTK_WINDOW(about));
+}
+
+/* Test hook: the given paths go through the window's drop handler, as a drop of those files would. */
+static void
+test_drop_activated(GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  VfApplication *self = user_data;
+  g_autofree const char **paths = g_variant_get_strv(parameter, NULL);
+  GSList *files = NULL;
+  for (guint i = 0; paths[i]; i++)
+    files = g_slist_append(files, g_file_new_for_path(paths[i]));
+  vf_window_drop_files(self->window, files);
+  g_slist_free_full(files, g_object_unref);
+}
+
+static void
+test_dump_activated(GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  VfApplication *self = user_data;
+  g_autofree char *json = vf_window_dump(self->window);
+  printf("DUMP %s\n", json);
+  fflush(stdout);
+}
+
+/* ---------------------------------------------------------------------------------------------------
+ * Start-up
+ * ------------------------------------------------------------------------------------------------- */
+
+static gint
+vf_application_handle_local_options(GApplication *app, GVariantDict *options)
+{
+  VfApplication *self = VF_APPLICATION(app);
+  g_variant_dict_lookup(options, "model", "^ay", &self->model_dir);
+  g_variant_dict_lookup(options, "tokenizer", "^ay", &self->tokenizer_dir);
+  g_variant_dict_lookup(options, "max-new-tokens", "i", &self->max_new_tokens);
+  g_variant_dict_lookup(options, "context", "i", &self->context);
+  self->test_actions = g_variant_dict_contains(options, "test-actions");
+  self->exit_after_startup = g_variant_dict_contains(options, "exit-after-startup");
+  if (self->max_new_tokens < 0 || self->context < 0) {
+    g_printerr("viewfinder: --max-new-tokens and --context must not be negative\n");
+    return 2;
+  }
+  return -1;
+}
+
+static void
+vf_application_startup(GApplication *app)
+{
+  VfApplication *self = VF_APPLICATION(app);
+  G_APPLICATION_CLASS(vf_application_parent_class)->startup(app);
+
+  static const GActionEntry entries[] = {
+    {"quit", quit_activated, NULL, NULL, NULL, {0}},
+    {"about", about_activated, NULL, NULL, NULL, {0}},
+  };
+  g_action_map_add_action_entries(G_ACTION_MAP(app), entries, G_N_ELEMENTS(entries), app);
+  static const GActionEntry test_entries[] = {
+    {"test-drop", test_drop_activated, "as", NULL, NULL, {0}},
+    {"test-dump", test_dump_activated, NULL, NULL, NULL, {0}},
+  };
+  if (self->test_actions)
+    g_action_map_add_action_entries(G_ACTION_MAP(app), test_entries, G_N_ELEMENTS(test_entries), app);
+  const char *quit_accels[] = {"<Control>q", NULL};
+  gtk_application_set_accels_for_action(GTK_APPLICATION(app), "app.quit", quit_accels);
+
+  self->settings = open_settings();
+  self->engine = vf_engine_new();
+  guint max_new = self->max_new_tokens > 0 ? (guint)self->max_new_tokens
+                  : self->settings        ? g_settings_get_uint(self->settings, "max-new-tokens")
+                                          : 512;
+  vf_engine_set_max_new_tokens(self->engine, max_new);
+  vf_engine_set_label_media(self->engine, self->settings ? g_settings_get_boolean(self->settings, "label-media") : TRUE);
+  vf_engine_set_context(self->engine, (guint)self->context);
+}
+
+static gboolean
+quit_after_startup(gpointer data)
+{
+  g_application_quit(G_APPLICATION(data));
+  return G_SOURCE_REMOVE;
+}
+
+static void
+choose_first_page(VfApplication *self)
+{
+  vf_window_show_welcome(self->window);
+  if (self->model_dir) {
+    vf_window_load_model(self->window, self->model_dir, self->tokenizer_dir);
+    return;
+  }
+  g_autofree char *last = self->settings ? g_settings_get_string(self->settings, "last-model") : NULL;
+  g_autofree char *last_tokenizer = self->settings ? g_settings_get_string(self->settings, "last-tokenizer") : NULL;
+  if (last && *last && vf_model_dir_check(last, NULL))
+    vf_window_load_model(self->window, last, last_tokenizer && *last_tokenizer ? last_tokenizer : NULL);
+}
+
+static void
+vf_application_activate(GApplication *app)
+{
+  VfApplication *self = VF_APPLICATION(app);
+  if (!self->window) {
+    self->window = vf_window_new(GTK_APPLICATION(app), self->engine, self->settings);
+    g_object_add_weak_pointer(G_OBJECT(self->window), (gpointer *)&self->window);
+    choose_first_page(self);
+    if (self->exit_after_startup)
+      g_timeout_add(500, quit_after_startup, self);
+  }
+  gtk_window_present(GTK_WINDOW(self->window));
+}
+
+static void
+vf_application_shutdown(GApplication *app)
+{
+  VfApplication *self = VF_APPLICATION(app);
+  /* Before the main loop ends: a turn in flight is stopped and the device released on its own thread. */
+  if (self->engine)
+    vf_engine_shutdown(self->engine);
+  G_APPLICATION_CLASS(vf_application_parent_class)->shutdown(app);
+}
+
+static void
+vf_application_finalize(GObject *object)
+{
+  VfApplication *self = VF_APPLICATION(object);
+  g_clear_object(&self->engine);
+  g_clear_object(&self->settings);
+  g_free(self->model_dir);
+  g_free(self->tokenizer_dir);
+  G_OBJECT_CLASS(vf_application_parent_class)->finalize(object);
+}
+
+static void
+vf_application_class_init(VfApplicationClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS(klass);
+  GApplicationClass *app_class = G_APPLICATION_CLASS(klass);
+  object_class->finalize = vf_application_finalize;
+  app_class->handle_local_options = vf_application_handle_local_options;
+  app_class->startup = vf_application_startup;
+  app_class->activate = vf_application_activate;
+  app_class->shutdown = vf_application_shutdown;
+}
+
+static void
+vf_application_init(VfApplication *self)
+{
+  static const GOptionEntry options[] = {
+    {"model", 'm', 0, G_OPTION_ARG_FILENAME, NULL, "Open this model folder", "DIR"},
+    {"tokenizer", 0, 0, G_OPTION_ARG_FILENAME, NULL, "Read the tokenizer from this folder (default: the model's)",
+     "DIR"},
+    {"max-new-tokens", 0, 0, G_OPTION_ARG_INT, NULL, "Longest answer, in tokens", "N"},
+    {"context", 0, 0, G_OPTION_ARG_INT, NULL, "KV-cache size in tokens (default: from the memory budget)", "N"},
+    {"test-actions", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, NULL, "Add the test-drop and test-dump actions",
+     NULL},
+    {"exit-after-startup", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, NULL, "Quit once the window is shown", NULL},
+    {NULL},
+  };
+  g_application_add_main_option_entries(G_APPLICATION(self), options);
+}
+
+VfApplication *
+vf_application_new(void)
+{
+  return g_object_new(VF_TYPE_APPLICATION, "application-id", VF_APPLICATION_ID, "flags", G_APPLICATION_DEFAULT_FLAGS,
+                      NULL);
+}

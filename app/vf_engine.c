@@ -1,0 +1,609 @@
+/* The engine's worker thread and the requests the main loop queues for it. See vf_engine.h. */
+#define G_LOG_DOMAIN "vf-engine"
+
+#include "vf_engine.h"
+
+#include "vf_chat_template.h"
+#include "vf_image.h"
+#include "vf_model.h"
+#include "vf_model_finder.h"
+#include "vf_prompt.h"
+
+G_DEFINE_QUARK(vf-engine-error-quark, vf_engine_error)
+
+/* ---------------------------------------------------------------------------------------------------
+ * Model info
+ * ------------------------------------------------------------------------------------------------- */
+
+VfEngineModelInfo *
+vf_engine_model_info_copy(const VfEngineModelInfo *info)
+{
+  VfEngineModelInfo *copy = g_new0(VfEngineModelInfo, 1);
+  *copy = *info;
+  copy->model_dir = g_strdup(info->model_dir);
+  copy->tokenizer_dir = g_strdup(info->tokenizer_dir);
+  copy->display_name = g_strdup(info->display_name);
+  copy->device_name = g_strdup(info->device_name);
+  copy->device_summary = g_strdup(info->device_summary);
+  copy->template_warning = g_strdup(info->template_warning);
+  return copy;
+}
+
+void
+vf_engine_model_info_free(VfEngineModelInfo *info)
+{
+  if (!info)
+    return;
+  g_free(info->model_dir);
+  g_free(info->tokenizer_dir);
+  g_free(info->display_name);
+  g_free(info->device_name);
+  g_free(info->device_summary);
+  g_free(info->template_warning);
+  g_free(info);
+}
+
+G_DEFINE_BOXED_TYPE(VfEngineModelInfo, vf_engine_model_info, vf_engine_model_info_copy, vf_engine_model_info_free)
+
+/* ---------------------------------------------------------------------------------------------------
+ * Requests
+ * ------------------------------------------------------------------------------------------------- */
+
+typedef enum {
+  JOB_LOAD,
+  JOB_SEND,
+  JOB_COUNT,
+  JOB_RESET,
+  JOB_QUIT,
+} JobKind;
+
+typedef struct {
+  JobKind kind;
+  GTask *task; /* NULL for RESET and QUIT */
+  char *model_dir, *tokenizer_dir;
+  guint context;
+  VfChat *draft;
+  guint max_new_tokens;
+  gboolean label_media;
+} Job;
+
+static void
+job_free(Job *job)
+{
+  g_clear_object(&job->task);
+  g_free(job->model_dir);
+  g_free(job->tokenizer_dir);
+  vf_chat_free(job->draft);
+  g_free(job);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Job, job_free)
+
+struct _VfEngine {
+  GObject parent_instance;
+
+  GMainContext *main_context; /* where results and signals are delivered */
+  GThread *thread;
+  GAsyncQueue *jobs;          /* Job * */
+  GMutex lock;                /* guards `running` and `info` */
+  GCancellable *running;      /* the request being worked on, for shutdown */
+  VfEngineModelInfo *info;
+  guint max_new_tokens;
+  gboolean label_media;
+  guint context;
+  gboolean shut_down;
+
+  /* Worker thread only. */
+  VfDevice *device;
+  VfModel *model;
+  VfTokenizer *tokenizer;
+  VfSession *session;
+};
+
+G_DEFINE_FINAL_TYPE(VfEngine, vf_engine, G_TYPE_OBJECT)
+
+enum {
+  SIGNAL_LOAD_PROGRESS,
+  SIGNAL_STAGE,
+  SIGNAL_TEXT,
+  N_SIGNALS,
+};
+
+static guint signals[N_SIGNALS];
+
+/* ---------------------------------------------------------------------------------------------------
+ * Posting to the main context
+ * ------------------------------------------------------------------------------------------------- */
+
+typedef struct {
+  VfEngine *engine;
+  guint signal;
+  char *text;
+  double fraction;
+  guint64 done, total;
+} Post;
+
+static void
+post_free(gpointer data)
+{
+  Post *post = data;
+  g_object_unref(post->engine);
+  g_free(post->text);
+  g_free(post);
+}
+
+static gboolean
+post_dispatch(gpointer data)
+{
+  Post *post = data;
+  switch (post->signal) {
+  case SIGNAL_LOAD_PROGRESS:
+    g_signal_emit(post->engine, signals[SIGNAL_LOAD_PROGRESS], 0, post->done, post->total);
+    break;
+  case SIGNAL_STAGE:
+    g_signal_emit(post->engine, signals[SIGNAL_STAGE], 0, post->text, post->fraction);
+    break;
+  case SIGNAL_TEXT:
+    g_signal_emit(post->engine, signals[SIGNAL_TEXT], 0, post->text);
+    break;
+  }
+  return G_SOURCE_REMOVE;
+}
+
+static void
+post(VfEngine *self, Post *post)
+{
+  post->engine = g_object_ref(self);
+  g_main_context_invoke_full(self->main_context, G_PRIORITY_DEFAULT, post_dispatch, post, post_free);
+}
+
+static void
+on_load_progress(uint64_t done, uint64_t total, void *user)
+{
+  VfEngine *self = user;
+  Post *p = g_new0(Post, 1);
+  p->signal = SIGNAL_LOAD_PROGRESS;
+  p->done = done;
+  p->total = total;
+  post(self, p);
+}
+
+static void
+on_stage(const char *stage, double fraction, void *user)
+{
+  VfEngine *self = user;
+  Post *p = g_new0(Post, 1);
+  p->signal = SIGNAL_STAGE;
+  p->text = g_strdup(stage);
+  p->fraction = fraction;
+  post(self, p);
+}
+
+static void
+on_text(const char *piece, void *user)
+{
+  VfEngine *self = user;
+  Post *p = g_new0(Post, 1);
+  p->signal = SIGNAL_TEXT;
+  p->text = g_strdup(piece);
+  post(self, p);
+}
+
+/* ---------------------------------------------------------------------------------------------------
+ * Worker
+ * ------------------------------------------------------------------------------------------------- */
+
+static void
+release_model(VfEngine *self)
+{
+  g_clear_pointer(&self->session, vf_session_free);
+  g_clear_pointer(&self->model, vf_model_free);
+  g_clear_pointer(&self->tokenizer, vf_tokenizer_free);
+  g_mutex_lock(&self->lock);
+  g_clear_pointer(&self->info, vf_engine_model_info_free);
+  g_mutex_unlock(&self->lock);
+}
+
+/* Out-of-memory errors of every layer become one code the window can give advice for. */
+static GError *
+classify(GError *error)
+{
+  if (g_error_matches(error, VF_VK_ERROR, VF_VK_ERROR_OUT_OF_MEMORY) ||
+      g_error_matches(error, VF_IMAGE_ERROR, VF_IMAGE_ERROR_NO_MEMORY)) {
+    GError *oom = g_error_new(VF_ENGINE_ERROR, VF_ENGINE_ERROR_OUT_OF_MEMORY, "%s", error->message);
+    g_error_free(error);
+    return oom;
+  }
+  return error;
+}
+
+static void
+run_load(VfEngine *self, Job *job)
+{
+  g_autoptr(GError) error = NULL;
+  release_model(self);
+  const char *tokenizer_dir = job->tokenizer_dir ? job->tokenizer_dir : job->model_dir;
+  int64_t t0 = g_get_monotonic_time();
+
+  g_autoptr(VfTokenizer) tokenizer = vf_tokenizer_load(tokenizer_dir, &error);
+  if (!tokenizer) {
+    g_task_return_error(job->task, g_steal_pointer(&error));
+    return;
+  }
+  if (!self->device) {
+    self->device = vf_device_create(NULL, &error);
+    if (!self->device) {
+      g_prefix_error(&error, "No usable Vulkan device: ");
+      g_task_return_error(job->task, g_steal_pointer(&error));
+      return;
+    }
+    g_message("%s", vf_device_get_info(self->device)->summary);
+  }
+  VfLlmOptions options = {.context = job->context};
+  g_autoptr(VfModel) model = vf_model_load(self->device, job->model_dir, &options, on_load_progress, self, &error);
+  if (!model) {
+    g_task_return_error(job->task, classify(g_steal_pointer(&error)));
+    return;
+  }
+
+  const VfDeviceInfo *device = vf_device_get_info(self->device);
+  VfEngineModelInfo *info = g_new0(VfEngineModelInfo, 1);
+  info->model_dir = g_strdup(job->model_dir);
+  info->tokenizer_dir = g_strdup(tokenizer_dir);
+  info->display_name = vf_model_display_name(job->model_dir);
+  info->device_name = g_strdup(device->name);
+  info->device_summary = g_strdup(device->summary);
+  info->software = device->software;
+  info->context = vf_llm_context(model->llm);
+  info->weight_bytes = model->weights->device_bytes;
+  info->load_seconds = (g_get_monotonic_time() - t0) / 1e6;
+  info->template_warning = vf_chat_template_check(tokenizer_dir);
+  vf_prompt_processor_config(model->config, &info->processor);
+
+  self->tokenizer = g_steal_pointer(&tokenizer);
+  self->model = g_steal_pointer(&model);
+  self->session = vf_session_new(self->model, self->tokenizer);
+  g_mutex_lock(&self->lock);
+  self->info = info;
+  g_mutex_unlock(&self->lock);
+  g_task_return_boolean(job->task, TRUE);
+}
+
+static void
+fill_options(VfEngine *self, const Job *job, VfGenerateOptions *opts)
+{
+  vf_session_default_options(self->session, opts);
+  opts->max_new_tokens = job->max_new_tokens;
+  opts->add_vision_id = job->label_media;
+  opts->on_stage = on_stage;
+  opts->stage_user = self;
+}
+
+/* Moves the draft's messages to the end of the conversation. */
+static void
+append_draft(VfChat *chat, VfChat *draft)
+{
+  while (draft->messages->len > 0)
+    g_ptr_array_add(chat->messages, g_ptr_array_steal_index(draft->messages, 0));
+}
+
+static gboolean
+require_model(VfEngine *self, Job *job)
+{
+  if (self->session)
+    return TRUE;
+  g_task_return_new_error(job->task, VF_ENGINE_ERROR, VF_ENGINE_ERROR_NO_MODEL, "No model is loaded");
+  return FALSE;
+}
+
+static void
+run_send(VfEngine *self, Job *job)
+{
+  if (!require_model(self, job))
+    return;
+  VfGenerateOptions opts;
+  fill_options(self, job, &opts);
+  VfChat *chat = vf_session_chat(self->session);
+  guint before = chat->messages->len;
+  append_draft(chat, job->draft);
+
+  g_autoptr(GError) error = NULL;
+  VfTurnStats *stats = g_new0(VfTurnStats, 1);
+  GCancellable *cancellable = g_task_get_cancellable(job->task);
+  if (!g_cancellable_set_error_if_cancelled(cancellable, &error) &&
+      vf_session_generate(self->session, &opts, on_text, self, cancellable, stats, &error)) {
+    g_task_return_pointer(job->task, stats, g_free);
+    return;
+  }
+  if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+    /* Stopped before the first token: the question stays, with an empty answer, as a stop after it would. */
+    vf_chat_message_append_text(vf_chat_append_message(chat, "assistant"), "");
+    stats->stopped = TRUE;
+    g_task_return_pointer(job->task, stats, g_free);
+    return;
+  }
+  g_free(stats);
+  /* The question goes out again, so the user can change it and resend; the session's caches (KV prefix,
+   * vision embeddings keyed by source and settings) stay valid for whatever is sent next. */
+  g_ptr_array_set_size(chat->messages, before);
+  g_task_return_error(job->task, classify(g_steal_pointer(&error)));
+}
+
+static void
+run_count(VfEngine *self, Job *job)
+{
+  if (!require_model(self, job))
+    return;
+  VfGenerateOptions opts;
+  fill_options(self, job, &opts);
+  VfChat *chat = vf_session_chat(self->session);
+  guint before = chat->messages->len;
+  append_draft(chat, job->draft);
+  uint32_t tokens = 0;
+  g_autoptr(GError) error = NULL;
+  gboolean ok = vf_session_count_prompt(self->session, &opts, &tokens, &error);
+  /* Counting encodes nothing, so the draft's parts left no vision embeddings behind. */
+  g_ptr_array_set_size(chat->messages, before);
+  if (ok)
+    g_task_return_int(job->task, tokens);
+  else
+    g_task_return_error(job->task, g_steal_pointer(&error));
+}
+
+static gpointer
+worker_main(gpointer data)
+{
+  VfEngine *self = data;
+  for (;;) {
+    g_autoptr(Job) job = g_async_queue_pop(self->jobs);
+    if (job->kind == JOB_QUIT)
+      break;
+    GCancellable *cancellable = job->task ? g_task_get_cancellable(job->task) : NULL;
+    /* A turn stopped before it started still answers (empty, stopped), like one stopped later. */
+    if (cancellable && job->kind != JOB_SEND && g_task_return_error_if_cancelled(job->task))
+      continue;
+    g_mutex_lock(&self->lock);
+    g_set_object(&self->running, cancellable);
+    g_mutex_unlock(&self->lock);
+    switch (job->kind) {
+    case JOB_LOAD:
+      run_load(self, job);
+      break;
+    case JOB_SEND:
+      run_send(self, job);
+      break;
+    case JOB_COUNT:
+      run_count(self, job);
+      break;
+    case JOB_RESET:
+      if (self->session)
+        vf_session_reset(self->session);
+      break;
+    case JOB_QUIT:
+      break;
+    }
+    g_mutex_lock(&self->lock);
+    g_clear_object(&self->running);
+    g_mutex_unlock(&self->lock);
+  }
+  /* Requests queued after the quit are answered, so no caller waits forever. */
+  Job *rest;
+  while ((rest = g_async_queue_try_pop(self->jobs))) {
+    if (rest->task)
+      g_task_return_new_error(rest->task, G_IO_ERROR, G_IO_ERROR_CANCELLED, "Viewfinder is closing");
+    job_free(rest);
+  }
+  release_model(self);
+  g_clear_pointer(&self->device, vf_device_free);
+  return NULL;
+}
+
+/* ---------------------------------------------------------------------------------------------------
+ * Main-thread API
+ * ------------------------------------------------------------------------------------------------- */
+
+static void
+queue(VfEngine *self, Job *job)
+{
+  if (self->shut_down) {
+    if (job->task)
+      g_task_return_new_error(job->task, G_IO_ERROR, G_IO_ERROR_CLOSED, "The engine has shut down");
+    job_free(job);
+    return;
+  }
+  g_async_queue_push(self->jobs, job);
+}
+
+static Job *
+job_new(VfEngine *self, JobKind kind, GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data,
+        gpointer source_tag)
+{
+  Job *job = g_new0(Job, 1);
+  job->kind = kind;
+  job->max_new_tokens = self->max_new_tokens;
+  job->label_media = self->label_media;
+  job->context = self->context;
+  if (callback) {
+    job->task = g_task_new(self, cancellable, callback, user_data);
+    g_task_set_source_tag(job->task, source_tag);
+  }
+  return job;
+}
+
+void
+vf_engine_load_async(VfEngine *self, const char *model_dir, const char *tokenizer_dir, GCancellable *cancellable,
+                     GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail(VF_IS_ENGINE(self));
+  Job *job = job_new(self, JOB_LOAD, cancellable, callback, user_data, vf_engine_load_async);
+  job->model_dir = g_strdup(model_dir);
+  job->tokenizer_dir = g_strdup(tokenizer_dir);
+  queue(self, job);
+}
+
+gboolean
+vf_engine_load_finish(VfEngine *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail(g_task_is_valid(result, self), FALSE);
+  return g_task_propagate_boolean(G_TASK(result), error);
+}
+
+void
+vf_engine_send_async(VfEngine *self, VfChat *draft, GCancellable *cancellable, GAsyncReadyCallback callback,
+                     gpointer user_data)
+{
+  g_return_if_fail(VF_IS_ENGINE(self));
+  Job *job = job_new(self, JOB_SEND, cancellable, callback, user_data, vf_engine_send_async);
+  /* A stopped turn is a result (the partial answer), not a cancelled request. */
+  if (job->task)
+    g_task_set_check_cancellable(job->task, FALSE);
+  job->draft = draft;
+  queue(self, job);
+}
+
+gboolean
+vf_engine_send_finish(VfEngine *self, GAsyncResult *result, VfTurnStats *stats, GError **error)
+{
+  g_return_val_if_fail(g_task_is_valid(result, self), FALSE);
+  g_autofree VfTurnStats *got = g_task_propagate_pointer(G_TASK(result), error);
+  if (!got)
+    return FALSE;
+  if (stats)
+    *stats = *got;
+  return TRUE;
+}
+
+void
+vf_engine_count_async(VfEngine *self, VfChat *draft, GCancellable *cancellable, GAsyncReadyCallback callback,
+                      gpointer user_data)
+{
+  g_return_if_fail(VF_IS_ENGINE(self));
+  Job *job = job_new(self, JOB_COUNT, cancellable, callback, user_data, vf_engine_count_async);
+  job->draft = draft;
+  queue(self, job);
+}
+
+gboolean
+vf_engine_count_finish(VfEngine *self, GAsyncResult *result, guint *tokens, GError **error)
+{
+  g_return_val_if_fail(g_task_is_valid(result, self), FALSE);
+  g_autoptr(GError) local = NULL;
+  gssize n = g_task_propagate_int(G_TASK(result), &local);
+  if (local) {
+    g_propagate_error(error, g_steal_pointer(&local));
+    return FALSE;
+  }
+  *tokens = (guint)n;
+  return TRUE;
+}
+
+void
+vf_engine_reset(VfEngine *self)
+{
+  g_return_if_fail(VF_IS_ENGINE(self));
+  queue(self, job_new(self, JOB_RESET, NULL, NULL, NULL, NULL));
+}
+
+const VfEngineModelInfo *
+vf_engine_get_model_info(VfEngine *self)
+{
+  /* `info` changes only on the worker between a load's start and its completion; the main thread reads it
+   * after the completion it caused, and the lock orders the two. */
+  g_mutex_lock(&self->lock);
+  const VfEngineModelInfo *info = self->info;
+  g_mutex_unlock(&self->lock);
+  return info;
+}
+
+guint
+vf_engine_get_validation_messages(VfEngine *self)
+{
+  /* The counter is written by the validation callback; reading a stale value is harmless. */
+  return self->device ? vf_device_validation_messages(self->device) : 0;
+}
+
+void
+vf_engine_set_max_new_tokens(VfEngine *self, guint max_new_tokens)
+{
+  self->max_new_tokens = MAX(max_new_tokens, 1);
+}
+
+guint vf_engine_get_max_new_tokens(VfEngine *self) { return self->max_new_tokens; }
+
+void vf_engine_set_label_media(VfEngine *self, gboolean label_media) { self->label_media = label_media; }
+
+gboolean vf_engine_get_label_media(VfEngine *self) { return self->label_media; }
+
+void vf_engine_set_context(VfEngine *self, guint context) { self->context = context; }
+
+void
+vf_engine_shutdown(VfEngine *self)
+{
+  g_return_if_fail(VF_IS_ENGINE(self));
+  if (!self->thread)
+    return;
+  /* Stop what runs now (a turn ends within one decode step), then let the worker release the device. */
+  g_mutex_lock(&self->lock);
+  if (self->running)
+    g_cancellable_cancel(self->running);
+  g_mutex_unlock(&self->lock);
+  self->shut_down = TRUE;
+  Job *quit = g_new0(Job, 1);
+  quit->kind = JOB_QUIT;
+  g_async_queue_push_front(self->jobs, quit);
+  g_thread_join(g_steal_pointer(&self->thread));
+}
+
+static void
+vf_engine_dispose(GObject *object)
+{
+  vf_engine_shutdown(VF_ENGINE(object));
+  G_OBJECT_CLASS(vf_engine_parent_class)->dispose(object);
+}
+
+static void
+vf_engine_finalize(GObject *object)
+{
+  VfEngine *self = VF_ENGINE(object);
+  g_async_queue_unref(self->jobs);
+  g_clear_pointer(&self->info, vf_engine_model_info_free);
+  g_main_context_unref(self->main_context);
+  g_mutex_clear(&self->lock);
+  G_OBJECT_CLASS(vf_engine_parent_class)->finalize(object);
+}
+
+static void
+vf_engine_class_init(VfEngineClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS(klass);
+  object_class->dispose = vf_engine_dispose;
+  object_class->finalize = vf_engine_finalize;
+
+  /* Weights uploaded so far, in bytes. */
+  signals[SIGNAL_LOAD_PROGRESS] = g_signal_new("load-progress", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                                               NULL, NULL, G_TYPE_NONE, 2, G_TYPE_UINT64, G_TYPE_UINT64);
+  /* A stage before the first token ("Encoding picture 1", "Reading prompt 12/80") and its fraction (−1: unknown). */
+  signals[SIGNAL_STAGE] = g_signal_new("stage", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                       G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_DOUBLE);
+  /* A piece of the answer: complete UTF-8, in order. */
+  signals[SIGNAL_TEXT] = g_signal_new("text", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                      G_TYPE_NONE, 1, G_TYPE_STRING);
+}
+
+static void
+vf_engine_init(VfEngine *self)
+{
+  g_mutex_init(&self->lock);
+  self->main_context = g_main_context_ref_thread_default();
+  self->jobs = g_async_queue_new();
+  self->max_new_tokens = 512;
+  self->label_media = TRUE;
+}
+
+VfEngine *
+vf_engine_new(void)
+{
+  VfEngine *self = g_object_new(VF_TYPE_ENGINE, NULL);
+  self->thread = g_thread_new("vf-engine", worker_main, self);
+  return self;
+}

@@ -1,0 +1,104 @@
+/* VfEngine: the desktop app's handle on the inference engine. One worker thread owns the Vulkan device,
+ * the loaded model, its tokenizer and the chat session; the GTK main loop only queues requests and never
+ * waits for one. Requests run in the order they were made. Results come back on the main context: async
+ * calls complete there, and streamed text, stages and load progress arrive as signals (all posted with
+ * g_main_context_invoke, so they reach the main loop in the order the worker produced them).
+ *
+ *   VfEngine *engine = vf_engine_new();
+ *   vf_engine_load_async(engine, "/models/Qwen2-VL-2B-Instruct", NULL, NULL, on_loaded, self);
+ *   ...
+ *   g_autoptr(VfChat) draft = vf_chat_new();                 // the new user message
+ *   vf_chat_message_append_text(vf_chat_append_message(draft, "user"), "What is in Picture 1?");
+ *   g_signal_connect(engine, "text", G_CALLBACK(on_text), self);
+ *   vf_engine_send_async(engine, g_steal_pointer(&draft), cancellable, on_answered, self);
+ *
+ * No GTK here: the engine is GLib/GIO only, so it can be tested without a display. */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "vf_chat.h"
+#include "vf_preprocess.h"
+#include "vf_session.h"
+
+G_BEGIN_DECLS
+
+#define VF_ENGINE_ERROR (vf_engine_error_quark())
+GQuark vf_engine_error_quark(void);
+
+typedef enum {
+  VF_ENGINE_ERROR_NO_MODEL,      /* a request that needs a loaded model came first */
+  VF_ENGINE_ERROR_OUT_OF_MEMORY, /* the device (or host) ran out of memory: smaller inputs may fit */
+} VfEngineError;
+
+/* What the window shows about a loaded model. */
+typedef struct {
+  char *model_dir;
+  char *tokenizer_dir;
+  char *display_name;     /* "Qwen2-VL-2B-Instruct" */
+  char *device_name;      /* "llvmpipe (LLVM 15.0.6, 256 bits)" */
+  char *device_summary;   /* the engine's one start-up line */
+  gboolean software;      /* a CPU driver: answers will be slow */
+  guint context;          /* KV-cache capacity, tokens */
+  guint64 weight_bytes;   /* on the device */
+  double load_seconds;
+  char *template_warning; /* vf_chat_template_check(): NULL when the template is the official one */
+  VfImageProcessorConfig processor;
+} VfEngineModelInfo;
+
+#define VF_TYPE_ENGINE_MODEL_INFO (vf_engine_model_info_get_type())
+GType vf_engine_model_info_get_type(void);
+VfEngineModelInfo *vf_engine_model_info_copy(const VfEngineModelInfo *info);
+void vf_engine_model_info_free(VfEngineModelInfo *info);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VfEngineModelInfo, vf_engine_model_info_free)
+
+#define VF_TYPE_ENGINE (vf_engine_get_type())
+G_DECLARE_FINAL_TYPE(VfEngine, vf_engine, VF, ENGINE, GObject)
+
+/* Starts the worker thread. The device is created on the first load. */
+VfEngine *vf_engine_new(void);
+
+/* The loaded model, or NULL (none yet, or the last load failed). */
+const VfEngineModelInfo *vf_engine_get_model_info(VfEngine *self);
+/* Validation-layer messages the device has reported so far (0 without VF_VALIDATE). */
+guint vf_engine_get_validation_messages(VfEngine *self);
+
+/* Settings captured when a turn is queued. */
+void vf_engine_set_max_new_tokens(VfEngine *self, guint max_new_tokens);
+guint vf_engine_get_max_new_tokens(VfEngine *self);
+/* add_vision_id: the prompt labels attachments "Picture N: " / "Video N: " as the window does. */
+void vf_engine_set_label_media(VfEngine *self, gboolean label_media);
+gboolean vf_engine_get_label_media(VfEngine *self);
+/* KV-cache size for later loads; 0 lets the memory budget decide. */
+void vf_engine_set_context(VfEngine *self, guint context);
+
+/* Replaces the loaded model (the old one is released first, and with it the conversation).
+ * tokenizer_dir: NULL to read the tokenizer from model_dir. Emits "load-progress" while weights upload.
+ * The cancellable only drops the result: an upload in flight runs to its end. */
+void vf_engine_load_async(VfEngine *self, const char *model_dir, const char *tokenizer_dir,
+                          GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data);
+gboolean vf_engine_load_finish(VfEngine *self, GAsyncResult *result, GError **error);
+
+/* Appends the messages of `draft` (normally one user message; taken over) to the conversation and
+ * generates the answer, emitting "stage" until the first token and "text" for every piece. Cancelling
+ * stops within one decode step; the partial answer is kept and stats->stopped is set (a cancel before the
+ * first token keeps an empty answer). On failure the draft's messages are removed again, so the
+ * conversation is as it was before the call. */
+void vf_engine_send_async(VfEngine *self, VfChat *draft, GCancellable *cancellable, GAsyncReadyCallback callback,
+                          gpointer user_data);
+gboolean vf_engine_send_finish(VfEngine *self, GAsyncResult *result, VfTurnStats *stats, GError **error);
+
+/* The prompt's token count if `draft` (taken over) were sent now; the conversation is unchanged. */
+void vf_engine_count_async(VfEngine *self, VfChat *draft, GCancellable *cancellable, GAsyncReadyCallback callback,
+                           gpointer user_data);
+gboolean vf_engine_count_finish(VfEngine *self, GAsyncResult *result, guint *tokens, GError **error);
+
+/* Cancels the running request, answers the queued ones with G_IO_ERROR_CANCELLED, releases the model and
+ * the device and joins the worker. Call it before the main loop ends (requests in flight hold references
+ * to the engine, so disposal alone may come too late). Later requests fail with G_IO_ERROR_CLOSED. */
+void vf_engine_shutdown(VfEngine *self);
+
+/* Forgets the conversation and its KV cache (queued like any request). */
+void vf_engine_reset(VfEngine *self);
+
+G_END_DECLS

@@ -1,0 +1,551 @@
+/* The desktop app in a real window (suite 'ui'). Meson runs this program under
+ *   xvfb-run -a -s '-screen 0 1280x800x24' dbus-run-session -- test-ui --tap
+ * Each case starts `viewfinder --test-actions` with the tiny-a golden model, drives it as a person would —
+ * keys typed with xdotool into the focused window — and feeds files through the app's only test hook, the
+ * "test-drop" action, which calls the window's drop handler. It reads the window's state back from the
+ * "test-dump" action (one JSON line on the app's stdout) and asserts on exact strings. Screenshots go to
+ * $VF_SCREENSHOT_DIR.
+ *
+ * Case /ui/picture-and-video drops a picture and a 4-frame video on the window, asks about them, and checks
+ * that the user's bubble reads "Picture 1" and "Video 1" and that the streamed answer equals
+ * `viewfinder-cli chat` on the same conversation.
+ */
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <string.h>
+
+#define APP_ID "org.viewfinder.Viewfinder"
+#define APP_PATH "/org/viewfinder/Viewfinder"
+
+static char *
+data_path(const char *rel)
+{
+  return g_build_filename(g_getenv("VF_TEST_DATA"), rel, NULL);
+}
+
+/* ---------------------------------------------------------------------------------------------------
+ * External tools
+ * ------------------------------------------------------------------------------------------------- */
+
+/* Runs a program to completion; returns its stdout. */
+static char *
+run(const char *const *argv)
+{
+  g_autofree char *out = NULL, *err = NULL;
+  int status = 0;
+  g_autoptr(GError) error = NULL;
+  g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status, &error);
+  g_assert_no_error(error);
+  if (!g_spawn_check_wait_status(status, &error))
+    g_error("%s failed: %s\n%s", argv[0], error->message, err);
+  return g_steal_pointer(&out);
+}
+
+static void
+xdotool(const char *a, const char *b, const char *c, const char *d)
+{
+  const char *argv[] = {"xdotool", a, b, c, d, NULL};
+  g_free(run(argv));
+}
+
+static void app_focus(void);
+
+/* The screen, once the window is mapped and its transitions (crossfades, 200–250 ms) have ended. */
+static void
+screenshot(const char *name)
+{
+  app_focus();
+  g_usleep(700000);
+  g_autofree char *path = g_build_filename(g_getenv("VF_SCREENSHOT_DIR"), name, NULL);
+  const char *argv[] = {"import", "-window", "root", path, NULL};
+  g_free(run(argv));
+  g_test_message("screenshot: %s", path);
+}
+
+/* What `viewfinder-cli chat` answers (stdout without its final newline); image and video may be NULL. */
+static char *
+cli_answer(const char *image, const char *video, const char *prompt, const char *max_new_tokens)
+{
+  g_autofree char *model = data_path("models/tiny-a");
+  g_autofree char *tokenizer = data_path("tokenizer");
+  const char *argv[20] = {g_getenv("VF_CLI"), "chat", "-m", model, "--tokenizer", tokenizer, "--label-media",
+                          "--max-new-tokens", max_new_tokens, "-p", prompt};
+  int n = 11;
+  if (image) {
+    argv[n++] = "--image";
+    argv[n++] = image;
+  }
+  if (video) {
+    argv[n++] = "--video";
+    argv[n++] = video;
+  }
+  char *out = run(argv);
+  g_assert_true(g_str_has_suffix(out, "\n"));
+  out[strlen(out) - 1] = 0;
+  return out;
+}
+
+/* ---------------------------------------------------------------------------------------------------
+ * The app
+ * ------------------------------------------------------------------------------------------------- */
+
+typedef struct {
+  GSubprocess *process;
+  GDataInputStream *out;
+  GDBusConnection *bus;
+  gboolean exited;
+} App;
+
+static void
+on_exited(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  gboolean *exited = user_data;
+  *exited = TRUE;
+}
+
+static void
+activate(App *app, const char *action, GVariant *parameter)
+{
+  GVariantBuilder params, platform;
+  g_variant_builder_init(&params, G_VARIANT_TYPE("av"));
+  if (parameter)
+    g_variant_builder_add(&params, "v", parameter);
+  g_variant_builder_init(&platform, G_VARIANT_TYPE("a{sv}"));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply =
+    g_dbus_connection_call_sync(app->bus, APP_ID, APP_PATH, "org.gtk.Actions", "Activate",
+                                g_variant_new("(sava{sv})", action, &params, &platform), NULL,
+                                G_DBUS_CALL_FLAGS_NONE, 60000, NULL, &error);
+  g_assert_no_error(error);
+}
+
+static gboolean
+name_has_owner(App *app)
+{
+  g_autoptr(GVariant) reply = g_dbus_connection_call_sync(
+    app->bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "NameHasOwner",
+    g_variant_new("(s)", APP_ID), G_VARIANT_TYPE("(b)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL);
+  gboolean owned = FALSE;
+  if (reply)
+    g_variant_get(reply, "(b)", &owned);
+  return owned;
+}
+
+/* Starts the app with `args` (NULL-terminated) and waits until it is on the bus. */
+static App *
+app_start(const char *const *args)
+{
+  App *app = g_new0(App, 1);
+  g_autoptr(GPtrArray) argv = g_ptr_array_new();
+  g_ptr_array_add(argv, (gpointer)g_getenv("VF_APP"));
+  g_ptr_array_add(argv, "--test-actions");
+  for (guint i = 0; args && args[i]; i++)
+    g_ptr_array_add(argv, (gpointer)args[i]);
+  g_ptr_array_add(argv, NULL);
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_autoptr(GError) error = NULL;
+  app->process = g_subprocess_launcher_spawnv(launcher, (const char *const *)argv->pdata, &error);
+  g_assert_no_error(error);
+  app->out = g_data_input_stream_new(g_subprocess_get_stdout_pipe(app->process));
+  g_subprocess_wait_async(app->process, NULL, on_exited, &app->exited);
+  app->bus = g_bus_get_sync(G_BUS_TYPE_SESSION, NULL, &error);
+  g_assert_no_error(error);
+  gint64 deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+  while (!name_has_owner(app)) {
+    g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+    while (g_main_context_iteration(NULL, FALSE))
+      ;
+    if (app->exited)
+      g_error("the app exited before it was on the session bus");
+    g_usleep(50000);
+  }
+  return app;
+}
+
+/* Quits through app.quit and checks the app exited cleanly. */
+static void
+app_quit(App *app)
+{
+  activate(app, "quit", NULL);
+  while (!app->exited)
+    g_main_context_iteration(NULL, TRUE);
+  g_assert_true(g_subprocess_get_if_exited(app->process));
+  g_assert_cmpint(g_subprocess_get_exit_status(app->process), ==, 0);
+  g_object_unref(app->out);
+  g_object_unref(app->process);
+  g_object_unref(app->bus);
+  g_free(app);
+}
+
+/* The window's state, from the app's test-dump action. */
+static JsonNode *
+app_dump(App *app)
+{
+  activate(app, "test-dump", NULL);
+  for (;;) {
+    g_autoptr(GError) error = NULL;
+    g_autofree char *line = g_data_input_stream_read_line_utf8(app->out, NULL, NULL, &error);
+    g_assert_no_error(error);
+    g_assert_nonnull(line);
+    if (!g_str_has_prefix(line, "DUMP "))
+      continue;
+    g_autoptr(JsonParser) parser = json_parser_new();
+    g_assert_true(json_parser_load_from_data(parser, line + 5, -1, NULL));
+    return json_node_copy(json_parser_get_root(parser));
+  }
+}
+
+typedef gboolean (*Condition)(JsonObject *dump, gconstpointer data);
+
+/* Polls the window's state until `condition` holds; fails after `seconds`. */
+static JsonNode *
+app_wait(App *app, const char *what, Condition condition, gconstpointer data, int seconds)
+{
+  gint64 deadline = g_get_monotonic_time() + (gint64)seconds * G_USEC_PER_SEC;
+  for (;;) {
+    JsonNode *dump = app_dump(app);
+    if (condition(json_node_get_object(dump), data))
+      return dump;
+    if (g_get_monotonic_time() > deadline) {
+      g_autofree char *text = json_to_string(dump, FALSE);
+      g_error("timed out waiting for %s; the window: %s", what, text);
+    }
+    json_node_unref(dump);
+    g_usleep(30000);
+  }
+}
+
+static void
+app_drop(App *app, const char *const *paths)
+{
+  activate(app, "test-drop", g_variant_new_strv(paths, -1));
+}
+
+/* Gives the window the keyboard focus (there is no window manager under Xvfb). */
+static void
+app_focus(void)
+{
+  const char *argv[] = {"xdotool", "search", "--sync", "--onlyvisible", "--name", "^Viewfinder$", NULL};
+  g_autofree char *ids = run(argv);
+  g_auto(GStrv) lines = g_strsplit(g_strstrip(ids), "\n", -1);
+  g_assert_nonnull(lines[0]);
+  xdotool("windowfocus", "--sync", lines[0], NULL);
+}
+
+static void
+type_text(const char *text)
+{
+  xdotool("type", "--delay", "15", text);
+}
+
+static void
+press(const char *keys)
+{
+  xdotool("key", keys, NULL, NULL);
+}
+
+/* ---------------------------------------------------------------------------------------------------
+ * Reading the dump
+ * ------------------------------------------------------------------------------------------------- */
+
+static JsonArray *
+messages(JsonObject *dump)
+{
+  return json_object_get_array_member(dump, "messages");
+}
+
+static JsonObject *
+message(JsonObject *dump, guint i)
+{
+  return json_array_get_object_element(messages(dump), i);
+}
+
+static JsonObject *
+draft(JsonObject *dump)
+{
+  return json_object_get_object_member(dump, "draft");
+}
+
+/* "Picture 1,Video 1": the labels of an attachment array. */
+static char *
+labels(JsonArray *attachments)
+{
+  GString *s = g_string_new(NULL);
+  for (guint i = 0; i < json_array_get_length(attachments); i++) {
+    JsonObject *a = json_array_get_object_element(attachments, i);
+    g_string_append_printf(s, "%s%s", i ? "," : "", json_object_get_string_member(a, "label"));
+  }
+  return g_string_free(s, FALSE);
+}
+
+static gboolean
+has_toast(JsonObject *dump, const char *text)
+{
+  JsonArray *toasts = json_object_get_array_member(dump, "toasts");
+  for (guint i = 0; i < json_array_get_length(toasts); i++)
+    if (g_strcmp0(json_array_get_string_element(toasts, i), text) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+static gboolean
+model_ready(JsonObject *dump, gconstpointer data)
+{
+  return g_strcmp0(json_object_get_string_member(dump, "page"), "chat") == 0 &&
+         !json_object_get_boolean_member(dump, "loading");
+}
+
+static gboolean
+draft_has(JsonObject *dump, gconstpointer n)
+{
+  JsonArray *a = json_object_get_array_member(draft(dump), "attachments");
+  return json_array_get_length(a) == GPOINTER_TO_UINT(n) && json_object_get_int_member(dump, "inspecting") == 0;
+}
+
+static gboolean
+toast_shown(JsonObject *dump, gconstpointer text)
+{
+  return has_toast(dump, text);
+}
+
+static gboolean
+answer_finished(JsonObject *dump, gconstpointer n)
+{
+  guint count = GPOINTER_TO_UINT(n);
+  if (json_array_get_length(messages(dump)) != count || json_object_get_boolean_member(dump, "busy"))
+    return FALSE;
+  return TRUE;
+}
+
+static gboolean
+answer_streaming(JsonObject *dump, gconstpointer min_tokens)
+{
+  guint n = json_array_get_length(messages(dump));
+  if (n == 0)
+    return FALSE;
+  JsonObject *last = message(dump, n - 1);
+  return g_strcmp0(json_object_get_string_member(last, "state"), "streaming") == 0 &&
+         json_object_get_int_member(last, "tokens") >= GPOINTER_TO_INT(min_tokens);
+}
+
+static gboolean
+draft_text_is(JsonObject *dump, gconstpointer text)
+{
+  return g_strcmp0(json_object_get_string_member(draft(dump), "text"), text) == 0;
+}
+
+static gboolean
+page_is(JsonObject *dump, gconstpointer page)
+{
+  return g_strcmp0(json_object_get_string_member(dump, "page"), page) == 0;
+}
+
+static void
+assert_no_validation_messages(JsonObject *dump)
+{
+  g_assert_cmpint(json_object_get_int_member(dump, "validation_messages"), ==, 0);
+}
+
+static App *
+start_with_tiny_model(const char *max_new_tokens)
+{
+  g_autofree char *model = data_path("models/tiny-a");
+  g_autofree char *tokenizer = data_path("tokenizer");
+  const char *args[] = {"--model", model, "--tokenizer", tokenizer, "--max-new-tokens", max_new_tokens, NULL};
+  App *app = app_start(args);
+  json_node_unref(app_wait(app, "the model to load", model_ready, NULL, 60));
+  app_focus();
+  return app;
+}
+
+/* ---------------------------------------------------------------------------------------------------
+ * Cases
+ * ------------------------------------------------------------------------------------------------- */
+
+/* The hidden smoke-test flag: the window comes up and the app quits by itself, cleanly. */
+static void
+test_startup(void)
+{
+  const char *argv[] = {g_getenv("VF_APP"), "--exit-after-startup", NULL};
+  g_free(run(argv));
+}
+
+/* No model anywhere: the welcome page says what to download and where the app looks. */
+static void
+test_welcome(void)
+{
+  App *app = app_start(NULL);
+  g_autoptr(JsonNode) node = app_wait(app, "the welcome page", page_is, "welcome", 20);
+  JsonObject *dump = json_node_get_object(node);
+  g_assert_cmpstr(json_object_get_string_member(dump, "welcome_title"), ==, "Welcome to Viewfinder");
+  g_assert_null(json_object_get_string_member(dump, "model"));
+  screenshot("ui-welcome.png");
+  app_quit(app);
+}
+
+/* A picture and a video dropped together, a question typed and sent with Enter. */
+static void
+test_picture_and_video(void)
+{
+  App *app = start_with_tiny_model("24");
+  g_autoptr(JsonNode) empty = app_dump(app);
+  g_assert_cmpuint(json_array_get_length(messages(json_node_get_object(empty))), ==, 0);
+  screenshot("ui-empty.png");
+
+  g_autofree char *picture = data_path("golden/cases/a02_image_photo/chelsea.png");
+  g_autofree char *video = data_path("ui/four_frames.mp4");
+  const char *both[] = {picture, video, NULL};
+  app_drop(app, both);
+  g_autoptr(JsonNode) dropped = app_wait(app, "two attachments", draft_has, GUINT_TO_POINTER(2), 20);
+  JsonObject *d = draft(json_node_get_object(dropped));
+  g_autofree char *draft_labels = labels(json_object_get_array_member(d, "attachments"));
+  g_assert_cmpstr(draft_labels, ==, "Picture 1,Video 1");
+  JsonObject *chip = json_array_get_object_element(json_object_get_array_member(d, "attachments"), 0);
+  g_assert_cmpstr(json_object_get_string_member(chip, "name"), ==, "chelsea.png");
+  g_assert_cmpint(json_object_get_int_member(chip, "tokens"), >, 0);
+  JsonObject *clip = json_array_get_object_element(json_object_get_array_member(d, "attachments"), 1);
+  g_assert_cmpstr(json_object_get_string_member(clip, "name"), ==, "four_frames.mp4");
+  g_assert_cmpint(json_object_get_int_member(clip, "tokens"), >, 0);
+
+  const char *question = "What happens in Video 1, and what is in Picture 1?";
+  type_text(question);
+  press("Return");
+  g_autoptr(JsonNode) answered = app_wait(app, "the answer", answer_finished, GUINT_TO_POINTER(2), 120);
+  JsonObject *a = json_node_get_object(answered);
+  JsonObject *user = message(a, 0), *reply = message(a, 1);
+  g_assert_cmpstr(json_object_get_string_member(user, "role"), ==, "user");
+  g_assert_cmpstr(json_object_get_string_member(user, "text"), ==, question);
+  g_autofree char *sent_labels = labels(json_object_get_array_member(user, "attachments"));
+  g_assert_cmpstr(sent_labels, ==, "Picture 1,Video 1");
+  g_assert_cmpstr(json_object_get_string_member(reply, "state"), ==, "done");
+  /* The streamed answer is exactly what the command line answers for the same conversation. */
+  g_autofree char *expected = cli_answer(picture, video, question, "24");
+  g_assert_cmpstr(json_object_get_string_member(reply, "text"), ==, expected);
+  assert_no_validation_messages(a);
+  screenshot("ui-picture.png");
+  app_quit(app);
+}
+
+/* Esc in the middle of an answer keeps what was written, marked stopped; a follow-up is answered. The
+ * answer may run to 200 tokens, so Esc (sent as soon as 3 tokens are seen) lands mid-answer even on a fast
+ * GPU; on lavapipe the follow-up's full answer takes about 8 s. */
+static void
+test_stop_and_ask_again(void)
+{
+  App *app = start_with_tiny_model("200");
+  const char *question = "Tell me a long story.";
+  type_text(question);
+  press("Return");
+  json_node_unref(app_wait(app, "the answer to start", answer_streaming, GINT_TO_POINTER(3), 60));
+  press("Escape");
+  g_autoptr(JsonNode) stopped = app_wait(app, "the stop", answer_finished, GUINT_TO_POINTER(2), 30);
+  JsonObject *s = json_node_get_object(stopped);
+  JsonObject *partial = message(s, 1);
+  g_assert_cmpstr(json_object_get_string_member(partial, "state"), ==, "stopped");
+  gint64 tokens = json_object_get_int_member(partial, "tokens");
+  g_assert_cmpint(tokens, >=, 3);
+  g_assert_cmpint(tokens, <, 200);
+  /* What was kept is the start of the answer viewfinder-cli gives (asked for a few more tokens). */
+  g_autofree char *more = g_strdup_printf("%" G_GINT64_FORMAT, tokens + 8);
+  g_autofree char *full = cli_answer(NULL, NULL, question, more);
+  const char *kept = json_object_get_string_member(partial, "text");
+  g_assert_cmpuint(strlen(kept), >, 0);
+  g_assert_cmpuint(strlen(kept), <, strlen(full));
+  g_assert_true(g_str_has_prefix(full, kept));
+
+  type_text("And then?");
+  press("Return");
+  g_autoptr(JsonNode) again = app_wait(app, "the second answer", answer_finished, GUINT_TO_POINTER(4), 90);
+  JsonObject *g = json_node_get_object(again);
+  g_assert_cmpstr(json_object_get_string_member(message(g, 1), "state"), ==, "stopped");
+  g_assert_cmpstr(json_object_get_string_member(message(g, 2), "text"), ==, "And then?");
+  g_assert_cmpstr(json_object_get_string_member(message(g, 3), "state"), ==, "done");
+  g_assert_cmpuint(strlen(json_object_get_string_member(message(g, 3), "text")), >, 0);
+  assert_no_validation_messages(g);
+  screenshot("ui-stopped.png");
+  app_quit(app);
+}
+
+/* A corrupt picture: a toast naming the file and the reason; the conversation and the draft stay. */
+static void
+test_corrupt_picture(void)
+{
+  App *app = start_with_tiny_model("8");
+  type_text("Hello");
+  press("Return");
+  g_autoptr(JsonNode) before = app_wait(app, "the answer", answer_finished, GUINT_TO_POINTER(2), 60);
+  g_autofree char *before_messages = json_to_string(json_object_get_member(json_node_get_object(before), "messages"),
+                                                    FALSE);
+  /* Keys go through the X server, the drop through D-Bus: wait until the typing has arrived. */
+  type_text("Look at this");
+  json_node_unref(app_wait(app, "the typed text", draft_text_is, "Look at this", 20));
+  g_autofree char *corrupt = data_path("ui/corrupt.png");
+  const char *files[] = {corrupt, NULL};
+  app_drop(app, files);
+  const char *toast = "corrupt.png: corrupt PNG: IDAT: invalid code lengths set";
+  g_autoptr(JsonNode) after = app_wait(app, "the toast", toast_shown, toast, 20);
+  JsonObject *a = json_node_get_object(after);
+  g_autofree char *after_messages = json_to_string(json_object_get_member(a, "messages"), FALSE);
+  g_assert_cmpstr(after_messages, ==, before_messages);
+  g_assert_cmpuint(json_array_get_length(json_object_get_array_member(draft(a), "attachments")), ==, 0);
+  g_assert_cmpstr(json_object_get_string_member(draft(a), "text"), ==, "Look at this");
+  app_quit(app);
+}
+
+/* A folder that is not a model: its pictures are all attached in name order (read on worker threads, so the
+ * window never waits), other files are ignored; a folder with nothing usable says so. */
+static void
+test_folder_of_pictures(void)
+{
+  App *app = start_with_tiny_model("8");
+  g_autofree char *tmp = g_dir_make_tmp("vf-ui-folder-XXXXXX", NULL);
+  g_autofree char *picture = data_path("golden/cases/a04_two_images_vision_id/camera_gray_133x97.png");
+  g_autofree char *bytes = NULL;
+  gsize size = 0;
+  g_assert_true(g_file_get_contents(picture, &bytes, &size, NULL));
+  const guint count = 40;
+  for (guint i = 0; i < count; i++) {
+    g_autofree char *name = g_strdup_printf("%s/scan-%03u.png", tmp, i);
+    g_assert_true(g_file_set_contents(name, bytes, (gssize)size, NULL));
+  }
+  g_autofree char *notes = g_build_filename(tmp, "notes.txt", NULL);
+  g_assert_true(g_file_set_contents(notes, "not a picture", -1, NULL));
+  const char *folder[] = {tmp, NULL};
+  app_drop(app, folder);
+  g_autofree char *toast = g_strdup_printf("Attaching %u pictures and videos from %s", count, strrchr(tmp, '/') + 1);
+  json_node_unref(app_wait(app, "the folder toast", toast_shown, toast, 20));
+  g_autoptr(JsonNode) all = app_wait(app, "every picture", draft_has, GUINT_TO_POINTER(count), 60);
+  JsonArray *attachments = json_object_get_array_member(draft(json_node_get_object(all)), "attachments");
+  JsonObject *last = json_array_get_object_element(attachments, count - 1);
+  g_assert_cmpstr(json_object_get_string_member(last, "label"), ==, "Picture 40");
+  g_assert_cmpstr(json_object_get_string_member(last, "name"), ==, "scan-039.png");
+
+  g_autofree char *empty = g_dir_make_tmp("vf-ui-empty-XXXXXX", NULL);
+  const char *nothing[] = {empty, NULL};
+  app_drop(app, nothing);
+  g_autofree char *refusal = g_strdup_printf("%s is not a model folder (no config.json) and holds no pictures or videos",
+                                             strrchr(empty, '/') + 1);
+  json_node_unref(app_wait(app, "the refusal", toast_shown, refusal, 20));
+  app_quit(app);
+  for (guint i = 0; i < count; i++) {
+    g_autofree char *name = g_strdup_printf("%s/scan-%03u.png", tmp, i);
+    g_remove(name);
+  }
+  g_remove(notes);
+  g_rmdir(tmp);
+  g_rmdir(empty);
+}
+
+int
+main(int argc, char **argv)
+{
+  g_test_init(&argc, &argv, NULL);
+  g_test_add_func("/ui/startup", test_startup);
+  g_test_add_func("/ui/welcome", test_welcome);
+  g_test_add_func("/ui/picture-and-video", test_picture_and_video);
+  g_test_add_func("/ui/stop-and-ask-again", test_stop_and_ask_again);
+  g_test_add_func("/ui/corrupt-picture", test_corrupt_picture);
+  g_test_add_func("/ui/folder-of-pictures", test_folder_of_pictures);
+  return g_test_run();
+}

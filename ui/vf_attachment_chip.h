@@ -1,0 +1,18 @@
+/* VfAttachmentChip: an attachment as a small card — thumbnail (or an icon), its "Picture N" label, file
+ * name and visual-token cost. In the composer it is editable: a settings popover and a remove button;
+ * in a sent message it only shows. */
+#pragma once
+
+#include <gtk/gtk.h>
+
+#include "vf_attachment.h"
+
+G_BEGIN_DECLS
+
+#define VF_TYPE_ATTACHMENT_CHIP (vf_attachment_chip_get_type())
+G_DECLARE_FINAL_TYPE(VfAttachmentChip, vf_attachment_chip, VF, ATTACHMENT_CHIP, GtkWidget)
+
+GtkWidget *vf_attachment_chip_new(VfAttachment *attachment, gboolean editable);
+VfAttachment *vf_attachment_chip_get_attachment(VfAttachmentChip *self);
+
+G_END_DECLS

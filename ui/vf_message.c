@@ -1,0 +1,228 @@
+/* A message of the conversation. See vf_message.h. */
+#define G_LOG_DOMAIN "vf-message"
+
+#include "vf_message.h"
+
+struct _VfMessage {
+  GObject parent_instance;
+
+  VfMessageRole role;
+  GString *text;
+  GListStore *attachments; /* VfAttachment */
+  VfMessageState state;
+  char *stage;
+  double stage_fraction;
+  guint tokens;
+  double tokens_per_second;
+  gint64 first_piece_time; /* µs, monotonic; 0 before the first piece */
+};
+
+G_DEFINE_FINAL_TYPE(VfMessage, vf_message, G_TYPE_OBJECT)
+
+enum {
+  PROP_0,
+  PROP_ROLE,
+  PROP_TEXT,
+  PROP_ATTACHMENTS,
+  PROP_STATE,
+  PROP_STAGE,
+  PROP_STAGE_FRACTION,
+  PROP_TOKENS,
+  PROP_TOKENS_PER_SECOND,
+  N_PROPS,
+};
+
+static GParamSpec *properties[N_PROPS];
+
+VfMessage *
+vf_message_new_user(const char *text, GListModel *attachments)
+{
+  VfMessage *self = g_object_new(VF_TYPE_MESSAGE, NULL);
+  self->role = VF_MESSAGE_USER;
+  self->state = VF_MESSAGE_DONE;
+  g_string_assign(self->text, text ? text : "");
+  guint n = attachments ? g_list_model_get_n_items(attachments) : 0;
+  for (guint i = 0; i < n; i++) {
+    g_autoptr(VfAttachment) a = g_list_model_get_item(attachments, i);
+    g_list_store_append(self->attachments, a);
+  }
+  return self;
+}
+
+VfMessage *
+vf_message_new_assistant(void)
+{
+  VfMessage *self = g_object_new(VF_TYPE_MESSAGE, NULL);
+  self->role = VF_MESSAGE_ASSISTANT;
+  self->state = VF_MESSAGE_WAITING;
+  self->stage = g_strdup("Waiting for the model");
+  self->stage_fraction = -1;
+  return self;
+}
+
+VfMessageRole vf_message_get_role(VfMessage *self) { return self->role; }
+const char *vf_message_get_text(VfMessage *self) { return self->text->str; }
+GListModel *vf_message_get_attachments(VfMessage *self) { return G_LIST_MODEL(self->attachments); }
+VfMessageState vf_message_get_state(VfMessage *self) { return self->state; }
+const char *vf_message_get_stage(VfMessage *self) { return self->stage; }
+double vf_message_get_stage_fraction(VfMessage *self) { return self->stage_fraction; }
+guint vf_message_get_tokens(VfMessage *self) { return self->tokens; }
+double vf_message_get_tokens_per_second(VfMessage *self) { return self->tokens_per_second; }
+
+static void
+set_state(VfMessage *self, VfMessageState state)
+{
+  if (self->state == state)
+    return;
+  self->state = state;
+  g_object_notify_by_pspec(G_OBJECT(self), properties[PROP_STATE]);
+}
+
+void
+vf_message_set_stage(VfMessage *self, const char *stage, double fraction)
+{
+  g_return_if_fail(self->role == VF_MESSAGE_ASSISTANT);
+  if (g_strcmp0(self->stage, stage) != 0) {
+    g_free(self->stage);
+    self->stage = g_strdup(stage);
+    g_object_notify_by_pspec(G_OBJECT(self), properties[PROP_STAGE]);
+  }
+  if (self->stage_fraction != fraction) {
+    self->stage_fraction = fraction;
+    g_object_notify_by_pspec(G_OBJECT(self), properties[PROP_STAGE_FRACTION]);
+  }
+}
+
+void
+vf_message_append_text(VfMessage *self, const char *piece)
+{
+  g_return_if_fail(self->role == VF_MESSAGE_ASSISTANT);
+  gint64 now = g_get_monotonic_time();
+  if (self->first_piece_time == 0)
+    self->first_piece_time = now;
+  g_string_append(self->text, piece);
+  /* The engine hands over one piece per decoded token that completed a character: close to tokens/s. */
+  self->tokens++;
+  if (self->tokens > 1 && now > self->first_piece_time)
+    self->tokens_per_second = (self->tokens - 1) / ((now - self->first_piece_time) / 1e6);
+  set_state(self, VF_MESSAGE_STREAMING);
+  g_object_notify_by_pspec(G_OBJECT(self), properties[PROP_TEXT]);
+  g_object_notify_by_pspec(G_OBJECT(self), properties[PROP_TOKENS]);
+  g_object_notify_by_pspec(G_OBJECT(self), properties[PROP_TOKENS_PER_SECOND]);
+}
+
+void
+vf_message_finish(VfMessage *self, const VfTurnStats *stats)
+{
+  g_return_if_fail(self->role == VF_MESSAGE_ASSISTANT);
+  /* The exact counts replace the estimates; the end-of-turn token is not part of the answer. */
+  self->tokens = stats->generated_tokens - (stats->finished_with_eos ? 1 : 0);
+  if (stats->generated_tokens > 1 && stats->decode_seconds > 0)
+    self->tokens_per_second = (stats->generated_tokens - 1) / stats->decode_seconds;
+  g_object_notify_by_pspec(G_OBJECT(self), properties[PROP_TOKENS]);
+  g_object_notify_by_pspec(G_OBJECT(self), properties[PROP_TOKENS_PER_SECOND]);
+  set_state(self, stats->stopped ? VF_MESSAGE_STOPPED : VF_MESSAGE_DONE);
+}
+
+char *
+vf_message_describe_progress(VfMessage *self)
+{
+  if (self->role != VF_MESSAGE_ASSISTANT || self->state == VF_MESSAGE_WAITING)
+    return g_strdup("");
+  GString *s = g_string_new(NULL);
+  g_string_append_printf(s, "%u %s", self->tokens, self->tokens == 1 ? "token" : "tokens");
+  if (self->tokens_per_second > 0)
+    g_string_append_printf(s, " · %.1f tokens/s", self->tokens_per_second);
+  return g_string_free(s, FALSE);
+}
+
+void
+vf_messages_count_media(GListModel *messages, guint *images, guint *videos)
+{
+  *images = *videos = 0;
+  guint n = g_list_model_get_n_items(messages);
+  for (guint i = 0; i < n; i++) {
+    g_autoptr(VfMessage) m = g_list_model_get_item(messages, i);
+    guint k = g_list_model_get_n_items(G_LIST_MODEL(m->attachments));
+    for (guint j = 0; j < k; j++) {
+      g_autoptr(VfAttachment) a = g_list_model_get_item(G_LIST_MODEL(m->attachments), j);
+      if (vf_attachment_get_kind(a) == VF_ATTACHMENT_VIDEO)
+        (*videos)++;
+      else
+        (*images)++;
+    }
+  }
+}
+
+static void
+vf_message_get_property(GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  VfMessage *self = VF_MESSAGE(object);
+  switch (prop_id) {
+  case PROP_ROLE:
+    g_value_set_int(value, self->role);
+    break;
+  case PROP_TEXT:
+    g_value_set_string(value, self->text->str);
+    break;
+  case PROP_ATTACHMENTS:
+    g_value_set_object(value, self->attachments);
+    break;
+  case PROP_STATE:
+    g_value_set_int(value, self->state);
+    break;
+  case PROP_STAGE:
+    g_value_set_string(value, self->stage);
+    break;
+  case PROP_STAGE_FRACTION:
+    g_value_set_double(value, self->stage_fraction);
+    break;
+  case PROP_TOKENS:
+    g_value_set_uint(value, self->tokens);
+    break;
+  case PROP_TOKENS_PER_SECOND:
+    g_value_set_double(value, self->tokens_per_second);
+    break;
+  default:
+    G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+  }
+}
+
+static void
+vf_message_finalize(GObject *object)
+{
+  VfMessage *self = VF_MESSAGE(object);
+  g_string_free(self->text, TRUE);
+  g_object_unref(self->attachments);
+  g_free(self->stage);
+  G_OBJECT_CLASS(vf_message_parent_class)->finalize(object);
+}
+
+static void
+vf_message_class_init(VfMessageClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS(klass);
+  object_class->get_property = vf_message_get_property;
+  object_class->finalize = vf_message_finalize;
+
+  GParamFlags ro = G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS;
+  properties[PROP_ROLE] = g_param_spec_int("role", NULL, NULL, VF_MESSAGE_USER, VF_MESSAGE_ASSISTANT,
+                                           VF_MESSAGE_USER, ro);
+  properties[PROP_TEXT] = g_param_spec_string("text", NULL, NULL, "", ro);
+  properties[PROP_ATTACHMENTS] = g_param_spec_object("attachments", NULL, NULL, G_TYPE_LIST_MODEL, ro);
+  properties[PROP_STATE] = g_param_spec_int("state", NULL, NULL, VF_MESSAGE_WAITING, VF_MESSAGE_STOPPED,
+                                            VF_MESSAGE_DONE, ro);
+  properties[PROP_STAGE] = g_param_spec_string("stage", NULL, NULL, NULL, ro);
+  properties[PROP_STAGE_FRACTION] = g_param_spec_double("stage-fraction", NULL, NULL, -1, 1, -1, ro);
+  properties[PROP_TOKENS] = g_param_spec_uint("tokens", NULL, NULL, 0, G_MAXUINT, 0, ro);
+  properties[PROP_TOKENS_PER_SECOND] = g_param_spec_double("tokens-per-second", NULL, NULL, 0, G_MAXDOUBLE, 0, ro);
+  g_object_class_install_properties(object_class, N_PROPS, properties);
+}
+
+static void
+vf_message_init(VfMessage *self)
+{
+  self->text = g_string_new(NULL);
+  self->attachments = g_list_store_new(VF_TYPE_ATTACHMENT);
+  self->stage_fraction = -1;
+}

@@ -1,0 +1,52 @@
+/* VfMessage: one message of the conversation as the window shows it. A user message holds its text and
+ * attachments (already labelled "Picture N" / "Video N"); an assistant message fills in as the answer
+ * streams: first a stage ("Reading prompt 12/80"), then text with a live tokens/s, then its final state. */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "vf_attachment.h"
+#include "vf_session.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+  VF_MESSAGE_USER,
+  VF_MESSAGE_ASSISTANT,
+} VfMessageRole;
+
+typedef enum {
+  VF_MESSAGE_WAITING,   /* assistant: no token yet (see the stage) */
+  VF_MESSAGE_STREAMING, /* assistant: tokens are arriving */
+  VF_MESSAGE_DONE,      /* complete (user messages are always done) */
+  VF_MESSAGE_STOPPED,   /* assistant: stopped by the user; the text is what came before */
+} VfMessageState;
+
+#define VF_TYPE_MESSAGE (vf_message_get_type())
+G_DECLARE_FINAL_TYPE(VfMessage, vf_message, VF, MESSAGE, GObject)
+
+/* `attachments`: VfAttachment items, copied into the message's own list. */
+VfMessage *vf_message_new_user(const char *text, GListModel *attachments);
+VfMessage *vf_message_new_assistant(void);
+
+VfMessageRole vf_message_get_role(VfMessage *self);
+const char *vf_message_get_text(VfMessage *self);
+GListModel *vf_message_get_attachments(VfMessage *self);
+VfMessageState vf_message_get_state(VfMessage *self);
+const char *vf_message_get_stage(VfMessage *self);
+/* 0..1, or −1 when the stage's progress is unknown. */
+double vf_message_get_stage_fraction(VfMessage *self);
+/* Tokens generated so far (pieces of text while streaming, the exact count once finished). */
+guint vf_message_get_tokens(VfMessage *self);
+double vf_message_get_tokens_per_second(VfMessage *self);
+/* "42 tokens · 12.3 tokens/s"; "" before the first token. */
+char *vf_message_describe_progress(VfMessage *self);
+
+void vf_message_set_stage(VfMessage *self, const char *stage, double fraction);
+void vf_message_append_text(VfMessage *self, const char *piece);
+void vf_message_finish(VfMessage *self, const VfTurnStats *stats);
+
+/* Images and videos among the messages of `messages` (what the next Picture / Video number follows). */
+void vf_messages_count_media(GListModel *messages, guint *images, guint *videos);
+
+G_END_DECLS

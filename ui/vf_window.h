@@ -1,0 +1,39 @@
+/* VfWindow: the Viewfinder window — header bar (model and device, new chat, main menu), and one of three
+ * pages: the welcome page (what to download, models found on this computer, open a folder), the loading
+ * page (a progress bar over the weights' bytes), or the chat (conversation + composer).
+ *
+ * It drives a VfEngine: loads models, sends the composer's draft as the next user message and streams the
+ * answer into the conversation, keeps the prompt's token count up to date, and reports problems as toasts.
+ * Split by concern: vf_window.c (pages, model loading, token count), vf_window_actions.c (the chat.*
+ * actions: send, stop, new chat, attach, open model), vf_window_dnd.c (drops, pasted and chosen files),
+ * vf_window_dump.c (the transcript as JSON, for the UI tests). */
+#pragma once
+
+#include <adwaita.h>
+
+#include "vf_engine.h"
+
+G_BEGIN_DECLS
+
+#define VF_TYPE_WINDOW (vf_window_get_type())
+G_DECLARE_FINAL_TYPE(VfWindow, vf_window, VF, WINDOW, AdwApplicationWindow)
+
+/* settings: org.viewfinder.Viewfinder, or NULL when the schema is not installed (nothing is remembered). */
+VfWindow *vf_window_new(GtkApplication *application, VfEngine *engine, GSettings *settings);
+
+/* Loads a model folder (tokenizer_dir: NULL for the same folder); the conversation starts afresh. */
+void vf_window_load_model(VfWindow *self, const char *model_dir, const char *tokenizer_dir);
+/* The welcome page, listing the checkpoints found in the Hugging Face and ModelScope caches. */
+void vf_window_show_welcome(VfWindow *self);
+
+/* What a drop does with files (vf_window_dnd.c): a folder opens as a model, pictures and videos are
+ * inspected and attached to the draft; files that cannot be used are named in a toast. */
+void vf_window_drop_files(VfWindow *self, GSList *files);
+
+void vf_window_toast(VfWindow *self, const char *text);
+
+/* The window's state as one line of JSON: page, model, messages (role, text, labels, state), the draft,
+ * the token count, toasts shown so far. */
+char *vf_window_dump(VfWindow *self);
+
+G_END_DECLS

@@ -1,0 +1,263 @@
+/* The window's chat.* actions: send (and the streamed answer), stop, new chat, attach, open model. */
+#define G_LOG_DOMAIN "vf-window-actions"
+
+#include "vf_window_private.h"
+
+void
+vf_window_update_actions(VfWindow *self)
+{
+  gboolean ready = vf_engine_get_model_info(self->engine) != NULL && !self->loading;
+  GtkWidget *widget = GTK_WIDGET(self);
+  gtk_widget_action_set_enabled(widget, "chat.send", ready && !self->answering);
+  gtk_widget_action_set_enabled(widget, "chat.stop", self->answering != NULL);
+  gtk_widget_action_set_enabled(widget, "chat.new", ready);
+  gtk_widget_action_set_enabled(widget, "chat.open-model", !self->loading);
+  vf_composer_set_busy(self->composer, self->answering != NULL);
+}
+
+/* ---------------------------------------------------------------------------------------------------
+ * One turn
+ * ------------------------------------------------------------------------------------------------- */
+
+static void
+on_stage(VfEngine *engine, const char *stage, double fraction, VfWindow *self)
+{
+  if (self->answering && self->stale_turns == 0)
+    vf_message_set_stage(self->answering, stage, fraction);
+}
+
+static void
+on_text(VfEngine *engine, const char *piece, VfWindow *self)
+{
+  if (self->answering && self->stale_turns == 0)
+    vf_message_append_text(self->answering, piece);
+}
+
+/* Takes the question back out of the conversation and returns it to the composer. */
+static void
+give_back_draft(VfWindow *self, VfMessage *answer)
+{
+  guint position;
+  if (g_list_store_find(self->messages, answer, &position) && position > 0)
+    g_list_store_splice(self->messages, position - 1, 2, NULL, 0);
+  vf_window_update_media_numbers(self);
+  g_autofree char *typed = vf_composer_get_text(self->composer);
+  if (!*typed)
+    vf_composer_set_text(self->composer, self->sent_text);
+  /* The returned attachments go first, where they were. */
+  GListModel *now = vf_composer_get_attachments(self->composer);
+  g_autoptr(GListStore) later = g_list_store_new(VF_TYPE_ATTACHMENT);
+  while (g_list_model_get_n_items(now) > 0) {
+    g_autoptr(VfAttachment) a = g_list_model_get_item(now, 0);
+    g_list_store_append(later, a);
+    g_list_store_remove(G_LIST_STORE(now), 0);
+  }
+  GListModel *lists[] = {G_LIST_MODEL(self->sent_attachments), G_LIST_MODEL(later)};
+  for (guint l = 0; l < G_N_ELEMENTS(lists); l++)
+    for (guint i = 0; i < g_list_model_get_n_items(lists[l]); i++) {
+      g_autoptr(VfAttachment) a = g_list_model_get_item(lists[l], i);
+      vf_composer_add_attachment(self->composer, a);
+    }
+}
+
+typedef struct {
+  VfWindow *window;
+  VfMessage *answer;
+} Turn;
+
+static void
+on_answered(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Turn *turn = user_data;
+  g_autoptr(VfWindow) self = turn->window;
+  g_autoptr(VfMessage) answer = turn->answer;
+  g_free(turn);
+  g_autoptr(GError) error = NULL;
+  VfTurnStats stats;
+  gboolean ok = vf_engine_send_finish(VF_ENGINE(source), result, &stats, &error);
+  if (answer != self->answering) {
+    /* A turn that "New Chat" abandoned: its text was ignored, and so is its end. */
+    self->stale_turns--;
+    return;
+  }
+  g_clear_object(&self->answering);
+  g_clear_object(&self->turn_cancellable);
+  if (ok) {
+    vf_message_finish(answer, &stats);
+    g_message("answer: %u tokens, prefill %u tokens in %.2f s, decode %.2f s%s", stats.generated_tokens,
+              stats.prefilled_tokens, stats.prefill_seconds, stats.decode_seconds, stats.stopped ? ", stopped" : "");
+  } else {
+    give_back_draft(self, answer);
+    g_autofree char *message = vf_window_explain_error(self, error);
+    vf_window_toast(self, message);
+  }
+  g_clear_pointer(&self->sent_text, g_free);
+  g_clear_object(&self->sent_attachments);
+  vf_window_update_actions(self);
+  vf_window_schedule_count(self);
+}
+
+void
+vf_window_send(VfWindow *self)
+{
+  if (self->answering || self->loading)
+    return;
+  if (!vf_engine_get_model_info(self->engine)) {
+    vf_window_toast(self, "Open a model first");
+    return;
+  }
+  if (self->inspecting > 0) {
+    /* Attachments are still being read: send as soon as they are in the draft. */
+    self->send_when_ready = TRUE;
+    return;
+  }
+  self->send_when_ready = FALSE;
+  g_autofree char *text = vf_composer_get_text(self->composer);
+  GListModel *attachments = vf_composer_get_attachments(self->composer);
+  guint n = g_list_model_get_n_items(attachments);
+  g_autofree char *stripped = g_strstrip(g_strdup(text));
+  if (!*stripped && n == 0)
+    return;
+
+  VfChat *draft = vf_window_build_draft(text, attachments);
+  g_autoptr(VfMessage) question = vf_message_new_user(text, attachments);
+  self->sent_text = g_strdup(text);
+  self->sent_attachments = g_list_store_new(VF_TYPE_ATTACHMENT);
+  for (guint i = 0; i < n; i++) {
+    g_autoptr(VfAttachment) a = g_list_model_get_item(attachments, i);
+    g_list_store_append(self->sent_attachments, a);
+  }
+  vf_composer_clear(self->composer);
+
+  self->answering = vf_message_new_assistant();
+  g_list_store_append(self->messages, question);
+  g_list_store_append(self->messages, self->answering);
+  vf_window_update_media_numbers(self);
+  vf_composer_set_status(self->composer, NULL, FALSE);
+  self->turn_cancellable = g_cancellable_new();
+  Turn *turn = g_new0(Turn, 1);
+  turn->window = g_object_ref(self);
+  turn->answer = g_object_ref(self->answering);
+  vf_engine_send_async(self->engine, draft, self->turn_cancellable, on_answered, turn);
+  vf_window_update_actions(self);
+}
+
+/* ---------------------------------------------------------------------------------------------------
+ * Actions
+ * ------------------------------------------------------------------------------------------------- */
+
+static void
+send_activated(GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  vf_window_send(VF_WINDOW(widget));
+}
+
+static void
+stop_activated(GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  VfWindow *self = VF_WINDOW(widget);
+  if (self->turn_cancellable)
+    g_cancellable_cancel(self->turn_cancellable);
+}
+
+static void
+new_chat_activated(GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  VfWindow *self = VF_WINDOW(widget);
+  if (self->answering) {
+    g_cancellable_cancel(self->turn_cancellable);
+    g_clear_object(&self->turn_cancellable);
+    g_clear_object(&self->answering);
+    g_clear_pointer(&self->sent_text, g_free);
+    g_clear_object(&self->sent_attachments);
+    self->stale_turns++;
+  }
+  /* Queued behind the abandoned turn, so the engine forgets it too. */
+  vf_engine_reset(self->engine);
+  vf_window_dismiss_toasts(self);
+  g_list_store_remove_all(self->messages);
+  vf_composer_clear(self->composer);
+  vf_window_update_media_numbers(self);
+  vf_window_update_actions(self);
+  vf_window_schedule_count(self);
+  vf_composer_focus_input(self->composer);
+}
+
+static void
+on_attach_response(GtkNativeDialog *dialog, int response, VfWindow *self)
+{
+  if (response == GTK_RESPONSE_ACCEPT) {
+    g_autoptr(GListModel) files = gtk_file_chooser_get_files(GTK_FILE_CHOOSER(dialog));
+    GSList *list = NULL;
+    for (guint i = g_list_model_get_n_items(files); i > 0; i--)
+      list = g_slist_prepend(list, g_list_model_get_item(files, i - 1));
+    vf_window_drop_files(self, list);
+    g_slist_free_full(list, g_object_unref);
+  }
+  g_object_unref(dialog);
+}
+
+static void
+attach_activated(GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  VfWindow *self = VF_WINDOW(widget);
+  GtkFileChooserNative *chooser = gtk_file_chooser_native_new("Attach Pictures or Videos", GTK_WINDOW(self),
+                                                              GTK_FILE_CHOOSER_ACTION_OPEN, "_Attach", "_Cancel");
+  gtk_file_chooser_set_select_multiple(GTK_FILE_CHOOSER(chooser), TRUE);
+  GtkFileFilter *media = gtk_file_filter_new();
+  gtk_file_filter_set_name(media, "Pictures and videos");
+  gtk_file_filter_add_mime_type(media, "image/*");
+  gtk_file_filter_add_mime_type(media, "video/*");
+  gtk_file_chooser_add_filter(GTK_FILE_CHOOSER(chooser), media);
+  g_object_unref(media);
+  GtkFileFilter *all = gtk_file_filter_new();
+  gtk_file_filter_set_name(all, "All files");
+  gtk_file_filter_add_pattern(all, "*");
+  gtk_file_chooser_add_filter(GTK_FILE_CHOOSER(chooser), all);
+  g_object_unref(all);
+  g_signal_connect(chooser, "response", G_CALLBACK(on_attach_response), self);
+  gtk_native_dialog_show(GTK_NATIVE_DIALOG(chooser));
+}
+
+static void
+on_open_model_response(GtkNativeDialog *dialog, int response, VfWindow *self)
+{
+  if (response == GTK_RESPONSE_ACCEPT) {
+    g_autoptr(GFile) folder = gtk_file_chooser_get_file(GTK_FILE_CHOOSER(dialog));
+    g_autofree char *path = folder ? g_file_get_path(folder) : NULL;
+    if (path)
+      vf_window_load_model(self, path, NULL);
+  }
+  g_object_unref(dialog);
+}
+
+static void
+open_model_activated(GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  VfWindow *self = VF_WINDOW(widget);
+  GtkFileChooserNative *chooser = gtk_file_chooser_native_new("Open Model Folder", GTK_WINDOW(self),
+                                                              GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER, "_Open",
+                                                              "_Cancel");
+  g_signal_connect(chooser, "response", G_CALLBACK(on_open_model_response), self);
+  gtk_native_dialog_show(GTK_NATIVE_DIALOG(chooser));
+}
+
+void
+vf_window_class_add_actions(GtkWidgetClass *widget_class)
+{
+  gtk_widget_class_install_action(widget_class, "chat.send", NULL, send_activated);
+  gtk_widget_class_install_action(widget_class, "chat.stop", NULL, stop_activated);
+  gtk_widget_class_install_action(widget_class, "chat.new", NULL, new_chat_activated);
+  gtk_widget_class_install_action(widget_class, "chat.attach", NULL, attach_activated);
+  gtk_widget_class_install_action(widget_class, "chat.open-model", NULL, open_model_activated);
+  gtk_widget_class_add_binding_action(widget_class, GDK_KEY_Escape, 0, "chat.stop", NULL);
+  gtk_widget_class_add_binding_action(widget_class, GDK_KEY_n, GDK_CONTROL_MASK, "chat.new", NULL);
+  gtk_widget_class_add_binding_action(widget_class, GDK_KEY_o, GDK_CONTROL_MASK, "chat.open-model", NULL);
+}
+
+void
+vf_window_connect_engine(VfWindow *self)
+{
+  g_signal_connect_object(self->engine, "stage", G_CALLBACK(on_stage), self, 0);
+  g_signal_connect_object(self->engine, "text", G_CALLBACK(on_text), self, 0);
+}

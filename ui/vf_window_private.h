@@ -1,0 +1,73 @@
+/* VfWindow's instance struct, shared by the files that implement it (see vf_window.h). */
+#pragma once
+
+#include "vf_chat_view.h"
+#include "vf_composer.h"
+#include "vf_message.h"
+#include "vf_window.h"
+
+struct _VfWindow {
+  AdwApplicationWindow parent_instance;
+
+  /* Template children. */
+  AdwToastOverlay *toast_overlay;
+  AdwWindowTitle *window_title;
+  GtkRevealer *device_banner;
+  GtkLabel *device_banner_label;
+  GtkStack *stack;
+  AdwStatusPage *welcome_page;
+  GtkLabel *welcome_help;
+  AdwPreferencesGroup *found_group;
+  AdwStatusPage *loading_page;
+  GtkProgressBar *load_progress;
+  VfChatView *chat_view;
+  VfComposer *composer;
+
+  VfEngine *engine;
+  GSettings *settings;         /* NULL without the schema */
+  GListStore *messages;        /* VfMessage: the conversation as shown */
+  GPtrArray *found_rows;       /* AdwActionRow in found_group */
+  GPtrArray *toasts;           /* char *: every toast shown, for the transcript dump */
+  GPtrArray *live_toasts;      /* AdwToast: those still on screen */
+
+  /* Loading. */
+  gboolean loading;
+  char *loading_name;
+  GCancellable *load_cancellable;
+  char *welcome_error;         /* why the last load failed, shown on the welcome page */
+
+  /* The turn in flight. */
+  VfMessage *answering;        /* the answer being written, or NULL */
+  GCancellable *turn_cancellable;
+  char *sent_text;             /* the draft as sent, to give back if the turn fails */
+  GListStore *sent_attachments;
+  guint stale_turns;           /* turns "New Chat" abandoned whose end has not come back yet */
+
+  /* Attachments being read, and a send waiting for them. */
+  guint inspecting;
+  gboolean send_when_ready;
+
+  /* Prompt token count of conversation + draft. */
+  guint count_source;
+  GCancellable *count_cancellable;
+};
+
+/* vf_window.c */
+void vf_window_update_media_numbers(VfWindow *self);
+/* Dismisses the toasts on screen (they were about the conversation that "New Chat" ends). */
+void vf_window_dismiss_toasts(VfWindow *self);
+void vf_window_schedule_count(VfWindow *self);
+/* The engine's form of a user message: the attachments in order, then the text (if any). */
+VfChat *vf_window_build_draft(const char *text, GListModel *attachments);
+/* "Out of GPU memory …: try a lower max pixels" and the like: an engine error for a person. */
+char *vf_window_explain_error(VfWindow *self, const GError *error);
+
+/* vf_window_actions.c */
+void vf_window_class_add_actions(GtkWidgetClass *widget_class);
+/* Streams the engine's stages and text into the answer being written. */
+void vf_window_connect_engine(VfWindow *self);
+void vf_window_send(VfWindow *self);
+void vf_window_update_actions(VfWindow *self);
+
+/* vf_window_dnd.c */
+void vf_window_setup_drop_target(VfWindow *self);
