@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vf_config.h"
+#include "vf_positions.h"
 #include "vf_resample.h"
 #include "vf_safetensors.h"
 #include "vf_video.h"
@@ -578,6 +580,65 @@ test_golden_preproc_default_video(void)
   g_assert_cmpfloat(d_last, <=, ONE_LEVEL);
 }
 
+/* The video grids from our pipeline drive the rest of the model as in the reference (spec §7.3, §8.4, §12.2):
+ * M-RoPE positions and rope_deltas of the golden prompts, and the vision tower's attention groups (one per
+ * temporal slice of h·w patches). */
+static void
+test_golden_positions(gconstpointer data)
+{
+  const char *case_name = data;
+  g_autoptr(JsonParser) parser = NULL;
+  JsonObject *c = read_case(case_name, &parser);
+  JsonObject *e = video_element(c);
+  VfMediaOptions options = element_options(e);
+  VfImageProcessorConfig cfg = default_config();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VfVideoInput) in = NULL;
+  JsonNode *video = json_object_get_member(e, "video");
+  if (JSON_NODE_HOLDS_ARRAY(video)) {
+    JsonArray *list = json_node_get_array(video);
+    g_autoptr(GPtrArray) frames = g_ptr_array_new_with_free_func(g_free);
+    for (guint i = 0; i < json_array_get_length(list); i++)
+      g_ptr_array_add(frames, golden_path(case_name, json_array_get_string_element(list, i)));
+    g_ptr_array_add(frames, NULL);
+    in = vf_video_input_new_from_frames((const char *const *)frames->pdata, &options, &cfg, NULL, &error);
+  } else {
+    g_autofree char *path = golden_path(case_name, json_node_get_string(video));
+    in = vf_video_input_new(path, &options, &cfg, NULL, &error);
+  }
+  g_assert_no_error(error);
+  const VfGrid grid = in->plan->grid;
+
+  /* tests/data/models/<model> from "shared/golden/models/<model>". */
+  g_autofree char *model = g_path_get_basename(json_object_get_string_member(c, "model"));
+  g_autofree char *dir = g_build_filename(g_getenv("VF_TEST_DATA"), "models", model, NULL);
+  g_autoptr(VfConfig) config = vf_config_load(dir, &error);
+  g_assert_no_error(error);
+  g_autoptr(VfSafetensors) st = open_tensors(case_name);
+  const VfTensor *ids_t = vf_safetensors_find(st, "input_ids");
+  g_assert_nonnull(ids_t);
+  uint32_t n = (uint32_t)ids_t->shape[1];
+  g_autofree int64_t *ids64 = tensor_copy(st, "input_ids", VF_ST_I64, n);
+  g_autofree int64_t *want = tensor_copy(st, "position_ids", VF_ST_I64, 3 * (uint64_t)n);
+  g_autofree int64_t *want_delta = tensor_copy(st, "rope_deltas", VF_ST_I64, 1);
+  g_autofree int32_t *ids = g_new(int32_t, n), *pos = g_new(int32_t, 3 * n);
+  for (uint32_t i = 0; i < n; i++)
+    ids[i] = (int32_t)ids64[i];
+  int32_t delta = 0;
+  uint32_t used = 0;
+  g_assert_true(vf_positions_compute(config, ids, n, NULL, 0, &grid, 1, pos, &delta, NULL, &used, &error));
+  g_assert_no_error(error);
+  g_assert_cmpuint(used, ==, 1);
+  for (uint32_t i = 0; i < 3 * n; i++)
+    g_assert_cmpint(pos[i], ==, want[i]);
+  g_assert_cmpint(delta, ==, want_delta[0]);
+
+  /* cu_seqlens: for each temporal slice, h·w patches. */
+  g_autofree int64_t *cu = tensor_copy(st, "vision_videos.cu_seqlens", VF_ST_I64, grid.t + 1);
+  for (uint32_t t = 0; t <= grid.t; t++)
+    g_assert_cmpint(cu[t], ==, (int64_t)t * grid.h * grid.w);
+}
+
 /* ---- frame lists: padding, mixed sizes, slices ------------------------------------------------------------ */
 
 static void
@@ -1079,6 +1140,9 @@ main(int argc, char **argv)
   g_test_add_data_func("/video/golden/b03_video_frames", "b03_video_frames", test_golden_frame_list);
   g_test_add_func("/video/golden/a06_video_file", test_golden_a06);
   g_test_add_func("/video/golden/preproc_default", test_golden_preproc_default_video);
+  g_test_add_data_func("/video/golden/positions/a05_video_frames", "a05_video_frames", test_golden_positions);
+  g_test_add_data_func("/video/golden/positions/a06_video_file", "a06_video_file", test_golden_positions);
+  g_test_add_data_func("/video/golden/positions/b03_video_frames", "b03_video_frames", test_golden_positions);
   g_test_add_func("/video/frame-list/padding-sizes-errors", test_frame_list_padding_and_sizes);
   g_test_add_func("/video/files/containers", test_containers);
   g_test_add_func("/video/files/seeking", test_seeking);
