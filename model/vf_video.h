@@ -46,7 +46,7 @@ typedef struct {
 } VfVideoRunOptions;
 
 typedef struct {
-  VfVideoCountSource count_source; /* how the frames were counted (files) */
+  VfVideoCountSource count_source; /* how the frames were counted (files; meaningless for frame lists) */
   uint32_t decode_passes;          /* passes that decoded (1 normally; 2 after a recount by decoding) */
   VfVideoReadStats read;           /* packets read, frames decoded, seeks: of the last pass */
   double seconds;                  /* wall time */

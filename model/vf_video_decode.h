@@ -9,7 +9,8 @@
  * Colour: frames are converted to RGB24 by libswscale with SWS_BILINEAR and swscale's default colourspace
  * (BT.601, range from the pixel format) into a buffer whose rows are 16-byte aligned: exactly what PyAV 10's
  * `frame.to_rgb()` does, so the RGB matches the reference bit for bit with the same FFmpeg (the frame's own
- * colourspace tag is ignored, as PyAV 10 ignores it).
+ * colourspace tag is ignored, as PyAV 10 ignores it). Rotation metadata and the sample aspect ratio are ignored
+ * too: frames are used as stored, like the reference.
  *
  * Three steps, each reopening the file so that no decoder state outlives a call:
  *
