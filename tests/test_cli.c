@@ -29,33 +29,47 @@ run_cli(const char *const *args, char **out, char **err)
   return g_spawn_check_wait_status(status, NULL) ? 0 : (WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 }
 
-/* The streamed answer equals the reference implementation's greedy decode (case a01). */
+/* Runs `viewfinder-cli chat` on tiny-a with the case's question (its last text part) and `media` arguments,
+ * and asserts that stdout is the reference's greedy answer and the prompt has `prompt_tokens` tokens. */
 static void
-test_chat_matches_reference(void)
+assert_chat_answers_as(const char *case_name, const char *const *media, int prompt_tokens)
 {
-  g_autofree char *case_json = data_path("golden/cases/a01_text_only/case.json");
+  g_autofree char *case_json = data_path(case_name);
+  g_autofree char *case_file = g_build_filename(case_json, "case.json", NULL);
   g_autoptr(JsonParser) parser = json_parser_new();
-  g_assert_true(json_parser_load_from_file(parser, case_json, NULL));
+  g_assert_true(json_parser_load_from_file(parser, case_file, NULL));
   JsonObject *cj = json_node_get_object(json_parser_get_root(parser));
-  JsonObject *gen = json_object_get_object_member(cj, "generation");
-  const char *decoded = json_object_get_string_member(gen, "decoded");
-  JsonArray *messages = json_object_get_array_member(cj, "messages");
-  JsonObject *user = json_array_get_object_element(messages, 0);
-  JsonObject *part = json_array_get_object_element(json_object_get_array_member(user, "content"), 0);
-  const char *prompt = json_object_get_string_member(part, "text");
+  const char *decoded = json_object_get_string_member(json_object_get_object_member(cj, "generation"), "decoded");
+  JsonObject *user = json_array_get_object_element(json_object_get_array_member(cj, "messages"), 0);
+  JsonArray *content = json_object_get_array_member(user, "content");
+  JsonObject *text = json_array_get_object_element(content, json_array_get_length(content) - 1);
+  const char *question = json_object_get_string_member(text, "text");
 
   g_autofree char *model = data_path("models/tiny-a");
   g_autofree char *tokenizer = data_path("tokenizer");
-  const char *args[] = {"chat", "-m", model, "--tokenizer", tokenizer, "-p", prompt, "--max-new-tokens", "16", NULL};
+  g_autoptr(GPtrArray) args = g_ptr_array_new();
+  const char *fixed[] = {"chat", "-m", model, "--tokenizer", tokenizer, "--max-new-tokens", "16", "-p", question};
+  for (size_t i = 0; i < G_N_ELEMENTS(fixed); i++)
+    g_ptr_array_add(args, (gpointer)fixed[i]);
+  for (int i = 0; media && media[i]; i++)
+    g_ptr_array_add(args, (gpointer)media[i]);
+  g_ptr_array_add(args, NULL);
   g_autofree char *out = NULL, *err = NULL;
-  int rc = run_cli(args, &out, &err);
+  int rc = run_cli((const char *const *)args->pdata, &out, &err);
   g_test_message("stderr: %s", err);
   g_assert_cmpint(rc, ==, 0);
   g_autofree char *want = g_strdup_printf("%s\n", decoded);
   g_assert_cmpstr(out, ==, want);
-  g_assert_nonnull(strstr(err, "prefill"));
+  g_autofree char *tokens = g_strdup_printf("prompt %d tokens, prefill", prompt_tokens);
+  g_assert_nonnull(strstr(err, tokens));
   g_assert_nonnull(strstr(err, "decode"));
-  g_assert_nonnull(strstr(err, "prompt 27 tokens"));
+}
+
+/* The streamed answer equals the reference implementation's greedy decode (case a01). */
+static void
+test_chat_matches_reference(void)
+{
+  assert_chat_answers_as("golden/cases/a01_text_only", NULL, 27);
 }
 
 static void
@@ -82,23 +96,9 @@ test_chat_json_lines(void)
 static void
 test_chat_image_matches_reference(void)
 {
-  g_autofree char *case_json = data_path("golden/cases/a02_image_photo/case.json");
-  g_autoptr(JsonParser) parser = json_parser_new();
-  g_assert_true(json_parser_load_from_file(parser, case_json, NULL));
-  JsonObject *cj = json_node_get_object(json_parser_get_root(parser));
-  const char *decoded = json_object_get_string_member(json_object_get_object_member(cj, "generation"), "decoded");
-  g_autofree char *model = data_path("models/tiny-a");
-  g_autofree char *tokenizer = data_path("tokenizer");
   g_autofree char *image = data_path("golden/cases/a02_image_photo/chelsea.png");
-  const char *args[] = {"chat", "-m", model, "--tokenizer", tokenizer, "--image", image, "--min-pixels", "3136",
-                        "--max-pixels", "20000", "-p", "Describe this image.", "--max-new-tokens", "16", NULL};
-  g_autofree char *out = NULL, *err = NULL;
-  int rc = run_cli(args, &out, &err);
-  g_test_message("stderr: %s", err);
-  g_assert_cmpint(rc, ==, 0);
-  g_autofree char *want = g_strdup_printf("%s\n", decoded);
-  g_assert_cmpstr(out, ==, want);
-  g_assert_nonnull(strstr(err, "prompt 49 tokens"));
+  const char *media[] = {"--image", image, "--min-pixels", "3136", "--max-pixels", "20000", NULL};
+  assert_chat_answers_as("golden/cases/a02_image_photo", media, 49);
 }
 
 /* A question about a video file (case a06: fps 2, the message's pixel limits as options) gets the reference's
@@ -106,24 +106,10 @@ test_chat_image_matches_reference(void)
 static void
 test_chat_video_matches_reference(void)
 {
-  g_autofree char *case_json = data_path("golden/cases/a06_video_file/case.json");
-  g_autoptr(JsonParser) parser = json_parser_new();
-  g_assert_true(json_parser_load_from_file(parser, case_json, NULL));
-  JsonObject *cj = json_node_get_object(json_parser_get_root(parser));
-  const char *decoded = json_object_get_string_member(json_object_get_object_member(cj, "generation"), "decoded");
-  g_autofree char *model = data_path("models/tiny-a");
-  g_autofree char *tokenizer = data_path("tokenizer");
   g_autofree char *video = data_path("golden/cases/a06_video_file/clip.mp4");
-  const char *args[] = {"chat", "-m", model, "--tokenizer", tokenizer, "--video", video, "--fps", "2",
-                        "--video-min-pixels", "3136", "--video-max-pixels", "19000", "-p", "Describe the video.",
-                        "--max-new-tokens", "16", NULL};
-  g_autofree char *out = NULL, *err = NULL;
-  int rc = run_cli(args, &out, &err);
-  g_test_message("stderr: %s", err);
-  g_assert_cmpint(rc, ==, 0);
-  g_autofree char *want = g_strdup_printf("%s\n", decoded);
-  g_assert_cmpstr(out, ==, want);
-  g_assert_nonnull(strstr(err, "prompt 97 tokens"));
+  const char *media[] = {"--video", video, "--fps", "2", "--video-min-pixels", "3136", "--video-max-pixels", "19000",
+                         NULL};
+  assert_chat_answers_as("golden/cases/a06_video_file", media, 97);
 }
 
 /* ocr: one JSON line per file; a broken file gets an error line naming it and the others still run. */
