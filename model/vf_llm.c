@@ -10,6 +10,14 @@
 #define DEFAULT_CHUNK 512u
 #define MAX_CONTEXT 32768u
 
+typedef struct {
+  VfKvCache *cache;   /* [layers] */
+  VfBuffer seq;       /* host uint32 [1]: tokens already in this cache, read by the shaders */
+  VfBuffer best;      /* host uint32 [1]: argmax of this sequence's logits */
+  uint32_t length;    /* tokens in the cache */
+  uint32_t key_begin; /* the masked prefix (left padding), from the sequence's prefill */
+} Sequence;
+
 struct VfLlm {
   VfDevice *dev;
   const VfConfig *cfg;
@@ -24,25 +32,28 @@ struct VfLlm {
   VfBuffer attn;   /* [chunk, H] */
   VfBuffer gu;     /* [chunk, 2I]  gate | up */
   VfBuffer act;    /* [chunk, I] */
-  VfBuffer logits; /* [vocab] */
+  VfBuffer logits; /* [sequences, vocab] */
   VfBuffer trace_embeds, trace_layer0; /* [chunk, H], only while tracing */
 
   /* Host-visible parameters, rewritten before each submit: */
-  VfBuffer ids;       /* int32 [chunk] */
+  VfBuffer ids;       /* int32 [max(chunk, sequences)] */
   VfBuffer positions; /* int32 [3, rows] stream-major for the current pass */
-  VfBuffer seq;       /* uint32 [1]: tokens already in the cache */
-  VfBuffer best;      /* uint32 [1]: argmax of the logits */
   VfBuffer argmax_scratch; /* partial results of the device argmax */
 
   /* M-RoPE tables, f32 [context, head_dim / 2] */
   VfBuffer rope_cos, rope_sin;
 
-  VfKvCache *cache; /* [layers] */
+  Sequence *seqs; /* [n_seqs]: independent conversations, each with its own KV cache */
+  uint32_t n_seqs;
+  uint32_t current; /* the sequence prefill, decode, length and truncate act on */
   uint64_t cache_bytes;
 
-  uint32_t key_begin;        /* the sequence's masked prefix (left padding), from its prefill */
-  VfCmd *decode_cmd;         /* recorded on first use, replayed afterwards */
-  uint32_t decode_key_begin; /* what decode_cmd was recorded with */
+  /* Recorded on first use and replayed: one step of the current sequence, and one of all sequences. Each is
+   * recorded again when what it baked in (the sequence, the masked prefixes) changes. */
+  VfCmd *decode_cmd;
+  uint32_t decode_seq, decode_key_begin;
+  VfCmd *batch_cmd;
+  uint32_t *batch_key_begin; /* [n_seqs] */
 };
 
 static gboolean
@@ -63,7 +74,7 @@ choose_context(VfLlm *llm, const VfLlmOptions *options, uint64_t scratch_bytes)
   const VfDeviceInfo *info = vf_device_get_info(llm->dev);
   uint64_t used = llm->w->device_bytes + scratch_bytes;
   uint64_t free_bytes = info->memory_budget > used ? (info->memory_budget - used) * 9 / 10 : 0;
-  uint64_t fit = free_bytes / per_token;
+  uint64_t fit = free_bytes / per_token / llm->n_seqs;
   /* Below 2048 tokens the model is of little use; let the allocation itself say if even that fails. */
   return (uint32_t)MAX(MIN(fit, (uint64_t)limit), MIN(2048u, limit));
 }
@@ -80,6 +91,9 @@ vf_llm_create(VfDevice *dev, const VfConfig *config, const VfWeights *weights, c
   uint32_t H = c->hidden, K = c->kv_heads * c->head_dim, I = c->intermediate;
   llm->qkv_width = H + 2 * K;
   llm->chunk = options && options->chunk ? options->chunk : DEFAULT_CHUNK;
+  llm->n_seqs = options && options->sequences ? options->sequences : 1;
+  llm->seqs = g_new0(Sequence, llm->n_seqs);
+  llm->batch_key_begin = g_new0(uint32_t, llm->n_seqs);
 
   uint64_t C = llm->chunk;
   uint64_t scratch = C * 4 * (3ull * H + llm->qkv_width + 3ull * I) + (uint64_t)c->vocab * 4;
@@ -91,11 +105,9 @@ vf_llm_create(VfDevice *dev, const VfConfig *config, const VfWeights *weights, c
       !alloc(llm, VF_MEMORY_DEVICE, C * H * 4, &llm->attn, error) ||
       !alloc(llm, VF_MEMORY_DEVICE, C * 2 * I * 4, &llm->gu, error) ||
       !alloc(llm, VF_MEMORY_DEVICE, C * I * 4, &llm->act, error) ||
-      !alloc(llm, VF_MEMORY_DEVICE, (uint64_t)c->vocab * 4, &llm->logits, error) ||
-      !alloc(llm, VF_MEMORY_HOST, C * 4, &llm->ids, error) ||
-      !alloc(llm, VF_MEMORY_HOST, 3 * C * 4, &llm->positions, error) ||
-      !alloc(llm, VF_MEMORY_HOST, 4, &llm->seq, error) ||
-      !alloc(llm, VF_MEMORY_HOST, 4, &llm->best, error) ||
+      !alloc(llm, VF_MEMORY_DEVICE, (uint64_t)llm->n_seqs * c->vocab * 4, &llm->logits, error) ||
+      !alloc(llm, VF_MEMORY_HOST, MAX(C, llm->n_seqs) * 4, &llm->ids, error) ||
+      !alloc(llm, VF_MEMORY_HOST, 3 * MAX(C, llm->n_seqs) * 4, &llm->positions, error) ||
       !alloc(llm, VF_MEMORY_DEVICE, vf_op_argmax_scratch_size(c->vocab), &llm->argmax_scratch, error))
     goto fail;
 
@@ -110,16 +122,21 @@ vf_llm_create(VfDevice *dev, const VfConfig *config, const VfWeights *weights, c
       goto fail;
   }
 
-  llm->cache = g_new0(VfKvCache, c->layers);
-  for (uint32_t l = 0; l < c->layers; l++) {
-    VfKvCache *kv = &llm->cache[l];
-    kv->kv_heads = c->kv_heads;
-    kv->head_dim = c->head_dim;
-    kv->capacity = llm->context;
-    uint64_t bytes = (uint64_t)c->kv_heads * llm->context * c->head_dim * 4;
-    if (!alloc(llm, VF_MEMORY_DEVICE, bytes, &kv->k, error) || !alloc(llm, VF_MEMORY_DEVICE, bytes, &kv->v, error))
+  for (uint32_t sq = 0; sq < llm->n_seqs; sq++) {
+    Sequence *q = &llm->seqs[sq];
+    q->cache = g_new0(VfKvCache, c->layers);
+    if (!alloc(llm, VF_MEMORY_HOST, 4, &q->seq, error) || !alloc(llm, VF_MEMORY_HOST, 4, &q->best, error))
       goto fail;
-    llm->cache_bytes += 2 * bytes;
+    for (uint32_t l = 0; l < c->layers; l++) {
+      VfKvCache *kv = &q->cache[l];
+      kv->kv_heads = c->kv_heads;
+      kv->head_dim = c->head_dim;
+      kv->capacity = llm->context;
+      uint64_t bytes = (uint64_t)c->kv_heads * llm->context * c->head_dim * 4;
+      if (!alloc(llm, VF_MEMORY_DEVICE, bytes, &kv->k, error) || !alloc(llm, VF_MEMORY_DEVICE, bytes, &kv->v, error))
+        goto fail;
+      llm->cache_bytes += 2 * bytes;
+    }
   }
   return llm;
 
@@ -134,33 +151,50 @@ vf_llm_free(VfLlm *llm)
   if (!llm)
     return;
   vf_cmd_free(llm->decode_cmd);
+  vf_cmd_free(llm->batch_cmd);
   VfBuffer *bufs[] = {&llm->x, &llm->xn, &llm->qkv, &llm->attn, &llm->gu, &llm->act, &llm->logits,
-                      &llm->trace_embeds, &llm->trace_layer0, &llm->ids, &llm->positions, &llm->seq,
-                      &llm->best, &llm->argmax_scratch, &llm->rope_cos, &llm->rope_sin};
+                      &llm->trace_embeds, &llm->trace_layer0, &llm->ids, &llm->positions,
+                      &llm->argmax_scratch, &llm->rope_cos, &llm->rope_sin};
   for (size_t i = 0; i < G_N_ELEMENTS(bufs); i++)
     if (bufs[i]->buffer)
       vf_buffer_release(llm->dev, bufs[i]);
-  if (llm->cache) {
-    for (uint32_t l = 0; l < llm->cfg->layers; l++) {
-      if (llm->cache[l].k.buffer)
-        vf_buffer_release(llm->dev, &llm->cache[l].k);
-      if (llm->cache[l].v.buffer)
-        vf_buffer_release(llm->dev, &llm->cache[l].v);
+  for (uint32_t sq = 0; llm->seqs && sq < llm->n_seqs; sq++) {
+    Sequence *q = &llm->seqs[sq];
+    if (q->seq.buffer)
+      vf_buffer_release(llm->dev, &q->seq);
+    if (q->best.buffer)
+      vf_buffer_release(llm->dev, &q->best);
+    for (uint32_t l = 0; q->cache && l < llm->cfg->layers; l++) {
+      if (q->cache[l].k.buffer)
+        vf_buffer_release(llm->dev, &q->cache[l].k);
+      if (q->cache[l].v.buffer)
+        vf_buffer_release(llm->dev, &q->cache[l].v);
     }
-    g_free(llm->cache);
+    g_free(q->cache);
   }
+  g_free(llm->seqs);
+  g_free(llm->batch_key_begin);
   g_free(llm);
 }
 
 uint32_t vf_llm_context(const VfLlm *llm) { return llm->context; }
-uint32_t vf_llm_length(const VfLlm *llm) { return llm->length; }
+uint32_t vf_llm_length(const VfLlm *llm) { return llm->seqs[llm->current].length; }
+uint32_t vf_llm_sequences(const VfLlm *llm) { return llm->n_seqs; }
+
+void
+vf_llm_select(VfLlm *llm, uint32_t sequence)
+{
+  g_return_if_fail(sequence < llm->n_seqs);
+  llm->current = sequence;
+}
 uint64_t vf_llm_cache_bytes(const VfLlm *llm) { return llm->cache_bytes; }
 
 void
 vf_llm_truncate(VfLlm *llm, uint32_t length)
 {
-  if (length < llm->length)
-    llm->length = length;
+  Sequence *q = &llm->seqs[llm->current];
+  if (length < q->length)
+    q->length = length;
 }
 
 static VfBuffer
@@ -169,10 +203,13 @@ rows_of(const VfBuffer *b, uint64_t row_bytes, uint64_t first, uint64_t count)
   return vf_buffer_slice(b, first * row_bytes, count * row_bytes);
 }
 
-/* Records the decoder layers for `rows` tokens whose ids, positions and cache offset are in the parameter
- * buffers, starting from the embeddings already in x. */
+/* Records the decoder layers for `rows` tokens whose ids, positions and cache offsets are in the parameter
+ * buffers, starting from the embeddings already in x. The rows belong to one sequence (`seqs` holds one) or,
+ * for a step of several sequences, row r to seqs[r] (`nseqs` == rows): everything but the cache work is
+ * shared by all rows. */
 static void
-record_layers(VfLlm *llm, VfCmd *cmd, uint32_t rows, uint32_t key_begin, const VfBuffer *trace_layer0)
+record_layers(VfLlm *llm, VfCmd *cmd, uint32_t rows, Sequence *const *seqs, uint32_t nseqs,
+              const VfBuffer *trace_layer0)
 {
   const VfConfig *c = llm->cfg;
   const VfWeights *w = llm->w;
@@ -192,9 +229,15 @@ record_layers(VfLlm *llm, VfCmd *cmd, uint32_t rows, uint32_t key_begin, const V
     /* q and k heads sit side by side at the start of each qkv row. */
     vf_op_rope(cmd, &qkv, rows, llm->qkv_width, c->heads + c->kv_heads, c->head_dim, &positions,
                c->mrope_section, &llm->rope_cos, &llm->rope_sin, llm->context);
-    vf_op_kv_store(cmd, &qkv, rows, llm->qkv_width, H, H + K, &llm->cache[l], &llm->seq);
-    vf_op_attention_causal(cmd, &qkv, rows, llm->qkv_width, c->heads, &llm->cache[l], &llm->seq, key_begin,
-                           &attn);
+    for (uint32_t g = 0; g < nseqs; g++) {
+      uint32_t first = nseqs == 1 ? 0 : g, count = nseqs == 1 ? rows : 1;
+      VfBuffer q = rows_of(&llm->qkv, llm->qkv_width * 4, first, count);
+      VfBuffer a = rows_of(&llm->attn, H * 4, first, count);
+      Sequence *sq = seqs[g];
+      vf_op_kv_store(cmd, &q, count, llm->qkv_width, H, H + K, &sq->cache[l], &sq->seq);
+      vf_op_attention_causal(cmd, &q, count, llm->qkv_width, c->heads, &sq->cache[l], &sq->seq, sq->key_begin,
+                             &a);
+    }
     vf_op_matmul(cmd, &attn, rows, &L->o, NULL, &x, &x);
     vf_op_rmsnorm(cmd, &x, &L->mlp_norm, &xn, rows, H, c->rms_eps);
     vf_op_matmul(cmd, &xn, rows, &L->gate_up, NULL, NULL, &gu);
@@ -207,7 +250,7 @@ record_layers(VfLlm *llm, VfCmd *cmd, uint32_t rows, uint32_t key_begin, const V
 
 /* Final norm of row `last` (or of all rows, when tracing) and the lm_head on that row. */
 static void
-record_head(VfLlm *llm, VfCmd *cmd, uint32_t rows, bool all_rows, bool want_logits, bool want_argmax)
+record_head(VfLlm *llm, VfCmd *cmd, uint32_t rows, bool all_rows, bool want_logits)
 {
   const VfConfig *c = llm->cfg;
   uint32_t H = c->hidden;
@@ -219,16 +262,33 @@ record_head(VfLlm *llm, VfCmd *cmd, uint32_t rows, bool all_rows, bool want_logi
   } else {
     vf_op_rmsnorm(cmd, &last_x, &llm->w->final_norm, &last_xn, 1, H, c->rms_eps);
   }
-  if (want_logits || want_argmax)
+  if (want_logits)
     vf_op_matmul(cmd, &last_xn, 1, &llm->w->lm_head, NULL, NULL, &llm->logits);
-  if (want_argmax)
-    vf_op_argmax(cmd, &llm->logits, c->vocab, &llm->argmax_scratch, &llm->best);
+}
+
+/* One decode step of `nseqs` sequences (row r is seqs[r]): logits [nseqs, vocab] and each row's argmax. */
+static void
+record_step(VfLlm *llm, VfCmd *cmd, Sequence *const *seqs, uint32_t nseqs)
+{
+  const VfConfig *c = llm->cfg;
+  uint32_t H = c->hidden;
+  VfBuffer x = rows_of(&llm->x, H * 4, 0, nseqs), xn = rows_of(&llm->xn, H * 4, 0, nseqs);
+  VfBuffer ids = vf_buffer_slice(&llm->ids, 0, 4ull * nseqs);
+  vf_op_embed(cmd, &llm->w->embed, &ids, nseqs, &x);
+  record_layers(llm, cmd, nseqs, seqs, nseqs, NULL);
+  vf_op_rmsnorm(cmd, &x, &llm->w->final_norm, &xn, nseqs, H, c->rms_eps);
+  VfBuffer logits = rows_of(&llm->logits, (uint64_t)c->vocab * 4, 0, nseqs);
+  vf_op_matmul(cmd, &xn, nseqs, &llm->w->lm_head, NULL, NULL, &logits);
+  for (uint32_t r = 0; r < nseqs; r++) {
+    VfBuffer row = rows_of(&llm->logits, (uint64_t)c->vocab * 4, r, 1);
+    vf_op_argmax(cmd, &row, c->vocab, &llm->argmax_scratch, &seqs[r]->best);
+  }
 }
 
 static gboolean
-set_seq(VfLlm *llm, uint32_t value, GError **error)
+set_seq(VfLlm *llm, Sequence *q, GError **error)
 {
-  return vf_buffer_upload(llm->dev, &llm->seq, 0, &value, 4, error);
+  return vf_buffer_upload(llm->dev, &q->seq, 0, &q->length, 4, error);
 }
 
 gboolean
@@ -238,10 +298,11 @@ vf_llm_prefill(VfLlm *llm, const VfLlmInput *in, float *logits, const VfLlmTrace
   uint32_t H = c->hidden;
   if (in->n == 0)
     return TRUE;
-  if ((uint64_t)llm->length + in->n > llm->context) {
+  Sequence *q = &llm->seqs[llm->current];
+  if ((uint64_t)q->length + in->n > llm->context) {
     g_set_error(error, VF_CONFIG_ERROR, VF_CONFIG_ERROR_UNSUPPORTED,
-                "the prompt needs %u tokens but the context holds %u (%u already used)", llm->length + in->n,
-                llm->context, llm->length);
+                "the prompt needs %u tokens but the context holds %u (%u already used)", q->length + in->n,
+                llm->context, q->length);
     return FALSE;
   }
   for (uint32_t s = 0; s < in->nsplices; s++) {
@@ -253,7 +314,7 @@ vf_llm_prefill(VfLlm *llm, const VfLlmInput *in, float *logits, const VfLlmTrace
       return FALSE;
     }
   }
-  llm->key_begin = in->key_begin;
+  q->key_begin = in->key_begin;
   bool tracing = trace && (trace->inputs_embeds || trace->layer0_out || trace->final_norm_out);
   if (tracing && !llm->trace_embeds.buffer) {
     uint64_t bytes = (uint64_t)llm->chunk * H * 4;
@@ -273,7 +334,7 @@ vf_llm_prefill(VfLlm *llm, const VfLlmInput *in, float *logits, const VfLlmTrace
       memcpy(pos_buf + s * rows, in->positions + (size_t)s * in->n + start, rows * 4);
     gboolean ok = vf_buffer_upload(llm->dev, &llm->ids, 0, in->ids + start, rows * 4, error) &&
                   vf_buffer_upload(llm->dev, &llm->positions, 0, pos_buf, 3ull * rows * 4, error) &&
-                  set_seq(llm, llm->length, error);
+                  set_seq(llm, q, error);
     if (pos_buf != pos)
       g_free(pos_buf);
     if (!ok)
@@ -296,14 +357,14 @@ vf_llm_prefill(VfLlm *llm, const VfLlmInput *in, float *logits, const VfLlmTrace
     }
     if (tracing)
       vf_cmd_copy(cmd, &x, &llm->trace_embeds, (uint64_t)rows * H * 4);
-    record_layers(llm, cmd, rows, in->key_begin, tracing ? &llm->trace_layer0 : NULL);
+    record_layers(llm, cmd, rows, &q, 1, tracing ? &llm->trace_layer0 : NULL);
     if (last_chunk || tracing)
-      record_head(llm, cmd, rows, tracing, last_chunk && logits, false);
+      record_head(llm, cmd, rows, tracing, last_chunk && logits);
     ok = vf_cmd_submit(cmd, error);
     vf_cmd_free(cmd);
     if (!ok)
       return FALSE;
-    llm->length += rows;
+    q->length += rows;
     if (in->progress)
       in->progress(start + rows, in->n, in->progress_user);
 
@@ -323,46 +384,71 @@ vf_llm_prefill(VfLlm *llm, const VfLlmInput *in, float *logits, const VfLlmTrace
   return TRUE;
 }
 
+/* Uploads the ids, positions and cache lengths of a step of `n` sequences, replays (or records) `*cmd`, and
+ * reads back what was asked for. */
+static gboolean
+step(VfLlm *llm, VfCmd **cmd, Sequence *const *seqs, uint32_t n, const int32_t *ids, const int32_t *positions,
+     float *logits, int32_t *argmax, GError **error)
+{
+  const VfConfig *c = llm->cfg;
+  g_autofree int32_t *pos = g_new(int32_t, 3 * (size_t)n);
+  for (uint32_t r = 0; r < n; r++) {
+    if (seqs[r]->length + 1 > llm->context) {
+      g_set_error(error, VF_CONFIG_ERROR, VF_CONFIG_ERROR_UNSUPPORTED, "the context of %u tokens is full",
+                  llm->context);
+      return FALSE;
+    }
+    pos[r] = pos[n + r] = pos[2 * n + r] = positions[r];
+    if (!set_seq(llm, seqs[r], error))
+      return FALSE;
+  }
+  if (!vf_buffer_upload(llm->dev, &llm->ids, 0, ids, 4ull * n, error) ||
+      !vf_buffer_upload(llm->dev, &llm->positions, 0, pos, 12ull * n, error))
+    return FALSE;
+  if (!*cmd) {
+    /* Recorded once: every step reads its ids, positions and cache lengths from the parameter buffers. */
+    *cmd = vf_cmd_new(llm->dev, error);
+    if (!*cmd)
+      return FALSE;
+    record_step(llm, *cmd, seqs, n);
+  }
+  if (!vf_cmd_submit(*cmd, error))
+    return FALSE;
+  for (uint32_t r = 0; r < n; r++)
+    seqs[r]->length++;
+  if (logits && !vf_buffer_download(llm->dev, &llm->logits, 0, logits, (uint64_t)n * c->vocab * 4, error))
+    return FALSE;
+  for (uint32_t r = 0; argmax && r < n; r++) {
+    uint32_t best = 0;
+    if (!vf_buffer_download(llm->dev, &seqs[r]->best, 0, &best, 4, error))
+      return FALSE;
+    argmax[r] = (int32_t)best;
+  }
+  return TRUE;
+}
+
 gboolean
 vf_llm_decode(VfLlm *llm, int32_t id, int32_t position, float *logits, int32_t *argmax, GError **error)
 {
-  const VfConfig *c = llm->cfg;
-  if (llm->length + 1 > llm->context) {
-    g_set_error(error, VF_CONFIG_ERROR, VF_CONFIG_ERROR_UNSUPPORTED, "the context of %u tokens is full",
-                llm->context);
-    return FALSE;
-  }
-  int32_t pos[3] = {position, position, position};
-  if (!vf_buffer_upload(llm->dev, &llm->ids, 0, &id, 4, error) ||
-      !vf_buffer_upload(llm->dev, &llm->positions, 0, pos, sizeof pos, error) ||
-      !set_seq(llm, llm->length, error))
-    return FALSE;
-
-  if (llm->decode_cmd && llm->decode_key_begin != llm->key_begin)
+  Sequence *q = &llm->seqs[llm->current];
+  if (llm->decode_cmd && (llm->decode_seq != llm->current || llm->decode_key_begin != q->key_begin))
     g_clear_pointer(&llm->decode_cmd, vf_cmd_free);
-  if (!llm->decode_cmd) {
-    /* Recorded once: every step reads its id, positions and cache length from the parameter buffers. */
-    VfCmd *cmd = vf_cmd_new(llm->dev, error);
-    if (!cmd)
-      return FALSE;
-    VfBuffer x = rows_of(&llm->x, c->hidden * 4, 0, 1);
-    VfBuffer ids = vf_buffer_slice(&llm->ids, 0, 4);
-    vf_op_embed(cmd, &llm->w->embed, &ids, 1, &x);
-    record_layers(llm, cmd, 1, llm->key_begin, NULL);
-    record_head(llm, cmd, 1, false, true, true);
-    llm->decode_cmd = cmd;
-    llm->decode_key_begin = llm->key_begin;
+  llm->decode_seq = llm->current;
+  llm->decode_key_begin = q->key_begin;
+  return step(llm, &llm->decode_cmd, &q, 1, &id, &position, logits, argmax, error);
+}
+
+gboolean
+vf_llm_decode_all(VfLlm *llm, const int32_t *ids, const int32_t *positions, float *logits, int32_t *argmax,
+                  GError **error)
+{
+  g_autofree Sequence **seqs = g_new(Sequence *, llm->n_seqs);
+  for (uint32_t r = 0; r < llm->n_seqs; r++) {
+    seqs[r] = &llm->seqs[r];
+    if (llm->batch_cmd && llm->batch_key_begin[r] != seqs[r]->key_begin)
+      g_clear_pointer(&llm->batch_cmd, vf_cmd_free);
   }
-  if (!vf_cmd_submit(llm->decode_cmd, error))
-    return FALSE;
-  llm->length++;
-  if (logits && !vf_buffer_download(llm->dev, &llm->logits, 0, logits, (uint64_t)c->vocab * 4, error))
-    return FALSE;
-  if (argmax) {
-    uint32_t best = 0;
-    if (!vf_buffer_download(llm->dev, &llm->best, 0, &best, 4, error))
-      return FALSE;
-    *argmax = (int32_t)best;
-  }
-  return TRUE;
+  for (uint32_t r = 0; r < llm->n_seqs; r++)
+    llm->batch_key_begin[r] = seqs[r]->key_begin;
+  return step(llm, &llm->batch_cmd, seqs, llm->n_seqs, ids, positions, logits, argmax, error);
 }

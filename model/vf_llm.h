@@ -27,6 +27,7 @@ typedef struct VfLlm VfLlm;
 typedef struct {
   uint32_t context;       /* KV-cache capacity in tokens; 0: as much as the memory budget allows, ≤ 32768 */
   uint32_t chunk;         /* prefill rows per pass; 0: default */
+  uint32_t sequences;     /* independent conversations, each with a KV cache of `context` tokens; 0: 1 */
 } VfLlmOptions;
 
 /* Rows [row, row + rows) of the input take their embeddings from `embeds` (device, f32 [rows, H])
@@ -61,7 +62,10 @@ VfLlm *vf_llm_create(VfDevice *dev, const VfConfig *config, const VfWeights *wei
                      GError **error);
 void vf_llm_free(VfLlm *llm);
 
-uint32_t vf_llm_context(const VfLlm *llm);   /* KV capacity, tokens */
+uint32_t vf_llm_context(const VfLlm *llm);   /* KV capacity of each sequence, tokens */
+uint32_t vf_llm_sequences(const VfLlm *llm);
+/* The sequence that vf_llm_prefill, vf_llm_decode, vf_llm_length and vf_llm_truncate act on (0 at first). */
+void vf_llm_select(VfLlm *llm, uint32_t sequence);
 uint32_t vf_llm_length(const VfLlm *llm);    /* tokens in the cache */
 uint64_t vf_llm_cache_bytes(const VfLlm *llm);
 /* Forgets cache tokens from `length` on (e.g. to re-prefill after a mismatch). */
@@ -74,3 +78,9 @@ gboolean vf_llm_prefill(VfLlm *llm, const VfLlmInput *input, float *logits, cons
 /* Appends one token at M-RoPE position `position` (same on all 3 streams). Fills logits [vocab] when non-NULL,
  * and *argmax (the lowest index of the largest logit, computed on the device) when non-NULL. */
 gboolean vf_llm_decode(VfLlm *llm, int32_t id, int32_t position, float *logits, int32_t *argmax, GError **error);
+
+/* One step of every sequence at once (several conversations decoded together: the weights are read once for
+ * all of them). ids, positions: [sequences]; logits: NULL or [sequences, vocab]; argmax: NULL or
+ * [sequences]. A finished sequence can be fed any token and its result ignored. */
+gboolean vf_llm_decode_all(VfLlm *llm, const int32_t *ids, const int32_t *positions, float *logits, int32_t *argmax,
+                           GError **error);
