@@ -59,7 +59,7 @@ int
 vf_cli_ocr(int argc, char **argv)
 {
   g_autofree char *model_dir = NULL, *tokenizer_dir = NULL, *prompt = NULL;
-  int max_new = 1024;
+  int max_new = 1024, batch = 1;
   gint64 max_pixels = 0;
   gboolean json = FALSE;
   GOptionEntry entries[] = {
@@ -68,48 +68,68 @@ vf_cli_ocr(int argc, char **argv)
     {"prompt", 'p', 0, G_OPTION_ARG_STRING, &prompt, "the instruction (default: transcribe the text)", "TEXT"},
     {"max-new-tokens", 0, 0, G_OPTION_ARG_INT, &max_new, "most tokens per file (1024)", "N"},
     {"max-pixels", 0, 0, G_OPTION_ARG_INT64, &max_pixels, "at most this many pixels per image after resizing", "N"},
+    {"batch", 'b', 0, G_OPTION_ARG_INT, &batch, "files answered together, one KV cache each (1)", "N"},
     {"json", 0, 0, G_OPTION_ARG_NONE, &json, "one JSON line per file", NULL},
     {NULL},
   };
   g_autoptr(GOptionContext) ctx = g_option_context_new("FILE... — transcribe images");
   g_option_context_add_main_entries(ctx, entries, NULL);
   g_autoptr(GError) error = NULL;
-  if (!g_option_context_parse(ctx, &argc, &argv, &error) || !model_dir || argc < 2 || max_new <= 0) {
-    fprintf(stderr, "viewfinder-cli ocr: %s\n", error ? error->message : "usage: ocr -m MODEL_DIR FILE...");
+  if (!g_option_context_parse(ctx, &argc, &argv, &error) || !model_dir || argc < 2 || max_new <= 0 || batch < 1 ||
+      batch > 64) {
+    fprintf(stderr, "viewfinder-cli ocr: %s\n",
+            error ? error->message : "usage: ocr -m MODEL_DIR [--batch 1..64] FILE...");
     return 2;
   }
+  uint32_t n_seq = (uint32_t)MIN(batch, argc - 1);
   g_autoptr(VfTokenizer) tok = vf_tokenizer_load(tokenizer_dir ? tokenizer_dir : model_dir, &error);
   g_autoptr(VfDevice) dev = tok ? vf_cli_device(&error) : NULL;
-  g_autoptr(VfModel) model = dev ? vf_model_load(dev, model_dir, NULL, vf_cli_progress, NULL, &error) : NULL;
+  VfLlmOptions llm_opts = {.sequences = n_seq};
+  g_autoptr(VfModel) model = dev ? vf_model_load(dev, model_dir, &llm_opts, vf_cli_progress, NULL, &error) : NULL;
   if (!model) {
     fprintf(stderr, "viewfinder-cli ocr: %s\n", error->message);
     return 1;
   }
-  g_autoptr(VfSession) session = vf_session_new(model, tok);
+  g_autoptr(GPtrArray) sessions = g_ptr_array_new_with_free_func((GDestroyNotify)vf_session_free);
+  for (uint32_t q = 0; q < n_seq; q++)
+    g_ptr_array_add(sessions, vf_session_new_on(model, tok, q));
   VfGenerateOptions opts;
-  vf_session_default_options(session, &opts);
+  vf_session_default_options(sessions->pdata[0], &opts);
   opts.max_new_tokens = (uint32_t)max_new;
   opts.on_stage = vf_cli_stage;
+  VfImageProcessorConfig proc;
+  vf_prompt_processor_config(model->config, &proc);
+  VfImageOptions img_opts = {.max_pixels = (uint64_t)MAX(max_pixels, 0)};
 
   int failures = 0;
-  for (int i = 1; i < argc; i++) {
-    vf_session_reset(session);
-    VfChatMessage *msg = vf_chat_append_message(vf_session_chat(session), "user");
-    vf_chat_message_append_image(msg, argv[i])->options.max_pixels = (uint64_t)MAX(max_pixels, 0);
-    vf_chat_message_append_text(msg, prompt ? prompt : OCR_PROMPT);
-    g_autoptr(GString) text = g_string_new(NULL);
-    VfTurnStats st = {0};
+  for (int first = 1; first < argc; first += (int)n_seq) {
+    uint32_t n = (uint32_t)MIN((int)n_seq, argc - first);
+    GString *texts[64];
+    void *users[64];
+    VfTurnStats stats[64] = {{0}};
+    GError *errors[64] = {NULL};
+    VfImagePlan plans[64] = {{0}};
+    for (uint32_t i = 0; i < n; i++) {
+      VfSession *s = sessions->pdata[i];
+      vf_session_reset(s);
+      VfChatMessage *msg = vf_chat_append_message(vf_session_chat(s), "user");
+      vf_chat_message_append_image(msg, argv[first + i])->options.max_pixels = img_opts.max_pixels;
+      vf_chat_message_append_text(msg, prompt ? prompt : OCR_PROMPT);
+      texts[i] = g_string_new(NULL);
+      users[i] = texts[i];
+      /* The visual token count from the image's header, before any pixel is decoded. */
+      vf_image_plan_source(argv[first + i], &img_opts, &proc, &plans[i], NULL);
+    }
     g_clear_error(&error);
-    /* The visual token count from the image's header, before any pixel is decoded. */
-    VfImageProcessorConfig proc;
-    vf_prompt_processor_config(model->config, &proc);
-    VfImageOptions img_opts = {.max_pixels = (uint64_t)MAX(max_pixels, 0)};
-    VfImagePlan plan = {0};
-    gboolean ok = vf_image_plan_source(argv[i], &img_opts, &proc, &plan, &error) &&
-                  vf_session_generate(session, &opts, collect, text, NULL, &st, &error);
-    if (!ok)
-      failures++;
-    print_result(json, argv[i], text->str, &st, plan.n_tokens, ok ? NULL : error->message);
+    gboolean ok = vf_session_generate_together((VfSession *const *)sessions->pdata, n, &opts, collect, users, NULL,
+                                               stats, errors, &error);
+    for (uint32_t i = 0; i < n; i++) {
+      const char *message = errors[i] ? errors[i]->message : !ok ? error->message : NULL;
+      failures += message != NULL;
+      print_result(json, argv[first + i], texts[i]->str, &stats[i], plans[i].n_tokens, message);
+      g_string_free(texts[i], TRUE);
+      g_clear_error(&errors[i]);
+    }
   }
   return failures ? 1 : 0;
 }

@@ -16,6 +16,7 @@ struct VfSession {
   GArray *cached; /* int32: the token ids whose keys and values are in the model's cache, in order */
   GArray *answer; /* int32: the last answer's ids */
   GHashTable *embeds; /* "source|options" -> VfBuffer *: vision output of each attachment, kept across turns */
+  uint32_t sequence;  /* the model's KV-cache sequence this conversation lives in */
 };
 
 static void
@@ -39,7 +40,16 @@ forget_embeds(VfSession *s)
 VfSession *
 vf_session_new(VfModel *model, VfTokenizer *tok)
 {
+  return vf_session_new_on(model, tok, 0);
+}
+
+VfSession *
+vf_session_new_on(VfModel *model, VfTokenizer *tok, uint32_t sequence)
+{
+  g_return_val_if_fail(sequence < vf_llm_sequences(model->llm), NULL);
   VfSession *s = g_new0(VfSession, 1);
+  s->sequence = sequence;
+  vf_llm_select(model->llm, sequence);
   s->model = model;
   s->tok = tok;
   s->chat = vf_chat_new();
@@ -73,6 +83,7 @@ vf_session_reset(VfSession *s)
   s->chat = vf_chat_new();
   g_array_set_size(s->cached, 0);
   g_array_set_size(s->answer, 0);
+  vf_llm_select(s->model->llm, s->sequence);
   vf_llm_truncate(s->model->llm, 0);
 }
 
@@ -227,23 +238,88 @@ is_stop(const VfConfig *c, int32_t id)
   return id == c->eos_id;
 }
 
-gboolean
-vf_session_generate(VfSession *s, const VfGenerateOptions *opts, VfTextFunc on_text, void *user,
-                    GCancellable *cancellable, VfTurnStats *stats, GError **error)
+/* One answer being generated. */
+typedef struct {
+  VfSession *s;
+  const VfGenerateOptions *opts;
+  VfTextFunc on_text;
+  void *user;
+  GCancellable *cancellable;
+  VfTurnStats *stats;
+  VfSampler *sampler;
+  VfTokenStream *stream;
+  float *logits;         /* [vocab] */
+  uint32_t n;            /* prompt tokens */
+  int32_t delta;         /* rope delta of the prompt */
+  int32_t token;         /* the latest token, fed to the model at the next step */
+  gboolean done;
+  gboolean device_argmax; /* plain greedy: the device picks, 4 bytes come back */
+  int64_t t1;
+} Turn;
+
+static void
+turn_clear(Turn *t)
 {
-  VfTurnStats local;
-  if (!stats)
-    stats = &local;
+  g_clear_pointer(&t->sampler, vf_sampler_free);
+  g_clear_pointer(&t->stream, vf_token_stream_free);
+  g_clear_pointer(&t->logits, g_free);
+}
+
+/* Takes the token the model chose: records it, streams its text, and decides whether the answer ends. */
+static void
+turn_accept(Turn *t, int32_t token)
+{
+  VfSession *s = t->s;
+  t->token = token;
+  g_array_append_val(s->answer, token);
+  vf_sampler_observe(t->sampler, &token, 1);
+  t->stats->generated_tokens++;
+  if (is_stop(s->model->config, token)) {
+    t->stats->finished_with_eos = TRUE;
+    t->done = TRUE;
+    return;
+  }
+  g_autofree char *piece = vf_token_stream_feed(t->stream, token);
+  if (t->on_text && *piece)
+    t->on_text(piece, t->user);
+  vf_llm_select(s->model->llm, s->sequence);
+  if (t->stats->generated_tokens >= t->opts->max_new_tokens ||
+      vf_llm_length(s->model->llm) + 1 >= vf_llm_context(s->model->llm))
+    t->done = TRUE;
+  else if (g_cancellable_is_cancelled(t->cancellable))
+    t->done = t->stats->stopped = TRUE;
+}
+
+/* The position the latest token goes in at: prompt length + tokens generated before it + rope delta (§8.5). */
+static int32_t
+turn_position(const Turn *t)
+{
+  return (int32_t)t->n + (int32_t)t->stats->generated_tokens - 1 + t->delta;
+}
+
+/* The token chosen from the logits (or the device's argmax) after the latest one went in. */
+static int32_t
+turn_pick(Turn *t, int32_t device_best)
+{
+  return t->device_argmax ? device_best : vf_sampler_pick(t->sampler, t->logits);
+}
+
+/* Builds the prompt, prefills what the cache lacks into the session's sequence, and takes the first token. */
+static gboolean
+turn_begin(Turn *t, VfSession *s, const VfGenerateOptions *opts, VfTextFunc on_text, void *user,
+           GCancellable *cancellable, VfTurnStats *stats, GError **error)
+{
+  *t = (Turn){.s = s, .opts = opts, .on_text = on_text, .user = user, .cancellable = cancellable, .stats = stats};
   memset(stats, 0, sizeof *stats);
   const VfConfig *c = s->model->config;
   VfLlm *llm = s->model->llm;
+  vf_llm_select(llm, s->sequence);
 
   g_autoptr(VfPrompt) prompt = build_prompt(s, opts, error);
   if (!prompt)
     return FALSE;
   const int32_t *ids = prompt->ids;
   uint32_t n = prompt->n;
-  int32_t delta = prompt->delta;
   uint32_t context = vf_llm_context(llm);
   if (n + 1 > context) {
     g_set_error(error, VF_CONFIG_ERROR, VF_CONFIG_ERROR_UNSUPPORTED,
@@ -290,7 +366,7 @@ vf_session_generate(VfSession *s, const VfGenerateOptions *opts, VfTextFunc on_t
   g_autofree int32_t *new_pos = g_new(int32_t, 3 * (size_t)m);
   for (int k = 0; k < 3; k++)
     memcpy(new_pos + (size_t)k * m, prompt->positions + (size_t)k * n + keep, (size_t)m * 4);
-  g_autofree float *logits = g_new(float, c->vocab);
+  t->logits = g_new(float, c->vocab);
   PrefillProgress pp = {opts, keep, n};
   VfLlmInput in = {
     .ids = ids + keep,
@@ -303,7 +379,7 @@ vf_session_generate(VfSession *s, const VfGenerateOptions *opts, VfTextFunc on_t
     .cancellable = cancellable,
   };
   int64_t t0 = g_get_monotonic_time();
-  if (!vf_llm_prefill(llm, &in, logits, NULL, error)) {
+  if (!vf_llm_prefill(llm, &in, t->logits, NULL, error)) {
     /* The cache may hold part of the new tokens: forget them. */
     vf_llm_truncate(llm, keep);
     return FALSE;
@@ -313,53 +389,146 @@ vf_session_generate(VfSession *s, const VfGenerateOptions *opts, VfTextFunc on_t
   stats->prefilled_tokens = m;
   stats->prefill_seconds = (g_get_monotonic_time() - t0) / 1e6;
 
-  g_autoptr(VfSampler) sampler = vf_sampler_new(&opts->sampling, c->vocab);
-  vf_sampler_observe(sampler, ids, n);
-  gboolean device_argmax = vf_sampler_is_plain_argmax(sampler);
-  g_autoptr(VfTokenStream) stream = vf_token_stream_new(s->tok, TRUE);
+  t->n = n;
+  t->delta = prompt->delta;
+  t->sampler = vf_sampler_new(&opts->sampling, c->vocab);
+  vf_sampler_observe(t->sampler, ids, n);
+  t->device_argmax = vf_sampler_is_plain_argmax(t->sampler);
+  t->stream = vf_token_stream_new(s->tok, TRUE);
   g_array_set_size(s->answer, 0);
-
-  gboolean ok = TRUE;
-  int64_t t1 = g_get_monotonic_time();
-  int32_t token = vf_sampler_pick(sampler, logits);
-  for (uint32_t step = 0;; step++) {
-    g_array_append_val(s->answer, token);
-    vf_sampler_observe(sampler, &token, 1);
-    stats->generated_tokens++;
-    if (is_stop(c, token)) {
-      stats->finished_with_eos = TRUE;
-      break;
-    }
-    g_autofree char *piece = vf_token_stream_feed(stream, token);
-    if (on_text && *piece)
-      on_text(piece, user);
-    if (stats->generated_tokens >= opts->max_new_tokens || vf_llm_length(llm) + 1 >= context)
-      break;
-    if (g_cancellable_is_cancelled(cancellable)) {
-      stats->stopped = TRUE;
-      break;
-    }
-    /* The token goes in at the next position: prompt length + step + rope delta (spec §8.5). */
-    int32_t position = (int32_t)n + (int32_t)step + delta;
-    int32_t best = -1;
-    if (!vf_llm_decode(llm, token, position, device_argmax ? NULL : logits, device_argmax ? &best : NULL,
-                       error)) {
-      ok = FALSE;
-      vf_llm_truncate(llm, s->cached->len);
-      break;
-    }
-    g_array_append_val(s->cached, token);
-    token = device_argmax ? best : vf_sampler_pick(sampler, logits);
-  }
-  g_autofree char *rest = vf_token_stream_flush(stream);
-  if (on_text && *rest)
-    on_text(rest, user);
-  stats->decode_seconds = (g_get_monotonic_time() - t1) / 1e6;
-  if (!ok)
-    return FALSE;
-
-  g_autofree char *text = vf_tokenizer_decode(s->tok, (const int32_t *)s->answer->data, s->answer->len, TRUE);
-  VfChatMessage *reply = vf_chat_append_message(s->chat, "assistant");
-  vf_chat_message_append_text(reply, text);
+  t->t1 = g_get_monotonic_time();
+  turn_accept(t, vf_sampler_pick(t->sampler, t->logits));
   return TRUE;
+}
+
+/* The latest token went into the cache. */
+static void
+turn_fed(Turn *t)
+{
+  g_array_append_val(t->s->cached, t->token);
+}
+
+/* Ends the answer: the rest of the text, the timings, and the assistant message (unless it failed). */
+static gboolean
+turn_finish(Turn *t, gboolean ok)
+{
+  VfSession *s = t->s;
+  g_autofree char *rest = vf_token_stream_flush(t->stream);
+  if (t->on_text && *rest)
+    t->on_text(rest, t->user);
+  t->stats->decode_seconds = (g_get_monotonic_time() - t->t1) / 1e6;
+  if (ok) {
+    g_autofree char *text = vf_tokenizer_decode(s->tok, (const int32_t *)s->answer->data, s->answer->len, TRUE);
+    vf_chat_message_append_text(vf_chat_append_message(s->chat, "assistant"), text);
+  } else {
+    /* Whatever a failed step left in the cache past the known tokens is forgotten. */
+    vf_llm_select(s->model->llm, s->sequence);
+    vf_llm_truncate(s->model->llm, s->cached->len);
+  }
+  turn_clear(t);
+  return ok;
+}
+
+gboolean
+vf_session_generate(VfSession *s, const VfGenerateOptions *opts, VfTextFunc on_text, void *user,
+                    GCancellable *cancellable, VfTurnStats *stats, GError **error)
+{
+  VfTurnStats local;
+  Turn t;
+  if (!turn_begin(&t, s, opts, on_text, user, cancellable, stats ? stats : &local, error)) {
+    turn_clear(&t);
+    return FALSE;
+  }
+  VfLlm *llm = s->model->llm;
+  gboolean ok = TRUE;
+  while (!t.done && ok) {
+    int32_t best = -1;
+    vf_llm_select(llm, s->sequence);
+    ok = vf_llm_decode(llm, t.token, turn_position(&t), t.device_argmax ? NULL : t.logits,
+                       t.device_argmax ? &best : NULL, error);
+    if (ok) {
+      turn_fed(&t);
+      turn_accept(&t, turn_pick(&t, best));
+    }
+  }
+  return turn_finish(&t, ok);
+}
+
+gboolean
+vf_session_generate_together(VfSession *const *sessions, uint32_t n, const VfGenerateOptions *opts,
+                             VfTextFunc on_text, void *const *users, GCancellable *cancellable, VfTurnStats *stats,
+                             GError **errors_out, GError **error)
+{
+  g_return_val_if_fail(n > 0, FALSE);
+  VfModel *model = sessions[0]->model;
+  VfLlm *llm = model->llm;
+  uint32_t nseq = vf_llm_sequences(llm);
+  if (n > nseq) {
+    g_set_error(error, VF_CONFIG_ERROR, VF_CONFIG_ERROR_UNSUPPORTED,
+                "%u conversations at once, but the model was loaded with %u sequences", n, nseq);
+    return FALSE;
+  }
+  for (uint32_t i = 0; i < n; i++)
+    for (uint32_t j = 0; j < i; j++)
+      g_return_val_if_fail(sessions[i]->model == model && sessions[i]->sequence != sessions[j]->sequence, FALSE);
+
+  /* Each prompt into its own sequence; a conversation that fails here is reported and left out. */
+  g_autofree Turn *turns = g_new0(Turn, nseq);
+  g_autofree gboolean *active = g_new0(gboolean, nseq);
+  g_autofree uint32_t *row_of = g_new(uint32_t, n); /* sequence of each conversation */
+  for (uint32_t i = 0; i < n; i++) {
+    uint32_t r = sessions[i]->sequence;
+    row_of[i] = r;
+    if (turn_begin(&turns[r], sessions[i], opts, on_text, users ? users[i] : NULL, cancellable, &stats[i],
+                   &errors_out[i]))
+      active[r] = TRUE;
+    else
+      turn_clear(&turns[r]);
+  }
+
+  /* Then every conversation one token per step, the weights read once for all. Sequences not taking part
+   * (finished, failed, or unused) are fed a token whose result is dropped, and their cache is wound back. */
+  VfConfig *c = model->config;
+  g_autofree int32_t *ids = g_new0(int32_t, nseq), *positions = g_new0(int32_t, nseq), *best = g_new(int32_t, nseq);
+  g_autofree uint32_t *lengths = g_new(uint32_t, nseq);
+  g_autofree float *logits = NULL;
+  gboolean need_logits = FALSE, ok = TRUE;
+  for (uint32_t r = 0; r < nseq; r++)
+    need_logits |= active[r] && !turns[r].device_argmax;
+  if (need_logits)
+    logits = g_new(float, (size_t)nseq * c->vocab);
+  for (;;) {
+    gboolean any = FALSE;
+    for (uint32_t r = 0; r < nseq; r++) {
+      gboolean going = active[r] && !turns[r].done;
+      any |= going;
+      vf_llm_select(llm, r);
+      lengths[r] = vf_llm_length(llm);
+      ids[r] = going ? turns[r].token : c->pad_id;
+      positions[r] = going ? turn_position(&turns[r]) : 0;
+      if (!going && lengths[r] + 1 > vf_llm_context(llm))
+        vf_llm_truncate(llm, vf_llm_context(llm) - 1);
+    }
+    if (!any)
+      break;
+    if (!vf_llm_decode_all(llm, ids, positions, logits, best, error)) {
+      ok = FALSE;
+      break;
+    }
+    for (uint32_t r = 0; r < nseq; r++) {
+      vf_llm_select(llm, r);
+      if (!(active[r] && !turns[r].done)) {
+        vf_llm_truncate(llm, lengths[r]);
+        continue;
+      }
+      turn_fed(&turns[r]);
+      if (logits)
+        memcpy(turns[r].logits, logits + (size_t)r * c->vocab, (size_t)c->vocab * 4);
+      turn_accept(&turns[r], turn_pick(&turns[r], best[r]));
+    }
+  }
+  for (uint32_t i = 0; i < n; i++)
+    if (active[row_of[i]])
+      turn_finish(&turns[row_of[i]], ok);
+  return ok;
 }

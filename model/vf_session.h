@@ -43,8 +43,12 @@ typedef struct {
 
 typedef void (*VfTextFunc)(const char *piece, void *user);
 
-/* `model` and `tok` must outlive the session; the model's KV cache belongs to this session while it lives. */
+/* `model` and `tok` must outlive the session; the model's KV cache (sequence 0) belongs to this session while
+ * it lives. */
 VfSession *vf_session_new(VfModel *model, VfTokenizer *tok);
+/* The same in one of the model's KV-cache sequences (VfLlmOptions.sequences), so several conversations can
+ * be answered together. */
+VfSession *vf_session_new_on(VfModel *model, VfTokenizer *tok, uint32_t sequence);
 void vf_session_free(VfSession *s);
 
 VfChat *vf_session_chat(VfSession *s);
@@ -62,6 +66,14 @@ gboolean vf_session_count_prompt(VfSession *s, const VfGenerateOptions *opts, ui
  * the conversation is left as it was. */
 gboolean vf_session_generate(VfSession *s, const VfGenerateOptions *opts, VfTextFunc on_text, void *user,
                              GCancellable *cancellable, VfTurnStats *stats, GError **error);
+
+/* Answers n conversations (sessions on different sequences of one model) together: each prompt is prefilled
+ * on its own, then all decode one token per step with the weights read once per step (batch OCR). users,
+ * stats, errors_out: [n]; on_text gets users[i]. A conversation whose prompt fails gets errors_out[i] and the
+ * others go on; FALSE (with `error`) only when the shared decoding fails. */
+gboolean vf_session_generate_together(VfSession *const *sessions, uint32_t n, const VfGenerateOptions *opts,
+                                      VfTextFunc on_text, void *const *users, GCancellable *cancellable,
+                                      VfTurnStats *stats, GError **errors_out, GError **error);
 
 /* The token ids of the last answer (for tests and the golden runner). */
 const int32_t *vf_session_last_answer(VfSession *s, uint32_t *n);

@@ -143,6 +143,57 @@ test_ocr_json(void)
   g_rmdir(tmp);
 }
 
+/* The fields of an ocr JSON line that do not depend on timing. */
+static char *
+ocr_line_essentials(const char *line)
+{
+  g_autoptr(JsonParser) p = json_parser_new();
+  g_assert_true(json_parser_load_from_data(p, line, -1, NULL));
+  JsonObject *o = json_node_get_object(json_parser_get_root(p));
+  if (json_object_has_member(o, "error"))
+    return g_strdup_printf("%s error %s", json_object_get_string_member(o, "path"),
+                           json_object_get_string_member(o, "error"));
+  return g_strdup_printf("%s text %s tokens %" G_GINT64_FORMAT "/%" G_GINT64_FORMAT,
+                         json_object_get_string_member(o, "path"), json_object_get_string_member(o, "text"),
+                         json_object_get_int_member(o, "visual_tokens"), json_object_get_int_member(o, "generated_tokens"));
+}
+
+/* ocr --batch: files answered together (one KV cache each, the weights read once per step) give what one at a
+ * time gives, in file order; a broken file in a batch fails alone. */
+static void
+test_ocr_batch_equals_sequential(void)
+{
+  g_autofree char *model = data_path("models/tiny-a");
+  g_autofree char *tokenizer = data_path("tokenizer");
+  g_autofree char *a = data_path("golden/cases/a02_image_photo/chelsea.png");
+  g_autofree char *b = data_path("golden/cases/a04_two_images_vision_id/camera_gray_133x97.png");
+  g_autofree char *c = data_path("golden/cases/a07_multi_turn/astronaut_160x140.png");
+  g_autofree char *tmp = g_dir_make_tmp("vf-ocr-XXXXXX", NULL);
+  g_autofree char *broken = g_build_filename(tmp, "broken.png", NULL);
+  g_assert_true(g_file_set_contents(broken, "\x89PNG\r\n\x1a\nnot really", 16, NULL));
+  char *outs[2] = {NULL, NULL};
+  const char *batches[2] = {"1", "3"};
+  for (int k = 0; k < 2; k++) {
+    const char *args[] = {"ocr", "-m", model, "--tokenizer", tokenizer, "--max-pixels", "20000", "--max-new-tokens",
+                          "12", "--json", "--batch", batches[k], a, broken, b, c, NULL};
+    g_autofree char *err = NULL;
+    g_assert_cmpint(run_cli(args, &outs[k], &err), ==, 1);
+  }
+  g_auto(GStrv) one = g_strsplit(g_strstrip(outs[0]), "\n", -1);
+  g_auto(GStrv) together = g_strsplit(g_strstrip(outs[1]), "\n", -1);
+  g_assert_cmpuint(g_strv_length(one), ==, 4);
+  g_assert_cmpuint(g_strv_length(together), ==, 4);
+  for (int i = 0; i < 4; i++) {
+    g_autofree char *x = ocr_line_essentials(one[i]), *y = ocr_line_essentials(together[i]);
+    g_assert_cmpstr(y, ==, x);
+  }
+  g_assert_nonnull(strstr(together[1], "broken.png"));
+  g_free(outs[0]);
+  g_free(outs[1]);
+  g_remove(broken);
+  g_rmdir(tmp);
+}
+
 static void
 test_chat_errors(void)
 {
@@ -199,6 +250,7 @@ main(int argc, char **argv)
   g_test_add_func("/cli/chat-image-matches-reference", test_chat_image_matches_reference);
   g_test_add_func("/cli/chat-video-matches-reference", test_chat_video_matches_reference);
   g_test_add_func("/cli/ocr-json", test_ocr_json);
+  g_test_add_func("/cli/ocr-batch-equals-sequential", test_ocr_batch_equals_sequential);
   g_test_add_func("/cli/chat-errors", test_chat_errors);
   return g_test_run();
 }
