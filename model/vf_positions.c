@@ -6,11 +6,10 @@
 #include <string.h>
 
 static gboolean
-fill(const VfConfig *c, const int32_t *ids, uint32_t n, uint32_t stride, const VfGrid *images, uint32_t n_images,
+fill(const VfConfig *c, const int32_t *ids, uint32_t n, const VfGrid *images, uint32_t n_images,
      const VfGrid *videos, uint32_t n_videos, int32_t *pt, int32_t *ph, int32_t *pw, int32_t *max_out,
      uint32_t *images_used, uint32_t *videos_used, GError **error)
 {
-  (void)stride;
   uint32_t merge = c->vision.merge_size ? c->vision.merge_size : 2;
   uint32_t img = 0, vid = 0;
   int32_t next = 0; /* max position so far + 1 */
@@ -92,7 +91,7 @@ vf_positions_compute_padded(const VfConfig *config, const int32_t *ids, uint32_t
   for (uint32_t i = 0; i < pad; i++)
     pt[i] = ph[i] = pw[i] = 1;
   int32_t max = -1;
-  if (!fill(config, ids + pad, n - pad, n, images, n_images, videos, n_videos, pt + pad, ph + pad, pw + pad, &max,
+  if (!fill(config, ids + pad, n - pad, images, n_images, videos, n_videos, pt + pad, ph + pad, pw + pad, &max,
             images_used, videos_used, error))
     return FALSE;
   if (pad > 0 && max < 1)
