@@ -8,24 +8,17 @@
 #include "vf_chat.h"
 #include "vf_chat_template.h"
 #include "vf_tokenizer.h"
-
-static char *
-data_path(const char *relative)
-{
-  const char *root = g_getenv("VF_TEST_DATA");
-  g_assert_nonnull(root);
-  return g_build_filename(root, relative, NULL);
-}
+#include "vf_test_data.h"
 
 static void
 test_golden_renders(void)
 {
-  g_autofree char *tok_dir = data_path("tokenizer");
+  g_autofree char *tok_dir = vf_test_data_path("tokenizer");
   g_autoptr(GError) error = NULL;
   g_autoptr(VfTokenizer) tok = vf_tokenizer_load(tok_dir, &error);
   g_assert_no_error(error);
 
-  g_autofree char *file = data_path("golden/cases/chat_template/chat_template_cases.json");
+  g_autofree char *file = vf_test_data_path("golden/cases/chat_template/chat_template_cases.json");
   g_autoptr(JsonParser) parser = json_parser_new();
   json_parser_load_from_file(parser, file, &error);
   g_assert_no_error(error);
@@ -209,7 +202,7 @@ static void
 test_template_check(void)
 {
   /* The shipped Qwen2-VL files carry exactly the known template. */
-  g_autofree char *tok_dir = data_path("tokenizer");
+  g_autofree char *tok_dir = vf_test_data_path("tokenizer");
   g_autofree char *same = vf_chat_template_check(tok_dir);
   g_assert_null(same);
 

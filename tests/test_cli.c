@@ -3,12 +3,7 @@
 #include <json-glib/json-glib.h>
 #include <glib/gstdio.h>
 #include <string.h>
-
-static char *
-data_path(const char *rel)
-{
-  return g_build_filename(g_getenv("VF_TEST_DATA"), rel, NULL);
-}
+#include "vf_test_data.h"
 
 /* Runs viewfinder-cli with `args`; returns its exit status, stdout and stderr. */
 static int
@@ -34,7 +29,7 @@ run_cli(const char *const *args, char **out, char **err)
 static void
 assert_chat_answers_as(const char *case_name, const char *const *media, int prompt_tokens)
 {
-  g_autofree char *case_json = data_path(case_name);
+  g_autofree char *case_json = vf_test_data_path(case_name);
   g_autofree char *case_file = g_build_filename(case_json, "case.json", NULL);
   g_autoptr(JsonParser) parser = json_parser_new();
   g_assert_true(json_parser_load_from_file(parser, case_file, NULL));
@@ -45,8 +40,8 @@ assert_chat_answers_as(const char *case_name, const char *const *media, int prom
   JsonObject *text = json_array_get_object_element(content, json_array_get_length(content) - 1);
   const char *question = json_object_get_string_member(text, "text");
 
-  g_autofree char *model = data_path("models/tiny-a");
-  g_autofree char *tokenizer = data_path("tokenizer");
+  g_autofree char *model = vf_test_data_path("models/tiny-a");
+  g_autofree char *tokenizer = vf_test_data_path("tokenizer");
   g_autoptr(GPtrArray) args = g_ptr_array_new();
   const char *fixed[] = {"chat", "-m", model, "--tokenizer", tokenizer, "--max-new-tokens", "16", "-p", question};
   for (size_t i = 0; i < G_N_ELEMENTS(fixed); i++)
@@ -75,8 +70,8 @@ test_chat_matches_reference(void)
 static void
 test_chat_json_lines(void)
 {
-  g_autofree char *model = data_path("models/tiny-a");
-  g_autofree char *tokenizer = data_path("tokenizer");
+  g_autofree char *model = vf_test_data_path("models/tiny-a");
+  g_autofree char *tokenizer = vf_test_data_path("tokenizer");
   const char *args[] = {"chat", "-m", model, "--tokenizer", tokenizer, "-p", "Hi", "--max-new-tokens", "3", "--json", NULL};
   g_autofree char *out = NULL, *err = NULL;
   g_assert_cmpint(run_cli(args, &out, &err), ==, 0);
@@ -96,7 +91,7 @@ test_chat_json_lines(void)
 static void
 test_chat_image_matches_reference(void)
 {
-  g_autofree char *image = data_path("golden/cases/a02_image_photo/chelsea.png");
+  g_autofree char *image = vf_test_data_path("golden/cases/a02_image_photo/chelsea.png");
   const char *media[] = {"--image", image, "--min-pixels", "3136", "--max-pixels", "20000", NULL};
   assert_chat_answers_as("golden/cases/a02_image_photo", media, 49);
 }
@@ -106,7 +101,7 @@ test_chat_image_matches_reference(void)
 static void
 test_chat_video_matches_reference(void)
 {
-  g_autofree char *video = data_path("golden/cases/a06_video_file/clip.mp4");
+  g_autofree char *video = vf_test_data_path("golden/cases/a06_video_file/clip.mp4");
   const char *media[] = {"--video", video, "--fps", "2", "--video-min-pixels", "3136", "--video-max-pixels", "19000",
                          NULL};
   assert_chat_answers_as("golden/cases/a06_video_file", media, 97);
@@ -116,9 +111,9 @@ test_chat_video_matches_reference(void)
 static void
 test_ocr_json(void)
 {
-  g_autofree char *model = data_path("models/tiny-a");
-  g_autofree char *tokenizer = data_path("tokenizer");
-  g_autofree char *image = data_path("golden/cases/a02_image_photo/chelsea.png");
+  g_autofree char *model = vf_test_data_path("models/tiny-a");
+  g_autofree char *tokenizer = vf_test_data_path("tokenizer");
+  g_autofree char *image = vf_test_data_path("golden/cases/a02_image_photo/chelsea.png");
   g_autofree char *tmp = g_dir_make_tmp("vf-ocr-XXXXXX", NULL);
   g_autofree char *broken = g_build_filename(tmp, "broken.png", NULL);
   g_assert_true(g_file_set_contents(broken, "\x89PNG\r\n\x1a\nnot really", 16, NULL));
@@ -163,11 +158,11 @@ ocr_line_essentials(const char *line)
 static void
 test_ocr_batch_equals_sequential(void)
 {
-  g_autofree char *model = data_path("models/tiny-a");
-  g_autofree char *tokenizer = data_path("tokenizer");
-  g_autofree char *a = data_path("golden/cases/a02_image_photo/chelsea.png");
-  g_autofree char *b = data_path("golden/cases/a04_two_images_vision_id/camera_gray_133x97.png");
-  g_autofree char *c = data_path("golden/cases/a07_multi_turn/astronaut_160x140.png");
+  g_autofree char *model = vf_test_data_path("models/tiny-a");
+  g_autofree char *tokenizer = vf_test_data_path("tokenizer");
+  g_autofree char *a = vf_test_data_path("golden/cases/a02_image_photo/chelsea.png");
+  g_autofree char *b = vf_test_data_path("golden/cases/a04_two_images_vision_id/camera_gray_133x97.png");
+  g_autofree char *c = vf_test_data_path("golden/cases/a07_multi_turn/astronaut_160x140.png");
   g_autofree char *tmp = g_dir_make_tmp("vf-ocr-XXXXXX", NULL);
   g_autofree char *broken = g_build_filename(tmp, "broken.png", NULL);
   g_assert_true(g_file_set_contents(broken, "\x89PNG\r\n\x1a\nnot really", 16, NULL));
@@ -197,7 +192,7 @@ test_ocr_batch_equals_sequential(void)
 static void
 test_chat_errors(void)
 {
-  g_autofree char *tokenizer = data_path("tokenizer");
+  g_autofree char *tokenizer = vf_test_data_path("tokenizer");
   g_autofree char *out = NULL, *err = NULL;
   /* A folder that is not a model: the message names the missing file. */
   const char *missing[] = {"chat", "-m", "/nonexistent/model", "--tokenizer", tokenizer, "-p", "x", NULL};
@@ -211,7 +206,7 @@ test_chat_errors(void)
   g_free(out);
   g_free(err);
   /* A prompt longer than the context: refused with the numbers, before any work. */
-  g_autofree char *model = data_path("models/tiny-a");
+  g_autofree char *model = vf_test_data_path("models/tiny-a");
   const char *too_long[] = {"chat", "-m", model, "--tokenizer", tokenizer, "--context", "16", "-p",
                             "Write a haiku about the sea.", NULL};
   g_assert_cmpint(run_cli(too_long, &out, &err), ==, 1);
@@ -219,7 +214,7 @@ test_chat_errors(void)
   g_free(out);
   g_free(err);
   /* An image that is not one: the message names the file; nothing runs. */
-  g_autofree char *notimage = data_path("golden/cases/a01_text_only/case.json");
+  g_autofree char *notimage = vf_test_data_path("golden/cases/a01_text_only/case.json");
   const char *bad_image[] = {"chat", "-m", model, "--tokenizer", tokenizer, "--image", notimage, "-p", "x", NULL};
   g_assert_cmpint(run_cli(bad_image, &out, &err), ==, 1);
   g_assert_nonnull(strstr(err, "case.json"));

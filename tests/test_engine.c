@@ -6,12 +6,7 @@
 #include <string.h>
 
 #include "vf_engine.h"
-
-static char *
-data_path(const char *rel)
-{
-  return g_build_filename(g_getenv("VF_TEST_DATA"), rel, NULL);
-}
+#include "vf_test_data.h"
 
 typedef struct {
   gboolean done;
@@ -85,8 +80,8 @@ count(VfEngine *engine, VfChat *draft)
 static VfEngine *
 load_tiny(void)
 {
-  g_autofree char *model = data_path("models/tiny-a");
-  g_autofree char *tokenizer = data_path("tokenizer");
+  g_autofree char *model = vf_test_data_path("models/tiny-a");
+  g_autofree char *tokenizer = vf_test_data_path("tokenizer");
   VfEngine *engine = vf_engine_new();
   vf_engine_set_max_new_tokens(engine, 12);
   Result r = {0};
@@ -126,8 +121,8 @@ test_turns(void)
 
   /* A turn that fails (the second picture is corrupt, after the first was encoded) leaves the
    * conversation as it was. */
-  g_autofree char *good = data_path("golden/cases/a02_image_photo/chelsea.png");
-  g_autofree char *bad = data_path("ui/corrupt.png");
+  g_autofree char *good = vf_test_data_path("golden/cases/a02_image_photo/chelsea.png");
+  g_autofree char *bad = vf_test_data_path("ui/corrupt.png");
   VfChat *broken = question("Compare them", good);
   vf_chat_message_append_image(broken->messages->pdata[0], bad);
   Result f = {0};
@@ -199,7 +194,7 @@ test_no_model_and_shutdown(void)
   g_assert_error(r.error, VF_ENGINE_ERROR, VF_ENGINE_ERROR_NO_MODEL);
   g_clear_error(&r.error);
 
-  g_autofree char *missing = data_path("no-such-model");
+  g_autofree char *missing = vf_test_data_path("no-such-model");
   Result l = {0};
   vf_engine_load_async(engine, missing, NULL, NULL, on_loaded, &l);
   wait_for(&l);

@@ -13,16 +13,9 @@
 
 #include "vf_image.h"
 #include "vf_preprocess.h"
+#include "vf_test_data.h"
 
 static char *tmp_dir;
-
-static char *
-data_path(const char *relative)
-{
-  const char *root = g_getenv("VF_TEST_DATA");
-  g_assert_nonnull(root);
-  return g_build_filename(root, relative, NULL);
-}
 
 static GBytes *
 read_bytes(const char *path)
@@ -368,7 +361,7 @@ load_ok(const char *source)
 static void
 test_av_lossless_formats(void)
 {
-  g_autofree char *png = data_path("images/rgb_37x23.png");
+  g_autofree char *png = vf_test_data_path("images/rgb_37x23.png");
   g_autoptr(VfImage) want = load_ok(png);
   static const struct {
     const char *file;
@@ -379,7 +372,7 @@ test_av_lossless_formats(void)
       {"images/rgb_37x23_lossless.webp", VF_IMAGE_FORMAT_WEBP},
   };
   for (size_t i = 0; i < G_N_ELEMENTS(files); i++) {
-    g_autofree char *path = data_path(files[i].file);
+    g_autofree char *path = vf_test_data_path(files[i].file);
     g_autoptr(GError) error = NULL;
     g_autoptr(VfImageFile) file = vf_image_file_open(path, &error);
     g_assert_no_error(error);
@@ -390,8 +383,8 @@ test_av_lossless_formats(void)
     g_assert_no_error(error);
     g_assert_cmpmem(got->rgb, 37 * 23 * 3, want->rgb, 37 * 23 * 3);
   }
-  g_autofree char *pal_png = data_path("images/palette_41x29.png");
-  g_autofree char *gif = data_path("images/palette_41x29.gif");
+  g_autofree char *pal_png = vf_test_data_path("images/palette_41x29.png");
+  g_autofree char *gif = vf_test_data_path("images/palette_41x29.gif");
   g_autoptr(VfImage) pal = load_ok(pal_png);
   g_autoptr(VfImage) from_gif = load_ok(gif);
   g_assert_cmpuint(from_gif->width, ==, 41);
@@ -403,8 +396,8 @@ test_av_lossless_formats(void)
 static void
 test_av_lossy_webp(void)
 {
-  g_autofree char *png = data_path("images/rgb_37x23.png");
-  g_autofree char *webp = data_path("images/rgb_37x23_lossy.webp");
+  g_autofree char *png = vf_test_data_path("images/rgb_37x23.png");
+  g_autofree char *webp = vf_test_data_path("images/rgb_37x23_lossy.webp");
   g_autoptr(VfImage) want = load_ok(png);
   g_autoptr(VfImage) got = load_ok(webp);
   double sum = 0;
@@ -422,7 +415,7 @@ test_av_lossy_webp(void)
 static void
 test_sources(void)
 {
-  g_autofree char *path = data_path("images/rgb_37x23.png");
+  g_autofree char *path = vf_test_data_path("images/rgb_37x23.png");
   g_autoptr(VfImage) want = load_ok(path);
 
   /* file:// is cut off, nothing else (no %-unquoting). */
@@ -542,7 +535,7 @@ test_bad_inputs(void)
   g_clear_error(&error);
 
   /* A PNG cut in the middle of its image data: the header reads, the decode finds the end. */
-  g_autofree char *chelsea = data_path("golden/cases/a02_image_photo/chelsea.png");
+  g_autofree char *chelsea = vf_test_data_path("golden/cases/a02_image_photo/chelsea.png");
   g_autoptr(GBytes) png = read_bytes(chelsea);
   size_t png_n = 0;
   const uint8_t *png_d = g_bytes_get_data(png, &png_n);
@@ -576,7 +569,7 @@ test_bad_inputs(void)
   g_clear_error(&error);
 
   /* JPEG cut in half, and one whose SOF segment length is bogus. */
-  g_autofree char *rocket = data_path("golden/cases/a03_image_resized_hw/rocket.jpg");
+  g_autofree char *rocket = vf_test_data_path("golden/cases/a03_image_resized_hw/rocket.jpg");
   g_autoptr(GBytes) jpg = read_bytes(rocket);
   size_t jpg_n = 0;
   const uint8_t *jpg_d = g_bytes_get_data(jpg, &jpg_n);
@@ -597,7 +590,7 @@ test_bad_inputs(void)
   g_clear_error(&error);
 
   /* A truncated BMP (libavcodec path). */
-  g_autofree char *bmp = data_path("images/rgb_37x23.bmp");
+  g_autofree char *bmp = vf_test_data_path("images/rgb_37x23.bmp");
   g_autoptr(GBytes) bmp_bytes = read_bytes(bmp);
   g_autofree char *cut_bmp = write_tmp("cut.bmp", g_bytes_get_data(bmp_bytes, NULL), 200);
   g_assert_null(vf_image_load(cut_bmp, &error));
@@ -666,7 +659,7 @@ test_corruption_sweep(void)
   rng_state = 777;
   int decoded = 0, refused = 0;
   for (size_t f = 0; f < G_N_ELEMENTS(files); f++) {
-    g_autofree char *path = data_path(files[f]);
+    g_autofree char *path = vf_test_data_path(files[f]);
     g_autoptr(GBytes) bytes = read_bytes(path);
     size_t n = 0;
     const uint8_t *d = g_bytes_get_data(bytes, &n);

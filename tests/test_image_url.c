@@ -11,18 +11,11 @@
 #include "vf_image.h"
 #include "vf_image_url.h"
 #include "vf_preprocess.h"
+#include "vf_test_data.h"
 
 static GBytes *chelsea_png; /* 451×300 PNG */
 static GBytes *rocket_jpg;
 static char *chelsea_path, *rocket_path;
-
-static char *
-data_path(const char *relative)
-{
-  const char *root = g_getenv("VF_TEST_DATA");
-  g_assert_nonnull(root);
-  return g_build_filename(root, relative, NULL);
-}
 
 static GBytes *
 read_bytes(const char *path)
@@ -510,8 +503,8 @@ test_dns_failure(void)
 static void
 test_untrusted_certificate(void)
 {
-  g_autofree char *cert = data_path("tls/self-signed-127.0.0.1.crt");
-  g_autofree char *key = data_path("tls/self-signed-127.0.0.1.key");
+  g_autofree char *cert = vf_test_data_path("tls/self-signed-127.0.0.1.crt");
+  g_autofree char *key = vf_test_data_path("tls/self-signed-127.0.0.1.key");
   g_autoptr(GError) error = NULL;
   g_autoptr(GTlsCertificate) certificate = g_tls_certificate_new_from_files(cert, key, &error);
   g_assert_no_error(error);
@@ -553,8 +546,8 @@ int
 main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
-  chelsea_path = data_path("golden/cases/a02_image_photo/chelsea.png");
-  rocket_path = data_path("golden/cases/a03_image_resized_hw/rocket.jpg");
+  chelsea_path = vf_test_data_path("golden/cases/a02_image_photo/chelsea.png");
+  rocket_path = vf_test_data_path("golden/cases/a03_image_resized_hw/rocket.jpg");
   chelsea_png = read_bytes(chelsea_path);
   rocket_jpg = read_bytes(rocket_path);
   g_assert_cmpuint(g_bytes_get_size(chelsea_png), >, 64 * 1024); /* /announces-huge sends this much of it */

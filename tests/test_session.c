@@ -3,15 +3,10 @@
 
 #include "vf_session.h"
 #include "vf_test.h"
+#include "vf_test_data.h"
 
 static VfModel *model;
 static VfTokenizer *tok;
-
-static char *
-data_path(const char *rel)
-{
-  return g_build_filename(g_getenv("VF_TEST_DATA"), rel, NULL);
-}
 
 static void
 append(const char *piece, void *user)
@@ -158,7 +153,7 @@ test_picture_encoded_once(void)
   int encodes = 0;
   o.on_stage = count_encodes;
   o.stage_user = &encodes;
-  g_autofree char *image = data_path("golden/cases/a02_image_photo/chelsea.png");
+  g_autofree char *image = vf_test_data_path("golden/cases/a02_image_photo/chelsea.png");
   VfChatMessage *m = vf_chat_append_message(vf_session_chat(s), "user");
   vf_chat_message_append_image(m, image)->options.max_pixels = 20000;
   vf_chat_message_append_text(m, "Describe this image.");
@@ -181,8 +176,8 @@ main(int argc, char **argv)
 {
   vf_test_init(&argc, &argv);
   g_autoptr(GError) error = NULL;
-  g_autofree char *dir = data_path("models/tiny-a");
-  g_autofree char *tdir = data_path("tokenizer");
+  g_autofree char *dir = vf_test_data_path("models/tiny-a");
+  g_autofree char *tdir = vf_test_data_path("tokenizer");
   tok = vf_tokenizer_load(tdir, &error);
   g_assert_no_error(error);
   VfLlmOptions opts = {.context = 2048};

@@ -9,18 +9,11 @@
 #include "vf_pretokenizer.h"
 #include "vf_tokenizer.h"
 #include "vf_utf8.h"
+#include "vf_test_data.h"
 
 static VfTokenizer *tok; /* loaded once from tests/data/tokenizer */
 static JsonArray *cases;  /* tokenizer_cases.json "cases" */
 static JsonParser *cases_parser;
-
-static char *
-data_path(const char *relative)
-{
-  const char *root = g_getenv("VF_TEST_DATA");
-  g_assert_nonnull(root);
-  return g_build_filename(root, relative, NULL);
-}
 
 static int32_t *
 json_ids(JsonArray *arr, size_t *n)
@@ -288,7 +281,7 @@ make_folder(const char *const *files)
   g_assert_no_error(error);
   for (size_t i = 0; files[i]; i++) {
     g_autofree char *rel = g_build_filename("tokenizer", files[i], NULL);
-    g_autofree char *target = data_path(rel);
+    g_autofree char *target = vf_test_data_path(rel);
     g_autofree char *abs_target = g_canonicalize_filename(target, NULL);
     g_autofree char *link = g_build_filename(dir, files[i], NULL);
     g_assert_cmpint(symlink(abs_target, link), ==, 0);
@@ -420,7 +413,7 @@ test_encode_speed(void)
     }
   }
   /* A fresh tokenizer, so the first run starts with an empty word cache. */
-  g_autofree char *dir = data_path("tokenizer");
+  g_autofree char *dir = vf_test_data_path("tokenizer");
   g_autoptr(GError) error = NULL;
   gint64 t0 = g_get_monotonic_time();
   g_autoptr(VfTokenizer) t = vf_tokenizer_load(dir, &error);
@@ -447,12 +440,12 @@ main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
 
-  g_autofree char *dir = data_path("tokenizer");
+  g_autofree char *dir = vf_test_data_path("tokenizer");
   g_autoptr(GError) error = NULL;
   tok = vf_tokenizer_load(dir, &error);
   if (!tok)
     g_error("cannot load the test tokenizer: %s", error->message);
-  g_autofree char *cases_file = data_path("golden/cases/tokenizer/tokenizer_cases.json");
+  g_autofree char *cases_file = vf_test_data_path("golden/cases/tokenizer/tokenizer_cases.json");
   cases_parser = json_parser_new();
   if (!json_parser_load_from_file(cases_parser, cases_file, &error))
     g_error("%s: %s", cases_file, error->message);

@@ -14,15 +14,10 @@
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <string.h>
+#include "vf_test_data.h"
 
 #define APP_ID "org.viewfinder.Viewfinder"
 #define APP_PATH "/org/viewfinder/Viewfinder"
-
-static char *
-data_path(const char *rel)
-{
-  return g_build_filename(g_getenv("VF_TEST_DATA"), rel, NULL);
-}
 
 /* ---------------------------------------------------------------------------------------------------
  * External tools
@@ -67,8 +62,8 @@ screenshot(const char *name)
 static char *
 cli_answer(const char *image, const char *video, const char *prompt, const char *max_new_tokens)
 {
-  g_autofree char *model = data_path("models/tiny-a");
-  g_autofree char *tokenizer = data_path("tokenizer");
+  g_autofree char *model = vf_test_data_path("models/tiny-a");
+  g_autofree char *tokenizer = vf_test_data_path("tokenizer");
   const char *argv[20] = {g_getenv("VF_CLI"), "chat", "-m", model, "--tokenizer", tokenizer, "--label-media",
                           "--max-new-tokens", max_new_tokens, "-p", prompt};
   int n = 11;
@@ -350,8 +345,8 @@ assert_no_validation_messages(JsonObject *dump)
 static App *
 start_with_tiny_model(const char *max_new_tokens)
 {
-  g_autofree char *model = data_path("models/tiny-a");
-  g_autofree char *tokenizer = data_path("tokenizer");
+  g_autofree char *model = vf_test_data_path("models/tiny-a");
+  g_autofree char *tokenizer = vf_test_data_path("tokenizer");
   const char *args[] = {"--model", model, "--tokenizer", tokenizer, "--max-new-tokens", max_new_tokens, NULL};
   App *app = app_start(args);
   json_node_unref(app_wait(app, "the model to load", model_ready, NULL, 60));
@@ -393,8 +388,8 @@ test_picture_and_video(void)
   g_assert_cmpuint(json_array_get_length(messages(json_node_get_object(empty))), ==, 0);
   screenshot("ui-empty.png");
 
-  g_autofree char *picture = data_path("golden/cases/a02_image_photo/chelsea.png");
-  g_autofree char *video = data_path("ui/four_frames.mp4");
+  g_autofree char *picture = vf_test_data_path("golden/cases/a02_image_photo/chelsea.png");
+  g_autofree char *video = vf_test_data_path("ui/four_frames.mp4");
   const char *both[] = {picture, video, NULL};
   app_drop(app, both);
   g_autoptr(JsonNode) dropped = app_wait(app, "two attachments", draft_has, GUINT_TO_POINTER(2), 20);
@@ -480,7 +475,7 @@ test_corrupt_picture(void)
   /* Keys go through the X server, the drop through D-Bus: wait until the typing has arrived. */
   type_text("Look at this");
   json_node_unref(app_wait(app, "the typed text", draft_text_is, "Look at this", 20));
-  g_autofree char *corrupt = data_path("ui/corrupt.png");
+  g_autofree char *corrupt = vf_test_data_path("ui/corrupt.png");
   const char *files[] = {corrupt, NULL};
   app_drop(app, files);
   const char *toast = "corrupt.png: corrupt PNG: IDAT: invalid code lengths set";
@@ -500,7 +495,7 @@ test_folder_of_pictures(void)
 {
   App *app = start_with_tiny_model("8");
   g_autofree char *tmp = g_dir_make_tmp("vf-ui-folder-XXXXXX", NULL);
-  g_autofree char *picture = data_path("golden/cases/a04_two_images_vision_id/camera_gray_133x97.png");
+  g_autofree char *picture = vf_test_data_path("golden/cases/a04_two_images_vision_id/camera_gray_133x97.png");
   g_autofree char *bytes = NULL;
   gsize size = 0;
   g_assert_true(g_file_get_contents(picture, &bytes, &size, NULL));
