@@ -390,18 +390,33 @@ test_complete_download_loads(void)
   opts.token = TOKEN;
   ProgressLog progress = {0};
   g_autoptr(GError) error = NULL;
+  guint64 repo_bytes = 0;
+  for (guint i = 0; i < imitation.files->len; i++)
+    repo_bytes += g_bytes_get_size(((RepoFile *)imitation.files->pdata[i])->bytes);
+  g_autoptr(VfHubListing) before = vf_hub_list(REPO, NULL, &opts, NULL, &error);
+  g_assert_no_error(error);
+  g_assert_cmpstr(before->commit, ==, COMMIT);
+  g_assert_cmpuint(before->n_files, ==, imitation.files->len);
+  g_assert_cmpuint(before->total_bytes, ==, repo_bytes);
+  g_assert_cmpuint(before->missing_bytes, ==, repo_bytes);
+  g_mutex_lock(&imitation.lock);
+  g_ptr_array_set_size(imitation.log, 0);
+  g_mutex_unlock(&imitation.lock);
   g_autofree char *snapshot = vf_hub_download(REPO, NULL, &opts, on_progress, &progress, NULL, &error);
   print_log();
   g_assert_no_error(error);
   assert_snapshot_complete(cache, snapshot);
   g_assert_false(progress.went_back);
   g_assert_cmpuint(progress.last_done, ==, progress.total);
-  g_assert_cmpuint(progress.total, >, g_bytes_get_size(weights()->bytes));
+  g_assert_cmpuint(progress.total, ==, repo_bytes);
   /* Every hub request carried the token, the CDN request (another origin) did not. */
   g_assert_cmpuint(log_count("cdn GET"), ==, 1);
   g_assert_cmpuint(log_count("auth=none"), ==, log_count("cdn GET"));
   g_assert_cmpuint(log_count("auth=token"), ==, log_count("hub GET"));
   g_assert_cmpuint(log_count("hub GET"), ==, 1 + 3 + 1); /* listing, 3 small files, the weights' redirect */
+  g_autoptr(VfHubListing) after = vf_hub_list(REPO, NULL, &opts, NULL, &error);
+  g_assert_no_error(error);
+  g_assert_cmpuint(after->missing_bytes, ==, 0);
 
   /* The model finder lists it from the cache, and it loads. */
   g_setenv("HF_HUB_CACHE", cache, TRUE);
@@ -477,6 +492,9 @@ test_pause_and_resume(void)
   g_assert_cmpstr(inc->repo_id, ==, REPO);
   guint64 partial = inc->partial_bytes;
   g_assert_cmpuint(partial, ==, stall);
+  g_autoptr(VfHubListing) listing = vf_hub_list(REPO, NULL, &opts, NULL, &error);
+  g_assert_no_error(error);
+  g_assert_cmpuint(listing->missing_bytes, ==, g_bytes_get_size(weights()->bytes) - stall);
   g_autofree char *weights_link = g_build_filename(inc->repo_dir, "snapshots", COMMIT, "model.safetensors", NULL);
   g_assert_false(g_file_test(weights_link, G_FILE_TEST_EXISTS)); /* nothing unverified in the snapshot */
 

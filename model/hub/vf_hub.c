@@ -641,6 +641,26 @@ write_ref(const char *repo_dir, const char *revision, const char *commit, GError
   return TRUE;
 }
 
+/* The repository's size, what the cache still lacks of it (partial files count as far as they go), and
+ * what it holds complete. */
+static void
+measure(GArray *files, const char *repo_dir, guint64 *total, guint64 *missing, guint64 *complete_bytes)
+{
+  *total = *missing = 0;
+  if (complete_bytes)
+    *complete_bytes = 0;
+  for (guint i = 0; i < files->len; i++) {
+    const HubFile *f = &g_array_index(files, HubFile, i);
+    g_autofree char *blob = g_build_filename(repo_dir, "blobs", f->etag, NULL);
+    g_autofree char *partial = g_strconcat(blob, ".incomplete", NULL);
+    gboolean complete = file_size_or_zero(blob) == f->size;
+    *total += f->size;
+    *missing += complete ? 0 : f->size - MIN(file_size_or_zero(partial), f->size);
+    if (complete_bytes && complete)
+      *complete_bytes += f->size;
+  }
+}
+
 /* Lists the repository, checks the disk, then brings every missing file into the cache. */
 static char *
 run_download(Download *d, const char *revision, const VfHubOptions *o, GError **error)
@@ -657,15 +677,7 @@ run_download(Download *d, const char *revision, const VfHubOptions *o, GError **
   g_autofree char *blobs_dir = g_build_filename(repo_dir, "blobs", NULL);
   guint64 missing = 0;
   d->state.n_files = files->len;
-  for (guint i = 0; i < files->len; i++) {
-    const HubFile *f = &g_array_index(files, HubFile, i);
-    d->state.total += f->size;
-    g_autofree char *blob = g_build_filename(blobs_dir, f->etag, NULL);
-    g_autofree char *partial = g_strconcat(blob, ".incomplete", NULL);
-    gboolean complete = file_size_or_zero(blob) == f->size;
-    missing += complete ? 0 : f->size - MIN(file_size_or_zero(partial), f->size);
-    d->state.done += complete ? f->size : 0;
-  }
+  measure(files, repo_dir, &d->state.total, &missing, &d->state.done);
   guint64 free_bytes = 0;
   if (!free_space(cache, &free_bytes, error))
     return NULL;
@@ -698,49 +710,94 @@ run_download(Download *d, const char *revision, const VfHubOptions *o, GError **
   return g_steal_pointer(&snapshot);
 }
 
+/* Checks the repository name and the endpoint and opens the HTTP session; download_end() frees it. */
+static gboolean
+download_begin(Download *d, const char *repo_id, const VfHubOptions *o, GCancellable *cancellable, GError **error)
+{
+  g_auto(GStrv) id_parts = g_strsplit(repo_id, "/", -1);
+  if (g_strv_length(id_parts) != 2 || !*id_parts[0] || !*id_parts[1] || !safe_repo_path(repo_id)) {
+    g_set_error(error, VF_HUB_ERROR, VF_HUB_ERROR_NOT_FOUND,
+                "\"%s\" is not a repository name of the form owner/name (e.g. Qwen/Qwen2-VL-2B-Instruct)", repo_id);
+    return FALSE;
+  }
+  const char *endpoint = o->endpoint ? o->endpoint : env_nonempty("HF_ENDPOINT");
+  if (!endpoint)
+    endpoint = DEFAULT_ENDPOINT;
+  g_autoptr(GUri) uri = g_uri_parse(endpoint, SOUP_HTTP_URI_FLAGS, NULL);
+  if (!uri || !g_uri_get_host(uri) ||
+      (!g_str_equal(g_uri_get_scheme(uri), "http") && !g_str_equal(g_uri_get_scheme(uri), "https"))) {
+    g_set_error(error, VF_HUB_ERROR, VF_HUB_ERROR_NETWORK, "the hub endpoint \"%s\" is not an http(s) URL", endpoint);
+    return FALSE;
+  }
+  guint timeout = o->timeout_s ? o->timeout_s : 30;
+  *d = (Download){
+    .repo_id = repo_id,
+    .soup = soup_session_new_with_options("timeout", timeout, "idle-timeout", timeout, "user-agent", "viewfinder",
+                                          NULL),
+    .endpoint = g_steal_pointer(&uri),
+    .token = o->token ? g_strdup(o->token) : token_from_environment(),
+    .cancellable = cancellable,
+    .state = {.seconds_left = -1},
+    .rate_since_us = g_get_monotonic_time(),
+  };
+  return TRUE;
+}
+
+static void
+download_end(Download *d)
+{
+  g_clear_object(&d->soup);
+  g_clear_pointer(&d->endpoint, g_uri_unref);
+  g_clear_pointer(&d->token, g_free);
+}
+
 char *
 vf_hub_download(const char *repo_id, const char *revision, const VfHubOptions *options,
                 VfHubProgressFunc progress, void *user, GCancellable *cancellable, GError **error)
 {
   static const VfHubOptions defaults = {0};
   const VfHubOptions *o = options ? options : &defaults;
-  if (!revision)
-    revision = "main";
-  g_auto(GStrv) id_parts = g_strsplit(repo_id, "/", -1);
-  if (g_strv_length(id_parts) != 2 || !*id_parts[0] || !*id_parts[1] || !safe_repo_path(repo_id)) {
-    g_set_error(error, VF_HUB_ERROR, VF_HUB_ERROR_NOT_FOUND,
-                "\"%s\" is not a repository name of the form owner/name (e.g. Qwen/Qwen2-VL-2B-Instruct)", repo_id);
+  Download d;
+  if (!download_begin(&d, repo_id, o, cancellable, error))
     return NULL;
-  }
-  const char *endpoint = o->endpoint ? o->endpoint : env_nonempty("HF_ENDPOINT");
-  if (!endpoint)
-    endpoint = DEFAULT_ENDPOINT;
-  g_autoptr(GUri) endpoint_uri_parsed = g_uri_parse(endpoint, SOUP_HTTP_URI_FLAGS, NULL);
-  if (!endpoint_uri_parsed || !g_uri_get_host(endpoint_uri_parsed) ||
-      (!g_str_equal(g_uri_get_scheme(endpoint_uri_parsed), "http") &&
-       !g_str_equal(g_uri_get_scheme(endpoint_uri_parsed), "https"))) {
-    g_set_error(error, VF_HUB_ERROR, VF_HUB_ERROR_NETWORK, "the hub endpoint \"%s\" is not an http(s) URL", endpoint);
-    return NULL;
-  }
-
-  guint timeout = o->timeout_s ? o->timeout_s : 30;
-  g_autoptr(SoupSession) soup = soup_session_new_with_options("timeout", timeout, "idle-timeout", timeout,
-                                                               "user-agent", "viewfinder", NULL);
-  Download d = {
-    .repo_id = repo_id,
-    .soup = soup,
-    .endpoint = endpoint_uri_parsed,
-    .token = o->token ? g_strdup(o->token) : token_from_environment(),
-    .cancellable = cancellable,
-    .progress = progress,
-    .user = user,
-    .state = {.seconds_left = -1},
-    .rate_since_us = g_get_monotonic_time(),
-  };
-
-  char *snapshot = run_download(&d, revision, o, error);
-  g_free(d.token);
+  d.progress = progress;
+  d.user = user;
+  char *snapshot = run_download(&d, revision ? revision : "main", o, error);
+  download_end(&d);
   return snapshot;
+}
+
+void
+vf_hub_listing_free(VfHubListing *listing)
+{
+  if (!listing)
+    return;
+  g_free(listing->commit);
+  g_free(listing);
+}
+
+VfHubListing *
+vf_hub_list(const char *repo_id, const char *revision, const VfHubOptions *options, GCancellable *cancellable,
+            GError **error)
+{
+  static const VfHubOptions defaults = {0};
+  const VfHubOptions *o = options ? options : &defaults;
+  Download d;
+  if (!download_begin(&d, repo_id, o, cancellable, error))
+    return NULL;
+  VfHubListing *listing = NULL;
+  g_autofree char *commit = NULL;
+  g_autoptr(GArray) files = list_repository(&d, revision ? revision : "main", &commit, error);
+  if (files) {
+    g_autofree char *cache = o->cache_dir ? g_strdup(o->cache_dir) : vf_hub_cache_dir();
+    g_autofree char *repo_dir = vf_hub_repo_dir(cache, repo_id);
+    listing = g_new0(VfHubListing, 1);
+    listing->commit = g_steal_pointer(&commit);
+    listing->n_files = files->len;
+    measure(files, repo_dir, &listing->total_bytes, &listing->missing_bytes, NULL);
+  }
+  download_end(&d);
+  return listing;
 }
 
 /* ---- partial downloads in the cache -------------------------------------------------------------------- */

@@ -88,6 +88,21 @@ char *vf_hub_repo_dir(const char *cache_dir, const char *repo_id);
 char *vf_hub_download(const char *repo_id, const char *revision, const VfHubOptions *options,
                       VfHubProgressFunc progress, void *user, GCancellable *cancellable, GError **error);
 
+/* What a repository holds, for a "Get models" list: its size and what the cache still lacks of it. */
+typedef struct {
+  char *commit;
+  guint n_files;
+  guint64 total_bytes;
+  guint64 missing_bytes; /* 0: complete in the cache */
+} VfHubListing;
+
+void vf_hub_listing_free(VfHubListing *listing);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VfHubListing, vf_hub_listing_free)
+
+/* Lists `repo_id` at `revision` (NULL: "main") without downloading anything. */
+VfHubListing *vf_hub_list(const char *repo_id, const char *revision, const VfHubOptions *options,
+                          GCancellable *cancellable, GError **error);
+
 /* A repository in the cache with a download that did not finish. */
 typedef struct {
   char *repo_id;       /* "Qwen/Qwen2-VL-2B-Instruct" */
