@@ -8,7 +8,7 @@ A file may include headers of its own folder and of folders after it in that lin
   - ui/ never sees Vulkan: no header it includes, directly or through others, may live in vk/ or shaders/
     or include <volk.h> / <vulkan/...>;
   - system headers belong to one place: Vulkan to vk/, GTK and libadwaita to ui/ and app/, FFmpeg, libpng,
-    libjpeg to model/media/, libsoup to model/media/ and model/hub/ (picture URLs, model downloads);
+    libjpeg and poppler to model/media/, libsoup to model/media/ and model/hub/ (picture URLs, model downloads);
   - every quoted include names a header of the tree (so nothing slips past by a name we cannot place).
 tests/ is outside the layers and may include anything.
 
@@ -25,8 +25,8 @@ RANK = {folder: len(LAYERS) - i for i, folder in enumerate(LAYERS)}  # higher ra
 SYSTEM_OWNERS = [
     (re.compile(r'^(volk\.[ch]|vulkan/)'), {'vk'}, 'Vulkan'),
     (re.compile(r'^(gtk/|adwaita\.h|gdk/)'), {'ui', 'app'}, 'GTK'),
-    (re.compile(r'^(libavcodec|libavformat|libavutil|libswscale)/|^(png\.h|jpeglib\.h|jerror\.h)$'),
-     {'model/media'}, 'FFmpeg, libpng and libjpeg'),
+    (re.compile(r'^(libavcodec|libavformat|libavutil|libswscale)/|^(png\.h|jpeglib\.h|jerror\.h|poppler\.h)$'),
+     {'model/media'}, 'FFmpeg, libpng, libjpeg and poppler'),
     (re.compile(r'^libsoup/'), {'model/media', 'model/hub'}, 'libsoup'),
 ]
 VULKAN = SYSTEM_OWNERS[0][0]
