@@ -460,7 +460,7 @@ vf_bench_ops(int argc, char **argv)
   b.items = g_array_new(FALSE, FALSE, sizeof(Item));
   b.problems = g_ptr_array_new();
   b.read_src.block = b.read_out.block = -1;
-  printf("%s\n%s\n", info->summary, vf_ops_policy_summary(b.dev));
+  printf("%s\n%s\n%s\n", info->summary, vf_ops_policy_summary(b.dev), vf_pipeline_cache_summary(b.dev));
   printf("timing: %s; every row sampled round-robin, best of %d (fewer past %.0f s per row)\n\n",
          b.o.gpu_clock ? "GPU timestamps" : "wall clock", b.o.runs, b.o.budget_s);
   fflush(stdout);
@@ -476,6 +476,8 @@ vf_bench_ops(int argc, char **argv)
   ok = ok && sample_all(&b, &error);
   if (ok)
     report(&b);
+  VfPipelineStats ps = vf_pipeline_stats(b.dev);
+  printf("\npipelines: %u created in %.2f s\n", ps.built, ps.build_seconds);
   bench_release(&b);
   vf_device_free(b.dev);
   if (!ok) {

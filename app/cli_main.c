@@ -23,6 +23,7 @@ vf_cli_device(GError **error)
     return NULL;
   fprintf(stderr, "viewfinder: %s\n", vf_device_get_info(dev)->summary);
   fprintf(stderr, "viewfinder: %s\n", vf_ops_policy_summary(dev));
+  fprintf(stderr, "viewfinder: %s\n", vf_pipeline_cache_summary(dev));
   vf_device_print_switches(stderr);
   return dev;
 }
@@ -98,6 +99,7 @@ cmd_devices(int argc, char **argv)
   }
   printf("chosen: %s\n", vf_device_get_info(dev)->summary);
   printf("%s\n", vf_ops_policy_summary(dev));
+  printf("%s\n", vf_pipeline_cache_summary(dev));
   vf_device_print_switches(stdout);
   vf_device_free(dev);
   return 0;
