@@ -263,7 +263,9 @@ vf_pipeline_get(VfDevice *dev, const VfPipelineDesc *desc, GError **error)
       g_hash_table_insert(cache->by_key, p->key, p);
       cache->store_dirty = true;
       cache->stats.built++;
-      cache->stats.build_seconds += (g_get_monotonic_time() - t0) * 1e-6;
+      double seconds = (g_get_monotonic_time() - t0) * 1e-6;
+      cache->stats.build_seconds += seconds;
+      g_debug("pipeline %s built in %.1f ms", p->key, seconds * 1e3);
     }
   }
   g_mutex_unlock(&cache->lock);
