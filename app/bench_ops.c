@@ -310,10 +310,16 @@ sample(Bench *b, Item *it, GError **error)
   return TRUE;
 }
 
-/* Round-robin until every item has its samples or has used its time budget. */
+/* Round-robin until every item has its samples or has used its time budget. Each device item is submitted
+ * once untimed first: drivers may compile a pipeline at its first dispatch (lavapipe does). */
 static gboolean
 sample_all(Bench *b, GError **error)
 {
+  for (guint i = 0; i < b->items->len; i++) {
+    Item *it = &g_array_index(b->items, Item, i);
+    if (it->cmd && !vf_cmd_submit(it->cmd, error))
+      return FALSE;
+  }
   for (int round = 0; round < b->o.runs; round++) {
     bool any = false;
     for (guint i = 0; i < b->items->len; i++) {
