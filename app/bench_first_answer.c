@@ -57,21 +57,6 @@ since(gint64 t0)
   return (g_get_monotonic_time() - t0) / 1e6;
 }
 
-/* Random normalised pixels (about ±2) for `n` patch rows. */
-static float *
-random_patches(uint32_t n, uint64_t seed)
-{
-  float *pixels = g_new(float, (size_t)n * VF_PATCH_DIM);
-  uint64_t s = 0x9e3779b97f4a7c15ull ^ seed;
-  for (size_t i = 0; i < (size_t)n * VF_PATCH_DIM; i++) {
-    s ^= s << 13;
-    s ^= s >> 7;
-    s ^= s << 17;
-    pixels[i] = (float)((s >> 40) * (4.0 / 16777216.0) - 2.0);
-  }
-  return pixels;
-}
-
 /* One answer's graph: vision encode of `grid`, prefill of `text_before` tokens + the picture + `text_after`,
  * one decode step. `positions_from_grid`: M-RoPE positions as get_rope_index makes them (needs the real
  * special ids in the vocabulary); otherwise sequential positions (the twin, whose vocabulary is tiny). */
@@ -114,7 +99,7 @@ run_answer(VfDevice *dev, const VfConfig *config, const VfWeights *weights, cons
   VfBuffer embeds = {.block = -1};
   g_autofree float *logits = g_new(float, config->vocab);
   if (ok) {
-    g_autofree float *pixels = random_patches(patches, patches);
+    g_autofree float *pixels = vf_cli_random_patches(patches, patches);
     gint64 t0 = g_get_monotonic_time();
     ok = vf_vision_encode(vision, pixels, patches, grid, 1, &embeds, NULL, error);
     *vision_s = since(t0);

@@ -65,6 +65,12 @@ expect_state(Fixture *f, VfPipelineStoreState want, const char *note_part)
   vf_device_free(dev);
 }
 
+/* The good file with byte `at` flipped by `mask` (and, when `fix_checksum`, the data checksum made to match
+ * again): ignored with `note_part`, rewritten, then loaded again. */
+static void
+expect_tamper_ignored(Fixture *f, const uint8_t *good, gsize size, gsize at, uint8_t mask, bool fix_checksum,
+                      const char *note_part);
+
 /* The file a first device leaves: our header, then the driver's data with its Vulkan header. */
 static void
 check_written(Fixture *f)
@@ -82,6 +88,25 @@ check_written(Fixture *f)
   uint64_t data_size;
   memcpy(&data_size, file + 64, 8);
   g_assert_cmpuint(data_size, ==, size - VF_PIPELINE_STORE_HEADER_BYTES);
+}
+
+static void
+expect_tamper_ignored(Fixture *f, const uint8_t *good, gsize size, gsize at, uint8_t mask, bool fix_checksum,
+                      const char *note_part)
+{
+  g_autofree uint8_t *bad = g_memdup2(good, size);
+  bad[at] ^= mask;
+  if (fix_checksum) {
+    GChecksum *c = g_checksum_new(G_CHECKSUM_SHA256);
+    g_checksum_update(c, bad + VF_PIPELINE_STORE_HEADER_BYTES, (gssize)(size - VF_PIPELINE_STORE_HEADER_BYTES));
+    gsize n = 32;
+    g_checksum_get_digest(c, bad + 72, &n);
+    g_checksum_free(c);
+  }
+  write_file(f->path, bad, size);
+  expect_state(f, VF_PIPELINE_STORE_IGNORED, note_part);
+  check_written(f);
+  expect_state(f, VF_PIPELINE_STORE_LOADED, NULL);
 }
 
 static void
@@ -132,12 +157,9 @@ test_corrupt(Fixture *f, gconstpointer data)
   gsize size = 0;
   g_autofree uint8_t *good = read_file(f->path, &size);
 
-  g_autofree uint8_t *flipped = g_memdup2(good, size);
-  flipped[size - 1] ^= 0x5a;
-  write_file(f->path, flipped, size);
-  expect_state(f, VF_PIPELINE_STORE_IGNORED, "checksum");
-  check_written(f);
-  expect_state(f, VF_PIPELINE_STORE_LOADED, NULL);
+  expect_tamper_ignored(f, good, size, size - 1, 0x5a, false, "checksum");
+  /* A data size that disagrees with the file. */
+  expect_tamper_ignored(f, good, size, 64, 1, false, "data size");
 
   write_file(f->path, good, 50);
   expect_state(f, VF_PIPELINE_STORE_IGNORED, "truncated");
@@ -147,13 +169,6 @@ test_corrupt(Fixture *f, gconstpointer data)
                                        "and then some more words after that.............",
              120);
   expect_state(f, VF_PIPELINE_STORE_IGNORED, "corrupt");
-  expect_state(f, VF_PIPELINE_STORE_LOADED, NULL);
-
-  /* A data size that disagrees with the file. */
-  g_autofree uint8_t *sized = g_memdup2(good, size);
-  sized[64] ^= 1;
-  write_file(f->path, sized, size);
-  expect_state(f, VF_PIPELINE_STORE_IGNORED, "data size");
   expect_state(f, VF_PIPELINE_STORE_LOADED, NULL);
 }
 
@@ -166,36 +181,11 @@ test_foreign(Fixture *f, gconstpointer data)
   gsize size = 0;
   g_autofree uint8_t *good = read_file(f->path, &size);
 
-  g_autofree uint8_t *other_device = g_memdup2(good, size);
-  other_device[16] ^= 0xff;
-  write_file(f->path, other_device, size);
-  expect_state(f, VF_PIPELINE_STORE_IGNORED, "another device");
-  check_written(f);
-  expect_state(f, VF_PIPELINE_STORE_LOADED, NULL);
-
+  expect_tamper_ignored(f, good, size, 16, 0xff, false, "another device");
   /* The Vulkan header says another vendor; the checksum is made to match so only the header can tell. */
-  g_autofree uint8_t *other_vendor = g_memdup2(good, size);
-  other_vendor[VF_PIPELINE_STORE_HEADER_BYTES + 8] ^= 0x11;
-  GChecksum *c = g_checksum_new(G_CHECKSUM_SHA256);
-  g_checksum_update(c, other_vendor + VF_PIPELINE_STORE_HEADER_BYTES, (gssize)(size - VF_PIPELINE_STORE_HEADER_BYTES));
-  gsize n = 32;
-  g_checksum_get_digest(c, other_vendor + 72, &n);
-  g_checksum_free(c);
-  write_file(f->path, other_vendor, size);
-  expect_state(f, VF_PIPELINE_STORE_IGNORED, "Vulkan header");
-  expect_state(f, VF_PIPELINE_STORE_LOADED, NULL);
-
-  g_autofree uint8_t *other_driver = g_memdup2(good, size);
-  other_driver[12] ^= 0x01;
-  write_file(f->path, other_driver, size);
-  expect_state(f, VF_PIPELINE_STORE_IGNORED, "driver version");
-  expect_state(f, VF_PIPELINE_STORE_LOADED, NULL);
-
-  g_autofree uint8_t *other_build = g_memdup2(good, size);
-  other_build[40] ^= 0x01;
-  write_file(f->path, other_build, size);
-  expect_state(f, VF_PIPELINE_STORE_IGNORED, "other shaders");
-  expect_state(f, VF_PIPELINE_STORE_LOADED, NULL);
+  expect_tamper_ignored(f, good, size, VF_PIPELINE_STORE_HEADER_BYTES + 8, 0x11, true, "Vulkan header");
+  expect_tamper_ignored(f, good, size, 12, 0x01, false, "driver version");
+  expect_tamper_ignored(f, good, size, 40, 0x01, false, "other shaders");
 }
 
 /* A run that builds nothing still replaces an unusable file. */
