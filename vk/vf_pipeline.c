@@ -294,6 +294,7 @@ vf_pipeline_cache_summary(VfDevice *dev)
   VfPipelineCache *cache = vf_device_pipeline_cache(dev);
   if (!cache->store)
     return "pipeline cache: off (VF_PIPELINE_CACHE=0)";
+  g_mutex_lock(&cache->lock);
   if (!cache->summary) {
     VfPipelineStore *s = cache->store;
     switch (vf_pipeline_store_state(s)) {
@@ -309,6 +310,7 @@ vf_pipeline_cache_summary(VfDevice *dev)
       cache->summary = g_strdup_printf("pipeline cache: %s (new)", vf_pipeline_store_path(s));
     }
   }
+  g_mutex_unlock(&cache->lock);
   return cache->summary;
 }
 
