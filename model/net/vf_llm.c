@@ -46,7 +46,7 @@ struct VfLlm {
   Sequence *seqs; /* [n_seqs]: independent conversations, each with its own KV cache */
   uint32_t n_seqs;
   uint32_t current; /* the sequence prefill, decode, length and truncate act on */
-  VfDType kv_dtype; /* of every cache: f16 unless VF_KV=f32 */
+  VfDType kv_dtype; /* of every cache: f32 unless VF_KV=f16 */
   uint64_t cache_bytes;
 
   /* Recorded on first use and replayed: one step of the current sequence, and one of all sequences. Each is
