@@ -337,14 +337,10 @@ run_count(VfEngine *self, Job *job)
     return;
   VfGenerateOptions opts;
   fill_options(self, job, &opts);
-  VfChat *chat = vf_session_chat(self->session);
-  guint before = chat->messages->len;
-  append_draft(chat, job->draft);
   uint32_t tokens = 0;
   g_autoptr(GError) error = NULL;
-  gboolean ok = vf_session_count_prompt(self->session, &opts, &tokens, &error);
-  /* Counting encodes nothing, so the draft's parts left no vision embeddings behind. */
-  g_ptr_array_set_size(chat->messages, before);
+  /* The conversation's own tokens are kept; only the draft is rendered and tokenized. */
+  gboolean ok = vf_session_count_draft(self->session, &opts, job->draft, &tokens, &error);
   if (ok)
     g_task_return_int(job->task, tokens);
   else

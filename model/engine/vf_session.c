@@ -17,6 +17,7 @@ struct VfSession {
   GArray *answer; /* int32: the last answer's ids */
   GHashTable *embeds; /* "source|options" -> VfBuffer *: vision output of each attachment, kept across turns */
   uint32_t sequence;  /* the model's KV-cache sequence this conversation lives in */
+  VfPromptCache *prompt; /* the tokens of the conversation's messages so far; NULL until the first build */
 };
 
 static void
@@ -67,6 +68,7 @@ vf_session_free(VfSession *s)
     return;
   forget_embeds(s);
   g_hash_table_unref(s->embeds);
+  vf_prompt_cache_free(s->prompt);
   vf_chat_free(s->chat);
   g_array_unref(s->cached);
   g_array_unref(s->answer);
@@ -79,6 +81,7 @@ void
 vf_session_reset(VfSession *s)
 {
   forget_embeds(s);
+  g_clear_pointer(&s->prompt, vf_prompt_cache_free);
   vf_chat_free(s->chat);
   s->chat = vf_chat_new();
   g_array_set_size(s->cached, 0);
@@ -107,19 +110,32 @@ vf_session_default_options(VfSession *s, VfGenerateOptions *opts)
   opts->max_new_tokens = 512;
 }
 
+/* The prompt of the conversation, then `draft` (NULL: none; its messages are not kept), then the assistant's
+ * header. Only messages the cache has not seen are tokenized. */
 static VfPrompt *
-build_prompt(VfSession *s, const VfGenerateOptions *opts, GError **error)
+build_prompt(VfSession *s, const VfGenerateOptions *opts, VfChat *draft, GError **error)
 {
-  VfChatTemplateFlags flags = VF_CHAT_TEMPLATE_GENERATION_PROMPT;
-  if (opts->add_vision_id)
-    flags |= VF_CHAT_TEMPLATE_VISION_ID;
-  return vf_prompt_build(s->chat, s->tok, s->model->config, flags, opts->media_dir, NULL, NULL, error);
+  VfChatTemplateFlags flags = opts->add_vision_id ? VF_CHAT_TEMPLATE_VISION_ID : 0;
+  if (s->prompt && !vf_prompt_cache_fits(s->prompt, flags, opts->media_dir))
+    g_clear_pointer(&s->prompt, vf_prompt_cache_free);
+  if (!s->prompt)
+    s->prompt = vf_prompt_cache_new(s->tok, s->model->config, flags, opts->media_dir, NULL, NULL);
+  if (!vf_prompt_cache_sync(s->prompt, s->chat, error))
+    return NULL;
+  return vf_prompt_cache_build(s->prompt, draft, TRUE, error);
 }
 
 gboolean
 vf_session_count_prompt(VfSession *s, const VfGenerateOptions *opts, uint32_t *tokens, GError **error)
 {
-  g_autoptr(VfPrompt) p = build_prompt(s, opts, error);
+  return vf_session_count_draft(s, opts, NULL, tokens, error);
+}
+
+gboolean
+vf_session_count_draft(VfSession *s, const VfGenerateOptions *opts, VfChat *draft, uint32_t *tokens,
+                       GError **error)
+{
+  g_autoptr(VfPrompt) p = build_prompt(s, opts, draft, error);
   if (!p)
     return FALSE;
   *tokens = p->n;
@@ -167,8 +183,11 @@ item_embeds(VfSession *s, const VfGenerateOptions *opts, const VfPromptItem *it,
     return NULL;
   }
   const char *label = it->is_video ? "video" : "picture";
-  VfImageProcessorConfig proc;
-  vf_prompt_processor_config(s->model->config, &proc);
+  /* The file the user attached must still be that file; the plan (and the prompt) were made from it. */
+  if (!vf_media_item_check(it->media, error)) {
+    g_prefix_error(error, "%s %u: ", it->is_video ? "Video" : "Picture", it->index);
+    return NULL;
+  }
   g_autoptr(VfImageInput) image = NULL;
   g_autoptr(VfVideoInput) video = NULL;
   const float *pixels;
@@ -177,16 +196,14 @@ item_embeds(VfSession *s, const VfGenerateOptions *opts, const VfPromptItem *it,
   if (it->is_video) {
     VideoProgress vp = {opts, it->index};
     VfVideoRunOptions run = {.progress = on_video_progress, .progress_user = &vp, .cancellable = cancellable};
-    video = it->frames ? vf_video_input_new_from_frames((const char *const *)it->frames, &it->part->options, &proc,
-                                                         &run, error)
-                       : vf_video_input_new(it->source, &it->part->options, &proc, &run, error);
+    video = vf_media_item_video_input(it->media, &run, error);
     if (!video)
       return NULL;
     pixels = video->pixel_values;
     n_patches = video->plan->n_patches;
     grid = video->plan->grid;
   } else {
-    image = vf_image_input_new(it->source, &it->options, &proc, error);
+    image = vf_media_item_image_input(it->media, error);
     if (!image)
       return NULL;
     pixels = image->pixel_values;
@@ -211,6 +228,8 @@ item_embeds(VfSession *s, const VfGenerateOptions *opts, const VfPromptItem *it,
     return NULL;
   }
   g_hash_table_insert(s->embeds, g_steal_pointer(&key), buf);
+  /* The vision output replaces the pixels (a picture kept its decode from the thumbnail until now). */
+  vf_media_item_release_pixels(it->media);
   return buf;
 }
 
@@ -315,7 +334,7 @@ turn_begin(Turn *t, VfSession *s, const VfGenerateOptions *opts, VfTextFunc on_t
   VfLlm *llm = s->model->llm;
   vf_llm_select(llm, s->sequence);
 
-  g_autoptr(VfPrompt) prompt = build_prompt(s, opts, error);
+  g_autoptr(VfPrompt) prompt = build_prompt(s, opts, NULL, error);
   if (!prompt)
     return FALSE;
   const int32_t *ids = prompt->ids;

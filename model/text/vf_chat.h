@@ -47,11 +47,18 @@ typedef struct {
                            * given as frames, or when the item named none */
   char **frames;          /* VIDEO given as a list of images (NULL-terminated), else NULL */
   VfMediaOptions options; /* IMAGE / VIDEO */
+  /* IMAGE / VIDEO: the VfMediaItem (model/media/vf_media_item.h) that read this part's source, or NULL until
+   * something reads it; it goes with the part from the drop to the vision encode and is unreferenced with it.
+   * Opaque here: text/ knows no media. */
+  gpointer media;
+  GDestroyNotify media_unref;
 } VfChatPart;
 
 typedef struct {
   char *role;       /* "system", "user", "assistant", ... emitted as given */
   GPtrArray *parts; /* VfChatPart *, in order */
+  uint64_t id;      /* unique in the process: a prompt cache knows the message it tokenized (parts are not
+                     * changed once a turn has read the message) */
 } VfChatMessage;
 
 typedef struct {
