@@ -3,9 +3,12 @@
  * before the first token keeps an empty answer, and shutdown answers what is still queued. Tiny-a golden
  * model on lavapipe. */
 #include <glib/gstdio.h>
+#include <libsoup/soup.h>
 #include <string.h>
 
 #include "vf_engine.h"
+#include "vf_media_item.h"
+#include "vf_media_stats.h"
 #include "vf_test_data.h"
 
 typedef struct {
@@ -184,6 +187,172 @@ test_turns(void)
   g_string_free(p.text, TRUE);
 }
 
+
+/* ---- work counts ----------------------------------------------------------------------------------------- */
+
+/* What the window does with a dropped file (or a pasted URL): one item, its thumbnail from the one decode. */
+static VfMediaItem *
+attach(const char *source)
+{
+  g_autoptr(GError) error = NULL;
+  VfMediaItem *item = g_str_has_prefix(source, "http://") ? vf_media_item_new_image(source, &error)
+                                                          : vf_media_item_open_file(source, NULL, &error);
+  g_assert_no_error(error);
+  uint32_t side = 0;
+  g_autoptr(GBytes) thumbnail = vf_media_item_thumbnail(item, 96, &side, &error);
+  g_assert_no_error(error);
+  g_assert_cmpuint(side, >, 0);
+  return item;
+}
+
+/* The draft as the window builds it at every count and at the send: the attachment first, then the text. */
+static VfChat *
+draft_with(const char *text, VfMediaItem *item)
+{
+  VfChat *draft = vf_chat_new();
+  VfChatMessage *m = vf_chat_append_message(draft, "user");
+  if (item)
+    vf_media_item_append_to(item, m, NULL);
+  vf_chat_message_append_text(m, text);
+  return draft;
+}
+
+static void
+send_ok(VfEngine *engine, VfChat *draft)
+{
+  Result r = {0};
+  vf_engine_send_async(engine, draft, NULL, on_sent, &r);
+  wait_for(&r);
+  g_assert_no_error(r.error);
+  g_assert_true(r.ok);
+}
+
+/* Attach, type 20 characters (a count after each), send, ask a follow-up: the whole walk of one attachment. */
+static void
+walk(VfEngine *engine, VfMediaItem *item)
+{
+  const char typed[] = "What is in the photo";
+  G_STATIC_ASSERT(sizeof typed - 1 == 20);
+  char prefix[sizeof typed];
+  for (size_t i = 1; i < sizeof typed; i++) {
+    g_strlcpy(prefix, typed, i + 1);
+    count(engine, draft_with(prefix, item));
+  }
+  send_ok(engine, draft_with(typed, item));
+  count(engine, draft_with("And", NULL));
+  send_ok(engine, draft_with("And what colour is it?", NULL));
+}
+
+static void
+serve_picture(SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *query, gpointer data)
+{
+  GBytes *png = data;
+  guint *requests = g_object_get_data(G_OBJECT(server), "requests");
+  g_atomic_int_inc(requests);
+  soup_server_message_set_status(msg, SOUP_STATUS_OK, NULL);
+  soup_server_message_set_response(msg, "image/png", SOUP_MEMORY_COPY, g_bytes_get_data(png, NULL),
+                                   g_bytes_get_size(png));
+}
+
+typedef struct {
+  GMainContext *context;
+  GMainLoop *loop;
+  GThread *thread;
+  GBytes *png;
+  guint requests;
+  guint port;
+  GMutex lock;
+  GCond cond;
+} PictureServer;
+
+static gpointer
+picture_server_thread(gpointer data)
+{
+  PictureServer *ps = data;
+  g_main_context_push_thread_default(ps->context);
+  SoupServer *server = soup_server_new(NULL, NULL);
+  g_object_set_data(G_OBJECT(server), "requests", &ps->requests);
+  soup_server_add_handler(server, NULL, serve_picture, ps->png, NULL);
+  g_autoptr(GError) error = NULL;
+  g_assert_true(soup_server_listen_local(server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error));
+  GSList *uris = soup_server_get_uris(server);
+  g_mutex_lock(&ps->lock);
+  ps->port = (guint)g_uri_get_port(uris->data);
+  g_cond_signal(&ps->cond);
+  g_mutex_unlock(&ps->lock);
+  g_slist_free_full(uris, (GDestroyNotify)g_uri_unref);
+  g_main_loop_run(ps->loop);
+  soup_server_disconnect(server);
+  g_object_unref(server);
+  while (g_main_context_iteration(ps->context, FALSE))
+    ;
+  g_main_context_pop_thread_default(ps->context);
+  return NULL;
+}
+
+static void
+test_work_counts(void)
+{
+  VfEngine *engine = load_tiny();
+  VfMediaStats before, after;
+
+  /* A picture: one header read (at the attach; the encode uses the thumbnail's decode), one decode. */
+  g_autofree char *photo = vf_test_data_path("golden/cases/a02_image_photo/chelsea.png");
+  vf_media_stats_get(&before);
+  g_autoptr(VfMediaItem) picture = attach(photo);
+  walk(engine, picture);
+  vf_media_stats_get(&after);
+  g_test_message("picture: %u header reads, %u decodes", after.image_headers - before.image_headers,
+                 after.image_decodes - before.image_decodes);
+  g_assert_cmpuint(after.image_decodes - before.image_decodes, ==, 1);
+  g_assert_cmpuint(after.image_headers - before.image_headers, <=, 2);
+
+  /* An http picture served on 127.0.0.1: fetched once, by the attach. */
+  PictureServer ps = {.context = g_main_context_new()};
+  ps.loop = g_main_loop_new(ps.context, FALSE);
+  g_mutex_init(&ps.lock);
+  g_cond_init(&ps.cond);
+  g_autoptr(GMappedFile) mapped = g_mapped_file_new(photo, FALSE, NULL);
+  ps.png = g_mapped_file_get_bytes(mapped);
+  ps.thread = g_thread_new("picture-server", picture_server_thread, &ps);
+  g_mutex_lock(&ps.lock);
+  while (!ps.port)
+    g_cond_wait(&ps.cond, &ps.lock);
+  g_mutex_unlock(&ps.lock);
+  g_autofree char *url = g_strdup_printf("http://127.0.0.1:%u/cat.png", ps.port);
+  vf_engine_reset(engine);
+  vf_media_stats_get(&before);
+  g_autoptr(VfMediaItem) remote = attach(url);
+  walk(engine, remote);
+  vf_media_stats_get(&after);
+  g_assert_cmpuint(after.url_fetches - before.url_fetches, ==, 1);
+  g_assert_cmpuint(g_atomic_int_get(&ps.requests), ==, 1);
+  g_assert_cmpuint(after.image_decodes - before.image_decodes, ==, 1);
+  g_main_loop_quit(ps.loop);
+  g_thread_join(ps.thread);
+  g_main_loop_unref(ps.loop);
+  g_main_context_unref(ps.context);
+  g_bytes_unref(ps.png);
+
+  /* A video: demuxed once, by the attach; counting a draft next to it (after it was sent) demuxes nothing. */
+  g_autofree char *clip = vf_test_data_path("ui/four_frames.mp4");
+  vf_engine_reset(engine);
+  vf_media_stats_get(&before);
+  g_autoptr(VfMediaItem) video = attach(clip);
+  send_ok(engine, draft_with("What happens?", video));
+  VfMediaStats sent;
+  vf_media_stats_get(&sent);
+  for (int i = 0; i < 5; i++)
+    count(engine, draft_with("And after that, what?", NULL));
+  vf_media_stats_get(&after);
+  g_assert_cmpuint(sent.video_counts - before.video_counts, ==, 1);
+  g_assert_cmpuint(after.video_counts - sent.video_counts, ==, 0);
+  g_assert_cmpuint(after.video_decodes - sent.video_decodes, ==, 0);
+
+  vf_engine_shutdown(engine);
+  g_object_unref(engine);
+}
+
 static void
 test_no_model_and_shutdown(void)
 {
@@ -218,6 +387,7 @@ main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/engine/turns", test_turns);
+  g_test_add_func("/engine/work-counts", test_work_counts);
   g_test_add_func("/engine/no-model-and-shutdown", test_no_model_and_shutdown);
   return g_test_run();
 }

@@ -129,6 +129,19 @@ vf_media_item_attach(VfMediaItem *item, VfChatPart *part)
   part->media_unref = (GDestroyNotify)vf_media_item_unref;
 }
 
+VfChatPart *
+vf_media_item_append_to(VfMediaItem *item, VfChatMessage *message, const VfMediaOptions *options)
+{
+  VfChatPart *part = item->kind == VF_MEDIA_IMAGE ? vf_chat_message_append_image(message, item->source)
+                     : item->frames           ? vf_chat_message_append_video_frames(message,
+                                                                                    (const char *const *)item->frames)
+                                              : vf_chat_message_append_video(message, item->source);
+  if (options)
+    part->options = *options;
+  vf_media_item_attach(item, part);
+  return part;
+}
+
 VfMediaItem *
 vf_media_item_new_image(const char *source, GError **error)
 {

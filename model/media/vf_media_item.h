@@ -53,6 +53,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VfMediaItem, vf_media_item_unref)
 
 /* Gives `part` (an IMAGE or VIDEO part) a reference to `item`, replacing any it had. */
 void vf_media_item_attach(VfMediaItem *item, VfChatPart *part);
+/* A new part of `message` for the item (its source or frames, options as given; NULL: none), holding it. */
+VfChatPart *vf_media_item_append_to(VfMediaItem *item, VfChatMessage *message, const VfMediaOptions *options);
 
 VfMediaKind vf_media_item_kind(const VfMediaItem *item);
 /* The source as given (NULL for a frame list), and the frames of a frame list (else NULL). */
