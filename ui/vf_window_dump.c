@@ -61,6 +61,7 @@ vf_window_dump(VfWindow *self)
     add_string(b, "role", vf_message_get_role(m) == VF_MESSAGE_USER ? "user" : "assistant");
     add_string(b, "text", vf_message_get_text(m));
     add_string(b, "state", state_names[vf_message_get_state(m)]);
+    add_string(b, "stage", vf_message_get_stage(m));
     add_attachments(b, vf_message_get_attachments(m));
     json_builder_set_member_name(b, "tokens");
     json_builder_add_int_value(b, vf_message_get_tokens(m));

@@ -316,16 +316,11 @@ run_send(VfEngine *self, Job *job)
     g_task_return_pointer(job->task, stats, g_free);
     return;
   }
-  if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
-    /* Stopped before the first token: the question stays, with an empty answer, as a stop after it would. */
-    vf_chat_message_append_text(vf_chat_append_message(chat, "assistant"), "");
-    stats->stopped = TRUE;
-    g_task_return_pointer(job->task, stats, g_free);
-    return;
-  }
   g_free(stats);
-  /* The question goes out again, so the user can change it and resend; the session's caches (KV prefix,
-   * vision embeddings keyed by source and settings) stay valid for whatever is sent next. */
+  /* Failed, or stopped before the first token (in any stage: decoding, encoding, reading the prompt): the
+   * question goes out again, so the conversation is as before the turn and the user can change it and resend;
+   * the session's caches (KV prefix, vision embeddings keyed by source and settings, a picture's kept decode)
+   * stay valid for whatever is sent next. */
   g_ptr_array_set_size(chat->messages, before);
   g_task_return_error(job->task, classify(g_steal_pointer(&error)));
 }
@@ -356,8 +351,7 @@ worker_main(gpointer data)
     if (job->kind == JOB_QUIT)
       break;
     GCancellable *cancellable = job->task ? g_task_get_cancellable(job->task) : NULL;
-    /* A turn stopped before it started still answers (empty, stopped), like one stopped later. */
-    if (cancellable && job->kind != JOB_SEND && g_task_return_error_if_cancelled(job->task))
+    if (cancellable && g_task_return_error_if_cancelled(job->task))
       continue;
     g_mutex_lock(&self->lock);
     g_set_object(&self->running, cancellable);

@@ -80,10 +80,10 @@ void vf_engine_load_async(VfEngine *self, const char *model_dir, const char *tok
 gboolean vf_engine_load_finish(VfEngine *self, GAsyncResult *result, GError **error);
 
 /* Appends the messages of `draft` (normally one user message; taken over) to the conversation and
- * generates the answer, emitting "stage" until the first token and "text" for every piece. Cancelling
- * stops within one decode step; the partial answer is kept and stats->stopped is set (a cancel before the
- * first token keeps an empty answer). On failure the draft's messages are removed again, so the
- * conversation is as it was before the call. */
+ * generates the answer, emitting "stage" until the first token and "text" for every piece. Cancelling stops
+ * within one decode step, one prefill chunk or one vision block. After the first token the partial answer is
+ * kept and stats->stopped is set; before it the turn fails with G_IO_ERROR_CANCELLED. On failure the draft's
+ * messages are removed again, so the conversation is as it was before the call. */
 void vf_engine_send_async(VfEngine *self, VfChat *draft, GCancellable *cancellable, GAsyncReadyCallback callback,
                           gpointer user_data);
 gboolean vf_engine_send_finish(VfEngine *self, GAsyncResult *result, VfTurnStats *stats, GError **error);

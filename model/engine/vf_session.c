@@ -169,6 +169,22 @@ on_video_progress(uint32_t done, uint32_t total, void *user)
   vp->opts->on_stage(stage, (double)done / total, vp->opts->stage_user);
 }
 
+typedef struct {
+  const VfGenerateOptions *opts;
+  const char *label;
+  uint32_t index;
+} EncodeProgress;
+
+static void
+on_encode_progress(uint32_t done, uint32_t blocks, void *user)
+{
+  EncodeProgress *ep = user;
+  if (!ep->opts->on_stage || blocks == 0)
+    return;
+  g_autofree char *stage = g_strdup_printf("Encoding %s %u: block %u of %u", ep->label, ep->index, done, blocks);
+  ep->opts->on_stage(stage, (double)done / blocks, ep->opts->stage_user);
+}
+
 /* The vision output of an attachment, encoded once and kept for later turns. */
 static const VfBuffer *
 item_embeds(VfSession *s, const VfGenerateOptions *opts, const VfPromptItem *it, GCancellable *cancellable,
@@ -203,6 +219,11 @@ item_embeds(VfSession *s, const VfGenerateOptions *opts, const VfPromptItem *it,
     n_patches = video->plan->n_patches;
     grid = video->plan->grid;
   } else {
+    /* Resizing and patchifying a large photo takes a while too; there is nothing to count in it. */
+    if (opts->on_stage) {
+      g_autofree char *stage = g_strdup_printf("Preparing picture %u", it->index);
+      opts->on_stage(stage, 0, opts->stage_user);
+    }
     image = vf_media_item_image_input(it->media, error);
     if (!image)
       return NULL;
@@ -218,12 +239,10 @@ item_embeds(VfSession *s, const VfGenerateOptions *opts, const VfPromptItem *it,
                 grid.h, grid.w, it->grid.t, it->grid.h, it->grid.w);
     return NULL;
   }
-  if (opts->on_stage) {
-    g_autofree char *stage = g_strdup_printf("Encoding %s %u", label, it->index);
-    opts->on_stage(stage, -1, opts->stage_user);
-  }
+  EncodeProgress ep = {opts, label, it->index};
+  VfVisionRun run = {.progress = on_encode_progress, .progress_user = &ep, .cancellable = cancellable};
   buf = g_new0(VfBuffer, 1);
-  if (!vf_vision_encode(s->model->vision, pixels, n_patches, &grid, 1, buf, NULL, error)) {
+  if (!vf_vision_encode_run(s->model->vision, pixels, n_patches, &grid, 1, buf, NULL, &run, error)) {
     g_free(buf);
     return NULL;
   }
