@@ -2,6 +2,7 @@
 #include <glib/gstdio.h>
 #include <string.h>
 
+#include "vf_engine_error.h"
 #include "vf_session.h"
 #include "vf_test.h"
 #include "vf_test_bmp.h"
@@ -126,6 +127,7 @@ test_prompt_too_long(void)
   vf_chat_message_append_text(vf_chat_append_message(vf_session_chat(s), "user"), big->str);
   VfTurnStats st;
   g_assert_false(vf_session_generate(s, &o, NULL, NULL, NULL, &st, &error));
+  g_assert_error(error, VF_ENGINE_ERROR, VF_ENGINE_ERROR_CONTEXT_FULL);
   g_assert_nonnull(strstr(error->message, "but the context holds 2048"));
   g_assert_cmpuint(vf_session_chat(s)->messages->len, ==, 1);
 }

@@ -6,7 +6,7 @@
 void
 vf_window_update_actions(VfWindow *self)
 {
-  gboolean ready = vf_engine_get_model_info(self->engine) != NULL && !self->loading;
+  gboolean ready = vf_engine_has_model(self->engine) && !self->loading;
   GtkWidget *widget = GTK_WIDGET(self);
   gtk_widget_action_set_enabled(widget, "chat.send", ready && !self->answering);
   gtk_widget_action_set_enabled(widget, "chat.stop", self->answering != NULL);
@@ -105,7 +105,7 @@ vf_window_send(VfWindow *self)
 {
   if (self->answering || self->loading)
     return;
-  if (!vf_engine_get_model_info(self->engine)) {
+  if (!vf_engine_has_model(self->engine)) {
     vf_window_toast(self, "Open a model first");
     return;
   }

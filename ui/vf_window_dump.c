@@ -40,7 +40,7 @@ vf_window_dump(VfWindow *self)
   g_autoptr(JsonBuilder) b = json_builder_new();
   json_builder_begin_object(b);
   add_string(b, "page", gtk_stack_get_visible_child_name(self->stack));
-  const VfEngineModelInfo *info = vf_engine_get_model_info(self->engine);
+  g_autoptr(VfEngineModelInfo) info = vf_engine_get_model_info(self->engine);
   add_string(b, "model", info ? info->display_name : NULL);
   add_string(b, "subtitle", adw_window_title_get_subtitle(self->window_title));
   add_string(b, "banner",

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "vf_chat_template.h"
+#include "vf_engine_error.h"
 #include "vf_prompt.h"
 #include "vf_vision.h"
 
@@ -76,6 +77,17 @@ vf_session_free(VfSession *s)
 }
 
 VfChat *vf_session_chat(VfSession *s) { return s->chat; }
+
+VfChat *
+vf_session_replace_chat(VfSession *s, VfChat *chat)
+{
+  VfChat *old = s->chat;
+  s->chat = vf_chat_new();
+  vf_session_reset(s);
+  vf_chat_free(s->chat);
+  s->chat = chat;
+  return old;
+}
 
 void
 vf_session_reset(VfSession *s)
@@ -233,7 +245,7 @@ item_embeds(VfSession *s, const VfGenerateOptions *opts, const VfPromptItem *it,
   }
   /* The prompt was planned from the header; a file (or URL) that changed since would not fit it. */
   if (grid.t != it->grid.t || grid.h != it->grid.h || grid.w != it->grid.w) {
-    g_set_error(error, VF_CONFIG_ERROR, VF_CONFIG_ERROR_MALFORMED,
+    g_set_error(error, VF_MEDIA_ERROR, VF_MEDIA_ERROR_CHANGED,
                 "%s %u (%s) changed while it was being read: its grid is %u×%u×%u, planned %u×%u×%u",
                 it->is_video ? "Video" : "Picture", it->index, it->source ? it->source : it->frames[0], grid.t,
                 grid.h, grid.w, it->grid.t, it->grid.h, it->grid.w);
@@ -360,7 +372,7 @@ turn_begin(Turn *t, VfSession *s, const VfGenerateOptions *opts, VfTextFunc on_t
   uint32_t n = prompt->n;
   uint32_t context = vf_llm_context(llm);
   if (n + 1 > context) {
-    g_set_error(error, VF_CONFIG_ERROR, VF_CONFIG_ERROR_UNSUPPORTED,
+    g_set_error(error, VF_ENGINE_ERROR, VF_ENGINE_ERROR_CONTEXT_FULL,
                 "the conversation needs %u prompt tokens but the context holds %u", n, context);
     return FALSE;
   }

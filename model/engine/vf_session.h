@@ -45,6 +45,9 @@ void vf_session_free(VfSession *s);
 VfChat *vf_session_chat(VfSession *s);
 /* Forgets the conversation and the cache. */
 void vf_session_reset(VfSession *s);
+/* Gives the session another conversation (taken over; its media parts keep their items) with an empty cache,
+ * and returns the one it had: a conversation moves to a newly loaded model this way. */
+VfChat *vf_session_replace_chat(VfSession *s, VfChat *chat);
 
 /* The sampling the model folder asks for (generation_config.json), greedy when it gives none. */
 void vf_session_default_options(VfSession *s, VfGenerateOptions *opts);
