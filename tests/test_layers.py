@@ -13,7 +13,7 @@ FIXTURE = os.path.join(ROOT, 'tests', 'data', 'layers-bad')
 EXPECTED_IN_FIXTURE = [
     'ui/vf_fixture_window.c:2: #include "vf_fixture_missing.h": no such header in the tree',
     'model/text/vf_fixture_tokenizer.c:1: #include <libavcodec/avcodec.h>: '
-    'FFmpeg, libpng, libjpeg and libsoup headers belong to model/media/ only',
+    'FFmpeg, libpng, libjpeg and poppler headers belong to model/media/ only',
     'model/text/vf_fixture_tokenizer.c:2: #include "vf_fixture_image.h": upward, model/text/ may not include '
     'model/media/',
     'shaders/vf_fixture_ops.h:3: #include "vf_fixture_session.h": upward, shaders/ may not include model/engine/',
