@@ -176,6 +176,17 @@ test_turns(void)
   g_clear_error(&s.error);
   g_assert_cmpuint(count(engine, vf_chat_new()), ==, before_stop);
 
+  /* Truncating after the first question and answer: the conversation is what it was then, and a new
+   * question goes on from the KV cache. */
+  vf_engine_truncate(engine, 2);
+  g_assert_cmpuint(count(engine, vf_chat_new()), ==, after_turn);
+  Result t = {0};
+  vf_engine_send_async(engine, question("Once more", NULL), NULL, on_sent, &t);
+  wait_for(&t);
+  g_assert_no_error(t.error);
+  g_assert_cmpuint(t.stats.prompt_tokens, >, after_turn);
+  g_assert_cmpuint(t.stats.prefilled_tokens, <, t.stats.prompt_tokens - after_turn + 8);
+
   /* A reset forgets everything. */
   vf_engine_reset(engine);
   g_assert_cmpuint(count(engine, vf_chat_new()), ==, empty);

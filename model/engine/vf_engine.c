@@ -74,6 +74,7 @@ typedef enum {
   JOB_SEND,
   JOB_COUNT,
   JOB_RESET,
+  JOB_TRUNCATE,
   JOB_QUIT,
 } JobKind;
 
@@ -85,6 +86,7 @@ typedef struct {
   VfChat *draft;
   guint max_new_tokens;
   gboolean label_media;
+  guint keep_messages; /* TRUNCATE */
 } Job;
 
 static void
@@ -382,6 +384,13 @@ worker_main(gpointer data)
     case JOB_COUNT:
       run_count(self, job);
       break;
+    case JOB_TRUNCATE:
+      if (self->session) {
+        /* The prompt cache and the KV cache keep what still matches the shorter conversation. */
+        GPtrArray *messages = vf_session_chat(self->session)->messages;
+        g_ptr_array_set_size(messages, MIN(job->keep_messages, messages->len));
+      }
+      break;
     case JOB_RESET:
       if (self->session)
         vf_session_reset(self->session);
@@ -504,6 +513,15 @@ vf_engine_count_finish(VfEngine *self, GAsyncResult *result, guint *tokens, GErr
   }
   *tokens = (guint)n;
   return TRUE;
+}
+
+void
+vf_engine_truncate(VfEngine *self, guint keep_messages)
+{
+  g_return_if_fail(VF_IS_ENGINE(self));
+  Job *job = job_new(self, JOB_TRUNCATE, NULL, NULL, NULL, NULL);
+  job->keep_messages = keep_messages;
+  queue(self, job);
 }
 
 void

@@ -97,5 +97,8 @@ void vf_engine_shutdown(VfEngine *self);
 
 /* Forgets the conversation and its KV cache (queued like any request). */
 void vf_engine_reset(VfEngine *self);
+/* Keeps the first `keep_messages` messages of the conversation and drops the rest (edit and regenerate build on
+ * this); what the kept messages cost stays cached. Queued like any request. */
+void vf_engine_truncate(VfEngine *self, guint keep_messages);
 
 G_END_DECLS

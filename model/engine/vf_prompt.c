@@ -272,10 +272,10 @@ append_message(VfPromptCache *c, Tokens *t, const VfChatMessage *msg, gboolean f
     if (part->kind == VF_CHAT_PART_TEXT)
       continue;
     gboolean is_video = part->kind == VF_CHAT_PART_VIDEO;
-    uint32_t index = is_video ? ++videos : ++images;
+    uint32_t index = vf_chat_media_number_next(part->kind, &images, &videos);
     if (!part->source && !part->frames && !part->media) {
-      g_set_error(error, VF_CONFIG_ERROR, VF_CONFIG_ERROR_MALFORMED, "%s %u names no file",
-                  is_video ? "Video" : "Picture", index);
+      g_autofree char *label = vf_chat_media_label(part->kind, index);
+      g_set_error(error, VF_CONFIG_ERROR, VF_CONFIG_ERROR_MALFORMED, "%s names no file", label);
       return FALSE;
     }
     VfMediaItem *media = vf_prompt_part_media(part, c->base_dir, error);

@@ -212,8 +212,9 @@ item_embeds(VfSession *s, const VfGenerateOptions *opts, const VfPromptItem *it,
   }
   const char *label = it->is_video ? "video" : "picture";
   /* The file the user attached must still be that file; the plan (and the prompt) were made from it. */
+  g_autofree char *name = vf_chat_media_label(it->part->kind, it->index);
   if (!vf_media_item_check(it->media, error)) {
-    g_prefix_error(error, "%s %u: ", it->is_video ? "Video" : "Picture", it->index);
+    g_prefix_error(error, "%s: ", name);
     return NULL;
   }
   g_autoptr(VfImageInput) image = NULL;
@@ -246,8 +247,8 @@ item_embeds(VfSession *s, const VfGenerateOptions *opts, const VfPromptItem *it,
   /* The prompt was planned from the header; a file (or URL) that changed since would not fit it. */
   if (grid.t != it->grid.t || grid.h != it->grid.h || grid.w != it->grid.w) {
     g_set_error(error, VF_MEDIA_ERROR, VF_MEDIA_ERROR_CHANGED,
-                "%s %u (%s) changed while it was being read: its grid is %u×%u×%u, planned %u×%u×%u",
-                it->is_video ? "Video" : "Picture", it->index, it->source ? it->source : it->frames[0], grid.t,
+                "%s (%s) changed while it was being read: its grid is %u×%u×%u, planned %u×%u×%u",
+                name, it->source ? it->source : it->frames[0], grid.t,
                 grid.h, grid.w, it->grid.t, it->grid.h, it->grid.w);
     return NULL;
   }

@@ -97,6 +97,19 @@ vf_chat_message_append_video_frames(VfChatMessage *message, const char *const *f
   return part;
 }
 
+uint32_t
+vf_chat_media_number_next(VfChatPartKind kind, uint32_t *images, uint32_t *videos)
+{
+  g_return_val_if_fail(kind != VF_CHAT_PART_TEXT, 0);
+  return kind == VF_CHAT_PART_VIDEO ? ++*videos : ++*images;
+}
+
+char *
+vf_chat_media_label(VfChatPartKind kind, uint32_t number)
+{
+  return g_strdup_printf("%s %u", kind == VF_CHAT_PART_VIDEO ? "Video" : "Picture", number);
+}
+
 void
 vf_chat_count_media(const VfChat *chat, uint32_t *n_images, uint32_t *n_videos)
 {

@@ -76,6 +76,12 @@ VfChatPart *vf_chat_message_append_video(VfChatMessage *message, const char *sou
 /* `frames`: NULL-terminated list of image sources, copied. */
 VfChatPart *vf_chat_message_append_video_frames(VfChatMessage *message, const char *const *frames);
 
+/* The number the template gives the next picture (video) after *images pictures (*videos videos), advancing
+ * that count, and its label: "Picture 3", "Video 1" (free with g_free). The one place Picture/Video N is
+ * numbered — the template, the prompt's items and the window's chips all go through it. */
+uint32_t vf_chat_media_number_next(VfChatPartKind kind, uint32_t *images, uint32_t *videos);
+char *vf_chat_media_label(VfChatPartKind kind, uint32_t number);
+
 /* Images and videos over the whole conversation (what Picture N / Video N count). */
 void vf_chat_count_media(const VfChat *chat, uint32_t *n_images, uint32_t *n_videos);
 

@@ -41,17 +41,16 @@ vf_chat_template_render_message(GString *out, const VfChatMessage *message, gboo
       g_string_append(out, part->text);
       break;
     case VF_CHAT_PART_IMAGE:
-      ++*images;
-      if (vision_id)
-        g_string_append_printf(out, "Picture %u: ", *images);
-      g_string_append(out, "<|vision_start|><|image_pad|><|vision_end|>");
+    case VF_CHAT_PART_VIDEO: {
+      uint32_t number = vf_chat_media_number_next(part->kind, images, videos);
+      if (vision_id) {
+        g_autofree char *label = vf_chat_media_label(part->kind, number);
+        g_string_append_printf(out, "%s: ", label);
+      }
+      g_string_append(out, part->kind == VF_CHAT_PART_VIDEO ? "<|vision_start|><|video_pad|><|vision_end|>"
+                                                            : "<|vision_start|><|image_pad|><|vision_end|>");
       break;
-    case VF_CHAT_PART_VIDEO:
-      ++*videos;
-      if (vision_id)
-        g_string_append_printf(out, "Video %u: ", *videos);
-      g_string_append(out, "<|vision_start|><|video_pad|><|vision_end|>");
-      break;
+    }
     }
   }
   g_string_append(out, "<|im_end|>\n");
