@@ -11,6 +11,7 @@
 #include "vf_media_item.h"
 #include "vf_media_stats.h"
 #include "vf_test_data.h"
+#include "vf_test_server.h"
 
 typedef struct {
   gboolean done;
@@ -255,51 +256,20 @@ walk(VfEngine *engine, VfMediaItem *item)
   send_ok(engine, draft_with("And what colour is it?", NULL));
 }
 
+typedef struct {
+  GBytes *png;
+  guint requests;
+} PictureServer;
+
+/* Runs on the server's thread. */
 static void
 serve_picture(SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *query, gpointer data)
 {
-  GBytes *png = data;
-  guint *requests = g_object_get_data(G_OBJECT(server), "requests");
-  g_atomic_int_inc(requests);
-  soup_server_message_set_status(msg, SOUP_STATUS_OK, NULL);
-  soup_server_message_set_response(msg, "image/png", SOUP_MEMORY_COPY, g_bytes_get_data(png, NULL),
-                                   g_bytes_get_size(png));
-}
-
-typedef struct {
-  GMainContext *context;
-  GMainLoop *loop;
-  GThread *thread;
-  GBytes *png;
-  guint requests;
-  guint port;
-  GMutex lock;
-  GCond cond;
-} PictureServer;
-
-static gpointer
-picture_server_thread(gpointer data)
-{
   PictureServer *ps = data;
-  g_main_context_push_thread_default(ps->context);
-  SoupServer *server = soup_server_new(NULL, NULL);
-  g_object_set_data(G_OBJECT(server), "requests", &ps->requests);
-  soup_server_add_handler(server, NULL, serve_picture, ps->png, NULL);
-  g_autoptr(GError) error = NULL;
-  g_assert_true(soup_server_listen_local(server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error));
-  GSList *uris = soup_server_get_uris(server);
-  g_mutex_lock(&ps->lock);
-  ps->port = (guint)g_uri_get_port(uris->data);
-  g_cond_signal(&ps->cond);
-  g_mutex_unlock(&ps->lock);
-  g_slist_free_full(uris, (GDestroyNotify)g_uri_unref);
-  g_main_loop_run(ps->loop);
-  soup_server_disconnect(server);
-  g_object_unref(server);
-  while (g_main_context_iteration(ps->context, FALSE))
-    ;
-  g_main_context_pop_thread_default(ps->context);
-  return NULL;
+  g_atomic_int_inc(&ps->requests);
+  soup_server_message_set_status(msg, SOUP_STATUS_OK, NULL);
+  soup_server_message_set_response(msg, "image/png", SOUP_MEMORY_COPY, g_bytes_get_data(ps->png, NULL),
+                                   g_bytes_get_size(ps->png));
 }
 
 static void
@@ -320,18 +290,10 @@ test_work_counts(void)
   g_assert_cmpuint(after.image_headers - before.image_headers, <=, 2);
 
   /* An http picture served on 127.0.0.1: fetched once, by the attach. */
-  PictureServer ps = {.context = g_main_context_new()};
-  ps.loop = g_main_loop_new(ps.context, FALSE);
-  g_mutex_init(&ps.lock);
-  g_cond_init(&ps.cond);
   g_autoptr(GMappedFile) mapped = g_mapped_file_new(photo, FALSE, NULL);
-  ps.png = g_mapped_file_get_bytes(mapped);
-  ps.thread = g_thread_new("picture-server", picture_server_thread, &ps);
-  g_mutex_lock(&ps.lock);
-  while (!ps.port)
-    g_cond_wait(&ps.cond, &ps.lock);
-  g_mutex_unlock(&ps.lock);
-  g_autofree char *url = g_strdup_printf("http://127.0.0.1:%u/cat.png", ps.port);
+  PictureServer ps = {.png = g_mapped_file_get_bytes(mapped)};
+  VfTestServer *server = vf_test_server_start(NULL, serve_picture, &ps);
+  g_autofree char *url = vf_test_server_url(server, "/cat.png");
   vf_engine_reset(engine);
   vf_media_stats_get(&before);
   g_autoptr(VfMediaItem) remote = attach(url);
@@ -340,10 +302,7 @@ test_work_counts(void)
   g_assert_cmpuint(after.url_fetches - before.url_fetches, ==, 1);
   g_assert_cmpuint(g_atomic_int_get(&ps.requests), ==, 1);
   g_assert_cmpuint(after.image_decodes - before.image_decodes, ==, 1);
-  g_main_loop_quit(ps.loop);
-  g_thread_join(ps.thread);
-  g_main_loop_unref(ps.loop);
-  g_main_context_unref(ps.context);
+  vf_test_server_stop(server);
   g_bytes_unref(ps.png);
 
   /* A video: demuxed once, by the attach; counting a draft next to it (after it was sent) demuxes nothing. */

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "vf_engine_error.h"
+#include "vf_prompt.h"
 #include "vf_session.h"
 #include "vf_test.h"
 #include "vf_test_bmp.h"
@@ -258,6 +259,50 @@ test_stop_during_encode(void)
   g_ptr_array_unref(st.stages);
 }
 
+/* The prompt built a message at a time (the cache, then a draft after it) is the whole conversation's prompt:
+ * the same ids, positions, rope delta and text, Picture/Video numbering across the draft included. */
+static void
+test_incremental_prompt_is_whole(void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *photo = vf_test_data_path("golden/cases/a02_image_photo/chelsea.png");
+  g_autofree char *f0 = vf_test_data_path("golden/cases/a05_video_frames/frame0.png");
+  g_autofree char *f1 = vf_test_data_path("golden/cases/a05_video_frames/frame1.png");
+  const char *frames[] = {f0, f1, NULL};
+  VfChat *parts[2] = {vf_chat_new(), vf_chat_new()}; /* the conversation, the draft */
+  g_autoptr(VfChat) whole = vf_chat_new();
+  for (int copy = 0; copy < 2; copy++) {
+    VfChat *conversation = copy == 0 ? parts[0] : whole, *draft = copy == 0 ? parts[1] : whole;
+    VfChatMessage *m = vf_chat_append_message(conversation, "user");
+    vf_chat_message_append_image(m, photo)->options.max_pixels = 20000;
+    vf_chat_message_append_text(m, "What is this?");
+    vf_chat_message_append_text(vf_chat_append_message(conversation, "assistant"), "A cat.\n");
+    m = vf_chat_append_message(draft, "user");
+    vf_chat_message_append_text(m, "And these, ");
+    vf_chat_message_append_video_frames(m, frames);
+    vf_chat_message_append_image(m, photo)->options.max_pixels = 12000;
+    vf_chat_message_append_text(m, "?");
+  }
+  VfChatTemplateFlags flags = VF_CHAT_TEMPLATE_VISION_ID;
+  g_autoptr(VfPromptCache) cache = vf_prompt_cache_new(tok, model->config, flags, NULL, NULL, NULL);
+  g_assert_true(vf_prompt_cache_sync(cache, parts[0], &error));
+  g_assert_cmpuint(vf_prompt_cache_messages(cache), ==, 2);
+  g_autoptr(VfPrompt) stepwise = vf_prompt_cache_build(cache, parts[1], TRUE, &error);
+  g_assert_no_error(error);
+  g_autoptr(VfPrompt) at_once =
+      vf_prompt_build(whole, tok, model->config, flags | VF_CHAT_TEMPLATE_GENERATION_PROMPT, NULL, NULL, NULL, &error);
+  g_assert_no_error(error);
+  g_assert_cmpstr(stepwise->text, ==, at_once->text);
+  g_assert_nonnull(strstr(at_once->text, "Picture 2: "));
+  g_assert_cmpuint(stepwise->n, ==, at_once->n);
+  g_assert_cmpmem(stepwise->ids, stepwise->n * 4, at_once->ids, at_once->n * 4);
+  g_assert_cmpmem(stepwise->positions, 3 * stepwise->n * 4, at_once->positions, 3 * at_once->n * 4);
+  g_assert_cmpint(stepwise->delta, ==, at_once->delta);
+  g_assert_cmpuint(stepwise->items->len, ==, 3);
+  vf_chat_free(parts[0]);
+  vf_chat_free(parts[1]);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -275,6 +320,7 @@ main(int argc, char **argv)
   g_test_add_func("/session/prompt-too-long", test_prompt_too_long);
   g_test_add_func("/session/picture-encoded-once", test_picture_encoded_once);
   g_test_add_func("/session/stop-during-encode", test_stop_during_encode);
+  g_test_add_func("/session/incremental-prompt-is-whole", test_incremental_prompt_is_whole);
   vf_test_on_finish(free_model);
   return vf_test_finish();
 }

@@ -21,6 +21,7 @@ struct _VfAttachment {
   VfMediaOptions options;
   VfImageProcessorConfig processor;
   guint tokens;
+  VfMediaPlan plan;   /* the cost; the item's own plan is the engine's */
   char *cost_problem; /* why tokens is 0, or NULL */
 };
 
@@ -50,8 +51,9 @@ update_cost(VfAttachment *self)
   guint tokens = 0;
   g_clear_pointer(&self->cost_problem, g_free);
   g_autoptr(GError) error = NULL;
-  if (vf_media_item_plan(self->item, &self->options, &self->processor, &error))
-    tokens = vf_media_item_tokens(self->item);
+  vf_media_plan_clear(&self->plan);
+  if (vf_media_item_plan_for(self->item, &self->options, &self->processor, &self->plan, &error))
+    tokens = self->plan.n_tokens;
   else
     self->cost_problem = g_strdup(error->message);
   if (tokens != self->tokens) {
@@ -70,14 +72,13 @@ vf_attachment_describe_cost(VfAttachment *self)
   uint32_t width, height;
   vf_media_item_size(self->item, &width, &height);
   if (vf_media_item_kind(self->item) == VF_MEDIA_VIDEO) {
-    const VfVideoPlan *p = vf_media_item_video_plan(self->item);
+    const VfVideoPlan *p = self->plan.video;
     return g_strdup_printf("%" G_GUINT64_FORMAT " frames of %u×%u px → %u frames of %u×%u · %u tokens",
                            vf_media_item_video_frames(self->item), width, height, p->n_frames, p->out_width,
                            p->out_height, self->tokens);
   }
-  const VfImagePlan *plan = vf_media_item_image_plan(self->item, NULL);
-  return g_strdup_printf("%u×%u px → %u×%u · %u tokens", width, height, plan->out_width, plan->out_height,
-                         self->tokens);
+  return g_strdup_printf("%u×%u px → %u×%u · %u tokens", width, height, self->plan.image.out_width,
+                         self->plan.image.out_height, self->tokens);
 }
 
 void
@@ -307,6 +308,7 @@ vf_attachment_finalize(GObject *object)
   g_free(self->label);
   g_free(self->cost_problem);
   g_clear_pointer(&self->item, vf_media_item_unref);
+  vf_media_plan_clear(&self->plan);
   G_OBJECT_CLASS(vf_attachment_parent_class)->finalize(object);
 }
 

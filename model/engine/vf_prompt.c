@@ -12,6 +12,7 @@ item_free(gpointer p)
   if (!it) /* a slot whose item moved on */
     return;
   vf_media_item_unref(it->media);
+  vf_video_plan_free(it->video);
   g_free(it->source);
   g_strfreev(it->frames);
   g_free(it);
@@ -25,6 +26,7 @@ item_copy(gconstpointer p, gpointer unused)
   vf_media_item_ref(copy->media);
   copy->source = g_strdup(it->source);
   copy->frames = g_strdupv(it->frames);
+  copy->video = it->video ? vf_video_plan_copy(it->video) : NULL;
   return copy;
 }
 
@@ -290,7 +292,7 @@ append_message(VfPromptCache *c, Tokens *t, const VfChatMessage *msg, gboolean f
     it->source = g_strdup(vf_media_item_source(media));
     it->frames = g_strdupv((char **)vf_media_item_frames(media));
     if (is_video)
-      it->video = vf_media_item_video_plan(media);
+      it->video = vf_video_plan_copy(vf_media_item_video_plan(media));
     else
       it->plan = *vf_media_item_image_plan(media, &it->options);
     it->grid = vf_media_item_grid(media);

@@ -35,7 +35,7 @@ typedef struct {
   char **frames;            /* a video given as images: the resolved frame sources (NULL-terminated), else NULL */
   VfImageOptions options;   /* images: per-item settings (videos use part->options) */
   VfImagePlan plan;         /* images: sizes, grid and token count */
-  const VfVideoPlan *video; /* videos: sampled frames, sizes, grid and token count (owned by `media`) */
+  VfVideoPlan *video;       /* videos: sampled frames, sizes, grid and token count */
   VfGrid grid;              /* either kind */
   uint32_t n_tokens;        /* pad tokens of the item: grid.t · grid.h · grid.w / 4 */
   uint32_t row;             /* first pad token of the item in the expanded ids */

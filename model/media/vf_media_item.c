@@ -29,13 +29,11 @@ struct VfMediaItem {
   VfImageFile *in_memory; /* pictures that are not local files: the bytes, downloaded or decoded from base64 once */
   VfVideoFile *video;     /* video files: open, frames counted */
 
-  /* The last plan. */
+  /* The last plan (the engine's worker only). */
   gboolean planned;
   VfMediaOptions options;
   VfImageProcessorConfig config;
-  VfImageOptions image_options;
-  VfImagePlan image_plan;
-  VfVideoPlan *video_plan;
+  VfMediaPlan plan;
 
   VfImage *pixels; /* pictures: the decoded source, kept from the thumbnail to the encode */
 };
@@ -113,7 +111,7 @@ vf_media_item_unref(VfMediaItem *item)
   g_free(item->stamps);
   vf_image_file_free(item->in_memory);
   vf_video_file_free(item->video);
-  vf_video_plan_free(item->video_plan);
+  vf_media_plan_clear(&item->plan);
   vf_image_free(item->pixels);
   g_free(item);
 }
@@ -265,20 +263,53 @@ same_config(const VfImageProcessorConfig *a, const VfImageProcessorConfig *b)
          !memcmp(a->image_std, b->image_std, sizeof a->image_std);
 }
 
-static VfVideoPlan *
-plan_video_file(VfMediaItem *item, const VfMediaOptions *options, const VfImageProcessorConfig *config,
-                GError **error)
+gboolean
+vf_media_item_plan_for(const VfMediaItem *item, const VfMediaOptions *options, const VfImageProcessorConfig *config,
+                       VfMediaPlan *plan, GError **error)
 {
-  const VfVideoInfo *info = vf_video_file_info(item->video);
-  const char *name = vf_video_file_name(item->video);
-  if (info->n_frames == 0) {
-    g_set_error(error, VF_VIDEO_ERROR, VF_VIDEO_ERROR_TOO_FEW_FRAMES, "%s: the video has no frames", name);
-    return NULL;
+  static const VfMediaOptions none;
+  if (!options)
+    options = &none;
+  memset(plan, 0, sizeof *plan);
+  if (item->kind == VF_MEDIA_IMAGE) {
+    plan->image_options = (VfImageOptions){
+      .min_pixels = options->min_pixels,
+      .max_pixels = options->max_pixels,
+      .resized_height = options->resized_height,
+      .resized_width = options->resized_width,
+    };
+    if (!vf_image_plan(item->width, item->height, &plan->image_options, config, &plan->image, error)) {
+      g_prefix_error(error, "%s: ", item->source);
+      return FALSE;
+    }
+    plan->grid = plan->image.grid;
+    plan->n_tokens = plan->image.n_tokens;
+    return TRUE;
   }
-  VfVideoPlan *plan = vf_video_plan_new(info->width, info->height, info->n_frames, info->fps, options, config, error);
-  if (!plan)
-    g_prefix_error(error, "%s: ", name);
-  return plan;
+  if (item->video) {
+    const VfVideoInfo *info = vf_video_file_info(item->video);
+    const char *name = vf_video_file_name(item->video);
+    if (info->n_frames == 0) {
+      g_set_error(error, VF_VIDEO_ERROR, VF_VIDEO_ERROR_TOO_FEW_FRAMES, "%s: the video has no frames", name);
+      return FALSE;
+    }
+    plan->video = vf_video_plan_new(info->width, info->height, info->n_frames, info->fps, options, config, error);
+    if (!plan->video)
+      g_prefix_error(error, "%s: ", name);
+  } else {
+    plan->video = vf_video_plan_frame_list((const char *const *)item->frames, options, config, error);
+  }
+  if (!plan->video)
+    return FALSE;
+  plan->grid = plan->video->grid;
+  plan->n_tokens = plan->video->n_tokens;
+  return TRUE;
+}
+
+void
+vf_media_plan_clear(VfMediaPlan *plan)
+{
+  g_clear_pointer(&plan->video, vf_video_plan_free);
 }
 
 gboolean
@@ -291,27 +322,12 @@ vf_media_item_plan(VfMediaItem *item, const VfMediaOptions *options, const VfIma
   if (item->planned && same_options(options, &item->options) && same_config(config, &item->config))
     return TRUE;
   item->planned = FALSE;
-  g_clear_pointer(&item->video_plan, vf_video_plan_free);
-  if (item->kind == VF_MEDIA_IMAGE) {
-    item->image_options = (VfImageOptions){
-      .min_pixels = options->min_pixels,
-      .max_pixels = options->max_pixels,
-      .resized_height = options->resized_height,
-      .resized_width = options->resized_width,
-    };
-    if (!vf_image_plan(item->width, item->height, &item->image_options, config, &item->image_plan, error)) {
-      g_prefix_error(error, "%s: ", item->source);
-      return FALSE;
-    }
-  } else {
-    item->video_plan = item->video ? plan_video_file(item, options, config, error)
-                                   : vf_video_plan_frame_list((const char *const *)item->frames, options, config, error);
-    if (!item->video_plan)
-      return FALSE;
-    if (!item->video) {
-      item->width = item->video_plan->width;
-      item->height = item->video_plan->height;
-    }
+  vf_media_plan_clear(&item->plan);
+  if (!vf_media_item_plan_for(item, options, config, &item->plan, error))
+    return FALSE;
+  if (item->frames) {
+    item->width = item->plan.video->width;
+    item->height = item->plan.video->height;
   }
   item->options = *options;
   item->config = *config;
@@ -324,29 +340,29 @@ vf_media_item_image_plan(const VfMediaItem *item, VfImageOptions *image_options)
 {
   g_return_val_if_fail(item->planned && item->kind == VF_MEDIA_IMAGE, NULL);
   if (image_options)
-    *image_options = item->image_options;
-  return &item->image_plan;
+    *image_options = item->plan.image_options;
+  return &item->plan.image;
 }
 
 const VfVideoPlan *
 vf_media_item_video_plan(const VfMediaItem *item)
 {
   g_return_val_if_fail(item->planned && item->kind == VF_MEDIA_VIDEO, NULL);
-  return item->video_plan;
+  return item->plan.video;
 }
 
 VfGrid
 vf_media_item_grid(const VfMediaItem *item)
 {
   g_return_val_if_fail(item->planned, (VfGrid){0});
-  return item->kind == VF_MEDIA_IMAGE ? item->image_plan.grid : item->video_plan->grid;
+  return item->plan.grid;
 }
 
 uint32_t
 vf_media_item_tokens(const VfMediaItem *item)
 {
   g_return_val_if_fail(item->planned, 0);
-  return item->kind == VF_MEDIA_IMAGE ? item->image_plan.n_tokens : item->video_plan->n_tokens;
+  return item->plan.n_tokens;
 }
 
 /* ---- pixels ------------------------------------------------------------------------------------------------ */
@@ -457,7 +473,7 @@ vf_media_item_image_input(VfMediaItem *item, GError **error)
   const VfImage *pixels = decoded_pixels(item, error);
   if (!pixels)
     return NULL;
-  VfImageInput *input = vf_image_input_new_from_image(pixels, &item->image_options, &item->config, error);
+  VfImageInput *input = vf_image_input_new_from_image(pixels, &item->plan.image_options, &item->config, error);
   if (!input)
     g_prefix_error(error, "%s: ", item->source);
   return input;

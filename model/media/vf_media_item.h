@@ -13,8 +13,9 @@
  * the decode's) and decoded once, however often the draft is counted or the conversation continues.
  * vf_media_stats.h counts every read.
  *
- * Items are reference counted and immutable after creation except for their plan and kept pixels; they are used
- * by one thread at a time (the window's inspection thread, then the engine's worker). */
+ * Items are reference counted. What was read is immutable after creation and may be read from any thread; the
+ * item's own plan and its kept pixels belong to one thread at a time (the window's inspection thread while it
+ * makes the thumbnail, then the engine's worker). */
 #pragma once
 
 #include <gio/gio.h>
@@ -65,8 +66,23 @@ void vf_media_item_size(const VfMediaItem *item, uint32_t *width, uint32_t *heig
 uint64_t vf_media_item_video_frames(const VfMediaItem *item);
 double vf_media_item_video_fps(const VfMediaItem *item);
 
-/* Plans the item for these settings from what was read when it was made (a frame list reads its frames'
- * headers again); nothing is done when they are the ones of the last plan. */
+/* What the item becomes with these settings, from what was read when it was made (a frame list reads its
+ * frames' headers again). */
+typedef struct {
+  VfImageOptions image_options; /* pictures: the settings as the image path takes them */
+  VfImagePlan image;            /* pictures */
+  VfVideoPlan *video;           /* videos (owned) */
+  VfGrid grid;
+  uint32_t n_tokens;
+} VfMediaPlan;
+
+/* A plan for the caller; the item is not changed, so any thread may ask (the window costs its chips so). */
+gboolean vf_media_item_plan_for(const VfMediaItem *item, const VfMediaOptions *options,
+                                const VfImageProcessorConfig *config, VfMediaPlan *plan, GError **error);
+void vf_media_plan_clear(VfMediaPlan *plan);
+
+/* The item's own plan, which the encode follows: made again only when the settings differ from the last ones.
+ * The engine's worker only (the prompt plans through it). */
 gboolean vf_media_item_plan(VfMediaItem *item, const VfMediaOptions *options, const VfImageProcessorConfig *config,
                             GError **error);
 /* The last successful plan: pictures fill `image` (with VfImageOptions `image_options`), videos `video`. */
