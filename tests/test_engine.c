@@ -382,11 +382,11 @@ load_error(VfEngine *engine, const char *model_dir, const char *tokenizer_dir)
 /* A folder copied from tiny-a and the test tokenizer with `skip` left out ("tokenizer": all its files), and
  * `extra` written as `extra_text`, when given. */
 static char *
-broken_copy(const char *skip, const char *extra, const char *extra_text)
+model_copy(const char *skip, const char *extra, const char *extra_text)
 {
   g_autofree char *model = vf_test_data_path("models/tiny-a");
   g_autofree char *tokenizer = vf_test_data_path("tokenizer");
-  char *dir = g_dir_make_tmp("vf-broken-XXXXXX", NULL);
+  char *dir = g_dir_make_tmp("vf-model-XXXXXX", NULL);
   const char *from_model[] = {"config.json", "generation_config.json", "preprocessor_config.json",
                               "model.safetensors"};
   const char *from_tokenizer[] = {"tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt"};
@@ -427,7 +427,7 @@ test_switch_to_broken_folder(void)
   send_ok(engine, question("Hello", NULL));
   guint before = count(engine, vf_chat_new());
 
-  g_autofree char *no_tokenizer = broken_copy("tokenizer", NULL, NULL);
+  g_autofree char *no_tokenizer = model_copy("tokenizer", NULL, NULL);
   g_autoptr(GError) e1 = load_error(engine, no_tokenizer, NULL);
   g_assert_nonnull(e1);
   g_test_message("no tokenizer: %s", e1->message);
@@ -441,7 +441,7 @@ test_switch_to_broken_folder(void)
     g_assert_nonnull(halves[1]);
     doubled = g_strjoinv("\"num_hidden_layers\": 4", halves);
   }
-  g_autofree char *wrong_tensors = broken_copy("config.json", "config.json", doubled);
+  g_autofree char *wrong_tensors = model_copy("config.json", "config.json", doubled);
   g_autoptr(GError) e2 = load_error(engine, wrong_tensors, NULL);
   g_assert_nonnull(e2);
   g_test_message("missing tensors: %s", e2->message);
@@ -465,26 +465,35 @@ test_switch_to_broken_folder(void)
   remove_folder(wrong_tensors);
 }
 
-/* The model info is the caller's copy: a later load (here of tiny-b) replaces the engine's without touching it.
- * With a borrowed pointer, `first` would be freed memory by the time it is read below. */
+/* The model info is the caller's copy: a later load (of a copy of tiny-a) replaces the engine's without touching it.
+ * With a borrowed pointer, `first` would be freed memory by the time it is read below. The conversation goes on
+ * with the new model. */
 static void
 test_model_info_is_a_copy(void)
 {
   VfEngine *engine = load_tiny();
+  guint alone = count(engine, question("And now?", NULL));
+  send_ok(engine, question("Hello", NULL));
   VfEngineModelInfo *first = vf_engine_get_model_info(engine);
   VfEngineModelInfo *again = vf_engine_get_model_info(engine);
   g_assert_true(first != again);
   g_assert_true(first->display_name != again->display_name);
   vf_engine_model_info_free(again);
-  g_autofree char *tiny_b = vf_test_data_path("models/tiny-b");
-  g_autofree char *tokenizer = vf_test_data_path("tokenizer");
-  g_autoptr(GError) error = load_error(engine, tiny_b, tokenizer);
+  g_autofree char *other = model_copy(NULL, NULL, NULL);
+  g_autoptr(GError) error = load_error(engine, other, NULL);
   g_assert_no_error(error);
   g_autoptr(VfEngineModelInfo) second = vf_engine_get_model_info(engine);
-  g_assert_cmpstr(second->display_name, ==, "tiny-b");
+  g_assert_cmpstr(second->model_dir, ==, other);
   g_assert_cmpstr(first->display_name, ==, "tiny-a");
   g_assert_true(g_str_has_suffix(first->model_dir, "tiny-a"));
   vf_engine_model_info_free(first);
+  Result r = {0};
+  vf_engine_send_async(engine, question("And now?", NULL), NULL, on_sent, &r);
+  wait_for(&r);
+  g_assert_no_error(r.error);
+  g_assert_cmpuint(r.stats.prompt_tokens, >, alone); /* "Hello" and its answer came along */
+  g_assert_cmpuint(r.stats.prefilled_tokens, ==, r.stats.prompt_tokens); /* a new model's cache starts empty */
+  remove_folder(other);
   vf_engine_shutdown(engine);
   g_object_unref(engine);
 }

@@ -78,28 +78,26 @@ vf_session_free(VfSession *s)
 
 VfChat *vf_session_chat(VfSession *s) { return s->chat; }
 
-VfChat *
-vf_session_replace_chat(VfSession *s, VfChat *chat)
-{
-  VfChat *old = s->chat;
-  s->chat = vf_chat_new();
-  vf_session_reset(s);
-  vf_chat_free(s->chat);
-  s->chat = chat;
-  return old;
-}
+
 
 void
 vf_session_reset(VfSession *s)
 {
+  vf_chat_free(vf_session_replace_chat(s, vf_chat_new()));
+}
+
+VfChat *
+vf_session_replace_chat(VfSession *s, VfChat *chat)
+{
   forget_embeds(s);
   g_clear_pointer(&s->prompt, vf_prompt_cache_free);
-  vf_chat_free(s->chat);
-  s->chat = vf_chat_new();
   g_array_set_size(s->cached, 0);
   g_array_set_size(s->answer, 0);
   vf_llm_select(s->model->llm, s->sequence);
   vf_llm_truncate(s->model->llm, 0);
+  VfChat *old = s->chat;
+  s->chat = chat;
+  return old;
 }
 
 const int32_t *
@@ -252,6 +250,9 @@ item_embeds(VfSession *s, const VfGenerateOptions *opts, const VfPromptItem *it,
                 grid.h, grid.w, it->grid.t, it->grid.h, it->grid.w);
     return NULL;
   }
+  /* Resizing a large photo is one step that cannot be interrupted; a stop during it ends the turn here. */
+  if (g_cancellable_set_error_if_cancelled(cancellable, error))
+    return NULL;
   EncodeProgress ep = {opts, label, it->index};
   VfVisionRun run = {.progress = on_encode_progress, .progress_user = &ep, .cancellable = cancellable};
   buf = g_new0(VfBuffer, 1);
