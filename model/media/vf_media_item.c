@@ -22,6 +22,7 @@ struct VfMediaItem {
   gint refs;
   VfMediaKind kind;
   char *source;  /* NULL for a frame list */
+  char *name;    /* what messages call it: the path, the URL, or the start of a data URI */
   char **frames; /* a frame list's sources, else NULL */
   FileStamp *stamps; /* [n_stamps]: the source, or each frame */
   guint n_stamps;
@@ -105,6 +106,7 @@ vf_media_item_unref(VfMediaItem *item)
   if (!item || !g_atomic_int_dec_and_test(&item->refs))
     return;
   g_free(item->source);
+  g_free(item->name);
   g_strfreev(item->frames);
   for (guint i = 0; i < item->n_stamps; i++)
     g_free(item->stamps[i].path);
@@ -152,6 +154,7 @@ vf_media_item_new_image(const char *source, GError **error)
     return NULL;
   item->width = vf_image_file_width(file);
   item->height = vf_image_file_height(file);
+  item->name = g_strdup(vf_image_file_name(file));
   /* A local file is mapped again when its pixels are needed (a mapping kept open across a change would fault);
    * downloaded or embedded bytes cannot change, and are kept so a URL is fetched once. */
   if (!item->stamps[0].path)
@@ -171,6 +174,7 @@ vf_media_item_new_video(const char *source, GCancellable *cancellable, GError **
   const VfVideoInfo *info = vf_video_file_info(item->video);
   item->width = info->width;
   item->height = info->height;
+  item->name = g_strdup(vf_video_file_name(item->video));
   return g_steal_pointer(&item);
 }
 
@@ -180,6 +184,7 @@ vf_media_item_new_frames(const char *const *frames, GError **error)
   guint n = g_strv_length((char **)frames);
   g_autoptr(VfMediaItem) item = item_new(VF_MEDIA_VIDEO, n);
   item->frames = g_strdupv((char **)frames);
+  item->name = g_strdup("video frames");
   for (guint i = 0; i < n; i++)
     stamp_take(&item->stamps[i], frames[i]);
   /* The frames are read when the item is planned (every frame's header, as the reference checks them). */
@@ -279,7 +284,7 @@ vf_media_item_plan_for(const VfMediaItem *item, const VfMediaOptions *options, c
       .resized_width = options->resized_width,
     };
     if (!vf_image_plan(item->width, item->height, &plan->image_options, config, &plan->image, error)) {
-      g_prefix_error(error, "%s: ", item->source);
+      g_prefix_error(error, "%s: ", item->name);
       return FALSE;
     }
     plan->grid = plan->image.grid;
@@ -415,7 +420,7 @@ first_video_frame(VfMediaItem *item, GError **error)
     return NULL;
   if (!complete) {
     g_set_error(error, VF_VIDEO_ERROR, VF_VIDEO_ERROR_CORRUPT, "%s: the first frame cannot be decoded",
-                item->source);
+                item->name);
     return NULL;
   }
   return g_steal_pointer(&frame);
@@ -475,7 +480,7 @@ vf_media_item_image_input(VfMediaItem *item, GError **error)
     return NULL;
   VfImageInput *input = vf_image_input_new_from_image(pixels, &item->plan.image_options, &item->config, error);
   if (!input)
-    g_prefix_error(error, "%s: ", item->source);
+    g_prefix_error(error, "%s: ", item->name);
   return input;
 }
 
