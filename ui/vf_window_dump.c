@@ -40,7 +40,7 @@ vf_window_dump(VfWindow *self)
   g_autoptr(JsonBuilder) b = json_builder_new();
   json_builder_begin_object(b);
   add_string(b, "page", gtk_stack_get_visible_child_name(self->stack));
-  const VfEngineModelInfo *info = vf_engine_get_model_info(self->engine);
+  g_autoptr(VfEngineModelInfo) info = vf_engine_get_model_info(self->engine);
   add_string(b, "model", info ? info->display_name : NULL);
   add_string(b, "subtitle", adw_window_title_get_subtitle(self->window_title));
   add_string(b, "banner",
@@ -66,6 +66,7 @@ vf_window_dump(VfWindow *self)
     add_string(b, "role", vf_message_get_role(m) == VF_MESSAGE_USER ? "user" : "assistant");
     add_string(b, "text", vf_message_get_text(m));
     add_string(b, "state", state_names[vf_message_get_state(m)]);
+    add_string(b, "stage", vf_message_get_stage(m));
     add_attachments(b, vf_message_get_attachments(m));
     json_builder_set_member_name(b, "tokens");
     json_builder_add_int_value(b, vf_message_get_tokens(m));

@@ -45,12 +45,20 @@ void vf_session_free(VfSession *s);
 VfChat *vf_session_chat(VfSession *s);
 /* Forgets the conversation and the cache. */
 void vf_session_reset(VfSession *s);
+/* Gives the session another conversation (taken over; its media parts keep their items) with an empty cache,
+ * and returns the one it had: a conversation moves to a newly loaded model this way. */
+VfChat *vf_session_replace_chat(VfSession *s, VfChat *chat);
 
 /* The sampling the model folder asks for (generation_config.json), greedy when it gives none. */
 void vf_session_default_options(VfSession *s, VfGenerateOptions *opts);
 
 /* Token count of the conversation's prompt if it were sent now (for "prompt too long" checks and the UI). */
 gboolean vf_session_count_prompt(VfSession *s, const VfGenerateOptions *opts, uint32_t *tokens, GError **error);
+/* The same with the messages of `draft` after the conversation, which stays as it is. The conversation's own
+ * messages are tokenized once (the session keeps their tokens), so this costs only the draft's work: its text,
+ * and the header of a picture the draft's part has no VfMediaItem for yet. */
+gboolean vf_session_count_draft(VfSession *s, const VfGenerateOptions *opts, VfChat *draft, uint32_t *tokens,
+                                GError **error);
 
 /* Generates the answer to the conversation as it stands (its last message is normally the user's). On
  * success the answer is appended as an assistant message, also when cancelled (stats->stopped). On failure

@@ -12,6 +12,7 @@
 
 #include "vf_image_decoders.h"
 #include "vf_image_url.h"
+#include "vf_media_stats.h"
 
 G_DEFINE_QUARK(vf-image-error-quark, vf_image_error)
 
@@ -209,6 +210,7 @@ sniff_format(const uint8_t *d, size_t n, VfImageFormat *format)
 VfImageFile *
 vf_image_file_open_bytes(GBytes *bytes, const char *name, GError **error)
 {
+  vf_media_stats_count(VF_MEDIA_STAT_IMAGE_HEADER);
   size_t size = 0;
   const uint8_t *data = g_bytes_get_data(bytes, &size);
   if (size == 0) {
@@ -295,6 +297,7 @@ vf_image_file_name(const VfImageFile *file)
 VfImage *
 vf_image_file_decode(VfImageFile *file, GError **error)
 {
+  vf_media_stats_count(VF_MEDIA_STAT_IMAGE_DECODE);
   g_autoptr(VfImage) image = vf_image_new(file->width, file->height, error);
   if (!image) {
     g_prefix_error(error, "%s: ", file->name);

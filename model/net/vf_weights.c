@@ -387,6 +387,26 @@ fail:
   return NULL;
 }
 
+gboolean
+vf_weights_check(const VfConfig *config, const char *dir, GError **error)
+{
+  g_autoptr(VfCheckpoint) ck = vf_checkpoint_open(dir, error);
+  if (!ck)
+    return FALSE;
+  /* The same plan as a load, pointing into weights that are never uploaded. */
+  VfWeights w = {.config = config};
+  w.layers = g_new0(VfLlmLayer, config->layers);
+  w.blocks = g_new0(VfVisionBlock, config->vision.depth);
+  bool tied = config->tie_embeddings || !vf_checkpoint_find(ck, "lm_head.weight");
+  Plan plan = {g_ptr_array_new_with_free_func(g_free), g_string_chunk_new(4096)};
+  build_plan(&plan, config, &w, tied);
+  gboolean ok = check_plan(ck, &plan, error);
+  plan_free(&plan);
+  g_free(w.layers);
+  g_free(w.blocks);
+  return ok;
+}
+
 /* ---- freeing --------------------------------------------------------------------------------------- */
 
 /* Releases a buffer this load allocated; skips never-allocated ones and views (the tied lm_head). */

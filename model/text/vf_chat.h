@@ -47,11 +47,18 @@ typedef struct {
                            * given as frames, or when the item named none */
   char **frames;          /* VIDEO given as a list of images (NULL-terminated), else NULL */
   VfMediaOptions options; /* IMAGE / VIDEO */
+  /* IMAGE / VIDEO: the VfMediaItem (model/media/vf_media_item.h) that read this part's source, or NULL until
+   * something reads it; it goes with the part from the drop to the vision encode and is unreferenced with it.
+   * Opaque here: text/ knows no media. */
+  gpointer media;
+  GDestroyNotify media_unref;
 } VfChatPart;
 
 typedef struct {
   char *role;       /* "system", "user", "assistant", ... emitted as given */
   GPtrArray *parts; /* VfChatPart *, in order */
+  uint64_t id;      /* unique in the process: a prompt cache knows the message it tokenized (parts are not
+                     * changed once a turn has read the message) */
 } VfChatMessage;
 
 typedef struct {
@@ -68,6 +75,12 @@ VfChatPart *vf_chat_message_append_image(VfChatMessage *message, const char *sou
 VfChatPart *vf_chat_message_append_video(VfChatMessage *message, const char *source);
 /* `frames`: NULL-terminated list of image sources, copied. */
 VfChatPart *vf_chat_message_append_video_frames(VfChatMessage *message, const char *const *frames);
+
+/* The number the template gives the next picture (video) after *images pictures (*videos videos), advancing
+ * that count, and its label: "Picture 3", "Video 1" (free with g_free). The one place Picture/Video N is
+ * numbered — the template, the prompt's items and the window's chips all go through it. */
+uint32_t vf_chat_media_number_next(VfChatPartKind kind, uint32_t *images, uint32_t *videos);
+char *vf_chat_media_label(VfChatPartKind kind, uint32_t number);
 
 /* Images and videos over the whole conversation (what Picture N / Video N count). */
 void vf_chat_count_media(const VfChat *chat, uint32_t *n_images, uint32_t *n_videos);
