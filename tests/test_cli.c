@@ -4,6 +4,7 @@
 #include <glib/gstdio.h>
 #include <string.h>
 #include "vf_test_data.h"
+#include "vf_test_hub.h"
 
 /* Runs viewfinder-cli with `args`; returns its exit status, stdout and stderr. */
 static int
@@ -236,6 +237,47 @@ test_chat_errors(void)
   g_unsetenv("VF_DEVICE");
 }
 
+/* download: a model from a hub (the local imitation) into a cache folder; the snapshot on stdout, a progress
+ * line per finished file on stderr (not a terminal); a missing repository and a usage error fail clearly. */
+static void
+test_download(void)
+{
+  g_autofree char *tiny = vf_test_data_path("models/tiny-a");
+  g_autofree char *config = g_build_filename(tiny, "config.json", NULL);
+  g_autofree char *weights = g_build_filename(tiny, "model.safetensors", NULL);
+  const char *files[] = {"config.json", config, "model.safetensors", weights, NULL};
+  const char *commit = "fedcba9876543210fedcba9876543210fedcba98";
+  VfTestHub *hub = vf_test_hub_start("Qwen/Qwen2-VL-Tiny", commit, files);
+  g_autofree char *endpoint = vf_test_hub_endpoint(hub);
+  g_autofree char *cache = g_dir_make_tmp("vf-cli-hub-XXXXXX", NULL);
+  g_autofree char *out = NULL, *err = NULL;
+  const char *args[] = {"download", "--endpoint", endpoint, "--cache-dir", cache, "Qwen/Qwen2-VL-Tiny", NULL};
+  g_assert_cmpint(run_cli(args, &out, &err), ==, 0);
+  g_autofree char *snapshot = g_build_filename(cache, "models--Qwen--Qwen2-VL-Tiny", "snapshots", commit, NULL);
+  g_autofree char *want = g_strconcat(snapshot, "\n", NULL);
+  g_assert_cmpstr(out, ==, want);
+  g_assert_nonnull(strstr(err, "[1/2] config.json"));
+  g_assert_nonnull(strstr(err, "[2/2] model.safetensors 20.1 of 20.1 MB, total 20.1 of 20.1 MB"));
+  g_autofree char *weights_link = g_build_filename(snapshot, "model.safetensors", NULL);
+  g_assert_true(g_file_test(weights_link, G_FILE_TEST_IS_SYMLINK));
+
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  const char *missing[] = {"download", "--endpoint", endpoint, "--cache-dir", cache, "Qwen/Nope", NULL};
+  g_assert_cmpint(run_cli(missing, &out, &err), ==, 1);
+  g_assert_cmpstr(out, ==, "");
+  g_assert_cmpstr(err, ==, "viewfinder-cli download: Qwen/Nope (revision main): not found on the hub (404)\n");
+
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  const char *usage[] = {"download", NULL};
+  g_assert_cmpint(run_cli(usage, &out, &err), ==, 2);
+  g_assert_nonnull(strstr(err, "usage: download [--revision REV] OWNER/NAME"));
+  vf_test_hub_stop(hub);
+  const char *rm[] = {"rm", "-rf", cache, NULL};
+  g_assert_true(g_spawn_sync(NULL, (char **)rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL, NULL));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -247,5 +289,6 @@ main(int argc, char **argv)
   g_test_add_func("/cli/ocr-json", test_ocr_json);
   g_test_add_func("/cli/ocr-batch-equals-sequential", test_ocr_batch_equals_sequential);
   g_test_add_func("/cli/chat-errors", test_chat_errors);
+  g_test_add_func("/cli/download", test_download);
   return g_test_run();
 }
