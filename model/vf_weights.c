@@ -337,6 +337,11 @@ VfWeights *
 vf_weights_load(VfDevice *dev, const VfConfig *config, const char *dir, VfProgressFunc progress, void *user,
                 GError **error)
 {
+  if (config->quant.method != VF_QUANT_NONE) {
+    g_set_error(error, VF_WEIGHTS_ERROR, VF_WEIGHTS_ERROR_DTYPE, "%s: %s weights cannot be loaded yet", dir,
+                vf_quant_format_name(&config->quant));
+    return NULL;
+  }
   g_autoptr(VfCheckpoint) ck = vf_checkpoint_open(dir, error);
   if (!ck)
     return NULL;
