@@ -23,6 +23,8 @@ typedef enum {
   VF_WEIGHTS_ERROR_MISSING, /* a tensor the config calls for is not in the checkpoint */
   VF_WEIGHTS_ERROR_SHAPE,   /* a tensor's shape differs from what the config implies */
   VF_WEIGHTS_ERROR_DTYPE,   /* a dtype the engine cannot use there, or mixed dtypes in one fused matrix */
+  VF_WEIGHTS_ERROR_VALUE,   /* values the engine cannot use: a g_idx outside the groups, a non-zero bias where the
+                             * model has none */
 } VfWeightsError;
 
 typedef struct {

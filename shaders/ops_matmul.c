@@ -25,6 +25,7 @@
 #define G_LOG_DOMAIN "vf-ops"
 
 #include "ops_matmul.h"
+#include "ops_matmul_quant.h"
 #include "ops_window.h"
 
 /* Below this many rows of X, AUTO uses a GEMV variant instead of a GEMM.
@@ -140,6 +141,8 @@ window_rows(const VfDeviceInfo *info, VfMatmulVariant v, const VfMatrix *w)
 static const char *
 unsupported_reason(VfDevice *dev, VfMatmulVariant v, const VfMatrix *w, uint32_t m)
 {
+  if (w->packing.bits)
+    return vf_matmul_quant_unsupported(dev, v, w, m);
   const VfDeviceInfo *info = vf_device_get_info(dev);
   if (!is_weight_dtype(w->dtype))
     return "weights must be f32, f16 or bf16";
@@ -261,6 +264,10 @@ vf_op_matmul_variant(VfCmd *cmd, VfMatmulVariant variant, const VfBuffer *x, uin
   }
   if (variant == VF_MATMUL_AUTO)
     variant = vf_matmul_choose(dev, w, m);
+  if (w->packing.bits) {
+    vf_op_matmul_quant(cmd, variant, x, m, w, bias, residual, y);
+    return;
+  }
   const char *name = vf_matmul_variant_name(variant);
 
   uint64_t n = w->rows, k = w->cols;

@@ -3,7 +3,8 @@
  *   Y[M, N] = X[M, K] · W[N, K]ᵀ  (+ bias[N])  (+ residual[M, N])
  *
  * X, Y, residual: f32, row-major, contiguous. bias: f32 [N] (the loader widens
- * checkpoint biases to f32). W: bf16, f16 or f32 as stored, [N, K] row-major.
+ * checkpoint biases to f32). W: bf16, f16 or f32 as stored, [N, K] row-major, or packed 4/8-bit
+ * groups (w->packing.bits != 0: ops_matmul_quant.h, same variants and policy).
  * residual may alias Y (in-place residual add). Accumulation is f32. 16-bit weights are read as
  * 32-bit words: W's buffer must hold N·K·2 bytes rounded up to a multiple of 4 (arena buffers do).
  *
