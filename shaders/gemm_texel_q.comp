@@ -48,10 +48,11 @@ void main() {
     }
     [[unroll]] for (uint u = 0; u < 4u; u++) {
       vec4 wlo[BC], whi[BC];
-      [[unroll]] for (uint c = 0; c < BC; c++) {
-        if (one_group)
+      if (one_group) {
+        [[unroll]] for (uint c = 0; c < BC; c++)
           dequant_word(wt[c][u], sz[c], wlo[c], whi[c]);
-        else
+      } else {
+        [[dont_unroll]] for (uint c = 0; c < BC; c++)
           dequant_word_each(wt[c][u], jj[c], k0 + u * P, wlo[c], whi[c]);
       }
       [[unroll]] for (uint r = 0; r < BR; r++) {

@@ -101,11 +101,11 @@ void dequant_word(uint word, vec2 sz, out vec4 lo, out vec4 hi) {
 }
 #endif
 
+// The slow path (act-order, or groups narrower than the block) is kept as a loop: unrolled inside the
+// kernels' unrolled blocks it multiplied LLVM's compile time on lavapipe.
 void dequant_word_each(uint word, uint j, uint k0, out vec4 lo, out vec4 hi) {
-  float v[8];
-  [[unroll]] for (uint i = 0; i < 8u; i++)
-    v[i] = 0.0;
-  [[unroll]] for (uint i = 0; i < P; i++)
+  float v[8] = float[8](0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+  [[dont_unroll]] for (uint i = 0; i < P; i++)
     v[i] = dequant_one((word >> (BITS * i)) & QMASK, group_params(j, group_of(j, k0 + i)));
   lo = vec4(v[0], v[1], v[2], v[3]);
   hi = vec4(v[4], v[5], v[6], v[7]);

@@ -27,18 +27,25 @@ ref_gptq_pack(uint32_t bits, uint32_t rows, uint32_t cols, uint32_t groups, cons
 }
 
 void
+ref_gptq_dequant_row(uint32_t bits, uint32_t rows, uint32_t cols, const uint32_t *qweight, const uint32_t *qzeros,
+                     const uint16_t *scales, const int32_t *g_idx, uint32_t o, float *w_row)
+{
+  uint32_t per = 32 / bits, mask = (1u << bits) - 1;
+  for (uint32_t i = 0; i < cols; i++) {
+    uint32_t g = (uint32_t)g_idx[i];
+    uint32_t qv = (qweight[(uint64_t)(i / per) * rows + o] >> (bits * (i % per))) & mask;
+    uint32_t zv = ((qzeros[(uint64_t)g * (rows / per) + o / per] >> (bits * (o % per))) & mask) + 1;
+    double s = ref_f16_to_f32(scales[(uint64_t)g * rows + o]);
+    w_row[i] = (float)(s * ((double)qv - (double)zv));
+  }
+}
+
+void
 ref_gptq_dequant(uint32_t bits, uint32_t rows, uint32_t cols, uint32_t groups, const uint32_t *qweight,
                  const uint32_t *qzeros, const uint16_t *scales, const int32_t *g_idx, float *w)
 {
-  uint32_t per = 32 / bits, mask = (1u << bits) - 1;
   for (uint32_t o = 0; o < rows; o++)
-    for (uint32_t i = 0; i < cols; i++) {
-      uint32_t g = (uint32_t)g_idx[i];
-      uint32_t qv = (qweight[(uint64_t)(i / per) * rows + o] >> (bits * (i % per))) & mask;
-      uint32_t zv = ((qzeros[(uint64_t)g * (rows / per) + o / per] >> (bits * (o % per))) & mask) + 1;
-      double s = ref_f16_to_f32(scales[(uint64_t)g * rows + o]);
-      w[(uint64_t)o * cols + i] = (float)(s * ((double)qv - (double)zv));
-    }
+    ref_gptq_dequant_row(bits, rows, cols, qweight, qzeros, scales, g_idx, o, w + (uint64_t)o * cols);
   (void)groups;
 }
 
@@ -63,21 +70,27 @@ ref_awq_pack(uint32_t rows, uint32_t cols, uint32_t groups, const uint8_t *q, co
 }
 
 void
+ref_awq_dequant_row(uint32_t rows, uint32_t cols, uint32_t groups, const uint32_t *qweight, const uint32_t *qzeros,
+                    const uint16_t *scales, uint32_t o, float *w_row)
+{
+  uint32_t width = cols / groups;
+  /* Find the nibble holding column o by searching the order (not by its inverse table). */
+  uint32_t nibble = 0;
+  while (awq_order[nibble] != o % 8)
+    nibble++;
+  for (uint32_t i = 0; i < cols; i++) {
+    uint32_t g = i / width;
+    uint32_t qv = (qweight[(uint64_t)i * (rows / 8) + o / 8] >> (4 * nibble)) & 15u;
+    uint32_t zv = (qzeros[(uint64_t)g * (rows / 8) + o / 8] >> (4 * nibble)) & 15u;
+    double s = ref_f16_to_f32(scales[(uint64_t)g * rows + o]);
+    w_row[i] = (float)(s * ((double)qv - (double)zv));
+  }
+}
+
+void
 ref_awq_dequant(uint32_t rows, uint32_t cols, uint32_t groups, const uint32_t *qweight, const uint32_t *qzeros,
                 const uint16_t *scales, float *w)
 {
-  uint32_t width = cols / groups;
-  for (uint32_t o = 0; o < rows; o++) {
-    /* Find the nibble holding column o by searching the order (not by its inverse table). */
-    uint32_t nibble = 0;
-    while (awq_order[nibble] != o % 8)
-      nibble++;
-    for (uint32_t i = 0; i < cols; i++) {
-      uint32_t g = i / width;
-      uint32_t qv = (qweight[(uint64_t)i * (rows / 8) + o / 8] >> (4 * nibble)) & 15u;
-      uint32_t zv = (qzeros[(uint64_t)g * (rows / 8) + o / 8] >> (4 * nibble)) & 15u;
-      double s = ref_f16_to_f32(scales[(uint64_t)g * rows + o]);
-      w[(uint64_t)o * cols + i] = (float)(s * ((double)qv - (double)zv));
-    }
-  }
+  for (uint32_t o = 0; o < rows; o++)
+    ref_awq_dequant_row(rows, cols, groups, qweight, qzeros, scales, o, w + (uint64_t)o * cols);
 }

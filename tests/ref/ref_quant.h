@@ -17,9 +17,14 @@ void ref_gptq_pack(uint32_t bits, uint32_t rows, uint32_t cols, uint32_t groups,
                    const uint16_t *zero, uint32_t *qweight, uint32_t *qzeros);
 void ref_gptq_dequant(uint32_t bits, uint32_t rows, uint32_t cols, uint32_t groups, const uint32_t *qweight,
                       const uint32_t *qzeros, const uint16_t *scales, const int32_t *g_idx, float *w);
+/* Row o of W only: w_row f32 [cols]. */
+void ref_gptq_dequant_row(uint32_t bits, uint32_t rows, uint32_t cols, const uint32_t *qweight, const uint32_t *qzeros,
+                          const uint16_t *scales, const int32_t *g_idx, uint32_t o, float *w_row);
 
 /* AWQ (4 bits): qweight u32 [cols, rows/8], qzeros u32 [G, rows/8], nibble order [0,2,4,6,1,3,5,7]. */
 void ref_awq_pack(uint32_t rows, uint32_t cols, uint32_t groups, const uint8_t *q, const uint16_t *zero,
                   uint32_t *qweight, uint32_t *qzeros);
 void ref_awq_dequant(uint32_t rows, uint32_t cols, uint32_t groups, const uint32_t *qweight, const uint32_t *qzeros,
                      const uint16_t *scales, float *w);
+void ref_awq_dequant_row(uint32_t rows, uint32_t cols, uint32_t groups, const uint32_t *qweight,
+                         const uint32_t *qzeros, const uint16_t *scales, uint32_t o, float *w_row);
