@@ -59,6 +59,26 @@ load_u16(const void *base, uint64_t index)
 }
 
 gboolean
+vf_quant_read_g_idx(const VfQuantConfig *q, uint32_t cols, const void *stored, uint32_t *g_idx, bool *act_order,
+                    GError **error)
+{
+  const uint32_t width = vf_quant_group_width(q, cols), n_groups = cols / width;
+  *act_order = false;
+  for (uint32_t k = 0; k < cols; k++) {
+    int32_t g = stored ? (int32_t)load_u32(stored, k) : (int32_t)(k / width);
+    if (g < 0 || (uint32_t)g >= n_groups) {
+      g_set_error(error, VF_WEIGHTS_ERROR, VF_WEIGHTS_ERROR_VALUE,
+                  "g_idx[%u] = %d is outside the %u groups of %u inputs", k, g, n_groups, width);
+      return FALSE;
+    }
+    if (g_idx)
+      g_idx[k] = (uint32_t)g;
+    *act_order |= (uint32_t)g != k / width;
+  }
+  return TRUE;
+}
+
+gboolean
 vf_quant_repack(const VfQuantConfig *q, uint32_t rows, uint32_t cols, const VfQuantTensors *t, uint32_t *words,
                 uint32_t *groups, uint32_t *g_idx, bool *act_order, GError **error)
 {
@@ -67,17 +87,8 @@ vf_quant_repack(const VfQuantConfig *q, uint32_t rows, uint32_t cols, const VfQu
   const uint32_t row_words = cols / per_word;
   bool gptq = q->method == VF_QUANT_GPTQ;
 
-  *act_order = false;
-  for (uint32_t k = 0; k < cols; k++) {
-    int32_t g = gptq ? (int32_t)load_u32(t->data[VF_QUANT_G_IDX], k) : (int32_t)(k / width);
-    if (g < 0 || (uint32_t)g >= n_groups) {
-      g_set_error(error, VF_WEIGHTS_ERROR, VF_WEIGHTS_ERROR_VALUE,
-                  "g_idx[%u] = %d is outside the %u groups of %u inputs", k, g, n_groups, width);
-      return FALSE;
-    }
-    g_idx[k] = (uint32_t)g;
-    *act_order |= (uint32_t)g != k / width;
-  }
+  if (!vf_quant_read_g_idx(q, cols, t->data[VF_QUANT_G_IDX], g_idx, act_order, error))
+    return FALSE;
 
   if (gptq) {
     /* qweight [cols / P, rows] is the word array transposed: same inputs, same bit order in a word. */

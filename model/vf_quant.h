@@ -35,6 +35,12 @@ typedef struct {
   const void *data[VF_QUANT_N_TENSORS];
 } VfQuantTensors;
 
+/* Reads and checks a stored g_idx (I32 [cols]; NULL: AWQ, k / group width) into g_idx (may be NULL);
+ * *act_order: some entry differs from k / group width. Fails (VF_WEIGHTS_ERROR_VALUE) for an entry outside
+ * the groups, naming it. */
+gboolean vf_quant_read_g_idx(const VfQuantConfig *q, uint32_t cols, const void *stored, uint32_t *g_idx,
+                             bool *act_order, GError **error);
+
 /* Rearranges one linear into the packed layout:
  *   words  u32 [rows, cols / P]      groups u32 [rows, G] (f16 scale | zero << 16)
  *   g_idx  u32 [cols]                each input's group; *act_order is false when it is k / group width
