@@ -41,6 +41,7 @@ typedef struct {
   VfDType dtype;      /* matrix: the checkpoint dtype; vector: f32 */
   uint64_t bytes;     /* on the device (a packed matrix: words, groups and g_idx) */
   const VfQuantConfig *quant; /* a packed matrix (the parts are quantized linears), else NULL */
+  VfMemoryKind memory; /* device-local, or host-visible (the embedding table of quantized untied models) */
   bool act_order;     /* packed: some part's g_idx is not k / group width */
 } Slot;
 
@@ -155,6 +156,10 @@ build_plan(Plan *p, const VfConfig *c, VfWeights *w, bool tied)
 {
   uint64_t h = c->hidden, v = c->vocab;
   plan_matrix(p, &w->embed, "model.embed_tokens.weight", v, h);
+  /* Only the prompt's rows of the embedding table are ever read: models that fit a small GPU by being
+   * quantized keep it in host memory (1.09 GB for 7B) unless it is also the lm_head. */
+  if (!tied && c->quant.method != VF_QUANT_NONE)
+    ((Slot *)p->slots->pdata[p->slots->len - 1])->memory = VF_MEMORY_HOST;
   if (!tied)
     plan_matrix(p, &w->lm_head, "lm_head.weight", v, h);
   for (uint32_t i = 0; i < c->layers; i++)
@@ -472,7 +477,7 @@ upload_slot(VfDevice *dev, Slot *s, Progress *pr, GError **error)
   if (s->quant)
     return upload_packed_slot(dev, s, pr, error);
   VfBuffer *buf = s->matrix ? &s->matrix->buf : s->vector;
-  if (!vf_buffer_alloc(dev, VF_MEMORY_DEVICE, s->bytes, buf, error)) {
+  if (!vf_buffer_alloc(dev, s->memory, s->bytes, buf, error)) {
     g_prefix_error(error, "%s (%" G_GUINT64_FORMAT " bytes): ", s->label, (guint64)s->bytes);
     return FALSE;
   }
@@ -538,6 +543,9 @@ vf_weights_load(VfDevice *dev, const VfConfig *config, const char *dir, VfProgre
       goto fail;
   g_assert(pr.done == pr.total);
   w->device_bytes = pr.total;
+  for (guint i = 0; i < plan.slots->len; i++)
+    if (((Slot *)plan.slots->pdata[i])->memory == VF_MEMORY_HOST)
+      w->host_bytes += ((Slot *)plan.slots->pdata[i])->bytes;
 
   if (tied) {
     /* A view of the embedding table that owns nothing: vf_weights_free releases the buffer once. */
