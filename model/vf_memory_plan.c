@@ -3,7 +3,11 @@
 
 #include "vf_memory_plan.h"
 
+#include <string.h>
+
 #include "vf_ops.h"
+
+G_DEFINE_QUARK(vf-plan-error-quark, vf_plan_error)
 
 /* vf_llm_create's prefill chunk and vf_vision_encode's row chunk (their defaults). */
 #define LLM_CHUNK 512u
@@ -78,4 +82,48 @@ vf_memory_plan(const VfConfig *c, uint32_t context, bool with_vision, VfMemoryPl
     p->vision_scratch = vision_scratch_bytes(c, patches);
   }
   p->total = p->llm_weights + p->vision_weights + p->kv_cache + p->llm_scratch + p->vision_scratch;
+}
+
+char *
+vf_memory_plan_model_name(const char *dir)
+{
+  g_auto(GStrv) parts = g_strsplit(dir, G_DIR_SEPARATOR_S, -1);
+  for (int i = g_strv_length(parts) - 1; i >= 0; i--)
+    if (g_str_has_prefix(parts[i], "models--")) {
+      const char *name = strstr(parts[i] + strlen("models--"), "--");
+      return g_strdup(name ? name + 2 : parts[i] + strlen("models--"));
+    }
+  return g_path_get_basename(dir);
+}
+
+gboolean
+vf_memory_plan_check(const VfConfig *c, const char *name, uint32_t context, uint64_t budget, GError **error)
+{
+  VfMemoryPlan plan;
+  vf_memory_plan(c, context, true, &plan);
+  if (plan.total <= budget)
+    return TRUE;
+  g_autoptr(GString) msg = g_string_new(NULL);
+  g_string_append_printf(msg,
+                         "%s needs %.1f GB (weights %.1f GB, KV cache for %u tokens %.1f GB, working memory %.1f GB); "
+                         "this device has %.1f GB free.",
+                         name, plan.total / 1e9, (plan.llm_weights + plan.vision_weights) / 1e9, context,
+                         plan.kv_cache / 1e9, (plan.llm_scratch + plan.vision_scratch) / 1e9, budget / 1e9);
+  /* The way out: the 4-bit checkpoint of the same model, when this is not one already. */
+  if (c->quant.method == VF_QUANT_NONE || c->quant.bits > 4) {
+    VfConfig q = *c;
+    q.quant = (VfQuantConfig){.method = VF_QUANT_GPTQ, .bits = 4, .group_size = 128, .sym = true};
+    VfMemoryPlan small;
+    vf_memory_plan(&q, context, true, &small);
+    g_autofree char *base = g_strdup(name);
+    char *suffix = strstr(base, "-GPTQ-Int8");
+    if (suffix)
+      *suffix = '\0';
+    g_string_append_printf(msg, " %s-GPTQ-Int4 needs %.1f GB%s.", base, small.total / 1e9,
+                           small.total <= budget ? "" : ", which does not fit either");
+  } else {
+    g_string_append(msg, " A shorter context or a smaller model would need less.");
+  }
+  g_set_error_literal(error, VF_PLAN_ERROR, VF_PLAN_ERROR_TOO_BIG, msg->str);
+  return FALSE;
 }

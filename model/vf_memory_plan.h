@@ -12,6 +12,13 @@
 
 #include "vf_config.h"
 
+#define VF_PLAN_ERROR (vf_plan_error_quark())
+GQuark vf_plan_error_quark(void);
+
+typedef enum {
+  VF_PLAN_ERROR_TOO_BIG, /* the model does not fit the device's memory budget */
+} VfPlanError;
+
 typedef struct {
   uint64_t host_weights;   /* kept in host-visible memory: the embedding table of quantized untied models */
   uint64_t llm_weights;    /* device: embeddings (unless on the host), decoder layers, norms, lm_head */
@@ -28,3 +35,13 @@ void vf_memory_plan(const VfConfig *config, uint32_t context, bool with_vision, 
 
 /* Bytes of the language model's decoder weights alone (the 7 linears of every layer, as stored). */
 uint64_t vf_memory_plan_linear_bytes(const VfConfig *config);
+
+/* The name a user knows a checkpoint folder by: NAME of a Hugging Face cache path ".../models--ORG--NAME/
+ * snapshots/REV", else the folder's own name. Free with g_free. */
+char *vf_memory_plan_model_name(const char *dir);
+
+/* "Will it fit?": fails (VF_PLAN_ERROR_TOO_BIG) when `config` at `context` tokens, with its vision tower,
+ * needs more than `budget` bytes, saying how much it needs, what the device has, and the way out (the
+ * 4-bit repo of the same model with its size, or a shorter context). */
+gboolean vf_memory_plan_check(const VfConfig *config, const char *name, uint32_t context, uint64_t budget,
+                              GError **error);
