@@ -620,6 +620,24 @@ vf_quant_format_name(const VfQuantConfig *q)
   }
 }
 
+char *
+vf_config_describe(const VfConfig *c)
+{
+  static const struct {
+    uint32_t hidden;
+    const char *size;
+  } published[] = {{1536, "2B"}, {3584, "7B"}, {8192, "72B"}};
+  const char *format = vf_quant_format_name(&c->quant);
+  for (size_t i = 0; i < G_N_ELEMENTS(published); i++)
+    if (c->hidden == published[i].hidden)
+      return g_strdup_printf("%s · %s", published[i].size, format);
+  /* Other shapes (test models): embeddings and decoder layers, in millions. */
+  double params = (double)c->vocab * c->hidden * (c->tie_embeddings ? 1 : 2) +
+                  (double)c->layers * ((double)c->hidden * (c->hidden + 2.0 * c->kv_heads * c->head_dim) +
+                                       (double)c->hidden * c->hidden + 3.0 * c->intermediate * c->hidden);
+  return g_strdup_printf("%.0fM · %s", params / 1e6, format);
+}
+
 uint32_t
 vf_quant_group_width(const VfQuantConfig *q, uint32_t cols)
 {

@@ -82,6 +82,10 @@ void vf_config_free(VfConfig *config);
 
 /* "GPTQ-Int4", "GPTQ-Int8", "AWQ", or "16-bit" (the header and the bench print it). */
 const char *vf_quant_format_name(const VfQuantConfig *q);
+/* "7B · GPTQ-Int4": the model's size (2B, 7B, 72B by their hidden width, else a parameter count) and its weight
+ * format, as the window's header shows it. Free with g_free. */
+char *vf_config_describe(const VfConfig *c);
+
 /* Inputs per group of a quantized linear with `cols` inputs (cols itself for group_size -1). */
 uint32_t vf_quant_group_width(const VfQuantConfig *q, uint32_t cols);
 
