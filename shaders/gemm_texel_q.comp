@@ -15,6 +15,8 @@
 layout(local_size_x_id = 0, local_size_y_id = 1) in;
 layout(constant_id = 2) const uint BR = 4; // rows of X per invocation
 layout(constant_id = 3) const uint BC = 4; // weight rows (output columns) per invocation
+// Every texel step lies in one group (see gemv_texel_q.comp): the per-input path is compiled out.
+layout(constant_id = 4) const bool ONE_GROUP = true;
 
 layout(binding = 0) uniform samplerBuffer x_texels;
 layout(binding = 1) uniform usamplerBuffer w_texels;
@@ -26,7 +28,6 @@ void main() {
     return;
   uint steps = p.k / (4u * P);
   uint x_row_texels = p.k / 4u;
-  bool one_group = (p.flags & BLOCK_IN_GROUP) != 0u;
 
   uint jj[BC], rr[BR];
   [[unroll]] for (uint c = 0; c < BC; c++)
@@ -44,11 +45,11 @@ void main() {
     vec2 sz[BC];
     [[unroll]] for (uint c = 0; c < BC; c++) {
       wt[c] = texelFetch(w_texels, int(jj[c] * steps + s));
-      sz[c] = one_group ? group_params(jj[c], k0 / p.group_width) : vec2(0.0);
+      sz[c] = ONE_GROUP ? group_params(jj[c], k0 / p.group_width) : vec2(0.0);
     }
     [[unroll]] for (uint u = 0; u < 4u; u++) {
       vec4 wlo[BC], whi[BC];
-      if (one_group) {
+      if (ONE_GROUP) {
         [[unroll]] for (uint c = 0; c < BC; c++)
           dequant_word(wt[c][u], sz[c], wlo[c], whi[c]);
       } else {

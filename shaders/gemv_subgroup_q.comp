@@ -14,6 +14,8 @@
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint ROWS = 4; // weight rows per workgroup
+// Every word lies in one group: the per-input path is compiled out (see gemv_texel_q.comp).
+layout(constant_id = 2) const bool ONE_GROUP = true;
 
 layout(std430, binding = 0) readonly buffer X4 { vec4 x4[]; };
 layout(std430, binding = 1) readonly buffer Words { uint words[]; };
@@ -32,7 +34,6 @@ void main() {
   uint lanes = subgroupAdd(1u); // the lanes really active: robust to partial subgroups
   uint lane = subgroupExclusiveAdd(1u);
   uint row_words = p.k / P;
-  bool one_group = (p.flags & BLOCK_IN_GROUP) != 0u;
 
   for (uint rw = gl_SubgroupID; rw < ROWS; rw += gl_NumSubgroups) {
     uint j = flat_group_index() * ROWS + rw; // uniform within the subgroup
@@ -44,7 +45,7 @@ void main() {
       for (uint t = lane; t < row_words; t += lanes) {
         uint k0 = t * P;
         vec4 lo, hi;
-        if (one_group)
+        if (ONE_GROUP)
           dequant_word(words[j * row_words + t], group_params(j, k0 / p.group_width), lo, hi);
         else
           dequant_word_each(words[j * row_words + t], j, k0, lo, hi);

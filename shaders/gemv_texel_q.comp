@@ -17,6 +17,10 @@
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint ROWS = 64; // weight rows per workgroup, a multiple of RW
 layout(constant_id = 2) const uint RW = 8;    // weight rows per subgroup pass
+// Every texel step lies in one group (no g_idx, group width a multiple of 4P): a constant, so the per-input
+// path is compiled out
+// of the fast kernel (as a run-time branch it made lavapipe's kernel ~20x slower).
+layout(constant_id = 3) const bool ONE_GROUP = true;
 
 layout(binding = 0) uniform samplerBuffer x_texels;
 layout(binding = 1) uniform usamplerBuffer w_texels;
@@ -26,11 +30,10 @@ const uint XT = P; // input texels per step: 4P inputs / 4
 // Σ over one step of one row: word texel `wt` of row j, inputs k0 .. k0 + 4P − 1 in xv.
 float step_dot(uint j, uint k0, uvec4 wt, vec4 xv[XT]) {
   float acc = 0.0;
-  bool one_group = (p.flags & BLOCK_IN_GROUP) != 0u;
-  vec2 sz = one_group ? group_params(j, k0 / p.group_width) : vec2(0.0);
+  vec2 sz = ONE_GROUP ? group_params(j, k0 / p.group_width) : vec2(0.0);
   [[unroll]] for (uint u = 0; u < 4u; u++) {
     vec4 lo, hi;
-    if (one_group)
+    if (ONE_GROUP)
       dequant_word(wt[u], sz, lo, hi);
     else
       dequant_word_each(wt[u], j, k0 + u * P, lo, hi);

@@ -25,7 +25,6 @@ typedef struct {
 #define HAS_BIAS 1u
 #define HAS_RESIDUAL 2u
 #define ACT_ORDER 4u
-#define BLOCK_IN_GROUP 8u
 
 typedef struct {
   uint32_t bm, bn, bk, tm, tn;
@@ -218,7 +217,9 @@ vf_op_matmul_quant(VfCmd *cmd, VfMatmulVariant variant, const VfBuffer *x, uint3
     return;
   }
 
-  uint32_t specs[6];
+  /* Every block of inputs a variant dequantizes at once lies in one group: the kernels' fast path. */
+  bool one_group = !has_g_idx(w) && q->group_width % block_inputs(variant, q->bits) == 0;
+  uint32_t specs[7];
   uint32_t nspecs = 0;
   uint32_t block_cols = 1, block_rows = 1; /* output columns / rows per workgroup (2-D grids) */
   uint32_t cols_per_group = 1;             /* output columns per workgroup (1-D grids) */
@@ -235,13 +236,14 @@ vf_op_matmul_quant(VfCmd *cmd, VfMatmulVariant variant, const VfBuffer *x, uint3
   case VF_MATMUL_GEMM_TEXEL:
     specs[0] = specs[1] = GEMM_TEXEL_WORKGROUP;
     specs[2] = specs[3] = GEMM_TEXEL_BLOCK;
-    nspecs = 4;
+    specs[4] = one_group;
+    nspecs = 5;
     block_cols = block_rows = GEMM_TEXEL_BLOCK * GEMM_TEXEL_WORKGROUP;
     break;
   case VF_MATMUL_GEMV_SUBGROUP: {
     uint32_t wg = gemv_subgroup_workgroup(info);
-    specs[0] = wg, specs[1] = MAX(wg / MAX(info->subgroup_size, 1u), 1u);
-    nspecs = 2;
+    specs[0] = wg, specs[1] = MAX(wg / MAX(info->subgroup_size, 1u), 1u), specs[2] = one_group;
+    nspecs = 3;
     cols_per_group = specs[1];
     break;
   }
@@ -252,7 +254,8 @@ vf_op_matmul_quant(VfCmd *cmd, VfMatmulVariant variant, const VfBuffer *x, uint3
     specs[0] = GEMV_TEXEL_WORKGROUP;
     specs[1] = subgroups * GEMV_TEXEL_ROWS_PER_PASS;
     specs[2] = GEMV_TEXEL_ROWS_PER_PASS;
-    nspecs = 3;
+    specs[3] = one_group;
+    nspecs = 4;
     cols_per_group = specs[1];
     break;
   }
@@ -277,13 +280,11 @@ vf_op_matmul_quant(VfCmd *cmd, VfMatmulVariant variant, const VfBuffer *x, uint3
     {q->groups, word_format},
     {has_g_idx(w) ? vf_buffer_slice(&q->g_idx, 0, q->g_idx.size) : dummy, word_format},
   };
-  bool one_group = !has_g_idx(w) && q->group_width % block_inputs(variant, q->bits) == 0;
   QuantPush push = {
     .m = m,
     .k = (uint32_t)k,
     .ldy = (uint32_t)n,
-    .flags = (bias ? HAS_BIAS : 0) | (residual ? HAS_RESIDUAL : 0) | (has_g_idx(w) ? ACT_ORDER : 0) |
-             (one_group ? BLOCK_IN_GROUP : 0),
+    .flags = (bias ? HAS_BIAS : 0) | (residual ? HAS_RESIDUAL : 0) | (has_g_idx(w) ? ACT_ORDER : 0),
     .groups = (uint32_t)(k / q->group_width),
     .group_width = q->group_width,
     .part_end0 = q->g_idx_rows[0],
