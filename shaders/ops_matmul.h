@@ -41,3 +41,12 @@ void vf_op_matmul(VfCmd *cmd, const VfBuffer *x, uint32_t m, const VfMatrix *w, 
 
 void vf_op_matmul_variant(VfCmd *cmd, VfMatmulVariant variant, const VfBuffer *x, uint32_t m, const VfMatrix *w,
                           const VfBuffer *bias, const VfBuffer *residual, const VfBuffer *y);
+
+/* Shapes the GPU-family kernels share with the packed ones (ops_matmul_quant.c). The tiled GEMM's tile: BM×BN
+ * outputs per workgroup, BK-deep k-slices, TM×TN per invocation; FALSE when the device limits allow none. */
+typedef struct {
+  uint32_t bm, bn, bk, tm, tn;
+} VfMatmulTile;
+gboolean vf_matmul_tiled_config(const VfDeviceInfo *info, VfMatmulTile *t);
+/* Invocations per workgroup of the subgroup GEMV: four subgroups (one weight row each at a time). */
+uint32_t vf_matmul_gemv_subgroup_workgroup(const VfDeviceInfo *info);

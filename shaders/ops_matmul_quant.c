@@ -11,8 +11,7 @@
 #include "ops_window.h"
 
 /* Kernel shapes. Texel variants: the dense kernels' blocks (tuned on lavapipe, see ops_matmul.c). GPU
- * variants: 4 subgroups per GEMV workgroup, one row each; 64×64 GEMM tiles of 4×4 per invocation with
- * the deepest k-slice (32, 16 or 8) whose tiles use at most half the shared memory. */
+ * variants: the dense kernels' workgroups and tiles (vf_matmul_tiled_config, ..._gemv_subgroup_workgroup). */
 #define GEMM_TEXEL_WORKGROUP 8u
 #define GEMM_TEXEL_BLOCK 8u
 #define GEMV_TEXEL_WORKGROUP 64u
@@ -26,9 +25,6 @@ typedef struct {
 #define HAS_RESIDUAL 2u
 #define ACT_ORDER 4u
 
-typedef struct {
-  uint32_t bm, bn, bk, tm, tn;
-} TileConfig;
 
 static bool
 is_texel(VfMatmulVariant v)
@@ -52,32 +48,6 @@ uint64_t
 vf_packed_groups_bytes(uint32_t rows, uint32_t cols, uint32_t group_width)
 {
   return (uint64_t)rows * (cols / group_width) * 4;
-}
-
-static gboolean
-tiled_config(const VfDeviceInfo *info, TileConfig *t)
-{
-  uint32_t sub = MAX(info->subgroup_size, 1u);
-  if (info->max_workgroup_invocations >= 256 && 256 % sub == 0)
-    *t = (TileConfig){64, 64, 0, 4, 4};
-  else if (info->max_workgroup_invocations >= 64 && 64 % sub == 0)
-    *t = (TileConfig){32, 32, 0, 4, 4};
-  else
-    return FALSE;
-  uint32_t bytes_per_k = (t->bm + t->bn) * 4;
-  for (t->bk = 32; t->bk > 8 && t->bk * bytes_per_k > info->shared_memory / 2; t->bk /= 2)
-    ;
-  return t->bk * bytes_per_k <= info->shared_memory;
-}
-
-static uint32_t
-gemv_subgroup_workgroup(const VfDeviceInfo *info)
-{
-  uint32_t sub = MAX(info->subgroup_size, 1u);
-  uint32_t wg = 4 * sub;
-  while (wg > info->max_workgroup_invocations && wg > sub)
-    wg /= 2;
-  return wg;
 }
 
 static uint64_t
@@ -146,8 +116,8 @@ vf_matmul_quant_unsupported(VfDevice *dev, VfMatmulVariant v, const VfMatrix *w,
 
   switch (v) {
   case VF_MATMUL_GEMM_TILED: {
-    TileConfig t;
-    if (!tiled_config(info, &t))
+    VfMatmulTile t;
+    if (!vf_matmul_tiled_config(info, &t))
       return "the device's workgroup or shared-memory limits are too small for a tile";
     if (x_bytes > info->max_storage_range)
       return "X [M, K] exceeds one storage binding (chunk M)";
@@ -223,10 +193,10 @@ vf_op_matmul_quant(VfCmd *cmd, VfMatmulVariant variant, const VfBuffer *x, uint3
   uint32_t nspecs = 0;
   uint32_t block_cols = 1, block_rows = 1; /* output columns / rows per workgroup (2-D grids) */
   uint32_t cols_per_group = 1;             /* output columns per workgroup (1-D grids) */
-  TileConfig tile;
+  VfMatmulTile tile;
   switch (variant) {
   case VF_MATMUL_GEMM_TILED:
-    tiled_config(info, &tile);
+    vf_matmul_tiled_config(info, &tile);
     specs[0] = tile.bm, specs[1] = tile.bn, specs[2] = tile.bk, specs[3] = tile.tm, specs[4] = tile.tn;
     specs[5] = (tile.bm / tile.tm) * (tile.bn / tile.tn);
     nspecs = 6;
@@ -241,7 +211,7 @@ vf_op_matmul_quant(VfCmd *cmd, VfMatmulVariant variant, const VfBuffer *x, uint3
     block_cols = block_rows = GEMM_TEXEL_BLOCK * GEMM_TEXEL_WORKGROUP;
     break;
   case VF_MATMUL_GEMV_SUBGROUP: {
-    uint32_t wg = gemv_subgroup_workgroup(info);
+    uint32_t wg = vf_matmul_gemv_subgroup_workgroup(info);
     specs[0] = wg, specs[1] = MAX(wg / MAX(info->subgroup_size, 1u), 1u), specs[2] = one_group;
     nspecs = 3;
     cols_per_group = specs[1];

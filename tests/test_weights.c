@@ -326,14 +326,13 @@ drop_entry(Edit *e, const char *name)
 
 typedef void (*EditFunc)(Edit *e);
 
-/* A temp folder with tiny-b's configs and its tensors passed through `edit`. */
+/* A temp folder with the configs of the model in `source` and its tensors passed through `edit`. */
 static char *
-edited_tiny_b(EditFunc edit)
+edited_copy(const char *source, EditFunc edit)
 {
-  g_autofree char *golden = st_model_dir("tiny-b");
-  g_autofree char *path = g_build_filename(golden, "model.safetensors", NULL);
+  g_autofree char *path = g_build_filename(source, "model.safetensors", NULL);
   char *dir = st_make_temp_dir();
-  st_copy_configs(golden, dir);
+  st_copy_configs(source, dir);
   g_autoptr(VfSafetensors) st = vf_safetensors_open(path, NULL);
   Edit e = {.owned = g_ptr_array_new_with_free_func(g_free)};
   e.entries = st_entries_from(st, &e.n);
@@ -344,6 +343,14 @@ edited_tiny_b(EditFunc edit)
   g_free(e.entries);
   g_ptr_array_free(e.owned, TRUE);
   return dir;
+}
+
+/* tiny-b edited. */
+static char *
+edited_tiny_b(EditFunc edit)
+{
+  g_autofree char *golden = st_model_dir("tiny-b");
+  return edited_copy(golden, edit);
 }
 
 static void drop_fc2_bias(Edit *e) { drop_entry(e, "visual.blocks.2.mlp.fc2.bias"); }
@@ -668,26 +675,6 @@ test_quantized(void)
   }
 }
 
-/* Edits of a quantized tiny-b (GPTQ-Int4, act-order, zero biases). */
-static char *quantized_source;
-
-static char *
-edited_quantized(EditFunc edit)
-{
-  g_autofree char *path = g_build_filename(quantized_source, "model.safetensors", NULL);
-  char *dir = st_make_temp_dir();
-  st_copy_configs(quantized_source, dir);
-  g_autoptr(VfSafetensors) st = vf_safetensors_open(path, NULL);
-  Edit e = {.owned = g_ptr_array_new_with_free_func(g_free)};
-  e.entries = st_entries_from(st, &e.n);
-  edit(&e);
-  g_autofree char *out = g_build_filename(dir, "model.safetensors", NULL);
-  st_write(out, e.entries, e.n);
-  g_free(e.entries);
-  g_ptr_array_free(e.owned, TRUE);
-  return dir;
-}
-
 /* Replaces an entry's data with an edited copy. */
 static uint8_t *
 own_copy(Edit *e, StEntry *x)
@@ -734,8 +721,7 @@ static void
 test_quantized_refusals(void)
 {
   char *qdir, *ddir;
-  quantized_tiny_b("gptq-int4", true, 32, &qdir, &ddir);
-  quantized_source = qdir;
+  quantized_tiny_b("gptq-int4", true, 32, &qdir, &ddir); /* act-order, zero biases */
   struct {
     const char *what;
     EditFunc edit;
@@ -756,12 +742,12 @@ test_quantized_refusals(void)
      {"'model.layers.2.self_attn.o_proj.bias'", "non-zero entry at 5", "no bias"}},
   };
   for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
-    g_autofree char *dir = edited_quantized(cases[i].edit);
+    g_autofree char *dir = edited_copy(qdir, cases[i].edit);
     g_autoptr(VfConfig) c = config_of(dir);
     expect_load_error(dir, c, VF_WEIGHTS_ERROR, cases[i].code, cases[i].needles, cases[i].what);
     st_remove_dir(dir);
   }
-  g_autofree char *dir = edited_quantized(negative_zero_bias);
+  g_autofree char *dir = edited_copy(qdir, negative_zero_bias);
   g_autoptr(VfConfig) c = config_of(dir);
   g_autoptr(GError) error = NULL;
   VfWeights *w = vf_weights_load(vf_test_device(), c, dir, NULL, NULL, &error);
