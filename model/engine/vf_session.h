@@ -16,6 +16,7 @@
 #include "vf_model.h"
 #include "vf_sampler.h"
 #include "vf_tokenizer.h"
+#include "vf_turn_stats.h"
 
 typedef struct VfSession VfSession;
 
@@ -30,16 +31,6 @@ typedef struct {
   VfStageFunc on_stage;   /* optional */
   void *stage_user;
 } VfGenerateOptions;
-
-typedef struct {
-  uint32_t prompt_tokens;    /* the whole conversation's prompt, tokens */
-  uint32_t prefilled_tokens; /* of those, run this turn (the rest came from the cache) */
-  double prefill_seconds;
-  uint32_t generated_tokens;
-  double decode_seconds;     /* from the first to the last generated token */
-  gboolean finished_with_eos;
-  gboolean stopped;          /* cancelled; the partial answer was kept */
-} VfTurnStats;
 
 typedef void (*VfTextFunc)(const char *piece, void *user);
 
