@@ -17,7 +17,7 @@
 
 /* Weights of the decoder linears (each does 2 FLOP per weight per row). */
 static uint64_t
-c_linear_params(const VfConfig *c)
+linear_params(const VfConfig *c)
 {
   uint64_t H = c->hidden, K = (uint64_t)c->kv_heads * c->head_dim, I = c->intermediate;
   return c->layers * ((H + 2 * K) * H + H * H + 3 * I * H);
@@ -168,7 +168,7 @@ vf_cli_bench_model(int argc, char **argv)
   double roofline_s = per_token / (bandwidth * 1e9);
   double step_s = steps > 0 ? decode_s / steps : 0;
   /* Prefill runs every layer's matrices on every row (the lm_head only on the last): 2 FLOP per weight. */
-  double layer_params = (double)c_linear_params(config);
+  double layer_params = (double)linear_params(config);
   printf("\nprefill: %d tokens in %.2f s = %.1f tok/s (%.1f GFLOP/s in the linear layers)\n", prompt, prefill_s,
          prompt / prefill_s, 2.0 * layer_params * prompt / prefill_s / 1e9);
   printf("decode:  %d steps in %.2f s = %.3f s/token, %.2f tok/s (cache of %d..%d tokens)\n", steps, decode_s,
