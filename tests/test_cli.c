@@ -41,7 +41,7 @@ assert_chat_answers_as(const char *case_name, const char *const *media, int prom
   JsonObject *text = json_array_get_object_element(content, json_array_get_length(content) - 1);
   const char *question = json_object_get_string_member(text, "text");
 
-  g_autofree char *model = vf_test_data_path("models/tiny-a");
+  g_autofree char *model = vf_test_model_path("tiny-a");
   g_autofree char *tokenizer = vf_test_data_path("tokenizer");
   g_autoptr(GPtrArray) args = g_ptr_array_new();
   const char *fixed[] = {"chat", "-m", model, "--tokenizer", tokenizer, "--max-new-tokens", "16", "-p", question};
@@ -71,7 +71,7 @@ test_chat_matches_reference(void)
 static void
 test_chat_json_lines(void)
 {
-  g_autofree char *model = vf_test_data_path("models/tiny-a");
+  g_autofree char *model = vf_test_model_path("tiny-a");
   g_autofree char *tokenizer = vf_test_data_path("tokenizer");
   const char *args[] = {"chat", "-m", model, "--tokenizer", tokenizer, "-p", "Hi", "--max-new-tokens", "3", "--json", NULL};
   g_autofree char *out = NULL, *err = NULL;
@@ -112,7 +112,7 @@ test_chat_video_matches_reference(void)
 static void
 test_ocr_json(void)
 {
-  g_autofree char *model = vf_test_data_path("models/tiny-a");
+  g_autofree char *model = vf_test_model_path("tiny-a");
   g_autofree char *tokenizer = vf_test_data_path("tokenizer");
   g_autofree char *image = vf_test_data_path("golden/cases/a02_image_photo/chelsea.png");
   g_autofree char *tmp = g_dir_make_tmp("vf-ocr-XXXXXX", NULL);
@@ -159,7 +159,7 @@ ocr_line_essentials(const char *line)
 static void
 test_ocr_batch_equals_sequential(void)
 {
-  g_autofree char *model = vf_test_data_path("models/tiny-a");
+  g_autofree char *model = vf_test_model_path("tiny-a");
   g_autofree char *tokenizer = vf_test_data_path("tokenizer");
   g_autofree char *a = vf_test_data_path("golden/cases/a02_image_photo/chelsea.png");
   g_autofree char *b = vf_test_data_path("golden/cases/a04_two_images_vision_id/camera_gray_133x97.png");
@@ -207,7 +207,7 @@ test_chat_errors(void)
   g_free(out);
   g_free(err);
   /* A prompt longer than the context: refused with the numbers, before any work. */
-  g_autofree char *model = vf_test_data_path("models/tiny-a");
+  g_autofree char *model = vf_test_model_path("tiny-a");
   const char *too_long[] = {"chat", "-m", model, "--tokenizer", tokenizer, "--context", "16", "-p",
                             "Write a haiku about the sea.", NULL};
   g_assert_cmpint(run_cli(too_long, &out, &err), ==, 1);
