@@ -333,12 +333,62 @@ upload_slot(VfDevice *dev, Slot *s, Progress *pr, GError **error)
   return TRUE;
 }
 
+/* How many numbered groups "<prefix>N." the checkpoint holds: the highest N + 1 (0 when none). */
+static uint64_t
+count_numbered(const VfCheckpoint *ck, const char *prefix)
+{
+  size_t len = strlen(prefix);
+  uint64_t count = 0;
+  for (uint32_t i = 0; i < vf_checkpoint_count(ck); i++) {
+    const char *name;
+    vf_checkpoint_tensor(ck, i, &name);
+    if (strncmp(name, prefix, len) != 0 || !g_ascii_isdigit(name[len]))
+      continue;
+    char *end;
+    uint64_t n = g_ascii_strtoull(name + len, &end, 10);
+    if (*end == '.' && n < UINT32_MAX)
+      count = MAX(count, n + 1);
+  }
+  return count;
+}
+
+/* The layer counts of config.json against the checkpoint's inventory, before anything that scales with them
+ * is allocated or planned: a config claiming 10^9 layers is an error here, not a 344 GB allocation. */
+static gboolean
+check_counts(const VfCheckpoint *ck, const VfConfig *config, GError **error)
+{
+  struct {
+    const char *field, *prefix;
+    uint32_t want;
+  } counts[] = {
+    {"num_hidden_layers", "model.layers.", config->layers},
+    {"vision_config.depth", "visual.blocks.", config->vision.depth},
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS(counts); i++) {
+    uint64_t have = count_numbered(ck, counts[i].prefix);
+    if (counts[i].want > have) {
+      if (have)
+        g_set_error(error, VF_WEIGHTS_ERROR, VF_WEIGHTS_ERROR_MISSING,
+                    "%s: config.json's %s is %u, but the checkpoint has %" G_GUINT64_FORMAT
+                    " (%s0 to %s%" G_GUINT64_FORMAT ")",
+                    vf_checkpoint_source(ck), counts[i].field, counts[i].want, (guint64)have, counts[i].prefix,
+                    counts[i].prefix, (guint64)(have - 1));
+      else
+        g_set_error(error, VF_WEIGHTS_ERROR, VF_WEIGHTS_ERROR_MISSING,
+                    "%s: config.json's %s is %u, but the checkpoint has no %sN tensors", vf_checkpoint_source(ck),
+                    counts[i].field, counts[i].want, counts[i].prefix);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
 VfWeights *
 vf_weights_load(VfDevice *dev, const VfConfig *config, const char *dir, VfProgressFunc progress, void *user,
                 GError **error)
 {
   g_autoptr(VfCheckpoint) ck = vf_checkpoint_open(dir, error);
-  if (!ck)
+  if (!ck || !check_counts(ck, config, error))
     return NULL;
 
   VfWeights *w = g_new0(VfWeights, 1);

@@ -508,6 +508,43 @@ test_bad_checkpoints(void)
   st_remove_dir(dir);
 }
 
+/* Absurd layer counts (issue 18's reproducers) are refused against the checkpoint's inventory before anything
+ * that scales with them is allocated: no 344 GB g_new0, no 5·10^6-layer plan. */
+static void
+test_absurd_layer_counts(void)
+{
+  g_autofree char *golden = st_model_dir("tiny-b");
+  struct {
+    const char *object, *field;
+    int64_t value;
+    const char *needles[3];
+  } cases[] = {
+    {NULL, "num_hidden_layers", 1000000000, {"num_hidden_layers is 1000000000", "has 3", "model.layers.2"}},
+    {NULL, "num_hidden_layers", 5000000, {"num_hidden_layers is 5000000", "has 3"}},
+    {"vision_config", "depth", 1000000000, {"vision_config.depth is 1000000000", "has 3", "visual.blocks.2"}},
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+    g_autofree char *dir = st_make_temp_dir();
+    st_copy_configs(golden, dir);
+    st_copy_file(golden, dir, "model.safetensors");
+    g_autofree char *config_path = g_build_filename(dir, "config.json", NULL);
+    JsonNode *root = st_read_json(config_path);
+    JsonObject *obj = json_node_get_object(root);
+    if (cases[i].object)
+      obj = json_object_get_object_member(obj, cases[i].object);
+    json_object_set_int_member(obj, cases[i].field, cases[i].value);
+    st_write_json(config_path, root);
+    json_node_unref(root);
+
+    g_autoptr(VfConfig) c = config_of(dir);
+    gint64 start = g_get_monotonic_time();
+    expect_load_error(dir, c, VF_WEIGHTS_ERROR, VF_WEIGHTS_ERROR_MISSING, cases[i].needles, cases[i].field);
+    /* The inventory check is one pass over the tensor names. */
+    g_assert_cmpint(g_get_monotonic_time() - start, <, 2 * G_USEC_PER_SEC);
+    st_remove_dir(dir);
+  }
+}
+
 /* A failure after part of the model is on the device: tiny-b with an intermediate size whose fused
  * gate_up matrix exceeds the device's largest allocation. The big tensors are holes in a sparse file,
  * never read: the check passes, embed/lm_head/layer 0 attention are uploaded, then gate_up cannot be
@@ -568,6 +605,7 @@ main(int argc, char **argv)
   g_test_add_func("/weights/missing-lm-head-ties", test_missing_lm_head_ties);
   g_test_add_func("/weights/tied-config-ignores-lm-head", test_tied_config_ignores_lm_head);
   g_test_add_func("/weights/bad-checkpoints", test_bad_checkpoints);
+  g_test_add_func("/weights/absurd-layer-counts", test_absurd_layer_counts);
   g_test_add_func("/weights/failure-after-uploads", test_failure_after_uploads);
   g_test_add_func("/weights/load-after-failures", test_load_after_failures);
   return vf_test_finish();
