@@ -17,6 +17,9 @@ void vf_cli_progress(uint64_t done, uint64_t total, void *user);
 void vf_cli_stage(const char *stage, double fraction, void *user);
 /* Prints the builder's JSON as one line on stdout and flushes. */
 void vf_cli_print_json(JsonBuilder *b);
+/* The same for a builder holding one closed object, with a last member `name` holding the `len` bytes of
+ * `text` (json-glib's strings end at NUL; an answer may hold NUL bytes, written here as \u0000). */
+void vf_cli_print_json_with_text(JsonBuilder *b, const char *name, const char *text, size_t len);
 /* Parses "WxH"; FALSE when malformed or zero. */
 gboolean vf_cli_parse_size(const char *text, uint32_t *width, uint32_t *height);
 

@@ -15,7 +15,7 @@ typedef struct {
 } Output;
 
 static void
-on_text(const char *piece, void *user)
+on_text(const char *piece, size_t len, void *user)
 {
   Output *out = user;
   if (out->json) {
@@ -23,12 +23,10 @@ on_text(const char *piece, void *user)
     json_builder_begin_object(b);
     json_builder_set_member_name(b, "type");
     json_builder_add_string_value(b, "text");
-    json_builder_set_member_name(b, "text");
-    json_builder_add_string_value(b, piece);
     json_builder_end_object(b);
-    vf_cli_print_json(b);
+    vf_cli_print_json_with_text(b, "text", piece, len);
   } else {
-    fputs(piece, stdout);
+    fwrite(piece, 1, len, stdout);
     fflush(stdout);
   }
 }

@@ -26,7 +26,7 @@ const char vf_chat_template_qwen2_vl[] =
 static const char default_system[] = "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n";
 
 char *
-vf_chat_template_render(const VfChat *chat, VfChatTemplateFlags flags)
+vf_chat_template_render(const VfChat *chat, VfChatTemplateFlags flags, size_t *len)
 {
   GString *out = g_string_new(NULL);
   gboolean vision_id = (flags & VF_CHAT_TEMPLATE_VISION_ID) != 0;
@@ -41,7 +41,7 @@ vf_chat_template_render(const VfChat *chat, VfChatTemplateFlags flags)
       const VfChatPart *part = g_ptr_array_index(message->parts, p);
       switch (part->kind) {
       case VF_CHAT_PART_TEXT:
-        g_string_append(out, part->text);
+        g_string_append_len(out, part->text, (gssize)part->text_len);
         break;
       case VF_CHAT_PART_IMAGE:
         images++;
@@ -61,6 +61,8 @@ vf_chat_template_render(const VfChat *chat, VfChatTemplateFlags flags)
   }
   if (flags & VF_CHAT_TEMPLATE_GENERATION_PROMPT)
     g_string_append(out, "<|im_start|>assistant\n");
+  if (len)
+    *len = out->len;
   return g_string_free(out, FALSE);
 }
 

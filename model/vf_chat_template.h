@@ -23,8 +23,9 @@ typedef enum {
  * implements. */
 extern const char vf_chat_template_qwen2_vl[];
 
-/* The prompt text of `chat` (free with g_free). */
-char *vf_chat_template_render(const VfChat *chat, VfChatTemplateFlags flags);
+/* The prompt text of `chat` (free with g_free) and, when `len` is not NULL, its bytes: text parts may hold
+ * NUL bytes, so a caller that tokenizes the prompt must take the length. */
+char *vf_chat_template_render(const VfChat *chat, VfChatTemplateFlags flags, size_t *len);
 
 /* Compares the template a model folder ships (chat_template.jinja, else chat_template.json, else
  * tokenizer_config.json "chat_template") with vf_chat_template_qwen2_vl. Returns NULL when it is the same

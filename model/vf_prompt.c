@@ -104,9 +104,9 @@ vf_prompt_build(const VfChat *chat, VfTokenizer *tok, const VfConfig *config, Vf
     }
   }
 
-  p->text = vf_chat_template_render(chat, flags);
+  p->text = vf_chat_template_render(chat, flags, &p->text_len);
   size_t n_raw = 0;
-  g_autofree int32_t *raw = vf_tokenizer_encode(tok, p->text, &n_raw);
+  g_autofree int32_t *raw = vf_tokenizer_encode_len(tok, p->text, p->text_len, &n_raw);
   if (map)
     map(raw, n_raw, map_user);
 

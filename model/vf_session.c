@@ -279,9 +279,10 @@ turn_accept(Turn *t, int32_t token)
     t->done = TRUE;
     return;
   }
-  g_autofree char *piece = vf_token_stream_feed(t->stream, token);
-  if (t->on_text && *piece)
-    t->on_text(piece, t->user);
+  size_t len;
+  g_autofree char *piece = vf_token_stream_feed(t->stream, token, &len);
+  if (t->on_text && len)
+    t->on_text(piece, len, t->user);
   vf_llm_select(s->model->llm, s->sequence);
   if (t->stats->generated_tokens >= t->opts->max_new_tokens ||
       vf_llm_length(s->model->llm) + 1 >= vf_llm_context(s->model->llm))
@@ -413,13 +414,14 @@ static gboolean
 turn_finish(Turn *t, gboolean ok)
 {
   VfSession *s = t->s;
-  g_autofree char *rest = vf_token_stream_flush(t->stream);
-  if (t->on_text && *rest)
-    t->on_text(rest, t->user);
+  size_t len;
+  g_autofree char *rest = vf_token_stream_flush(t->stream, &len);
+  if (t->on_text && len)
+    t->on_text(rest, len, t->user);
   t->stats->decode_seconds = (g_get_monotonic_time() - t->t1) / 1e6;
   if (ok) {
-    g_autofree char *text = vf_tokenizer_decode(s->tok, (const int32_t *)s->answer->data, s->answer->len, TRUE);
-    vf_chat_message_append_text(vf_chat_append_message(s->chat, "assistant"), text);
+    g_autofree char *text = vf_tokenizer_decode(s->tok, (const int32_t *)s->answer->data, s->answer->len, TRUE, &len);
+    vf_chat_message_append_text_len(vf_chat_append_message(s->chat, "assistant"), text, len);
   } else {
     /* Whatever a failed step left in the cache past the known tokens is forgotten. */
     vf_llm_select(s->model->llm, s->sequence);

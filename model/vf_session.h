@@ -41,7 +41,8 @@ typedef struct {
   gboolean stopped;          /* cancelled; the partial answer was kept */
 } VfTurnStats;
 
-typedef void (*VfTextFunc)(const char *piece, void *user);
+/* A piece of the answer: `len` bytes, which may include NUL bytes (token 188 is the byte 0x00). */
+typedef void (*VfTextFunc)(const char *piece, size_t len, void *user);
 
 /* `model` and `tok` must outlive the session; the model's KV cache (sequence 0) belongs to this session while
  * it lives. */

@@ -9,9 +9,9 @@ static VfModel *model;
 static VfTokenizer *tok;
 
 static void
-append(const char *piece, void *user)
+append(const char *piece, size_t len, void *user)
 {
-  g_string_append(user, piece);
+  g_string_append_len(user, piece, (gssize)len);
 }
 
 static VfGenerateOptions
@@ -75,10 +75,10 @@ typedef struct {
 } CancelAfter;
 
 static void
-cancel_after_two(const char *piece, void *user)
+cancel_after_two(const char *piece, size_t len, void *user)
 {
   CancelAfter *c = user;
-  g_string_append(c->text, piece);
+  g_string_append_len(c->text, piece, (gssize)len);
   if (++c->pieces == 2)
     g_cancellable_cancel(c->cancel);
 }
