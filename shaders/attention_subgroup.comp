@@ -111,6 +111,11 @@ void main() {
       s[x] += subgroupShuffleXor(s[x], 2u);
       s[x] += subgroupShuffleXor(s[x], 4u);
     }
+    // A team past its own keys only keeps the shuffles company. It must not accumulate: its loads may be
+    // unwritten rows (a block whose queries see no key reads key 0, left padding that can hold NaN), and a
+    // weight of 0 times NaN is NaN. Only a subgroup wider than one team gets here (issue 18: subgroup 16).
+    if (t0 >= t_end)
+      continue;
 
     float alpha[BQ];
     [[unroll]] for (uint i = 0u; i < BQ; i++) {
