@@ -20,6 +20,13 @@ void vf_cli_print_json(JsonBuilder *b);
 /* The same for a builder holding one closed object, with a last member `name` holding the `len` bytes of
  * `text` (json-glib's strings end at NUL; an answer may hold NUL bytes, written here as \u0000). */
 void vf_cli_print_json_with_text(JsonBuilder *b, const char *name, const char *text, size_t len);
+/* Catches SIGINT and SIGTERM from now on (call it before any thread starts, so every thread inherits the
+ * blocked mask): the first cancels the returned cancellable, so generation stops after the current step
+ * and the command can print its last record; a second exits at once (status 128 + signal). */
+GCancellable *vf_cli_cancel_on_signals(void);
+/* The signal that cancelled, or 0. */
+int vf_cli_stop_signal(void);
+
 /* Parses "WxH"; FALSE when malformed or zero. */
 gboolean vf_cli_parse_size(const char *text, uint32_t *width, uint32_t *height);
 

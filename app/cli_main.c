@@ -8,6 +8,8 @@
  */
 #define G_LOG_DOMAIN "viewfinder-cli"
 
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -94,6 +96,52 @@ vf_cli_print_json_with_text(JsonBuilder *b, const char *name, const char *text, 
   fwrite(line->str, 1, line->len, stdout);
   fflush(stdout);
   g_string_free(line, TRUE);
+}
+
+/* ---- signals -------------------------------------------------------------------------------------- */
+
+static GCancellable *signal_cancellable;
+static int stop_signal;
+
+/* A thread of its own takes the signals with sigwait, so the reaction runs as ordinary code (a handler could
+ * not call g_cancellable_cancel, which takes a lock). */
+static gpointer
+watch_signals(gpointer data)
+{
+  sigset_t *set = data;
+  for (;;) {
+    int sig;
+    if (sigwait(set, &sig) != 0)
+      continue;
+    if (g_atomic_int_get(&stop_signal)) {
+      fprintf(stderr, "\nviewfinder: %s again: quitting now\n", g_strsignal(sig));
+      _exit(128 + sig);
+    }
+    g_atomic_int_set(&stop_signal, sig);
+    fprintf(stderr, "\nviewfinder: %s: stopping after the current step (again to quit now)\n", g_strsignal(sig));
+    g_cancellable_cancel(signal_cancellable);
+  }
+  return NULL;
+}
+
+GCancellable *
+vf_cli_cancel_on_signals(void)
+{
+  g_assert(!signal_cancellable);
+  static sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, NULL);
+  signal_cancellable = g_cancellable_new();
+  g_thread_unref(g_thread_new("vf-signals", watch_signals, &set));
+  return signal_cancellable;
+}
+
+int
+vf_cli_stop_signal(void)
+{
+  return g_atomic_int_get(&stop_signal);
 }
 
 void

@@ -321,6 +321,7 @@ run_send(VfEngine *self, Job *job)
     /* Stopped before the first token: the question stays, with an empty answer, as a stop after it would. */
     vf_chat_message_append_text(vf_chat_append_message(chat, "assistant"), "");
     stats->stopped = TRUE;
+    stats->stop_reason = VF_STOP_CANCELLED;
     g_task_return_pointer(job->task, stats, g_free);
     return;
   }

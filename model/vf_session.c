@@ -238,6 +238,18 @@ is_stop(const VfConfig *c, int32_t id)
   return id == c->eos_id;
 }
 
+const char *
+vf_stop_reason_name(VfStopReason reason)
+{
+  switch (reason) {
+  case VF_STOP_EOS: return "eos";
+  case VF_STOP_TOKEN_LIMIT: return "token_limit";
+  case VF_STOP_CONTEXT_FULL: return "context_full";
+  case VF_STOP_CANCELLED: return "stopped";
+  }
+  g_assert_not_reached();
+}
+
 /* One answer being generated. */
 typedef struct {
   VfSession *s;
@@ -276,6 +288,7 @@ turn_accept(Turn *t, int32_t token)
   t->stats->generated_tokens++;
   if (is_stop(s->model->config, token)) {
     t->stats->finished_with_eos = TRUE;
+    t->stats->stop_reason = VF_STOP_EOS;
     t->done = TRUE;
     return;
   }
@@ -284,11 +297,16 @@ turn_accept(Turn *t, int32_t token)
   if (t->on_text && len)
     t->on_text(piece, len, t->user);
   vf_llm_select(s->model->llm, s->sequence);
-  if (t->stats->generated_tokens >= t->opts->max_new_tokens ||
-      vf_llm_length(s->model->llm) + 1 >= vf_llm_context(s->model->llm))
+  if (t->stats->generated_tokens >= t->opts->max_new_tokens) {
+    t->stats->stop_reason = VF_STOP_TOKEN_LIMIT;
     t->done = TRUE;
-  else if (g_cancellable_is_cancelled(t->cancellable))
+  } else if (vf_llm_length(s->model->llm) + 1 >= vf_llm_context(s->model->llm)) {
+    t->stats->stop_reason = VF_STOP_CONTEXT_FULL;
+    t->done = TRUE;
+  } else if (g_cancellable_is_cancelled(t->cancellable)) {
+    t->stats->stop_reason = VF_STOP_CANCELLED;
     t->done = t->stats->stopped = TRUE;
+  }
 }
 
 /* The position the latest token goes in at: prompt length + tokens generated before it + rope delta (§8.5). */
