@@ -1,5 +1,5 @@
 /* Loading a checkpoint onto the device: plan every destination from the config, check every tensor
- * against the plan, then stream the tensors from the file mapping into the arena (spec §2.2–2.4). */
+ * against the plan, then read the tensors from the files (pread, so a file that shrinks mid-load is an error, not a SIGBUS) into the arena (spec §2.2–2.4). */
 #define G_LOG_DOMAIN "vf-model"
 
 #include "vf_weights.h"
@@ -276,17 +276,17 @@ f16_to_f32(uint16_t h)
   return sign ? -v : v;
 }
 
-/* Widens `n` elements of a BF16/F16/F32 tensor (unaligned bytes) to f32. */
+/* Widens `n` elements of a BF16/F16/F32 tensor (its bytes as read from the file) to f32. */
 static void
-widen_to_f32(const VfTensor *t, uint64_t n, float *out)
+widen_to_f32(const VfTensor *t, const uint8_t *bytes, uint64_t n, float *out)
 {
   if (t->dtype == VF_ST_F32) {
-    memcpy(out, t->data, n * sizeof(float));
+    memcpy(out, bytes, n * sizeof(float));
     return;
   }
   for (uint64_t i = 0; i < n; i++) {
     uint16_t h;
-    memcpy(&h, t->data + 2 * i, 2);
+    memcpy(&h, bytes + 2 * i, 2);
     if (t->dtype == VF_ST_BF16) {
       uint32_t bits = (uint32_t)h << 16;
       memcpy(&out[i], &bits, 4);
@@ -296,8 +296,10 @@ widen_to_f32(const VfTensor *t, uint64_t n, float *out)
   }
 }
 
+/* `staging` is UPLOAD_CHUNK bytes: tensors are read from the file with pread (vf_tensor_read), not through the
+ * mapping, so a checkpoint that shrinks during the load is an error instead of a SIGBUS. */
 static gboolean
-upload_slot(VfDevice *dev, Slot *s, Progress *pr, GError **error)
+upload_slot(VfDevice *dev, Slot *s, uint8_t *staging, Progress *pr, GError **error)
 {
   VfBuffer *buf = s->matrix ? &s->matrix->buf : s->vector;
   if (!vf_buffer_alloc(dev, VF_MEMORY_DEVICE, s->bytes, buf, error)) {
@@ -308,10 +310,11 @@ upload_slot(VfDevice *dev, Slot *s, Progress *pr, GError **error)
   for (uint32_t k = 0; k < s->n_parts; k++) {
     const VfTensor *t = s->parts[k].tensor;
     if (s->matrix) {
-      /* Straight from the mapping to the device, a chunk at a time: no host copy of the tensor. */
+      /* From the file to the device a chunk at a time: no host copy of the whole tensor. */
       for (uint64_t done = 0; done < t->size;) {
         uint64_t n = MIN(UPLOAD_CHUNK, t->size - done);
-        if (!vf_buffer_upload(dev, buf, offset + done, t->data + done, n, error))
+        if (!vf_tensor_read(t, done, staging, n, error) ||
+            !vf_buffer_upload(dev, buf, offset + done, staging, n, error))
           return FALSE;
         done += n;
         progress_add(pr, n);
@@ -320,8 +323,11 @@ upload_slot(VfDevice *dev, Slot *s, Progress *pr, GError **error)
     } else {
       /* 1-D tensors are at most a few thousand elements: widen on the host. */
       uint64_t n = vf_tensor_numel(t);
+      g_autofree uint8_t *bytes = g_malloc(t->size);
+      if (!vf_tensor_read(t, 0, bytes, t->size, error))
+        return FALSE;
       g_autofree float *wide = g_new(float, n);
-      widen_to_f32(t, n, wide);
+      widen_to_f32(t, bytes, n, wide);
       if (!vf_buffer_upload(dev, buf, offset, wide, n * sizeof(float), error))
         return FALSE;
       progress_add(pr, n * sizeof(float));
@@ -390,6 +396,7 @@ vf_weights_load(VfDevice *dev, const VfConfig *config, const char *dir, VfProgre
   g_autoptr(VfCheckpoint) ck = vf_checkpoint_open(dir, error);
   if (!ck || !check_counts(ck, config, error))
     return NULL;
+  g_autofree uint8_t *staging = NULL; /* declared before the first goto fail */
 
   VfWeights *w = g_new0(VfWeights, 1);
   w->dev = dev;
@@ -411,8 +418,9 @@ vf_weights_load(VfDevice *dev, const VfConfig *config, const char *dir, VfProgre
   if (progress)
     progress(0, pr.total, user);
   vf_checkpoint_advise_sequential(ck);
+  staging = g_malloc(UPLOAD_CHUNK);
   for (guint i = 0; i < plan.slots->len; i++)
-    if (!upload_slot(dev, plan.slots->pdata[i], &pr, error))
+    if (!upload_slot(dev, plan.slots->pdata[i], staging, &pr, error))
       goto fail;
   g_assert(pr.done == pr.total);
   w->device_bytes = pr.total;

@@ -3,6 +3,7 @@
  * renamed copies, F16/F32 checkpoints, progress reporting, and failures that must leave nothing allocated
  * and the device ready for the next load. */
 #include <string.h>
+#include <unistd.h>
 
 #include "ref/ref_common.h"
 #include "st_write.h"
@@ -545,6 +546,47 @@ test_absurd_layer_counts(void)
   }
 }
 
+/* The checkpoint shrinks while it loads (a download still running, a file replaced): issue 18's reproducer.
+ * Reading the vanished pages through the mapping would SIGBUS; read with pread, the load fails with an
+ * error naming the file and frees what it had uploaded. */
+typedef struct {
+  const char *path;
+  gboolean truncated;
+} Truncator;
+
+static void
+truncate_after_first_upload(uint64_t done, uint64_t total, void *user)
+{
+  Truncator *tr = user;
+  if (done > 0 && !tr->truncated) {
+    g_assert_cmpint(truncate(tr->path, 4096), ==, 0);
+    tr->truncated = TRUE;
+  }
+}
+
+static void
+test_truncated_during_load(void)
+{
+  g_autofree char *golden = st_model_dir("tiny-b");
+  g_autofree char *dir = st_make_temp_dir();
+  st_copy_configs(golden, dir);
+  st_copy_file(golden, dir, "model.safetensors");
+  g_autofree char *path = g_build_filename(dir, "model.safetensors", NULL);
+  g_autoptr(VfConfig) c = config_of(dir);
+  uint64_t before = device_in_use();
+  Truncator tr = {path, FALSE};
+  g_autoptr(GError) error = NULL;
+  VfWeights *w = vf_weights_load(vf_test_device(), c, dir, truncate_after_first_upload, &tr, &error);
+  g_assert_null(w);
+  g_assert_true(tr.truncated);
+  g_assert_error(error, VF_SAFETENSORS_ERROR, VF_SAFETENSORS_ERROR_IO);
+  g_assert_nonnull(strstr(error->message, path));
+  g_assert_nonnull(strstr(error->message, "the file ends at byte 4096"));
+  g_test_message("%s", error->message);
+  g_assert_cmpuint(device_in_use(), ==, before);
+  st_remove_dir(dir);
+}
+
 /* A failure after part of the model is on the device: tiny-b with an intermediate size whose fused
  * gate_up matrix exceeds the device's largest allocation. The big tensors are holes in a sparse file,
  * never read: the check passes, embed/lm_head/layer 0 attention are uploaded, then gate_up cannot be
@@ -606,6 +648,7 @@ main(int argc, char **argv)
   g_test_add_func("/weights/tied-config-ignores-lm-head", test_tied_config_ignores_lm_head);
   g_test_add_func("/weights/bad-checkpoints", test_bad_checkpoints);
   g_test_add_func("/weights/absurd-layer-counts", test_absurd_layer_counts);
+  g_test_add_func("/weights/truncated-during-load", test_truncated_during_load);
   g_test_add_func("/weights/failure-after-uploads", test_failure_after_uploads);
   g_test_add_func("/weights/load-after-failures", test_load_after_failures);
   return vf_test_finish();
