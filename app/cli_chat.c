@@ -31,6 +31,25 @@ on_text(const char *piece, size_t len, void *user)
   }
 }
 
+/* A damaged attachment: a JSON record, or a line on stderr. */
+static void
+on_warning(const char *message, void *user)
+{
+  const Output *out = user;
+  if (!out->json) {
+    fprintf(stderr, "viewfinder: warning: %s\n", message);
+    return;
+  }
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "type");
+  json_builder_add_string_value(b, "warning");
+  json_builder_set_member_name(b, "message");
+  json_builder_add_string_value(b, message);
+  json_builder_end_object(b);
+  vf_cli_print_json(b);
+}
+
 int
 vf_cli_chat(int argc, char **argv)
 {
@@ -154,8 +173,10 @@ vf_cli_chat(int argc, char **argv)
   vf_chat_message_append_text(user_msg, prompt);
   opts.add_vision_id = label_media;
   opts.on_stage = vf_cli_stage;
-
   Output out = {.json = json};
+  opts.on_warning = on_warning;
+  opts.stage_user = &out;
+
   VfTurnStats stats;
   if (!vf_session_generate(session, &opts, on_text, &out, stop, &stats, &error)) {
     if (!g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {

@@ -189,6 +189,10 @@ item_embeds(VfSession *s, const VfGenerateOptions *opts, const VfPromptItem *it,
     image = vf_image_input_new(it->source, &it->options, &proc, error);
     if (!image)
       return NULL;
+    if (image->damage && opts->on_warning) {
+      g_autofree char *warning = g_strdup_printf("Picture %u (%s): %s", it->index, it->source, image->damage);
+      opts->on_warning(warning, opts->stage_user);
+    }
     pixels = image->pixel_values;
     n_patches = image->plan.n_patches;
     grid = image->plan.grid;

@@ -28,6 +28,9 @@ typedef struct {
   gboolean add_vision_id;
   const char *media_dir;  /* folder for relative media paths (NULL: the current folder) */
   VfStageFunc on_stage;   /* optional */
+  /* Optional: what the user should know about an input that was read anyway, e.g. "Picture 1 (x.jpg):
+   * damaged: the data stops at row 14 of 2700". Gets stage_user. */
+  void (*on_warning)(const char *message, void *user);
   void *stage_user;
 } VfGenerateOptions;
 

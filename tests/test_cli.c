@@ -135,6 +135,31 @@ test_chat_sigint_mid_generation(void)
   g_assert_cmpint(json_object_get_int_member(done, "generated_tokens"), <, 100000);
 }
 
+/* A decompression bomb (tests/data/images/bomb-65500x2700.jpg: 824 bytes, a header saying 65500×2700) is
+ * answered like the reference answers it, with a warning record that says why the picture is grey. */
+static void
+test_chat_damaged_picture_warns(void)
+{
+  g_autofree char *model = vf_test_data_path("models/tiny-a");
+  g_autofree char *tokenizer = vf_test_data_path("tokenizer");
+  g_autofree char *bomb = vf_test_data_path("images/bomb-65500x2700.jpg");
+  const char *args[] = {"chat", "-m", model, "--tokenizer", tokenizer, "-p", "What is this?", "--image", bomb,
+                        "--max-pixels", "20000", "--max-new-tokens", "2", "--json", NULL};
+  g_autofree char *out = NULL, *err = NULL;
+  g_assert_cmpint(run_cli(args, &out, &err), ==, 0);
+  g_auto(GStrv) lines = g_strsplit(g_strstrip(out), "\n", -1);
+  g_assert_cmpuint(g_strv_length(lines), >=, 2);
+  g_autoptr(JsonParser) p = json_parser_new();
+  g_assert_true(json_parser_load_from_data(p, lines[0], -1, NULL));
+  JsonObject *warning = json_node_get_object(json_parser_get_root(p));
+  g_assert_cmpstr(json_object_get_string_member(warning, "type"), ==, "warning");
+  const char *message = json_object_get_string_member(warning, "message");
+  g_test_message("%s", message);
+  g_assert_true(g_str_has_prefix(message, "Picture 1 ("));
+  g_assert_nonnull(strstr(message, "damaged: the data stops at row 0 of 2700"));
+  g_assert_nonnull(strstr(lines[g_strv_length(lines) - 1], "\"type\":\"done\""));
+}
+
 /* The answer about a picture equals the reference's (case a02: the message's pixel limits as options). */
 static void
 test_chat_image_matches_reference(void)
@@ -292,6 +317,7 @@ main(int argc, char **argv)
   g_test_add_func("/cli/chat-json-lines", test_chat_json_lines);
   g_test_add_func("/cli/chat-sigint-mid-generation", test_chat_sigint_mid_generation);
   g_test_add_func("/cli/chat-image-matches-reference", test_chat_image_matches_reference);
+  g_test_add_func("/cli/chat-damaged-picture-warns", test_chat_damaged_picture_warns);
   g_test_add_func("/cli/chat-video-matches-reference", test_chat_video_matches_reference);
   g_test_add_func("/cli/ocr-json", test_ocr_json);
   g_test_add_func("/cli/ocr-batch-equals-sequential", test_ocr_batch_equals_sequential);

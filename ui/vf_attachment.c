@@ -27,6 +27,7 @@ struct _VfAttachment {
   VfImageProcessorConfig processor;
   guint tokens;
   char *cost_problem; /* why tokens is 0, or NULL */
+  char *damage;       /* pictures that decode but are damaged: what is wrong, or NULL */
   VfImagePlan plan;           /* pictures */
   VfVideoPlan *video_plan;    /* videos */
 };
@@ -124,6 +125,7 @@ typedef struct {
   double video_fps;
   GBytes *thumbnail; /* RGB8 [thumb_size, thumb_size, 3] */
   guint thumb_size;
+  char *damage;
 } Inspection;
 
 static void
@@ -131,8 +133,13 @@ inspection_free(Inspection *in)
 {
   if (in->thumbnail)
     g_bytes_unref(in->thumbnail);
+  g_free(in->damage);
   g_free(in);
 }
+
+/* The thumbnail is made from a copy at most this many pixels on its longer side, decoded and resized in
+ * bands: a picture whose header says 65500×2700 costs a few MB here, not 530. */
+#define PREVIEW_SIDE 1024u
 
 char *
 vf_attachment_format_error(const char *path, const GError *error)
@@ -250,11 +257,18 @@ inspect_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancel
   Inspection *in = g_new0(Inspection, 1);
   g_autoptr(VfImageFile) file = vf_image_file_open(path, &error);
   if (file) {
-    g_autoptr(VfImage) image = vf_image_file_decode(file, &error);
+    uint32_t w = vf_image_file_width(file), h = vf_image_file_height(file), side = MAX(w, h);
+    uint32_t pw = w, ph = h;
+    if (side > PREVIEW_SIDE) {
+      pw = MAX(1u, (uint32_t)((uint64_t)w * PREVIEW_SIDE / side));
+      ph = MAX(1u, (uint32_t)((uint64_t)h * PREVIEW_SIDE / side));
+    }
+    g_autoptr(VfImage) image = vf_image_file_decode_resized(file, pw, ph, &error);
     if (image) {
       in->kind = VF_ATTACHMENT_IMAGE;
-      in->width = image->width;
-      in->height = image->height;
+      in->width = w;
+      in->height = h;
+      in->damage = g_strdup(vf_image_file_damage(file));
       in->thumbnail = make_thumbnail(image, &in->thumb_size);
       g_task_return_pointer(task, in, (GDestroyNotify)inspection_free);
       return;
@@ -309,6 +323,7 @@ vf_attachment_inspect_finish(GAsyncResult *result, GError **error)
   self->height = in->height;
   self->video_frames = in->video_frames;
   self->video_fps = in->video_fps;
+  self->damage = g_steal_pointer(&in->damage);
   if (in->thumbnail)
     self->thumbnail = GDK_PAINTABLE(gdk_memory_texture_new((int)in->thumb_size, (int)in->thumb_size,
                                                            GDK_MEMORY_R8G8B8, in->thumbnail,
@@ -327,6 +342,7 @@ const char *vf_attachment_get_path(VfAttachment *self) { return self->path; }
 const char *vf_attachment_get_name(VfAttachment *self) { return self->name; }
 VfAttachmentKind vf_attachment_get_kind(VfAttachment *self) { return self->kind; }
 GdkPaintable *vf_attachment_get_thumbnail(VfAttachment *self) { return self->thumbnail; }
+const char *vf_attachment_get_damage(VfAttachment *self) { return self->damage; }
 
 const char *
 vf_attachment_get_icon_name(VfAttachment *self)
@@ -421,6 +437,7 @@ vf_attachment_finalize(GObject *object)
   g_free(self->name);
   g_free(self->label);
   g_free(self->cost_problem);
+  g_free(self->damage);
   g_clear_pointer(&self->video_plan, vf_video_plan_free);
   G_OBJECT_CLASS(vf_attachment_parent_class)->finalize(object);
 }
