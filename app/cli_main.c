@@ -205,6 +205,7 @@ usage(FILE *out)
           "  golden      compare with reference cases: golden [--models DIR] [--tokenizer DIR] CASE_DIR...\n"
           "  bench       bench ops [--quick] [--all-variants] [--crossover]: the matmul ops against the roofline\n"
           "              bench vision [--size 2b|7b] [--image WxH]...: the vision tower\n"
+          "              bench attention: both attention kernels on vision, prefill and decode shapes\n"
           "              bench --synthetic 2b|7b [--prompt N] [--decode N]: the language model\n"
           "\n"
           "environment: VF_DEVICE=index|name  VF_VALIDATE=1  VF_PROFILE=1  VF_KERNELS=gpu|cpu\n");
@@ -227,6 +228,8 @@ main(int argc, char **argv)
     return vf_cli_golden(argc - 1, argv + 1);
   if (strcmp(argv[1], "bench") == 0 && argc >= 3 && strcmp(argv[2], "ops") == 0)
     return vf_bench_ops(argc - 2, argv + 2);
+  if (strcmp(argv[1], "bench") == 0 && argc > 2 && strcmp(argv[2], "attention") == 0)
+    return vf_cli_bench_attention(argc - 2, argv + 2);
   if (strcmp(argv[1], "bench") == 0 && argc > 2 && strcmp(argv[2], "vision") == 0)
     return vf_cli_bench_vision(argc - 2, argv + 2);
   if (strcmp(argv[1], "bench") == 0)

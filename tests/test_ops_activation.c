@@ -228,7 +228,11 @@ check_embed(VfDType dtype, uint32_t rows, uint32_t width, uint64_t window_bytes)
   g_autofree float *got = g_new(float, (size_t)n * width);
   ref_embed(table_f32, rows, width, ids, n, want);
 
-  VfMatrix m = {.buf = vf_test_upload(table, (table_bytes + 3) / 4 * 4), .dtype = dtype, .rows = rows, .cols = width};
+  /* Uploads are whole words: pad a copy rather than read past the table. */
+  size_t padded_bytes = (table_bytes + 3) / 4 * 4;
+  g_autofree uint8_t *padded = g_malloc0(padded_bytes);
+  memcpy(padded, table, table_bytes);
+  VfMatrix m = {.buf = vf_test_upload(padded, padded_bytes), .dtype = dtype, .rows = rows, .cols = width};
   VfBuffer bi = vf_test_upload(ids, n * 4);
   /* Y starts as NaN everywhere, so a row no window writes cannot pass for a zero row. */
   g_autofree uint32_t *nan_fill = g_new(uint32_t, (size_t)n * width);

@@ -492,91 +492,6 @@ test_errors(void)
   vf_test_release(&big);
 }
 
-/* ---- timings (printed, never asserted) -------------------------------------------------------------------- */
-
-static double
-time_submit(VfCmd *cmd)
-{
-  double best = INFINITY;
-  g_autoptr(GError) error = NULL;
-  for (int i = 0; i < 2; i++) {
-    gint64 t0 = g_get_monotonic_time();
-    g_assert_true(vf_cmd_submit(cmd, &error));
-    best = MIN(best, (g_get_monotonic_time() - t0) / 1e3);
-  }
-  return best;
-}
-
-static void
-test_timing(void)
-{
-  VfDevice *dev = vf_test_device();
-  vf_profile_reset();
-  for (size_t i = 0; i < G_N_ELEMENTS(variants); i++) {
-    VfAttentionVariant v = variants[i];
-    const char *name = vf_attention_variant_name(v);
-    /* Vision: one 1024-patch image, 16 heads × 80. */
-    {
-      uint32_t rows = 1024, width = 16 * 80, stride = 3 * width;
-      g_autofree float *qkv = vf_test_random((size_t)rows * stride, -1, 1, 5);
-      int32_t cu[] = {0, (int32_t)rows};
-      VfBuffer b_qkv = vf_test_upload(qkv, (size_t)rows * stride * 4), b_cu = vf_test_upload(cu, sizeof cu);
-      VfBuffer b_out = vf_test_upload(NULL, (size_t)rows * width * 4);
-      VfCmd *cmd = vf_test_cmd();
-      vf_op_attention_groups_variant(cmd, v, &b_qkv, rows, stride, 16, 80, &b_cu, 1, &b_out);
-      double ms = time_submit(cmd);
-      vf_cmd_free(cmd);
-      double flops = 4.0 * rows * rows * width;
-      g_test_message("timing %s: vision 1024 patches x 16 heads x 80: %.1f ms (%.1f GFLOP/s)", name, ms,
-                     flops / ms / 1e6);
-      vf_test_release(&b_qkv);
-      vf_test_release(&b_cu);
-      vf_test_release(&b_out);
-    }
-    /* Text: a 512-token prefill, then one decode step over 4096 keys; 12/2 heads of 128. */
-    {
-      uint32_t hd = 128, heads = 12, kv = 2, capacity = 4096, stride = (heads + 2 * kv) * hd;
-      uint32_t rows = 512;
-      g_autofree float *qkv = vf_test_random((size_t)rows * stride, -1, 1, 6);
-      g_autofree float *kv_init = vf_test_random((size_t)kv * capacity * hd, -1, 1, 7);
-      VfBuffer b_qkv = vf_test_upload(qkv, (size_t)rows * stride * 4);
-      VfKvCache cache = {
-        .k = vf_test_upload(kv_init, (size_t)kv * capacity * hd * 4),
-        .v = vf_test_upload(kv_init, (size_t)kv * capacity * hd * 4),
-        .kv_heads = kv,
-        .head_dim = hd,
-        .capacity = capacity,
-      };
-      uint32_t zero = 0, last = capacity - 1;
-      VfBuffer seq_prefill = vf_test_upload(&zero, 4), seq_decode = vf_test_upload(&last, 4);
-      VfBuffer b_out = vf_test_upload(NULL, (size_t)rows * heads * hd * 4);
-      VfCmd *cmd = vf_test_cmd();
-      vf_op_attention_causal_variant(cmd, v, &b_qkv, rows, stride, heads, &cache, &seq_prefill, 0, &b_out);
-      double ms = time_submit(cmd);
-      vf_cmd_free(cmd);
-      double flops = 4.0 * rows * (rows + 1) / 2 * heads * hd;
-      g_test_message("timing %s: prefill 512 rows x 12/2 heads x 128: %.1f ms (%.1f GFLOP/s)", name, ms,
-                     flops / ms / 1e6);
-      cmd = vf_test_cmd();
-      vf_op_attention_causal_variant(cmd, v, &b_qkv, 1, stride, heads, &cache, &seq_decode, 0, &b_out);
-      ms = time_submit(cmd);
-      vf_cmd_free(cmd);
-      double bytes = 2.0 * kv * capacity * hd * 4;
-      g_test_message("timing %s: decode 1 row over 4096 keys, 12/2 heads x 128: %.2f ms (K/V %.1f GB/s)", name, ms,
-                     bytes / ms / 1e6);
-      vf_test_release(&b_qkv);
-      vf_test_release(&cache.k);
-      vf_test_release(&cache.v);
-      vf_test_release(&seq_prefill);
-      vf_test_release(&seq_decode);
-      vf_test_release(&b_out);
-    }
-  }
-  g_test_message("AUTO picks %s here", vf_attention_variant_name(vf_attention_choose(dev, 128, 2048)));
-  if (vf_profile_enabled())
-    vf_profile_print(stderr);
-}
-
 int
 main(int argc, char **argv)
 {
@@ -590,6 +505,5 @@ main(int argc, char **argv)
   g_test_add_func("/ops/attention/groups/odd_stride", test_groups_odd_stride);
   g_test_add_func("/ops/attention/groups/window", test_groups_window);
   g_test_add_func("/ops/attention/errors", test_errors);
-  g_test_add_func("/ops/attention/timing", test_timing);
   return vf_test_finish();
 }
