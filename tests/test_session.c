@@ -169,6 +169,17 @@ test_picture_encoded_once(void)
   g_assert_true(vf_session_generate(s, &o, NULL, NULL, NULL, &st, &error));
   g_assert_cmpint(encodes, ==, 1);
   g_assert_cmpuint(st.prefilled_tokens, <, st.prompt_tokens - 40);
+
+  /* A forced re-prefill: a system message put in front changes the prompt from its fourth token on, so the
+   * KV cache keeps almost nothing and the picture's tokens run again, from the kept vision output. */
+  GPtrArray *messages = vf_session_chat(s)->messages;
+  vf_chat_message_append_text(vf_chat_append_message(vf_session_chat(s), "system"), "Answer briefly.");
+  g_ptr_array_insert(messages, 0, g_ptr_array_steal_index(messages, messages->len - 1));
+  vf_chat_message_append_text(vf_chat_append_message(vf_session_chat(s), "user"), "Thanks.");
+  g_assert_true(vf_session_generate(s, &o, NULL, NULL, NULL, &st, &error));
+  g_assert_no_error(error);
+  g_assert_cmpuint(st.prefilled_tokens, >=, st.prompt_tokens - 5);
+  g_assert_cmpint(encodes, ==, 1);
 }
 
 int
