@@ -404,10 +404,18 @@ test_argmax(void)
   VfDevice *dev = vf_test_device();
   uint32_t sg = vf_device_get_info(dev)->subgroup_size;
   VfReduction reds[] = {{true, sg}, {true, 256}, {false, sg}, {false, 256}};
-  for (size_t i = 0; i < G_N_ELEMENTS(reds); i++)
-    if (vf_ops_reduction_supported(dev, reds[i]))
-      argmax_cases(&reds[i]);
+  VfTestVariants tv = {0};
+  for (size_t i = 0; i < G_N_ELEMENTS(reds); i++) {
+    g_autofree char *name = g_strdup_printf("%s/%u", reds[i].subgroup ? "subgroup" : "shared", reds[i].workgroup);
+    if (!vf_ops_reduction_supported(dev, reds[i])) {
+      vf_test_variant_skipped(&tv, name, "vf_ops_reduction_supported says no");
+      continue;
+    }
+    tv.ran++;
+    argmax_cases(&reds[i]);
+  }
   argmax_cases(NULL);
+  vf_test_variants_done(&tv);
 }
 
 /* ---- windows ------------------------------------------------------------------------------------ */
