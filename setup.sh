@@ -45,7 +45,8 @@ if [ ! -f build-asan/build.ninja ]; then
     -Dfuzz=true
 fi
 if ninja -C build-asan; then
-  meson test -C build-asan --print-errorlogs --num-processes 2 --suite unit --suite golden --suite fuzz || rc=$?
+  meson test -C build-asan --print-errorlogs --num-processes 2 --timeout-multiplier 3 --suite unit --suite golden \
+    --suite fuzz || rc=$?
   asan_log=build-asan/meson-logs/testlog.json
 else
   rc=1

@@ -1,5 +1,6 @@
 /* Loading a checkpoint onto the device: plan every destination from the config, check every tensor
- * against the plan, then read the tensors from the files (pread, so a file that shrinks mid-load is an error, not a SIGBUS) into the arena (spec §2.2–2.4). */
+ * against the plan, then read the tensors from the files into the arena (spec §2.2–2.4) with pread, so that
+ * a file that shrinks during the load is an error, not a SIGBUS. */
 #define G_LOG_DOMAIN "vf-model"
 
 #include "vf_weights.h"
