@@ -36,3 +36,4 @@ int vf_cli_golden(int argc, char **argv);
 int vf_cli_bench_model(int argc, char **argv);
 int vf_cli_bench_vision(int argc, char **argv);
 int vf_cli_bench_attention(int argc, char **argv);
+int vf_cli_download(int argc, char **argv);

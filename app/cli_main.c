@@ -202,6 +202,7 @@ usage(FILE *out)
           "  devices     list Vulkan devices and describe the one Viewfinder would use\n"
           "  chat        ask a model a question: chat -m MODEL_DIR [--image PATH] [--video PATH] -p TEXT (--help for options)\n"
           "  ocr         transcribe images: ocr -m MODEL_DIR FILE... [--json]\n"
+          "  download    fetch a model into the Hugging Face cache: download OWNER/NAME [--revision REV]\n"
           "  golden      compare with reference cases: golden [--models DIR] [--tokenizer DIR] CASE_DIR...\n"
           "  bench       bench ops [--quick] [--all-variants] [--crossover]: the matmul ops against the roofline\n"
           "              bench vision [--size 2b|7b] [--image WxH]...: the vision tower\n"
@@ -226,6 +227,8 @@ main(int argc, char **argv)
     return vf_cli_ocr(argc - 1, argv + 1);
   if (strcmp(argv[1], "golden") == 0)
     return vf_cli_golden(argc - 1, argv + 1);
+  if (strcmp(argv[1], "download") == 0)
+    return vf_cli_download(argc - 1, argv + 1);
   if (strcmp(argv[1], "bench") == 0 && argc >= 3 && strcmp(argv[2], "ops") == 0)
     return vf_bench_ops(argc - 2, argv + 2);
   if (strcmp(argv[1], "bench") == 0 && argc > 2 && strcmp(argv[2], "attention") == 0)

@@ -83,6 +83,14 @@ test_drop_activated(GSimpleAction *action, GVariant *parameter, gpointer user_da
   g_slist_free_full(files, g_object_unref);
 }
 
+/* Test hook: the "Get Models" dialog starts downloading a repository, as its row's button would. */
+static void
+test_download_activated(GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  VfApplication *self = user_data;
+  vf_window_get_models(self->window, g_variant_get_string(parameter, NULL));
+}
+
 static void
 test_dump_activated(GSimpleAction *action, GVariant *parameter, gpointer user_data)
 {
@@ -127,6 +135,7 @@ vf_application_startup(GApplication *app)
   static const GActionEntry test_entries[] = {
     {"test-drop", test_drop_activated, "as", NULL, NULL, {0}},
     {"test-dump", test_dump_activated, NULL, NULL, NULL, {0}},
+    {"test-download", test_download_activated, "s", NULL, NULL, {0}},
   };
   if (self->test_actions)
     g_action_map_add_action_entries(G_ACTION_MAP(app), test_entries, G_N_ELEMENTS(test_entries), app);

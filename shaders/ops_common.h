@@ -13,19 +13,8 @@
 #include "vf_arena.h"
 #include "vf_cmd.h"
 #include "vf_device.h"
+#include "vf_dtype.h"
 #include "vf_pipeline.h"
-
-typedef enum {
-  VF_DTYPE_F32,
-  VF_DTYPE_F16,
-  VF_DTYPE_BF16,
-  VF_DTYPE_I32,
-  VF_DTYPE_I64,
-  VF_DTYPE_U8,
-} VfDType;
-
-size_t vf_dtype_size(VfDType t);
-const char *vf_dtype_name(VfDType t);
 
 /* A weight matrix [rows, cols] in device memory. */
 typedef struct {

@@ -1,4 +1,4 @@
-/* The desktop app's engine worker (app/vf_engine.c) without a window: requests run in order on the worker,
+/* The desktop app's engine worker (model/engine/vf_engine.c) without a window: requests run in order on the worker,
  * streamed text arrives before the turn's end, a failed turn leaves the conversation as it was, a stop
  * before the first token keeps an empty answer, and shutdown answers what is still queued. Tiny-a golden
  * model on lavapipe. */

@@ -12,6 +12,7 @@
 #include "vf_image_url.h"
 #include "vf_preprocess.h"
 #include "vf_test_data.h"
+#include "vf_test_server.h"
 
 static GBytes *chelsea_png; /* 451×300 PNG */
 static GBytes *rocket_jpg;
@@ -153,86 +154,12 @@ serve(SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *
   }
 }
 
-typedef struct {
-  GTlsCertificate *certificate; /* NULL: http */
-  GMutex lock;
-  GCond cond;
-  guint port; /* 0 until the server listens */
-  GMainContext *context;
-  GMainLoop *loop;
-  GThread *thread;
-} TestServer;
-
-static gpointer
-server_thread(gpointer data)
-{
-  TestServer *ts = data;
-  g_main_context_push_thread_default(ts->context);
-  SoupServer *server = soup_server_new("tls-certificate", ts->certificate, NULL);
-  soup_server_add_handler(server, NULL, serve, NULL, NULL);
-  g_autoptr(GError) error = NULL;
-  SoupServerListenOptions options = SOUP_SERVER_LISTEN_IPV4_ONLY | (ts->certificate ? SOUP_SERVER_LISTEN_HTTPS : 0);
-  g_assert_true(soup_server_listen_local(server, 0, options, &error)); /* 0: a free port */
-  g_assert_no_error(error);
-  GSList *uris = soup_server_get_uris(server);
-  g_mutex_lock(&ts->lock);
-  ts->port = (guint)g_uri_get_port(uris->data);
-  g_cond_signal(&ts->cond);
-  g_mutex_unlock(&ts->lock);
-  g_slist_free_full(uris, (GDestroyNotify)g_uri_unref);
-
-  g_main_loop_run(ts->loop);
-
-  soup_server_disconnect(server);
-  g_object_unref(server);
-  while (g_main_context_iteration(ts->context, FALSE)) /* the closing connections' last callbacks */
-    ;
-  g_main_context_pop_thread_default(ts->context);
-  return NULL;
-}
-
-static TestServer *
-test_server_start(GTlsCertificate *certificate)
-{
-  TestServer *ts = g_new0(TestServer, 1);
-  ts->certificate = certificate;
-  g_mutex_init(&ts->lock);
-  g_cond_init(&ts->cond);
-  ts->context = g_main_context_new();
-  ts->loop = g_main_loop_new(ts->context, FALSE);
-  ts->thread = g_thread_new("test-http-server", server_thread, ts);
-  g_mutex_lock(&ts->lock);
-  while (!ts->port)
-    g_cond_wait(&ts->cond, &ts->lock);
-  g_mutex_unlock(&ts->lock);
-  return ts;
-}
-
-static gboolean
-quit_loop(gpointer loop)
-{
-  g_main_loop_quit(loop);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-test_server_stop(TestServer *ts)
-{
-  g_main_context_invoke(ts->context, quit_loop, ts->loop);
-  g_thread_join(ts->thread);
-  g_main_loop_unref(ts->loop);
-  g_main_context_unref(ts->context); /* destroys a drip still running */
-  g_mutex_clear(&ts->lock);
-  g_cond_clear(&ts->cond);
-  g_free(ts);
-}
-
-static TestServer *server;
+static VfTestServer *server;
 
 static char *
 url(const char *path)
 {
-  return g_strdup_printf("http://127.0.0.1:%u%s", server->port, path);
+  return vf_test_server_url(server, path);
 }
 
 /* ---- downloads that work --------------------------------------------------------------------------------- */
@@ -508,10 +435,10 @@ test_untrusted_certificate(void)
   g_autoptr(GError) error = NULL;
   g_autoptr(GTlsCertificate) certificate = g_tls_certificate_new_from_files(cert, key, &error);
   g_assert_no_error(error);
-  TestServer *https = test_server_start(certificate);
-  g_autofree char *source = g_strdup_printf("https://127.0.0.1:%u/chelsea.png", https->port);
+  VfTestServer *https = vf_test_server_start(certificate, serve, NULL);
+  g_autofree char *source = vf_test_server_url(https, "/chelsea.png");
   g_assert_null(vf_image_load(source, &error));
-  test_server_stop(https);
+  vf_test_server_stop(https);
   assert_image_error(error, VF_IMAGE_ERROR_NETWORK, source, "not signed by a trusted authority");
 }
 
@@ -551,7 +478,7 @@ main(int argc, char **argv)
   chelsea_png = read_bytes(chelsea_path);
   rocket_jpg = read_bytes(rocket_path);
   g_assert_cmpuint(g_bytes_get_size(chelsea_png), >, 64 * 1024); /* /announces-huge sends this much of it */
-  server = test_server_start(NULL);
+  server = vf_test_server_start(NULL, serve, NULL);
 
   g_test_add_func("/image-url/png", test_png);
   g_test_add_func("/image-url/jpeg", test_jpeg);
@@ -570,7 +497,7 @@ main(int argc, char **argv)
   g_test_add_func("/image-url/malformed", test_malformed_urls);
   int rc = g_test_run();
 
-  test_server_stop(server);
+  vf_test_server_stop(server);
   g_bytes_unref(chelsea_png);
   g_bytes_unref(rocket_jpg);
   g_free(chelsea_path);

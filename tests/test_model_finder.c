@@ -1,4 +1,4 @@
-/* Finding checkpoints in the Hugging Face and ModelScope caches (app/vf_model_finder.c), on folder trees
+/* Finding checkpoints in the Hugging Face and ModelScope caches (model/engine/vf_model_finder.c), on folder trees
  * made here: complete and incomplete snapshots, refs/main, both ModelScope layouts, the environment
  * variables that move the caches. */
 #include <gio/gio.h>

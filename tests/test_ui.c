@@ -15,6 +15,7 @@
 #include <json-glib/json-glib.h>
 #include <string.h>
 #include "vf_test_data.h"
+#include "vf_test_hub.h"
 
 #define APP_ID "org.viewfinder.Viewfinder"
 #define APP_PATH "/org/viewfinder/Viewfinder"
@@ -127,9 +128,10 @@ name_has_owner(App *app)
   return owned;
 }
 
-/* Starts the app with `args` (NULL-terminated) and waits until it is on the bus. */
+/* Starts the app with `args` (NULL-terminated) and `env` ("NAME", "value" pairs, NULL-terminated, or NULL)
+ * and waits until it is on the bus. */
 static App *
-app_start(const char *const *args)
+app_start_with_env(const char *const *args, const char *const *env)
 {
   App *app = g_new0(App, 1);
   g_autoptr(GPtrArray) argv = g_ptr_array_new();
@@ -139,6 +141,8 @@ app_start(const char *const *args)
     g_ptr_array_add(argv, (gpointer)args[i]);
   g_ptr_array_add(argv, NULL);
   g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  for (guint i = 0; env && env[i] && env[i + 1]; i += 2)
+    g_subprocess_launcher_setenv(launcher, env[i], env[i + 1], TRUE);
   g_autoptr(GError) error = NULL;
   app->process = g_subprocess_launcher_spawnv(launcher, (const char *const *)argv->pdata, &error);
   g_assert_no_error(error);
@@ -156,6 +160,12 @@ app_start(const char *const *args)
     g_usleep(50000);
   }
   return app;
+}
+
+static App *
+app_start(const char *const *args)
+{
+  return app_start_with_env(args, NULL);
 }
 
 /* Quits through app.quit and checks the app exited cleanly. */
@@ -532,6 +542,81 @@ test_folder_of_pictures(void)
   g_rmdir(empty);
 }
 
+static gboolean
+weights_arriving(JsonObject *dump, gconstpointer data)
+{
+  JsonObject *download = json_object_get_object_member(dump, "download");
+  return download && g_strcmp0(json_object_get_string_member(download, "state"), "running") == 0 &&
+         g_strcmp0(json_object_get_string_member(download, "file"), "model.safetensors") == 0 &&
+         json_object_get_int_member(download, "done") > 5000000;
+}
+
+/* "Get Models": a model downloaded from a hub (an imitation on 127.0.0.1 serving tiny-a and the tokenizer as
+ * Qwen/Qwen2-VL-2B-Instruct, its weights over a slow link) with progress shown, into the cache layout, then
+ * loaded and asked; the answer is the command line's for the downloaded folder. */
+static void
+test_get_models(void)
+{
+  g_autofree char *tiny = vf_test_data_path("models/tiny-a"), *tok = vf_test_data_path("tokenizer");
+  g_autofree char *config = g_build_filename(tiny, "config.json", NULL);
+  g_autofree char *generation = g_build_filename(tiny, "generation_config.json", NULL);
+  g_autofree char *preprocessor = g_build_filename(tiny, "preprocessor_config.json", NULL);
+  g_autofree char *weights = g_build_filename(tiny, "model.safetensors", NULL);
+  g_autofree char *tokenizer = g_build_filename(tok, "tokenizer.json", NULL);
+  g_autofree char *tokenizer_config = g_build_filename(tok, "tokenizer_config.json", NULL);
+  g_autofree char *chat_template = g_build_filename(tok, "chat_template.json", NULL);
+  const char *files[] = {"config.json", config, "generation_config.json", generation,
+                         "preprocessor_config.json", preprocessor, "model.safetensors", weights,
+                         "tokenizer.json", tokenizer, "tokenizer_config.json", tokenizer_config,
+                         "chat_template.json", chat_template, NULL};
+  const char *commit = "89abcdef0123456789abcdef0123456789abcdef";
+  VfTestHub *hub = vf_test_hub_start("Qwen/Qwen2-VL-2B-Instruct", commit, files);
+  vf_test_hub_slow(hub, "model.safetensors", 256 << 10, 50); /* 5 MB/s: 4 s for the weights */
+  g_autofree char *endpoint = vf_test_hub_endpoint(hub);
+  g_autofree char *home = g_dir_make_tmp("vf-ui-hf-XXXXXX", NULL);
+  g_autofree char *cache = g_build_filename(home, "hub", NULL);
+  const char *env[] = {"HF_ENDPOINT", endpoint, "HF_HOME", home, "HF_HUB_CACHE", cache, NULL};
+  const char *args[] = {"--max-new-tokens", "8", NULL};
+  App *app = app_start_with_env(args, env);
+  json_node_unref(app_wait(app, "the welcome page", page_is, "welcome", 20));
+
+  activate(app, "test-download", g_variant_new_string("Qwen/Qwen2-VL-2B-Instruct"));
+  g_autoptr(JsonNode) arriving = app_wait(app, "the weights to arrive", weights_arriving, NULL, 60);
+  JsonObject *download = json_object_get_object_member(json_node_get_object(arriving), "download");
+  g_assert_cmpstr(json_object_get_string_member(download, "title"), ==, "Downloading Qwen2-VL-2B-Instruct");
+  g_assert_cmpint(json_object_get_int_member(download, "total"), >, 20000000);
+  screenshot("ui-download.png");
+
+  g_autoptr(JsonNode) loaded = app_wait(app, "the downloaded model to load", model_ready, NULL, 90);
+  JsonObject *l = json_node_get_object(loaded);
+  g_assert_cmpstr(json_object_get_string_member(l, "model"), ==, "Qwen2-VL-2B-Instruct");
+  g_assert_true(json_object_get_null_member(l, "download")); /* the dialog closed itself */
+  g_assert_cmpuint(vf_test_hub_log_count(hub, "cdn GET /blobs/"), ==, 1);
+
+  g_autofree char *snapshot = g_build_filename(cache, "models--Qwen--Qwen2-VL-2B-Instruct", "snapshots", commit, NULL);
+  g_autofree char *link = g_build_filename(snapshot, "model.safetensors", NULL);
+  g_autofree char *target = g_file_read_link(link, NULL);
+  g_assert_nonnull(target);
+  g_assert_true(g_str_has_prefix(target, "../../blobs/"));
+
+  app_focus();
+  const char *question = "What can you do?";
+  type_text(question);
+  press("Return");
+  g_autoptr(JsonNode) answered = app_wait(app, "the answer", answer_finished, GUINT_TO_POINTER(2), 120);
+  JsonObject *reply = message(json_node_get_object(answered), 1);
+  g_assert_cmpstr(json_object_get_string_member(reply, "state"), ==, "done");
+  const char *argv[] = {g_getenv("VF_CLI"), "chat", "-m", snapshot, "--max-new-tokens", "8", "-p", question, NULL};
+  g_autofree char *expected = run(argv);
+  g_strchomp(expected);
+  g_assert_cmpstr(json_object_get_string_member(reply, "text"), ==, expected);
+  assert_no_validation_messages(json_node_get_object(answered));
+  app_quit(app);
+  vf_test_hub_stop(hub);
+  const char *rm[] = {"rm", "-rf", home, NULL};
+  g_free(run(rm));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -542,5 +627,6 @@ main(int argc, char **argv)
   g_test_add_func("/ui/stop-and-ask-again", test_stop_and_ask_again);
   g_test_add_func("/ui/corrupt-picture", test_corrupt_picture);
   g_test_add_func("/ui/folder-of-pictures", test_folder_of_pictures);
+  g_test_add_func("/ui/get-models", test_get_models);
   return g_test_run();
 }

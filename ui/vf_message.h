@@ -6,7 +6,7 @@
 #include <gio/gio.h>
 
 #include "vf_attachment.h"
-#include "vf_session.h"
+#include "vf_turn_stats.h"
 
 G_BEGIN_DECLS
 

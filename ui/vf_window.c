@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "vf_hub.h"
 #include "vf_model_finder.h"
 
 G_DEFINE_FINAL_TYPE(VfWindow, vf_window, ADW_TYPE_APPLICATION_WINDOW)
@@ -157,6 +158,57 @@ on_found_open_clicked(GtkButton *button, VfWindow *self)
   vf_window_load_model(self, g_object_get_data(G_OBJECT(button), "model-dir"), NULL);
 }
 
+static void
+on_downloaded(VfDownloadDialog *dialog, const char *snapshot, VfWindow *self)
+{
+  vf_window_load_model(self, snapshot, NULL);
+}
+
+static void
+on_download_dialog_destroyed(VfWindow *self)
+{
+  self->download_dialog = NULL;
+}
+
+void
+vf_window_get_models(VfWindow *self, const char *repo_id)
+{
+  if (!self->download_dialog) {
+    self->download_dialog = vf_download_dialog_new(GTK_WINDOW(self));
+    g_signal_connect(self->download_dialog, "downloaded", G_CALLBACK(on_downloaded), self);
+    g_signal_connect_swapped(self->download_dialog, "destroy", G_CALLBACK(on_download_dialog_destroyed), self);
+  }
+  gtk_window_present(GTK_WINDOW(self->download_dialog));
+  if (repo_id)
+    vf_download_dialog_start(self->download_dialog, repo_id);
+}
+
+static void
+on_resume_clicked(GtkButton *button, VfWindow *self)
+{
+  vf_window_get_models(self, g_object_get_data(G_OBJECT(button), "repo-id"));
+}
+
+/* A download that did not finish: "incomplete: resume?" with what it holds. */
+static void
+add_incomplete_row(VfWindow *self, const VfHubIncomplete *inc)
+{
+  GtkWidget *row = adw_action_row_new();
+  adw_preferences_row_set_title(ADW_PREFERENCES_ROW(row), strchr(inc->repo_id, '/') ? strchr(inc->repo_id, '/') + 1
+                                                                                      : inc->repo_id);
+  g_autofree char *subtitle = g_strdup_printf("Hugging Face cache · incomplete: %.1f MB downloaded, resume?",
+                                              inc->partial_bytes / 1e6);
+  adw_action_row_set_subtitle(ADW_ACTION_ROW(row), subtitle);
+  GtkWidget *resume = gtk_button_new_with_mnemonic("_Resume");
+  gtk_widget_set_valign(resume, GTK_ALIGN_CENTER);
+  g_object_set_data_full(G_OBJECT(resume), "repo-id", g_strdup(inc->repo_id), g_free);
+  g_signal_connect(resume, "clicked", G_CALLBACK(on_resume_clicked), self);
+  adw_action_row_add_suffix(ADW_ACTION_ROW(row), resume);
+  adw_action_row_set_activatable_widget(ADW_ACTION_ROW(row), resume);
+  adw_preferences_group_add(self->found_group, row);
+  g_ptr_array_add(self->found_rows, row);
+}
+
 /* "~/.cache/huggingface/hub" rather than "/home/someone/.cache/huggingface/hub". */
 static char *
 home_relative(const char *path)
@@ -196,7 +248,10 @@ vf_window_show_welcome(VfWindow *self)
     adw_preferences_group_add(self->found_group, row);
     g_ptr_array_add(self->found_rows, row);
   }
-  gtk_widget_set_visible(GTK_WIDGET(self->found_group), found->len > 0);
+  g_autoptr(GPtrArray) incomplete = vf_hub_find_incomplete(NULL);
+  for (guint i = 0; i < incomplete->len; i++)
+    add_incomplete_row(self, incomplete->pdata[i]);
+  gtk_widget_set_visible(GTK_WIDGET(self->found_group), self->found_rows->len > 0);
 
   g_autofree char *hf_dir = vf_model_finder_hf_cache(), *ms_dir = vf_model_finder_modelscope_cache();
   g_autofree char *hf = home_relative(hf_dir), *ms = home_relative(ms_dir);
@@ -205,7 +260,7 @@ vf_window_show_welcome(VfWindow *self)
     "It needs a model folder (config, tokenizer and safetensors weights):\n\n"
     "<b>Qwen2-VL-2B-Instruct</b> — 4.4 GB, fits most GPUs\n"
     "<b>Qwen2-VL-7B-Instruct</b> — 16.6 GB, better answers, needs about 20 GB of GPU memory\n\n"
-    "Download one, for example with\n<tt>huggingface-cli download Qwen/Qwen2-VL-2B-Instruct</tt>\nor\n"
+    "Get one here (<b>Get Models…</b>), or with\n<tt>huggingface-cli download Qwen/Qwen2-VL-2B-Instruct</tt>\nor\n"
     "<tt>modelscope download --model Qwen/Qwen2-VL-2B-Instruct</tt>\n\n"
     "Models in the Hugging Face cache (<tt>%s</tt>) and the ModelScope cache (<tt>%s</tt>) are listed "
     "here. For a folder anywhere else, open it or drop it on this window.",
@@ -397,6 +452,11 @@ vf_window_dispose(GObject *object)
     }
   if (self->composer)
     g_signal_handlers_disconnect_by_data(self->composer, self);
+  if (self->download_dialog) {
+    g_signal_handlers_disconnect_by_data(self->download_dialog, self);
+    gtk_window_destroy(GTK_WINDOW(self->download_dialog));
+    self->download_dialog = NULL;
+  }
   gtk_widget_dispose_template(GTK_WIDGET(self), VF_TYPE_WINDOW);
   g_clear_object(&self->answering);
   g_clear_object(&self->sent_attachments);

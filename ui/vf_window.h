@@ -23,6 +23,9 @@ VfWindow *vf_window_new(GtkApplication *application, VfEngine *engine, GSettings
 
 /* Loads a model folder (tokenizer_dir: NULL for the same folder); the conversation starts afresh. */
 void vf_window_load_model(VfWindow *self, const char *model_dir, const char *tokenizer_dir);
+/* The "Get Models" dialog (presented again if open); repo_id: also start (or resume) that download, as its
+ * row's button would. A completed download is loaded. */
+void vf_window_get_models(VfWindow *self, const char *repo_id);
 /* The welcome page, listing the checkpoints found in the Hugging Face and ModelScope caches. */
 void vf_window_show_welcome(VfWindow *self);
 

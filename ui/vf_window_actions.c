@@ -232,6 +232,12 @@ on_open_model_response(GtkNativeDialog *dialog, int response, VfWindow *self)
 }
 
 static void
+get_models_activated(GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  vf_window_get_models(VF_WINDOW(widget), NULL);
+}
+
+static void
 open_model_activated(GtkWidget *widget, const char *action_name, GVariant *parameter)
 {
   VfWindow *self = VF_WINDOW(widget);
@@ -250,6 +256,7 @@ vf_window_class_add_actions(GtkWidgetClass *widget_class)
   gtk_widget_class_install_action(widget_class, "chat.new", NULL, new_chat_activated);
   gtk_widget_class_install_action(widget_class, "chat.attach", NULL, attach_activated);
   gtk_widget_class_install_action(widget_class, "chat.open-model", NULL, open_model_activated);
+  gtk_widget_class_install_action(widget_class, "chat.get-models", NULL, get_models_activated);
   gtk_widget_class_add_binding_action(widget_class, GDK_KEY_Escape, 0, "chat.stop", NULL);
   gtk_widget_class_add_binding_action(widget_class, GDK_KEY_n, GDK_CONTROL_MASK, "chat.new", NULL);
   gtk_widget_class_add_binding_action(widget_class, GDK_KEY_o, GDK_CONTROL_MASK, "chat.open-model", NULL);

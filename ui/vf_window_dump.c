@@ -54,6 +54,11 @@ vf_window_dump(VfWindow *self)
   json_builder_add_boolean_value(b, self->loading);
   json_builder_set_member_name(b, "inspecting");
   json_builder_add_int_value(b, self->inspecting);
+  json_builder_set_member_name(b, "download");
+  if (self->download_dialog)
+    vf_download_dialog_dump(self->download_dialog, b);
+  else
+    json_builder_add_null_value(b);
 
   json_builder_set_member_name(b, "messages");
   json_builder_begin_array(b);

@@ -3,6 +3,7 @@
 
 #include "vf_chat_view.h"
 #include "vf_composer.h"
+#include "vf_download_dialog.h"
 #include "vf_message.h"
 #include "vf_window.h"
 
@@ -29,6 +30,7 @@ struct _VfWindow {
   GPtrArray *found_rows;       /* AdwActionRow in found_group */
   GPtrArray *toasts;           /* char *: every toast shown, for the transcript dump */
   GPtrArray *live_toasts;      /* AdwToast: those still on screen */
+  VfDownloadDialog *download_dialog; /* "Get Models", while it is open */
 
   /* Loading. */
   gboolean loading;

@@ -5,11 +5,7 @@
 #include <stdint.h>
 
 #include "vf_config.h"
-
-/* A grid of an image or video in 14-px patches: t temporal slices (frames / 2), h rows, w columns. */
-typedef struct {
-  uint32_t t, h, w;
-} VfGrid;
+#include "vf_grid.h"
 
 /* Positions of one unpadded row of `n` tokens: positions is [3, n] (t, h, w streams, stream-major).
  * Each `<|vision_start|>` directly followed by an image (video) pad starts a vision block that takes the next

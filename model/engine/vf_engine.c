@@ -8,6 +8,7 @@
 #include "vf_model.h"
 #include "vf_model_finder.h"
 #include "vf_prompt.h"
+#include "vf_session.h"
 #include "vf_utf8.h"
 
 G_DEFINE_QUARK(vf-engine-error-quark, vf_engine_error)

@@ -19,7 +19,7 @@
 
 #include "vf_chat.h"
 #include "vf_preprocess.h"
-#include "vf_session.h"
+#include "vf_turn_stats.h"
 
 G_BEGIN_DECLS
 

@@ -33,7 +33,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "ops_common.h"
+#include "vf_dtype.h"
 
 #define VF_SAFETENSORS_ERROR (vf_safetensors_error_quark())
 GQuark vf_safetensors_error_quark(void);

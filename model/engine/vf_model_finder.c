@@ -3,6 +3,8 @@
 
 #include "vf_model_finder.h"
 
+#include "vf_hub.h"
+
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
 #include <string.h>
@@ -31,15 +33,7 @@ env_nonempty(const char *name)
 char *
 vf_model_finder_hf_cache(void)
 {
-  const char *hub = env_nonempty("HF_HUB_CACHE");
-  if (!hub)
-    hub = env_nonempty("HUGGINGFACE_HUB_CACHE"); /* the older name, still honoured by huggingface_hub */
-  if (hub)
-    return g_strdup(hub);
-  const char *home = env_nonempty("HF_HOME");
-  if (home)
-    return g_build_filename(home, "hub", NULL);
-  return g_build_filename(g_get_user_cache_dir(), "huggingface", "hub", NULL);
+  return vf_hub_cache_dir();
 }
 
 char *

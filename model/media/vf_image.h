@@ -50,6 +50,7 @@ typedef enum {
   VF_IMAGE_ERROR_NETWORK,        /* an http(s) download failed: name lookup, refused, unreachable, TLS, cut off */
   VF_IMAGE_ERROR_HTTP_STATUS,    /* the server answered with a status other than 200 */
   VF_IMAGE_ERROR_TIMEOUT,        /* the download did not finish in time */
+  VF_IMAGE_ERROR_ENCRYPTED,      /* a document that needs a password */
 } VfImageError;
 
 /* Pillow's own DecompressionBombError threshold (2 · MAX_IMAGE_PIXELS): every image the reference accepts

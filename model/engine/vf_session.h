@@ -16,6 +16,7 @@
 #include "vf_model.h"
 #include "vf_sampler.h"
 #include "vf_tokenizer.h"
+#include "vf_turn_stats.h"
 
 typedef struct VfSession VfSession;
 
@@ -34,27 +35,9 @@ typedef struct {
   void *stage_user;
 } VfGenerateOptions;
 
-/* Why an answer ended. */
-typedef enum {
-  VF_STOP_EOS,          /* the model ended it (an eos token) */
-  VF_STOP_TOKEN_LIMIT,  /* max_new_tokens reached */
-  VF_STOP_CONTEXT_FULL, /* the KV cache is full */
-  VF_STOP_CANCELLED,    /* the cancellable was cancelled (a Stop button, a signal) */
-} VfStopReason;
-
-/* "eos", "token_limit", "context_full", "stopped": the spelling of the CLI's JSON. */
+/* "eos", "token_limit", "context_full", "stopped" (VfStopReason, vf_turn_stats.h): the spelling of the CLI's
+ * JSON. */
 const char *vf_stop_reason_name(VfStopReason reason);
-
-typedef struct {
-  uint32_t prompt_tokens;    /* the whole conversation's prompt, tokens */
-  uint32_t prefilled_tokens; /* of those, run this turn (the rest came from the cache) */
-  double prefill_seconds;
-  uint32_t generated_tokens;
-  double decode_seconds;     /* from the first to the last generated token */
-  gboolean finished_with_eos;
-  gboolean stopped;          /* cancelled; the partial answer was kept */
-  VfStopReason stop_reason;
-} VfTurnStats;
 
 /* A piece of the answer: `len` bytes, which may include NUL bytes (token 188 is the byte 0x00). */
 typedef void (*VfTextFunc)(const char *piece, size_t len, void *user);

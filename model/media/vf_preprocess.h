@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "vf_image.h"
-#include "vf_positions.h" /* VfGrid */
+#include "vf_grid.h"
 
 #define VF_PATCH_SIZE 14     /* pixels per patch side */
 #define VF_MERGE_SIZE 2      /* patches per merge-window side (one LLM token per 2×2 patches) */

@@ -1,0 +1,2 @@
+#include <gtk/gtk.h>
+#include "vf_fixture_window.h"

@@ -1,0 +1,2 @@
+#pragma once
+#include "vf_fixture_llm.h"

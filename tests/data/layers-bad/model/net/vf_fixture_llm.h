@@ -1,0 +1,3 @@
+#pragma once
+#include "vf_fixture_image.h"
+#include "vf_fixture_ops.h"

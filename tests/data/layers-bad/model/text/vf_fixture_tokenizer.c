@@ -1,0 +1,2 @@
+#include <libavcodec/avcodec.h>
+#include "vf_fixture_image.h"

@@ -1,0 +1,3 @@
+#include "vf_fixture_window.h"
+#include "vf_fixture_missing.h"
+#include <gtk/gtk.h>

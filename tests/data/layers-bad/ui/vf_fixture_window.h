@@ -1,0 +1,3 @@
+#pragma once
+#include <gtk/gtk.h>
+#include "vf_fixture_session.h"
