@@ -10,13 +10,21 @@
 #include "vf_tokenizer.h"
 #include "vf_test_data.h"
 
-static void
-test_golden_renders(void)
+static VfTokenizer *
+load_tokenizer(void)
 {
   g_autofree char *tok_dir = vf_test_data_path("tokenizer");
   g_autoptr(GError) error = NULL;
-  g_autoptr(VfTokenizer) tok = vf_tokenizer_load(tok_dir, &error);
+  VfTokenizer *tok = vf_tokenizer_load(tok_dir, &error);
   g_assert_no_error(error);
+  return tok;
+}
+
+static void
+test_golden_renders(void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VfTokenizer) tok = load_tokenizer();
 
   g_autofree char *file = vf_test_data_path("golden/cases/chat_template/chat_template_cases.json");
   g_autoptr(JsonParser) parser = json_parser_new();
@@ -57,10 +65,7 @@ test_golden_renders(void)
 static void
 test_nul_in_answer(void)
 {
-  g_autofree char *tok_dir = vf_test_data_path("tokenizer");
-  g_autoptr(GError) error = NULL;
-  g_autoptr(VfTokenizer) tok = vf_tokenizer_load(tok_dir, &error);
-  g_assert_no_error(error);
+  g_autoptr(VfTokenizer) tok = load_tokenizer();
   int32_t answer[] = {9707, 188, 24638}; /* "Hello\0reck" */
   size_t len;
   g_autofree char *text = vf_tokenizer_decode(tok, answer, G_N_ELEMENTS(answer), TRUE, &len);

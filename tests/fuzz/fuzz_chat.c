@@ -13,13 +13,8 @@ static VfTokenizer *tok;
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-  if (!tok) {
-    g_autofree char *dir = fuzz_data_path("tokenizer");
-    GError *error = NULL;
-    tok = vf_tokenizer_load(dir, &error);
-    if (!tok)
-      g_error("%s (set VF_TEST_DATA)", error->message);
-  }
+  if (!tok)
+    tok = fuzz_tokenizer();
   g_autofree char *json = fuzz_string(data, size);
   GError *error = NULL;
   VfChat *chat = vf_chat_from_json_data(json, &error);

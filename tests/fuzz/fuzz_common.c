@@ -1,5 +1,7 @@
 #include "fuzz_common.h"
 
+#include "vf_tokenizer.h"
+
 #include <glib/gstdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +62,20 @@ fuzz_data_path(const char *relative)
 {
   const char *root = g_getenv("VF_TEST_DATA");
   return g_build_filename(root ? root : VF_SOURCE_TEST_DATA, relative, NULL);
+}
+
+struct VfTokenizer *
+fuzz_tokenizer(void)
+{
+  static VfTokenizer *tok;
+  if (!tok) {
+    g_autofree char *dir = fuzz_data_path("tokenizer");
+    GError *error = NULL;
+    tok = vf_tokenizer_load(dir, &error);
+    if (!tok)
+      g_error("%s (set VF_TEST_DATA)", error->message);
+  }
+  return tok;
 }
 
 char *

@@ -12,5 +12,7 @@ const char *fuzz_temp_dir(void);
 const char *fuzz_write_file(const char *name, const uint8_t *data, size_t size);
 /* `relative` under the test data folder: $VF_TEST_DATA, else tests/data of the source tree. Free with g_free. */
 char *fuzz_data_path(const char *relative);
+/* The real Qwen2-VL tokenizer of the test data, loaded on first use and kept. */
+struct VfTokenizer *fuzz_tokenizer(void);
 /* The input as a NUL-terminated string (free with g_free). */
 char *fuzz_string(const uint8_t *data, size_t size);

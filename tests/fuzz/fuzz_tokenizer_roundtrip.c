@@ -42,13 +42,8 @@ check_stream(const int32_t *ids, size_t n, gboolean skip_special)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-  if (!tok) {
-    g_autofree char *dir = fuzz_data_path("tokenizer");
-    GError *error = NULL;
-    tok = vf_tokenizer_load(dir, &error);
-    if (!tok)
-      g_error("%s (set VF_TEST_DATA)", error->message);
-  }
+  if (!tok)
+    tok = fuzz_tokenizer();
   GString *text = g_string_new(NULL);
   vf_utf8_append_lossy(text, data, size, TRUE);
   size_t n;
