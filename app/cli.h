@@ -33,6 +33,12 @@ int vf_cli_stop_signal(void);
 /* Parses "WxH"; FALSE when malformed or zero. */
 gboolean vf_cli_parse_size(const char *text, uint32_t *width, uint32_t *height);
 
+/* When `path` is a local PDF (told by its content): its pages, all or those of `pages` ("2-5", "1,3"), as
+ * picture sources "path#page=N" (a NULL-terminated array). NULL without an error for anything else (a
+ * picture, a page source, a URL, a missing file: the picture path reports those); NULL with `error` for an
+ * encrypted or damaged PDF or a bad page range. */
+char **vf_cli_pdf_pages(const char *path, const char *pages, GError **error);
+
 int vf_cli_chat(int argc, char **argv);
 int vf_cli_ocr(int argc, char **argv);
 int vf_cli_golden(int argc, char **argv);

@@ -77,7 +77,7 @@ vf_cli_chat(int argc, char **argv)
     {"repetition-penalty", 0, 0, G_OPTION_ARG_DOUBLE, &repetition, "penalty for tokens already in the context", "R"},
     {"seed", 0, 0, G_OPTION_ARG_INT64, &seed, "random seed for sampling", "S"},
     {"json", 0, 0, G_OPTION_ARG_NONE, &json, "JSON lines on stdout", NULL},
-    {"image", 'i', 0, G_OPTION_ARG_FILENAME_ARRAY, &images, "attach an image (path, http(s) URL, file:// or data: URI); repeatable", "PATH"},
+    {"image", 'i', 0, G_OPTION_ARG_FILENAME_ARRAY, &images, "attach an image (path, http(s) URL, file:// or data: URI) or a PDF (all its pages, or file.pdf#page=N); repeatable", "PATH"},
     {"min-pixels", 0, 0, G_OPTION_ARG_INT64, &min_pixels, "images: at least this many pixels after resizing", "N"},
     {"max-pixels", 0, 0, G_OPTION_ARG_INT64, &max_pixels, "images: at most this many pixels after resizing", "N"},
     {"resized", 0, 0, G_OPTION_ARG_STRING, &resized, "images: resize to about this size (rounded to 28)", "WxH"},
@@ -166,8 +166,18 @@ vf_cli_chat(int argc, char **argv)
   if (system)
     vf_chat_message_append_text(vf_chat_append_message(chat, "system"), system);
   VfChatMessage *user_msg = vf_chat_append_message(chat, "user");
-  for (int i = 0; images && images[i]; i++)
-    vf_chat_message_append_image(user_msg, images[i])->options = media;
+  for (int i = 0; images && images[i]; i++) {
+    /* A PDF without "#page=" is all its pages, a picture each. */
+    g_auto(GStrv) pages = vf_cli_pdf_pages(images[i], NULL, &error);
+    if (error) {
+      fprintf(stderr, "viewfinder-cli chat: %s\n", error->message);
+      return 1;
+    }
+    for (int p = 0; pages && pages[p]; p++)
+      vf_chat_message_append_image(user_msg, pages[p])->options = media;
+    if (!pages)
+      vf_chat_message_append_image(user_msg, images[i])->options = media;
+  }
   for (int i = 0; videos && videos[i]; i++)
     vf_chat_message_append_video(user_msg, videos[i])->options = video_opts;
   vf_chat_message_append_text(user_msg, prompt);

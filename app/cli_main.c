@@ -16,6 +16,7 @@
 
 #include "bench_ops.h"
 #include "cli.h"
+#include "vf_pdf.h"
 
 VfDevice *
 vf_cli_device(GError **error)
@@ -154,6 +155,36 @@ vf_cli_print_json(JsonBuilder *b)
   g_autofree char *line = json_generator_to_data(gen, NULL);
   printf("%s\n", line);
   fflush(stdout);
+}
+
+char **
+vf_cli_pdf_pages(const char *path, const char *pages, GError **error)
+{
+  if (strstr(path, "#page=") || strstr(path, "://") || g_str_has_prefix(path, "data:"))
+    return NULL;
+  GError *local = NULL;
+  g_autoptr(VfPdf) pdf = vf_pdf_open(path, &local);
+  if (!pdf) {
+    /* Not a PDF (or not readable): the picture path reads it and says why. */
+    if (g_error_matches(local, VF_IMAGE_ERROR, VF_IMAGE_ERROR_UNKNOWN_FORMAT) ||
+        g_error_matches(local, VF_IMAGE_ERROR, VF_IMAGE_ERROR_NOT_FOUND) ||
+        g_error_matches(local, VF_IMAGE_ERROR, VF_IMAGE_ERROR_EMPTY)) {
+      g_error_free(local);
+      return NULL;
+    }
+    g_propagate_error(error, local);
+    return NULL;
+  }
+  g_autofree char *all = g_strdup_printf("1-%u", vf_pdf_n_pages(pdf));
+  g_autoptr(GArray) numbers = vf_pdf_parse_pages(pages ? pages : all, vf_pdf_n_pages(pdf), error);
+  if (!numbers) {
+    g_prefix_error(error, "%s: ", path);
+    return NULL;
+  }
+  char **sources = g_new0(char *, numbers->len + 1);
+  for (guint i = 0; i < numbers->len; i++)
+    sources[i] = g_strdup_printf("%s#page=%u", path, g_array_index(numbers, guint, i));
+  return sources;
 }
 
 gboolean

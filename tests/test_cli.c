@@ -1,4 +1,5 @@
 /* viewfinder-cli as a user runs it: the streamed answer and its errors. */
+#include <cairo-pdf.h>
 #include <gio/gio.h>
 #include <glib.h>
 #include <json-glib/json-glib.h>
@@ -263,6 +264,98 @@ test_ocr_batch_equals_sequential(void)
   g_rmdir(tmp);
 }
 
+/* A PDF with `n` pages of the given sizes in points, "Page N" written on each (as tests/test_pdf.c makes). */
+static void
+write_pdf(const char *path, guint n, const double (*sizes)[2])
+{
+  cairo_surface_t *surface = cairo_pdf_surface_create(path, sizes[0][0], sizes[0][1]);
+  cairo_t *cr = cairo_create(surface);
+  for (guint i = 0; i < n; i++) {
+    cairo_pdf_surface_set_size(surface, sizes[i][0], sizes[i][1]);
+    cairo_set_font_size(cr, 48);
+    cairo_set_source_rgb(cr, 0, 0, 0);
+    cairo_move_to(cr, sizes[i][0] * 0.1, sizes[i][1] * 0.1 + 48);
+    g_autofree char *text = g_strdup_printf("Page %u", i + 1);
+    cairo_show_text(cr, text);
+    cairo_show_page(cr);
+  }
+  cairo_destroy(cr);
+  cairo_surface_finish(surface);
+  g_assert_cmpint(cairo_surface_status(surface), ==, CAIRO_STATUS_SUCCESS);
+  cairo_surface_destroy(surface);
+}
+
+/* A4, letter and landscape A4: under 20000 pixels each renders at 112×168 (168×112), 24 visual tokens. */
+static const double three_pages[3][2] = {{595.276, 841.89}, {612.0, 792.0}, {841.89, 595.276}};
+
+/* The prompt_tokens of a `chat --json` run with these --image arguments (-1 and its stderr when it fails). */
+static gint64
+chat_prompt_tokens(const char *const *images, char **err_out)
+{
+  g_autofree char *model = vf_test_model_path("tiny-a");
+  g_autofree char *tokenizer = vf_test_data_path("tokenizer");
+  g_autoptr(GPtrArray) args = g_ptr_array_new();
+  const char *fixed[] = {"chat", "-m", model, "--tokenizer", tokenizer, "--max-new-tokens", "2", "--max-pixels",
+                         "20000", "--json", "-p", "Read the page."};
+  for (size_t i = 0; i < G_N_ELEMENTS(fixed); i++)
+    g_ptr_array_add(args, (gpointer)fixed[i]);
+  for (int i = 0; images[i]; i++) {
+    g_ptr_array_add(args, (gpointer) "--image");
+    g_ptr_array_add(args, (gpointer)images[i]);
+  }
+  g_ptr_array_add(args, NULL);
+  g_autofree char *out = NULL, *err = NULL;
+  int rc = run_cli((const char *const *)args->pdata, &out, &err);
+  g_test_message("stderr: %s", err);
+  if (err_out)
+    *err_out = g_strdup(err);
+  if (rc != 0)
+    return -1;
+  g_auto(GStrv) lines = g_strsplit(g_strstrip(out), "\n", -1);
+  const char *last = lines[g_strv_length(lines) - 1];
+  g_autoptr(JsonParser) p = json_parser_new();
+  g_assert_true(json_parser_load_from_data(p, last, -1, NULL));
+  JsonObject *done = json_node_get_object(json_parser_get_root(p));
+  g_assert_cmpstr(json_object_get_string_member(done, "type"), ==, "done");
+  return json_object_get_int_member(done, "prompt_tokens");
+}
+
+/* chat --image file.pdf#page=N: the page is a picture of the size its budget gives; a PDF without #page is all
+ * its pages; a page past the end, a bad page number and a text file named .pdf are refused by name. */
+static void
+test_chat_pdf_pages(void)
+{
+  g_autofree char *tmp = g_dir_make_tmp("vf-cli-pdf-XXXXXX", NULL);
+  g_autofree char *pdf = g_build_filename(tmp, "three.pdf", NULL);
+  write_pdf(pdf, 3, three_pages);
+  g_autofree char *page2 = g_strdup_printf("%s#page=2", pdf);
+  g_autofree char *page3 = g_strdup_printf("%s#page=3", pdf);
+  const char *one[] = {page2, NULL}, *other[] = {page3, NULL}, *all[] = {pdf, NULL};
+  gint64 with_one = chat_prompt_tokens(one, NULL);
+  g_assert_cmpint(with_one, >, 24);
+  g_assert_cmpint(chat_prompt_tokens(other, NULL), ==, with_one);
+  /* Two more pictures of 24 tokens, each between <|vision_start|> and <|vision_end|>. */
+  g_assert_cmpint(chat_prompt_tokens(all, NULL), ==, with_one + 2 * (24 + 2));
+
+  g_autofree char *page5 = g_strdup_printf("%s#page=5", pdf);
+  g_autofree char *page0 = g_strdup_printf("%s#page=zero", pdf);
+  const char *past[] = {page5, NULL}, *bad[] = {page0, NULL};
+  g_autofree char *err_past = NULL, *err_bad = NULL, *err_text = NULL;
+  g_assert_cmpint(chat_prompt_tokens(past, &err_past), ==, -1);
+  g_assert_nonnull(strstr(err_past, "there is no page 5 (the PDF has 3)"));
+  g_assert_cmpint(chat_prompt_tokens(bad, &err_bad), ==, -1);
+  g_assert_nonnull(strstr(err_bad, "is not a page number"));
+  g_autofree char *text = g_build_filename(tmp, "notes.pdf", NULL);
+  g_assert_true(g_file_set_contents(text, "just some notes\n", -1, NULL));
+  g_autofree char *text_page = g_strdup_printf("%s#page=1", text);
+  const char *fake[] = {text_page, NULL};
+  g_assert_cmpint(chat_prompt_tokens(fake, &err_text), ==, -1);
+  g_assert_nonnull(strstr(err_text, "not a PDF document"));
+  g_remove(text);
+  g_remove(pdf);
+  g_rmdir(tmp);
+}
+
 static void
 test_chat_errors(void)
 {
@@ -363,6 +456,7 @@ main(int argc, char **argv)
   g_test_add_func("/cli/chat-video-matches-reference", test_chat_video_matches_reference);
   g_test_add_func("/cli/ocr-json", test_ocr_json);
   g_test_add_func("/cli/ocr-batch-equals-sequential", test_ocr_batch_equals_sequential);
+  g_test_add_func("/cli/chat-pdf-pages", test_chat_pdf_pages);
   g_test_add_func("/cli/chat-errors", test_chat_errors);
   g_test_add_func("/cli/download", test_download);
   return g_test_run();

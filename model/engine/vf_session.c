@@ -198,7 +198,7 @@ on_encode_progress(uint32_t done, uint32_t blocks, void *user)
 /* The vision output of an attachment, encoded once and kept for later turns. */
 static const VfBuffer *
 item_embeds(VfSession *s, const VfGenerateOptions *opts, const VfPromptItem *it, GCancellable *cancellable,
-            GError **error)
+            VfTurnStats *stats, GError **error)
 {
   g_autofree char *key = item_key(it);
   VfBuffer *buf = g_hash_table_lookup(s->embeds, key);
@@ -220,6 +220,7 @@ item_embeds(VfSession *s, const VfGenerateOptions *opts, const VfPromptItem *it,
   const float *pixels;
   uint32_t n_patches;
   VfGrid grid;
+  int64_t t_read = g_get_monotonic_time();
   if (it->is_video) {
     VideoProgress vp = {opts, it->index};
     VfVideoRunOptions run = {.progress = on_video_progress, .progress_user = &vp, .cancellable = cancellable};
@@ -257,6 +258,8 @@ item_embeds(VfSession *s, const VfGenerateOptions *opts, const VfPromptItem *it,
   /* Resizing a large photo is one step that cannot be interrupted; a stop during it ends the turn here. */
   if (g_cancellable_set_error_if_cancelled(cancellable, error))
     return NULL;
+  int64_t t_encode = g_get_monotonic_time();
+  stats->preprocess_seconds += (t_encode - t_read) / 1e6;
   EncodeProgress ep = {opts, label, it->index};
   VfVisionRun run = {.progress = on_encode_progress, .progress_user = &ep, .cancellable = cancellable};
   buf = g_new0(VfBuffer, 1);
@@ -264,6 +267,7 @@ item_embeds(VfSession *s, const VfGenerateOptions *opts, const VfPromptItem *it,
     g_free(buf);
     return NULL;
   }
+  stats->encode_seconds += (g_get_monotonic_time() - t_encode) / 1e6;
   g_hash_table_insert(s->embeds, g_steal_pointer(&key), buf);
   /* The vision output replaces the pixels (a picture kept its decode from the thumbnail until now). */
   vf_media_item_release_pixels(it->media);
@@ -424,7 +428,7 @@ turn_begin(Turn *t, VfSession *s, const VfGenerateOptions *opts, VfTextFunc on_t
     uint32_t lo = MAX(it->row, keep), hi = it->row + it->n_tokens;
     if (lo >= hi)
       continue;
-    const VfBuffer *e = item_embeds(s, opts, it, cancellable, error);
+    const VfBuffer *e = item_embeds(s, opts, it, cancellable, stats, error);
     if (!e)
       return FALSE;
     VfLlmSplice sp = {

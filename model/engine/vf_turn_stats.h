@@ -15,6 +15,8 @@ typedef enum {
 typedef struct {
   uint32_t prompt_tokens;    /* the whole conversation's prompt, tokens */
   uint32_t prefilled_tokens; /* of those, run this turn (the rest came from the cache) */
+  double preprocess_seconds;  /* attachments not cached: decoding (what was not kept), resizing, patchifying */
+  double encode_seconds;      /* their vision encode */
   double prefill_seconds;
   uint32_t generated_tokens;
   double decode_seconds;     /* from the first to the last generated token */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "vf_image_url.h"
+#include "vf_pdf.h"
 #include "vf_video_decode.h"
 
 G_DEFINE_QUARK(vf-media-error-quark, vf_media_error)
@@ -29,6 +30,9 @@ struct VfMediaItem {
   uint32_t width, height;
   VfImageFile *in_memory; /* pictures that are not local files: the bytes, downloaded or decoded from base64 once */
   VfVideoFile *video;     /* video files: open, frames counted */
+  VfPdf *pdf;             /* a PDF page ("doc.pdf#page=3"): the document, open; its page rendered when needed */
+  guint pdf_page;         /* from 0 */
+  GMutex pdf_lock;        /* a VfPdf serves one thread at a time; plans may be asked from any thread */
 
   /* The last plan (the engine's worker only). */
   gboolean planned;
@@ -91,6 +95,7 @@ item_new(VfMediaKind kind, guint n_stamps)
   item->kind = kind;
   item->n_stamps = n_stamps;
   item->stamps = g_new0(FileStamp, n_stamps);
+  g_mutex_init(&item->pdf_lock);
   return item;
 }
 
@@ -115,6 +120,8 @@ vf_media_item_unref(VfMediaItem *item)
   g_free(item->stamps);
   vf_image_file_free(item->in_memory);
   vf_video_file_free(item->video);
+  vf_pdf_free(item->pdf);
+  g_mutex_clear(&item->pdf_lock);
   vf_media_plan_clear(&item->plan);
   vf_image_free(item->pixels);
   g_free(item);
@@ -144,9 +151,53 @@ vf_media_item_append_to(VfMediaItem *item, VfChatMessage *message, const VfMedia
   return part;
 }
 
+/* The pixel size a PDF page renders at for these options: its own aspect ratio under the budget (a page
+ * budget when none is given), so the picture pipeline's resize is a copy. */
+static gboolean
+pdf_page_pixels(VfMediaItem *item, const VfMediaOptions *options, uint32_t *width, uint32_t *height,
+                GError **error)
+{
+  uint64_t max_pixels = options && options->max_pixels ? options->max_pixels : VF_PDF_PAGE_PIXELS;
+  g_mutex_lock(&item->pdf_lock);
+  gboolean ok = vf_pdf_page_pixels(item->pdf, item->pdf_page, options ? options->min_pixels : 0, max_pixels, width,
+                                   height, error);
+  g_mutex_unlock(&item->pdf_lock);
+  return ok;
+}
+
+static VfMediaItem *
+new_pdf_page(const char *source, const char *path, guint page, GError **error)
+{
+  g_autoptr(VfMediaItem) item = item_new(VF_MEDIA_IMAGE, 1);
+  item->source = g_strdup(source);
+  item->name = g_strdup(source);
+  item->pdf_page = page - 1;
+  stamp_take(&item->stamps[0], path);
+  item->pdf = vf_pdf_open(path, error);
+  if (!item->pdf || !pdf_page_pixels(item, NULL, &item->width, &item->height, error))
+    return NULL;
+  return g_steal_pointer(&item);
+}
+
 VfMediaItem *
 vf_media_item_new_image(const char *source, GError **error)
 {
+  g_autofree char *pdf_path = NULL;
+  guint pdf_page = 0;
+  GError *bad_page = NULL;
+  if (vf_pdf_parse_source(source, &pdf_path, &pdf_page, &bad_page)) {
+    g_autofree char *path = local_path(pdf_path);
+    if (!path) {
+      g_set_error(error, VF_IMAGE_ERROR, VF_IMAGE_ERROR_BAD_URI,
+                  "%s: PDF pages are read from local files only; download the PDF first", source);
+      return NULL;
+    }
+    return new_pdf_page(source, path, pdf_page, error);
+  }
+  if (bad_page) {
+    g_propagate_error(error, bad_page);
+    return NULL;
+  }
   g_autoptr(VfMediaItem) item = item_new(VF_MEDIA_IMAGE, 1);
   item->source = g_strdup(source);
   /* The stamp first: a file that changes while it is read is then reported at the send. */
@@ -279,13 +330,16 @@ vf_media_item_plan_for(const VfMediaItem *item, const VfMediaOptions *options, c
     options = &none;
   memset(plan, 0, sizeof *plan);
   if (item->kind == VF_MEDIA_IMAGE) {
+    uint32_t width = item->width, height = item->height;
+    if (item->pdf && !pdf_page_pixels((VfMediaItem *)item, options, &width, &height, error))
+      return FALSE;
     plan->image_options = (VfImageOptions){
       .min_pixels = options->min_pixels,
       .max_pixels = options->max_pixels,
       .resized_height = options->resized_height,
       .resized_width = options->resized_width,
     };
-    if (!vf_image_plan(item->width, item->height, &plan->image_options, config, &plan->image, error)) {
+    if (!vf_image_plan(width, height, &plan->image_options, config, &plan->image, error)) {
       g_prefix_error(error, "%s: ", item->name);
       return FALSE;
     }
@@ -335,6 +389,11 @@ vf_media_item_plan(VfMediaItem *item, const VfMediaOptions *options, const VfIma
   if (item->frames) {
     item->width = item->plan.video->width;
     item->height = item->plan.video->height;
+  }
+  if (item->pdf) {
+    /* The page is the picture at the size it renders at for this plan. */
+    item->width = item->plan.image.width;
+    item->height = item->plan.image.height;
   }
   item->options = *options;
   item->config = *config;
@@ -393,8 +452,18 @@ vf_media_item_check(const VfMediaItem *item, GError **error)
 static const VfImage *
 decoded_pixels(VfMediaItem *item, GError **error)
 {
+  if (item->pixels && (item->pixels->width != item->width || item->pixels->height != item->height))
+    g_clear_pointer(&item->pixels, vf_image_free); /* a PDF page rendered for another budget */
   if (item->pixels)
     return item->pixels;
+  if (item->pdf) {
+    if (!vf_media_item_check(item, error))
+      return NULL;
+    g_mutex_lock(&item->pdf_lock);
+    item->pixels = vf_pdf_render(item->pdf, item->pdf_page, item->width, item->height, error);
+    g_mutex_unlock(&item->pdf_lock);
+    return item->pixels;
+  }
   g_autoptr(VfImageFile) reopened = NULL;
   VfImageFile *file = item->in_memory;
   if (!file) {

@@ -39,7 +39,10 @@ typedef enum {
 
 typedef struct VfMediaItem VfMediaItem;
 
-/* A picture: path, file://, data: URI or http(s) URL (downloaded now, once). Reads the header only. */
+/* A picture: path, file://, data: URI or http(s) URL (downloaded now, once). Reads the header only.
+ * A local PDF's page, "doc.pdf#page=3", is a picture too: the document is opened (not rendered) now, and the
+ * page is rendered straight at the size each plan gives it (vf_pdf_page_pixels under the options' max_pixels,
+ * VF_PDF_PAGE_PIXELS when none), so the picture pipeline's resize is a copy; the item's size is that size. */
 VfMediaItem *vf_media_item_new_image(const char *source, GError **error);
 /* A video file: opens it and counts its frames by demuxing (once). */
 VfMediaItem *vf_media_item_new_video(const char *source, GCancellable *cancellable, GError **error);

@@ -19,6 +19,9 @@
 
 #include "vf_image.h"
 
+/* The budget of a document page when none is given: 2048 visual tokens, what Qwen advises for OCR. */
+#define VF_PDF_PAGE_PIXELS (2048u * 28 * 28)
+
 typedef struct VfPdf VfPdf;
 
 VfPdf *vf_pdf_open(const char *path, GError **error);
