@@ -23,6 +23,7 @@ vf_cli_device(GError **error)
     return NULL;
   fprintf(stderr, "viewfinder: %s\n", vf_device_get_info(dev)->summary);
   fprintf(stderr, "viewfinder: %s\n", vf_ops_policy_summary(dev));
+  fprintf(stderr, "viewfinder: %s\n", vf_pipeline_cache_summary(dev));
   vf_device_print_switches(stderr);
   return dev;
 }
@@ -98,6 +99,7 @@ cmd_devices(int argc, char **argv)
   }
   printf("chosen: %s\n", vf_device_get_info(dev)->summary);
   printf("%s\n", vf_ops_policy_summary(dev));
+  printf("%s\n", vf_pipeline_cache_summary(dev));
   vf_device_print_switches(stdout);
   vf_device_free(dev);
   return 0;
@@ -118,6 +120,7 @@ usage(FILE *out)
           "  bench       bench ops [--quick] [--all-variants] [--crossover]: the matmul ops against the roofline\n"
           "              bench vision [--size 2b|7b] [--image WxH]...: the vision tower\n"
           "              bench --synthetic 2b|7b [--prompt N] [--decode N]: the language model\n"
+          "              bench first-answer --synthetic 2b|7b [--image WxH]: time to the first token, cold and warm\n"
           "\n"
           "environment: VF_DEVICE=index|name  VF_VALIDATE=1  VF_PROFILE=1  VF_KERNELS=gpu|cpu\n");
 }
@@ -143,6 +146,8 @@ main(int argc, char **argv)
     return vf_bench_ops(argc - 2, argv + 2);
   if (strcmp(argv[1], "bench") == 0 && argc > 2 && strcmp(argv[2], "vision") == 0)
     return vf_cli_bench_vision(argc - 2, argv + 2);
+  if (strcmp(argv[1], "bench") == 0 && argc > 2 && strcmp(argv[2], "first-answer") == 0)
+    return vf_cli_bench_first_answer(argc - 2, argv + 2);
   if (strcmp(argv[1], "bench") == 0)
     return vf_cli_bench_model(argc - 1, argv + 1);
   fprintf(stderr, "viewfinder-cli: unknown command '%s'\n\n", argv[1]);

@@ -35,7 +35,8 @@ typedef struct {
 typedef struct {
   const char *name;
   gboolean verbose;
-  GString *failure; /* empty while passing */
+  double tolerance_scale; /* every numeric tolerance times this (--tolerance-scale; 1 for the goldens) */
+  GString *failure;       /* empty while passing */
 } Check;
 
 static void
@@ -58,6 +59,7 @@ check_fail(Check *ck, const char *format, ...)
 static void
 check_close(Check *ck, const char *what, const float *got, const float *want, size_t n, double tol)
 {
+  tol *= ck->tolerance_scale;
   double worst = 0;
   for (size_t i = 0; i < n; i++) {
     double e = fabs((double)got[i] - (double)want[i]);
@@ -153,7 +155,7 @@ check_rows(Check *ck, const char *what, const float *got, const float *want, uin
         double e = fabs((double)got[k] - want[k]);
         worst = isnan(e) ? INFINITY : fmax(worst, e);
       }
-  double tol = abs_tol + rel * max_want;
+  double tol = (abs_tol + rel * max_want) * ck->tolerance_scale;
   if (ck->verbose)
     fprintf(stderr, "  %s: %s max error %.3g (tolerance %.3g)\n", ck->name, what, worst, tol);
   if (!(worst <= tol))
@@ -526,6 +528,7 @@ run_model_case(Golden *g, const char *dir, JsonObject *cj, Check *ck)
     const float *row_logits = want_logits + (size_t)b * V;
     double logit_tol = 1e-3 * max_abs(row_logits, V);
     check_close(ck, "logits_last", logits, row_logits, V, logit_tol);
+    logit_tol *= ck->tolerance_scale;
 
     /* Greedy generation: every token equal; the top-5 logits at the reference ids within tolerance. */
     JsonObject *row_gen = gen_rows ? json_array_get_object_element(gen_rows, b) : gen;
@@ -850,10 +853,13 @@ vf_cli_golden(int argc, char **argv)
 {
   g_autofree char *models_dir = NULL, *tokenizer_dir = NULL;
   gboolean verbose = FALSE;
+  double tolerance_scale = 1;
   GOptionEntry entries[] = {
     {"models", 0, 0, G_OPTION_ARG_FILENAME, &models_dir, "folder holding the models (default: shared/golden/models)", "DIR"},
     {"tokenizer", 0, 0, G_OPTION_ARG_FILENAME, &tokenizer_dir, "tokenizer folder", "DIR"},
     {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "print every comparison", NULL},
+    {"tolerance-scale", 0, 0, G_OPTION_ARG_DOUBLE, &tolerance_scale,
+     "multiply every numeric tolerance (tokens stay exact); for reduced-precision paths such as VF_KV=f16", "S"},
     {NULL},
   };
   g_autoptr(GOptionContext) ctx = g_option_context_new("CASE_DIR... — compare with reference cases");
@@ -861,6 +867,10 @@ vf_cli_golden(int argc, char **argv)
   g_autoptr(GError) error = NULL;
   if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
     fprintf(stderr, "viewfinder-cli golden: %s\n", error->message);
+    return 2;
+  }
+  if (!(tolerance_scale >= 1)) {
+    fprintf(stderr, "viewfinder-cli golden: --tolerance-scale must be at least 1\n");
     return 2;
   }
   if (argc < 2) {
@@ -886,7 +896,7 @@ vf_cli_golden(int argc, char **argv)
     while (len > 1 && trimmed[len - 1] == '/')
       trimmed[--len] = '\0';
     g_autofree char *name = g_path_get_basename(trimmed);
-    Check ck = {.name = name, .verbose = verbose, .failure = g_string_new(NULL)};
+    Check ck = {.name = name, .verbose = verbose, .tolerance_scale = tolerance_scale, .failure = g_string_new(NULL)};
     CaseResult r = run_case(&g, trimmed, &ck);
     if (r == CASE_PASS) {
       printf("PASS %s\n", name);

@@ -12,6 +12,7 @@ PACKAGES="
   libpng-dev libjpeg-dev
   libsoup-3.0-dev glib-networking
   libpoppler-glib-dev libcairo2-dev
+  libsqlite3-dev
   xvfb xauth xdotool imagemagick dbus dbus-x11 libglib2.0-bin
   fonts-dejavu-core adwaita-icon-theme desktop-file-utils appstream
 "

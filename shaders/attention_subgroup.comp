@@ -30,8 +30,20 @@ const uint DPL = HD / TEAM;                   // head dimensions per lane
 #include "attention_common.glsl"
 
 layout(std430, binding = 0) readonly buffer Q { float q_buf[]; };
+// K and V element i: f32, or with KV_F16 (CAUSAL only: an f16 cache, see kv_store.comp) halves packed two
+// per uint32, element 2w in the low half of word w.
+#if defined(KV_F16)
+layout(std430, binding = 1) readonly buffer K { uint k_words[]; };
+layout(std430, binding = 2) readonly buffer V { uint v_words[]; };
+float half_at(uint word, uint i) { vec2 h = unpackHalf2x16(word); return (i & 1u) != 0u ? h.y : h.x; }
+float load_k(uint i) { return half_at(k_words[i / 2u], i); }
+float load_v(uint i) { return half_at(v_words[i / 2u], i); }
+#else
 layout(std430, binding = 1) readonly buffer K { float k_buf[]; };
 layout(std430, binding = 2) readonly buffer V { float v_buf[]; };
+float load_k(uint i) { return k_buf[i]; }
+float load_v(uint i) { return v_buf[i]; }
+#endif
 layout(std430, binding = 4) writeonly buffer Out { float out_buf[]; };
 
 // SPLIT merge: per team the running max and sum of every slot, then one slot's outputs at a time.
@@ -98,7 +110,7 @@ void main() {
       vbase[j] = v_index(t, kvh) + lane;
       float k[DPL];
       [[unroll]] for (uint e = 0u; e < DPL; e++)
-        k[e] = k_buf[kbase + e * TEAM];
+        k[e] = load_k(kbase + e * TEAM);
       [[unroll]] for (uint i = 0u; i < BQ; i++) {
         float dot_part = 0.0;
         [[unroll]] for (uint e = 0u; e < DPL; e++)
@@ -137,7 +149,7 @@ void main() {
         acc[i * DPL + e] *= alpha[i];
     [[unroll]] for (uint j = 0u; j < BK; j++) {
       [[unroll]] for (uint e = 0u; e < DPL; e++) {
-        float v = v_buf[vbase[j] + e * TEAM];
+        float v = load_v(vbase[j] + e * TEAM);
         [[unroll]] for (uint i = 0u; i < BQ; i++)
           acc[i * DPL + e] += s[i * BK + j] * v;
       }

@@ -40,3 +40,14 @@ void vf_op_matmul(VfCmd *cmd, const VfBuffer *x, uint32_t m, const VfMatrix *w, 
 
 void vf_op_matmul_variant(VfCmd *cmd, VfMatmulVariant variant, const VfBuffer *x, uint32_t m, const VfMatrix *w,
                           const VfBuffer *bias, const VfBuffer *residual, const VfBuffer *y);
+
+/* An activation fused into the store of every variant:  Y = act(X · Wᵀ + bias) (+ residual).
+ * QUICK_GELU computes exactly what vf_op_quick_gelu (unary.comp) does to the stored value, without the
+ * extra pass over Y. */
+typedef enum {
+  VF_MATMUL_ACT_NONE,
+  VF_MATMUL_ACT_QUICK_GELU,
+} VfMatmulActivation;
+
+void vf_op_matmul_act(VfCmd *cmd, VfMatmulVariant variant, const VfBuffer *x, uint32_t m, const VfMatrix *w,
+                      const VfBuffer *bias, const VfBuffer *residual, VfMatmulActivation act, const VfBuffer *y);

@@ -10,9 +10,12 @@
 #include <string.h>
 
 #include "ref/ref_attention.h"
+#include "ref/ref_common.h"
 #include "vf_test.h"
 
 static const VfAttentionVariant variants[] = {VF_ATTENTION_TEXEL, VF_ATTENTION_SUBGROUP};
+/* KV-cache dtypes: every causal case runs with both. */
+static const VfDType kv_dtypes[] = {VF_DTYPE_F32, VF_DTYPE_F16};
 
 /* Fails the test where |got − want| > bound (or is NaN); reports the worst element and the ratio. */
 static void
@@ -67,7 +70,30 @@ typedef struct {
   float *k0, *v0;            /* cache before the step [kv, capacity, hd]: NaN where never valid */
   float *k1, *v1;            /* after the store */
   float *want, *bound;       /* [rows, heads·hd] */
+  /* The same through an f16 cache: k1, v1 rounded to nearest even (NaN stays NaN), and the attention
+   * over those values (the kernels widen each half exactly, so f32 bounds apply from there). */
+  float *k1_f16, *v1_f16;
+  float *want_f16, *bound_f16;
 } CausalData;
+
+/* Values as an f16 cache holds them. */
+static float *
+through_f16(const float *x, size_t n)
+{
+  float *y = g_new(float, n);
+  for (size_t i = 0; i < n; i++)
+    y[i] = isnan(x[i]) ? NAN : ref_f16_to_f32(ref_f32_to_f16(x[i]));
+  return y;
+}
+
+static uint16_t *
+to_f16_words(const float *x, size_t n)
+{
+  uint16_t *h = g_new(uint16_t, n);
+  for (size_t i = 0; i < n; i++)
+    h[i] = isnan(x[i]) ? 0x7e00u : ref_f32_to_f16(x[i]);
+  return h;
+}
 
 static CausalData
 causal_data(const CausalCase *c, uint32_t seed)
@@ -99,6 +125,12 @@ causal_data(const CausalCase *c, uint32_t seed)
   d.bound = g_new(float, out);
   ref_attention_causal(d.qkv, c->rows, d.stride, c->heads, d.k1, d.v1, c->kv_heads, d.capacity, hd, c->seq0,
                        c->key_begin, d.want, d.bound);
+  d.k1_f16 = through_f16(d.k1, cache);
+  d.v1_f16 = through_f16(d.v1, cache);
+  d.want_f16 = g_new(float, out);
+  d.bound_f16 = g_new(float, out);
+  ref_attention_causal(d.qkv, c->rows, d.stride, c->heads, d.k1_f16, d.v1_f16, c->kv_heads, d.capacity, hd,
+                       c->seq0, c->key_begin, d.want_f16, d.bound_f16);
   return d;
 }
 
@@ -112,32 +144,54 @@ causal_data_free(CausalData *d)
   g_free(d->v1);
   g_free(d->want);
   g_free(d->bound);
+  g_free(d->k1_f16);
+  g_free(d->v1_f16);
+  g_free(d->want_f16);
+  g_free(d->bound_f16);
 }
 
 static VfKvCache
-upload_cache(const CausalData *d, const float *k, const float *v)
+upload_cache(const CausalData *d, const float *k, const float *v, VfDType dtype)
 {
-  size_t bytes = (size_t)d->c.kv_heads * d->capacity * d->c.head_dim * 4;
-  return (VfKvCache){
-    .k = vf_test_upload(k, bytes),
-    .v = vf_test_upload(v, bytes),
+  size_t n = (size_t)d->c.kv_heads * d->capacity * d->c.head_dim;
+  VfKvCache cache = {
     .kv_heads = d->c.kv_heads,
     .head_dim = d->c.head_dim,
     .capacity = d->capacity,
+    .dtype = dtype,
   };
+  if (dtype == VF_DTYPE_F16) {
+    g_autofree uint16_t *kh = to_f16_words(k, n);
+    g_autofree uint16_t *vh = to_f16_words(v, n);
+    cache.k = vf_test_upload(kh, n * 2);
+    cache.v = vf_test_upload(vh, n * 2);
+  } else {
+    cache.k = vf_test_upload(k, n * 4);
+    cache.v = vf_test_upload(v, n * 4);
+  }
+  return cache;
 }
 
+/* The cache after the store: f32 a copy, bit for bit (NaN slots included); f16 each value rounded to nearest
+ * even, word for word. */
 static void
 check_cache(const CausalData *d, const VfKvCache *cache, const float *want_k, const float *want_v)
 {
   size_t n = (size_t)d->c.kv_heads * d->capacity * d->c.head_dim;
-  g_autofree float *k = g_new(float, n);
-  g_autofree float *v = g_new(float, n);
-  vf_test_download(&cache->k, k, n * 4);
-  vf_test_download(&cache->v, v, n * 4);
-  /* A copy: bit for bit, NaN slots included. */
-  g_assert_true(memcmp(k, want_k, n * 4) == 0);
-  g_assert_true(memcmp(v, want_v, n * 4) == 0);
+  size_t bytes = n * vf_dtype_size(cache->dtype);
+  g_autofree void *k = g_malloc(bytes);
+  g_autofree void *v = g_malloc(bytes);
+  vf_test_download(&cache->k, k, bytes);
+  vf_test_download(&cache->v, v, bytes);
+  if (cache->dtype == VF_DTYPE_F16) {
+    g_autofree uint16_t *kh = to_f16_words(want_k, n);
+    g_autofree uint16_t *vh = to_f16_words(want_v, n);
+    g_assert_cmpmem(k, bytes, kh, bytes);
+    g_assert_cmpmem(v, bytes, vh, bytes);
+  } else {
+    g_assert_true(memcmp(k, want_k, bytes) == 0);
+    g_assert_true(memcmp(v, want_v, bytes) == 0);
+  }
 }
 
 static void
@@ -156,24 +210,28 @@ check_causal(const CausalCase *c)
   static uint32_t seed = 100;
   CausalData d = causal_data(c, seed += 10);
   size_t out_floats = (size_t)c->rows * c->heads * c->head_dim;
-  for (size_t i = 0; i < G_N_ELEMENTS(variants); i++) {
-    if (!vf_attention_supports(vf_test_device(), variants[i], c->head_dim, d.stride))
+  for (size_t x = 0; x < G_N_ELEMENTS(variants) * G_N_ELEMENTS(kv_dtypes); x++) {
+    VfAttentionVariant variant = variants[x / G_N_ELEMENTS(kv_dtypes)];
+    VfDType dtype = kv_dtypes[x % G_N_ELEMENTS(kv_dtypes)];
+    bool f16 = dtype == VF_DTYPE_F16;
+    if (!vf_attention_supports(vf_test_device(), variant, c->head_dim, d.stride))
       continue;
     VfBuffer qkv = vf_test_upload(d.qkv, (size_t)c->rows * d.stride * 4);
     VfBuffer seq = vf_test_upload(&c->seq0, 4);
     VfBuffer out = upload_poisoned(out_floats);
-    VfKvCache cache = upload_cache(&d, d.k0, d.v0);
+    VfKvCache cache = upload_cache(&d, d.k0, d.v0, dtype);
     VfCmd *cmd = vf_test_cmd();
-    record_step(cmd, variants[i], &d, &qkv, &cache, &seq, &out);
+    record_step(cmd, variant, &d, &qkv, &cache, &seq, &out);
     vf_test_submit(cmd);
 
     check_cache(&d, &cache, d.k1, d.v1);
     g_autofree float *got = g_new(float, out_floats);
     vf_test_download(&out, got, out_floats * 4);
     g_autofree char *what =
-      g_strdup_printf("causal %s hd %u heads %u/%u rows %u at %u key_begin %u", vf_attention_variant_name(variants[i]),
-                      c->head_dim, c->heads, c->kv_heads, c->rows, c->seq0, c->key_begin);
-    assert_within_bound(what, got, d.want, d.bound, out_floats);
+      g_strdup_printf("causal %s %s cache hd %u heads %u/%u rows %u at %u key_begin %u",
+                      vf_attention_variant_name(variant), vf_dtype_name(dtype), c->head_dim, c->heads, c->kv_heads,
+                      c->rows, c->seq0, c->key_begin);
+    assert_within_bound(what, got, f16 ? d.want_f16 : d.want, f16 ? d.bound_f16 : d.bound, out_floats);
     vf_test_release(&qkv);
     vf_test_release(&seq);
     vf_test_release(&out);
@@ -250,7 +308,7 @@ test_causal_replay(void)
     VfBuffer qkv = vf_test_upload(d.qkv, (size_t)d.stride * 4);
     VfBuffer seq = vf_test_upload(&c.seq0, 4);
     VfBuffer out = upload_poisoned(out_floats);
-    VfKvCache cache = upload_cache(&d, d.k0, d.v0);
+    VfKvCache cache = upload_cache(&d, d.k0, d.v0, VF_DTYPE_F32);
     g_autoptr(GError) error = NULL;
     VfCmd *cmd = vf_test_cmd();
     record_step(cmd, variants[i], &d, &qkv, &cache, &seq, &out);

@@ -566,7 +566,9 @@ vf_device_create(const VfDeviceOptions *options, GError **error)
   dev->arena = vf_arena_create(dev, error);
   if (!dev->arena)
     goto fail;
-  dev->pipelines = vf_pipeline_cache_create(dev);
+  dev->pipelines = vf_pipeline_cache_create(dev, error);
+  if (!dev->pipelines)
+    goto fail;
 
   fill_summary(info);
   return dev;

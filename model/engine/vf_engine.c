@@ -291,6 +291,7 @@ run_load(VfEngine *self, Job *job)
       return;
     }
     g_message("%s", vf_device_get_info(self->device)->summary);
+    g_message("%s", vf_pipeline_cache_summary(self->device));
   }
   VfLlmOptions options = {.context = job->context};
   g_autoptr(VfModel) model = vf_model_load(self->device, job->model_dir, &options, on_load_progress, self, &error);

@@ -332,8 +332,7 @@ record_block(VfVision *v, VfCmd *cmd, const Plan *p, const Buffers *b, const VfV
                                   &window, &attn);
     vf_op_matmul(cmd, &attn, rows, &B->proj, &B->proj_bias, &x, &x);
     vf_op_layernorm(cmd, &x, &B->norm2_w, &B->norm2_b, &xn, rows, E, VISION_LN_EPS);
-    vf_op_matmul(cmd, &xn, rows, &B->fc1, &B->fc1_bias, NULL, &hidden);
-    vf_op_quick_gelu(cmd, &hidden, &hidden, rows * M);
+    vf_op_matmul_act(cmd, VF_MATMUL_AUTO, &xn, rows, &B->fc1, &B->fc1_bias, NULL, VF_MATMUL_ACT_QUICK_GELU, &hidden);
     vf_op_matmul(cmd, &hidden, rows, &B->fc2, &B->fc2_bias, &x, &x);
   }
 }
