@@ -546,17 +546,23 @@ toast_starts(JsonObject *dump, gconstpointer prefix)
   return FALSE;
 }
 
+/* "Hello", sent and answered; returns the window's messages as JSON. */
+static char *
+answer_hello(App *app)
+{
+  type_text("Hello");
+  press("Return");
+  g_autoptr(JsonNode) answered = app_wait(app, "the answer", answer_finished, GUINT_TO_POINTER(2), 60);
+  return json_to_string(json_object_get_member(json_node_get_object(answered), "messages"), FALSE);
+}
+
 /* A dropped model folder without a tokenizer is refused before the working model goes: a toast, the chat page,
  * the same model and conversation, and the next question is answered. */
 static void
 test_broken_model_folder(void)
 {
   App *app = start_with_tiny_model("8");
-  type_text("Hello");
-  press("Return");
-  g_autoptr(JsonNode) before = app_wait(app, "the answer", answer_finished, GUINT_TO_POINTER(2), 60);
-  g_autofree char *before_messages = json_to_string(json_object_get_member(json_node_get_object(before), "messages"),
-                                                    FALSE);
+  g_autofree char *before_messages = answer_hello(app);
   g_autofree char *tmp = g_dir_make_tmp("vf-ui-broken-XXXXXX", NULL);
   g_autofree char *config = vf_test_data_path("models/tiny-a/config.json");
   g_autofree char *copy = g_build_filename(tmp, "config.json", NULL);
@@ -591,11 +597,7 @@ static void
 test_corrupt_picture(void)
 {
   App *app = start_with_tiny_model("8");
-  type_text("Hello");
-  press("Return");
-  g_autoptr(JsonNode) before = app_wait(app, "the answer", answer_finished, GUINT_TO_POINTER(2), 60);
-  g_autofree char *before_messages = json_to_string(json_object_get_member(json_node_get_object(before), "messages"),
-                                                    FALSE);
+  g_autofree char *before_messages = answer_hello(app);
   /* Keys go through the X server, the drop through D-Bus: wait until the typing has arrived. */
   type_text("Look at this");
   json_node_unref(app_wait(app, "the typed text", draft_text_is, "Look at this", 20));
