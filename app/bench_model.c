@@ -1,6 +1,8 @@
-/* viewfinder-cli bench --synthetic 2b|7b: the language model in the exact Qwen2-VL shapes with random bf16
- * weights (no files): prefill tok/s for a prompt, decode tok/s, peak device memory, the decode roofline
- * (weight bytes read per token / measured read bandwidth) and, with VF_PROFILE=1, GPU time per shader. */
+/* viewfinder-cli bench --synthetic 2b|7b|72b [--weights bf16|gptq-int4|gptq-int8|awq]: the language model in
+ * the exact Qwen2-VL shapes with random weights (no files; quantized ones packed as a GPTQ/AWQ checkpoint
+ * loads): prefill tok/s for a prompt, decode tok/s, peak device memory, the decode roofline (weight bytes
+ * read per token / measured read bandwidth) and, with VF_PROFILE=1, GPU time per shader. --plan prints the
+ * memory the model needs (vf_memory_plan.h) without allocating anything; --vision adds the vision tower. */
 #define G_LOG_DOMAIN "viewfinder-cli"
 
 #include <stdio.h>
@@ -9,8 +11,24 @@
 #include "bench_ops.h"
 #include "cli.h"
 #include "vf_llm.h"
+#include "vf_memory_plan.h"
 #include "vf_sampler.h"
 #include "vf_synthetic.h"
+
+/* Weights of the decoder linears (each does 2 FLOP per weight per row). */
+static uint64_t
+linear_params(const VfConfig *c)
+{
+  uint64_t H = c->hidden, K = (uint64_t)c->kv_heads * c->head_dim, I = c->intermediate;
+  return c->layers * ((H + 2 * K) * H + H * H + 3 * I * H);
+}
+
+/* Bytes of one matrix as a decode step reads it (a packed one: its words and group words). */
+static uint64_t
+matrix_bytes(const VfMatrix *m)
+{
+  return m->buf.size + m->packing.groups.size + m->packing.g_idx.size;
+}
 
 /* Bytes of weights one decode step reads: every layer's matrices, the norms and the lm_head. */
 static uint64_t
@@ -19,36 +37,64 @@ decode_weight_bytes(const VfConfig *c, const VfWeights *w)
   uint64_t bytes = 0;
   for (uint32_t l = 0; l < c->layers; l++) {
     const VfLlmLayer *L = &w->layers[l];
-    bytes += L->qkv.buf.size + L->o.buf.size + L->gate_up.buf.size + L->down.buf.size;
+    bytes += matrix_bytes(&L->qkv) + matrix_bytes(&L->o) + matrix_bytes(&L->gate_up) + matrix_bytes(&L->down);
     bytes += L->attn_norm.size + L->mlp_norm.size + L->qkv_bias.size;
   }
   return bytes + w->lm_head.buf.size + w->final_norm.size + (uint64_t)c->hidden * 2 /* one embedding row */;
 }
 
+static void
+print_plan(const char *size, const VfConfig *c, const VfMemoryPlan *p)
+{
+  printf("plan: synthetic Qwen2-VL-%s, %s: %.2f GB in all at %u tokens of context\n", size,
+         vf_quant_format_name(&c->quant), p->total / 1e9, p->context);
+  printf("  language-model weights %.2f GB (decoder linears %.2f GB), vision tower %.2f GB; in host memory: "
+         "embedding table %.2f GB\n",
+         p->llm_weights / 1e9, vf_memory_plan_linear_bytes(c) / 1e9, p->vision_weights / 1e9, p->host_weights / 1e9);
+  printf("  KV cache %.2f GB, language-model scratch %.2f GB, vision scratch %.2f GB\n", p->kv_cache / 1e9,
+         p->llm_scratch / 1e9, p->vision_scratch / 1e9);
+}
+
 int
 vf_cli_bench_model(int argc, char **argv)
 {
-  g_autofree char *size = NULL;
-  int prompt = 512, decode = 64;
+  g_autofree char *size = NULL, *weights = NULL;
+  int prompt = 512, decode = 64, context = 0;
+  gboolean plan_only = FALSE, with_vision = FALSE;
   GOptionEntry entries[] = {
-    {"synthetic", 0, 0, G_OPTION_ARG_STRING, &size, "random weights in the shape of Qwen2-VL-2B or 7B", "2b|7b"},
+    {"synthetic", 0, 0, G_OPTION_ARG_STRING, &size, "random weights in the shape of Qwen2-VL-2B, 7B or 72B",
+     "2b|7b|72b"},
+    {"weights", 0, 0, G_OPTION_ARG_STRING, &weights, "how the decoder linears are stored (bf16)",
+     "bf16|gptq-int4|gptq-int8|awq"},
     {"prompt", 0, 0, G_OPTION_ARG_INT, &prompt, "prompt tokens to prefill (512)", "N"},
     {"decode", 0, 0, G_OPTION_ARG_INT, &decode, "tokens to decode (64)", "N"},
+    {"context", 0, 0, G_OPTION_ARG_INT, &context, "KV cache capacity (prompt + decode + 16; --plan: 4096)", "N"},
+    {"vision", 0, 0, G_OPTION_ARG_NONE, &with_vision, "also the vision tower (its weights are allocated)", NULL},
+    {"plan", 0, 0, G_OPTION_ARG_NONE, &plan_only, "print the memory needed without allocating anything", NULL},
     {NULL},
   };
   g_autoptr(GOptionContext) ctx = g_option_context_new("— benchmark the language model");
   g_option_context_add_main_entries(ctx, entries, NULL);
   g_autoptr(GError) error = NULL;
-  if (!g_option_context_parse(ctx, &argc, &argv, &error) || !size || prompt < 1 || decode < 1) {
+  if (!g_option_context_parse(ctx, &argc, &argv, &error) || !size || prompt < 1 || decode < 1 || context < 0) {
     fprintf(stderr, "viewfinder-cli bench: %s\n",
-            error ? error->message : "usage: bench --synthetic 2b|7b [--prompt N] [--decode N]");
+            error ? error->message
+                  : "usage: bench --synthetic 2b|7b|72b [--weights bf16|gptq-int4|gptq-int8|awq] [--prompt N] "
+                    "[--decode N] [--context N] [--vision] [--plan]");
     return 2;
   }
   g_autoptr(VfConfig) config = vf_config_synthetic(size, &error);
-  if (!config) {
+  if (!config || !vf_config_synthetic_weights(config, weights ? weights : "bf16", &error)) {
     fprintf(stderr, "viewfinder-cli bench: %s\n", error->message);
     return 2;
   }
+  if (!context)
+    context = plan_only ? 4096 : prompt + decode + 16;
+  VfMemoryPlan plan;
+  vf_memory_plan(config, (uint32_t)context, with_vision, &plan);
+  print_plan(size, config, &plan);
+  if (plan_only)
+    return 0;
   g_autoptr(VfDevice) dev = vf_cli_device(&error);
   if (!dev) {
     fprintf(stderr, "viewfinder-cli bench: %s\n", error->message);
@@ -56,15 +102,16 @@ vf_cli_bench_model(int argc, char **argv)
   }
 
   int64_t t0 = g_get_monotonic_time();
-  VfWeights *w = vf_weights_synthetic(dev, config, FALSE, 1, vf_cli_progress, NULL, &error);
+  VfWeights *w = vf_weights_synthetic(dev, config, with_vision, 1, vf_cli_progress, NULL, &error);
   if (!w) {
     fprintf(stderr, "viewfinder-cli bench: %s\n", error->message);
     return 1;
   }
-  printf("model: synthetic Qwen2-VL-%s language model, %.2f GB of bf16 weights (made in %.1f s)\n", size,
-         w->device_bytes / 1e9, (g_get_monotonic_time() - t0) / 1e6);
+  printf("model: synthetic Qwen2-VL-%s language model%s, %.2f GB of %s weights (made in %.1f s)\n", size,
+         with_vision ? " and vision tower" : "", w->device_bytes / 1e9, weights ? weights : "bf16",
+         (g_get_monotonic_time() - t0) / 1e6);
 
-  VfLlmOptions opts = {.context = (uint32_t)(prompt + decode + 16)};
+  VfLlmOptions opts = {.context = (uint32_t)context};
   VfLlm *llm = vf_llm_create(dev, config, w, &opts, &error);
   if (!llm) {
     fprintf(stderr, "viewfinder-cli bench: %s\n", error->message);
@@ -120,8 +167,8 @@ vf_cli_bench_model(int argc, char **argv)
   double bandwidth = MAX(device_gbs, host_gbs);
   double roofline_s = per_token / (bandwidth * 1e9);
   double step_s = steps > 0 ? decode_s / steps : 0;
-  /* Prefill runs every layer's matrices on every row (the lm_head only on the last): 2 FLOP per bf16 weight. */
-  double layer_params = (per_token - w->lm_head.buf.size) / 2.0;
+  /* Prefill runs every layer's matrices on every row (the lm_head only on the last): 2 FLOP per weight. */
+  double layer_params = (double)linear_params(config);
   double prefill_gflops = 2.0 * layer_params * prompt / prefill_s / 1e9;
   printf("\nhost fp32 FMA peak: %.0f GFLOP/s (%u threads)\n", fma_gflops, g_get_num_processors());
   printf("prefill: %d tokens in %.2f s = %.1f tok/s (%.1f GFLOP/s in the linear layers", prompt, prefill_s,
@@ -134,8 +181,10 @@ vf_cli_bench_model(int argc, char **argv)
   printf("roofline: %.2f GB of weights per token / %.1f GB/s measured read bandwidth = %.3f s/token; "
          "decode reaches %.0f %% of it\n",
          per_token / 1e9, bandwidth, roofline_s, 100.0 * roofline_s / step_s);
-  printf("memory: peak device %.2f GB (weights %.2f GB, KV cache %.1f MB, context %u)\n",
-         st.device_bytes_peak / 1e9, w->device_bytes / 1e9, vf_llm_cache_bytes(llm) / 1e6, vf_llm_context(llm));
+  printf("memory: peak device %.2f GB (weights %.2f GB, KV cache %.1f MB, context %u); planned %.2f GB without "
+         "vision scratch\n",
+         st.device_bytes_peak / 1e9, w->device_bytes / 1e9, vf_llm_cache_bytes(llm) / 1e6, vf_llm_context(llm),
+         (plan.total - plan.vision_scratch) / 1e9);
   status = 0;
 out:
   if (status)

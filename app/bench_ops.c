@@ -1,5 +1,6 @@
 /* The ops benchmark: memory read bandwidth (device and, on CPU drivers, the host itself), then
- * every matmul shape of Qwen2-VL 2B and 7B that matters for speed, with the variant the policy
+ * every matmul shape of Qwen2-VL 2B and 7B that matters for speed (bf16, and the decoder linears packed
+ * at 4 and 8 bits as GPTQ/AWQ checkpoints load, 72B's included), with the variant the policy
  * picks (or all of them), time, GFLOP/s, effective weight GB/s and GEMV % of the read roofline.
  *
  * Every measurement is prepared first (buffers, recorded command lists), then they are sampled
@@ -92,6 +93,7 @@ typedef struct {
   const char *label; /* what the shape is in the model */
   uint32_t m, k, n;
   bool quick; /* part of --quick */
+  uint32_t bits; /* packed 4/8-bit weights in groups of 128 (ops_matmul_quant.h); 0: bf16 */
 } Shape;
 
 static const Shape shapes[] = {
@@ -108,6 +110,15 @@ static const Shape shapes[] = {
   {"2B prefill gate/up", 512, 1536, 8960, false},
   {"2B prefill down", 512, 8960, 1536, false},
   {"vision fc1", 1024, 1280, 5120, true},
+  {"2B gate/up", 1, 1536, 8960, true, 4},
+  {"2B down", 1, 8960, 1536, true, 4},
+  {"2B gate/up", 1, 1536, 8960, false, 8},
+  {"7B gate/up", 1, 3584, 18944, false, 4},
+  {"7B down", 1, 18944, 3584, false, 4},
+  {"72B gate", 1, 8192, 29696, false, 4},
+  {"72B down", 1, 29696, 8192, false, 4},
+  {"2B prefill gate/up", 512, 1536, 8960, true, 4},
+  {"2B prefill down", 512, 8960, 1536, false, 4},
 };
 
 /* M values of the GEMV/GEMM crossover table (1536 → 8960). */
@@ -161,18 +172,39 @@ problem_free(VfDevice *dev, Problem *p)
   vf_buffer_release(dev, &p->x);
   vf_buffer_release(dev, &p->y);
   vf_buffer_release(dev, &p->w.buf);
+  vf_buffer_release(dev, &p->w.packing.groups);
   g_free(p);
 }
 
-/* Device buffers for one shape, filled with constant patterns (X = 1.0, W = 2^-7 in bf16). */
+/* Bytes of the weights a product reads (packed: words and group words). */
+static uint64_t
+weight_bytes(const VfMatrix *w)
+{
+  if (w->packing.bits)
+    return vf_packed_words_bytes(w->packing.bits, w->rows, w->cols) +
+           vf_packed_groups_bytes(w->rows, w->cols, w->packing.group_width);
+  return (uint64_t)w->rows * w->cols * vf_dtype_size(w->dtype);
+}
+
+static const char *
+weight_format(const VfMatrix *w)
+{
+  return w->packing.bits == 4 ? "q4" : w->packing.bits == 8 ? "q8" : vf_dtype_name(w->dtype);
+}
+
+/* Device buffers for one shape, filled with constant patterns (X = 1.0, W = 2^-7 in bf16; packed: every code
+ * 8, zero 8, scale 2^-7). */
 static Problem *
 problem_new(VfDevice *dev, const Shape *s, GError **error)
 {
   Problem *p = g_new0(Problem, 1);
   p->shape = *s;
-  p->w = (VfMatrix){.dtype = VF_DTYPE_BF16, .rows = s->n, .cols = s->k};
-  p->x.block = p->y.block = p->w.buf.block = -1; /* nothing to release yet */
-  if (!vf_buffer_alloc(dev, VF_MEMORY_DEVICE, (uint64_t)s->n * s->k * 2, &p->w.buf, error) ||
+  p->w = (VfMatrix){.dtype = s->bits ? VF_DTYPE_I32 : VF_DTYPE_BF16, .rows = s->n, .cols = s->k,
+                    .packing = {.bits = s->bits, .group_width = 128, .g_idx_rows = {s->n, s->n}}};
+  p->x.block = p->y.block = p->w.buf.block = p->w.packing.groups.block = -1; /* nothing to release yet */
+  uint64_t group_bytes = s->bits ? vf_packed_groups_bytes(s->n, s->k, 128) : 0;
+  if (!vf_buffer_alloc(dev, VF_MEMORY_DEVICE, weight_bytes(&p->w) - group_bytes, &p->w.buf, error) ||
+      (s->bits && !vf_buffer_alloc(dev, VF_MEMORY_DEVICE, group_bytes, &p->w.packing.groups, error)) ||
       !vf_buffer_alloc(dev, VF_MEMORY_DEVICE, (uint64_t)s->m * s->k * 4, &p->x, error) ||
       !vf_buffer_alloc(dev, VF_MEMORY_DEVICE, (uint64_t)s->m * s->n * 4, &p->y, error)) {
     problem_free(dev, p);
@@ -182,7 +214,9 @@ problem_new(VfDevice *dev, const Shape *s, GError **error)
   gboolean ok = fill != NULL;
   if (ok) {
     vf_cmd_fill(fill, &p->x, 0x3f800000u);
-    vf_cmd_fill(fill, &p->w.buf, 0x3c003c00u);
+    vf_cmd_fill(fill, &p->w.buf, s->bits == 4 ? 0x88888888u : s->bits == 8 ? 0x08080808u : 0x3c003c00u);
+    if (s->bits)
+      vf_cmd_fill(fill, &p->w.packing.groups, 8u << 16 | 0x2000u);
     ok = vf_cmd_submit(fill, error);
     vf_cmd_free(fill);
   }
@@ -204,7 +238,7 @@ add_matmul(Bench *b, const Problem *p, VfMatmulVariant v, bool chosen, bool cros
     .kind = ITEM_MATMUL,
     .label = p->shape.label,
     .cmd = cmd,
-    .bytes = (uint64_t)p->shape.n * p->shape.k * vf_dtype_size(p->w.dtype),
+    .bytes = weight_bytes(&p->w),
     .problem = p,
     .variant = v,
     .chosen = chosen,
@@ -361,7 +395,7 @@ print_matmul(const Bench *b, const Item *it, double device_gbs, double host_gbs,
   g_snprintf(variant, sizeof variant, "%s%s", vf_matmul_variant_name(it->variant),
              it->chosen && b->o.all_variants ? "*" : "");
   printf("%-19s %5u %6u %7u %-5s %-14s %9.3f %8.1f %7.1f", s->label, s->m, s->k, s->n,
-         vf_dtype_name(it->problem->w.dtype), variant, it->best_s * 1e3, flops / it->best_s / 1e9, item_gbs(it));
+         weight_format(&it->problem->w), variant, it->best_s * 1e3, flops / it->best_s / 1e9, item_gbs(it));
   if (s->m < vf_matmul_gemv_threshold(b->dev)) {
     printf(" %5.0f%%", 100 * item_gbs(it) / device_gbs);
     if (host_gbs > 0)

@@ -22,6 +22,21 @@
 
 typedef enum { CASE_PASS, CASE_FAIL, CASE_SKIP } CaseResult;
 
+/* Against the reference model (--reference-models): each row's logits before every greedy step (step 0:
+ * after the prefill) and the tokens, recorded from the reference model's run of a case and compared with
+ * the model's run of the same case. */
+typedef struct {
+  float *logits;   /* [B, steps, V] */
+  int32_t *tokens; /* [B, steps] */
+  uint32_t steps;
+} Recording;
+
+typedef enum {
+  GOLDEN_HF,      /* against the case's reference tensors */
+  GOLDEN_RECORD,  /* running the reference model: recording */
+  GOLDEN_COMPARE, /* against the recording */
+} GoldenMode;
+
 typedef struct {
   VfDevice *dev;
   const char *models_dir;
@@ -29,6 +44,9 @@ typedef struct {
   gboolean verbose;
   GHashTable *models; /* dir -> VfModel* */
   VfTokenizer *tokenizer; /* loaded on first use */
+  const char *reference_dir; /* --reference-models, or NULL */
+  GoldenMode mode;
+  Recording recording;
 } Golden;
 
 /* Collects the first failure of a case and, verbosely, every comparison. */
@@ -113,7 +131,7 @@ static VfModel *
 get_model(Golden *g, const char *case_model, GError **error)
 {
   g_autofree char *base = g_path_get_basename(case_model);
-  g_autofree char *dir = g_build_filename(g->models_dir, base, NULL);
+  g_autofree char *dir = g_build_filename(g->mode == GOLDEN_RECORD ? g->reference_dir : g->models_dir, base, NULL);
   VfModel *m = g_hash_table_lookup(g->models, dir);
   if (m)
     return m;
@@ -344,8 +362,28 @@ run_vision(Golden *g, VfModel *m, const VfSafetensors *st, const Row *rows, uint
   return TRUE;
 }
 
+/* The reference-model modes: step `step` of row `b` (its logits and the greedy token) recorded, or
+ * compared with the recording at the fp32 logit tolerance (golden README: 1e-3 · max |logit|). */
+static void
+record_or_compare(Golden *g, Check *ck, uint32_t b, uint32_t step, const float *logits, int32_t token, uint32_t V)
+{
+  Recording *r = &g->recording;
+  float *at = r->logits + ((size_t)b * r->steps + step) * V;
+  if (g->mode == GOLDEN_RECORD) {
+    memcpy(at, logits, V * sizeof *logits);
+    r->tokens[b * r->steps + step] = token;
+    return;
+  }
+  char what[64];
+  g_snprintf(what, sizeof what, "row %u step %u logits", b, step);
+  check_close(ck, what, logits, at, V, 1e-3 * max_abs(at, V));
+  if (token != r->tokens[b * r->steps + step])
+    check_fail(ck, "row %u greedy step %u: token %d, the reference model's %d", b, step, token,
+               r->tokens[b * r->steps + step]);
+}
+
 static CaseResult
-run_model_case(Golden *g, const char *dir, JsonObject *cj, Check *ck)
+run_model_case_checks(Golden *g, const char *dir, JsonObject *cj, Check *ck, Check *verdict)
 {
   g_autoptr(GError) error = NULL;
   gboolean batch = json_object_has_member(cj, "batch") && json_object_get_boolean_member(cj, "batch");
@@ -540,10 +578,21 @@ run_model_case(Golden *g, const char *dir, JsonObject *cj, Check *ck)
     double worst_top5 = 0;
     int32_t token = vf_argmax(logits, V);
     uint32_t nsteps = json_array_get_length(steps);
+    if (g->mode == GOLDEN_RECORD && b == 0) {
+      g_free(g->recording.logits);
+      g_free(g->recording.tokens);
+      g->recording = (Recording){g_new(float, (size_t)B * nsteps * V), g_new(int32_t, (size_t)B * nsteps), nsteps};
+    }
+    if (g->mode != GOLDEN_HF && nsteps != g->recording.steps) {
+      check_fail(verdict, "row %u has %u greedy steps, row 0 %u", b, nsteps, g->recording.steps);
+      goto out;
+    }
     for (uint32_t st_i = 0; st_i < nsteps; st_i++) {
       JsonObject *step = json_array_get_object_element(steps, st_i);
       int32_t want_token = (int32_t)json_object_get_int_member(step, "token_id");
-      if (token != want_token) {
+      if (g->mode != GOLDEN_HF)
+        record_or_compare(g, verdict, b, st_i, logits, token, V);
+      else if (token != want_token) {
         check_fail(ck, "row %u greedy step %u: token %d, reference %d", b, st_i, token, want_token);
         break;
       }
@@ -573,14 +622,28 @@ run_model_case(Golden *g, const char *dir, JsonObject *cj, Check *ck)
     if (!(worst_top5 <= logit_tol))
       check_fail(ck, "row %u greedy top-5 logits max error %.3g (tolerance %.3g)", b, worst_top5, logit_tol);
   }
-  result = ck->failure->len ? CASE_FAIL : CASE_PASS;
+  result = (g->mode == GOLDEN_HF ? ck : verdict)->failure->len ? CASE_FAIL : CASE_PASS;
 out:
   for (int kind = 0; kind < 2; kind++)
     if (vision_out[kind].buffer)
       vf_buffer_release(g->dev, &vision_out[kind]);
   for (uint32_t b = 0; b < B; b++)
     vf_prompt_free(rows[b].prompt);
-  return ck->failure->len ? CASE_FAIL : result;
+  return g->mode == GOLDEN_HF && ck->failure->len ? CASE_FAIL : result;
+}
+
+static CaseResult
+run_model_case(Golden *g, const char *dir, JsonObject *cj, Check *verdict)
+{
+  /* Against a reference model the case's tensors (made from other weights) are not the measure: their
+   * comparisons go to a check nobody reads. */
+  Check hf_only = {.name = verdict->name, .failure = g_string_new(NULL)};
+  Check *ck = g->mode == GOLDEN_HF ? verdict : &hf_only;
+  CaseResult r = run_model_case_checks(g, dir, cj, ck, verdict);
+  if (r == CASE_FAIL && verdict->failure->len == 0)
+    check_fail(verdict, "%s", hf_only.failure->len ? hf_only.failure->str : "failed");
+  g_string_free(hf_only.failure, TRUE);
+  return r;
 }
 
 /* ---- preprocessing-only cases ----------------------------------------------------------------------- */
@@ -836,6 +899,15 @@ run_case(Golden *g, const char *dir, Check *ck)
     JsonObject *cj = json_node_get_object(json_parser_get_root(parser));
     if (!json_object_has_member(cj, "model"))
       return run_preprocess_case(dir, cj, ck);
+    if (!g->reference_dir)
+      return run_model_case(g, dir, cj, ck);
+    g->mode = GOLDEN_RECORD;
+    CaseResult r = run_model_case(g, dir, cj, ck);
+    g->mode = GOLDEN_COMPARE;
+    if (r == CASE_FAIL) {
+      g_string_prepend(ck->failure, "the reference model: ");
+      return r;
+    }
     return run_model_case(g, dir, cj, ck);
   }
   g_autofree char *tok_json = g_build_filename(dir, "tokenizer_cases.json", NULL);
@@ -851,12 +923,15 @@ run_case(Golden *g, const char *dir, Check *ck)
 int
 vf_cli_golden(int argc, char **argv)
 {
-  g_autofree char *models_dir = NULL, *tokenizer_dir = NULL;
+  g_autofree char *models_dir = NULL, *tokenizer_dir = NULL, *reference_dir = NULL;
   gboolean verbose = FALSE;
   double tolerance_scale = 1;
   GOptionEntry entries[] = {
     {"models", 0, 0, G_OPTION_ARG_FILENAME, &models_dir, "folder holding the models (default: shared/golden/models)", "DIR"},
     {"tokenizer", 0, 0, G_OPTION_ARG_FILENAME, &tokenizer_dir, "tokenizer folder", "DIR"},
+    {"reference-models", 0, 0, G_OPTION_ARG_FILENAME, &reference_dir,
+     "compare each model case's logits and greedy tokens with the same-named model in DIR (e.g. quantized weights "
+     "against their dequantized twin) instead of the case's tensors", "DIR"},
     {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "print every comparison", NULL},
     {"tolerance-scale", 0, 0, G_OPTION_ARG_DOUBLE, &tolerance_scale,
      "multiply every numeric tolerance (tokens stay exact); for reduced-precision paths such as VF_KV=f16", "S"},
@@ -882,6 +957,8 @@ vf_cli_golden(int argc, char **argv)
     .tokenizer_dir = tokenizer_dir,
     .verbose = verbose,
     .models = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)vf_model_free),
+    .reference_dir = reference_dir,
+    .mode = reference_dir ? GOLDEN_COMPARE : GOLDEN_HF,
   };
   g.dev = vf_cli_device(&error);
   if (!g.dev) {
@@ -913,6 +990,8 @@ vf_cli_golden(int argc, char **argv)
   }
   g_hash_table_unref(g.models);
   vf_tokenizer_free(g.tokenizer);
+  g_free(g.recording.logits);
+  g_free(g.recording.tokens);
   uint32_t messages = vf_device_validation_messages(g.dev);
   vf_device_free(g.dev);
   fprintf(stderr, "golden: %d passed, %d failed, %d skipped\n", passed, failed, skipped);

@@ -16,12 +16,23 @@
 #include "vf_dtype.h"
 #include "vf_pipeline.h"
 
-/* A weight matrix [rows, cols] in device memory. */
+/* Quantized weights packed in groups (layout drawn in ops_matmul_quant.h). */
+typedef struct {
+  uint32_t bits;             /* 4 or 8; 0: the matrix is dense in its dtype */
+  uint32_t group_width;      /* inputs per group; divides cols */
+  VfBuffer groups;           /* u32 [rows, cols / group_width]: f16 scale | zero << 16 */
+  VfBuffer g_idx;            /* u32 [parts, cols]: each input's group, or no buffer: group = k / group_width */
+  uint32_t g_idx_rows[2];    /* fused parts: rows < [0] read g_idx row 0, rows < [1] row 1, the rest row 2 */
+} VfPacking;
+
+/* A weight matrix [rows, cols] in device memory: dense in `dtype`, or packed (packing.bits != 0, dtype
+ * VF_DTYPE_I32: `buf` holds the packed words). */
 typedef struct {
   VfBuffer buf;
   VfDType dtype;
   uint32_t rows; /* N: outputs */
   uint32_t cols; /* K: inputs */
+  VfPacking packing;
 } VfMatrix;
 
 /* Splits `groups` workgroups over x and y so neither exceeds the device limit;

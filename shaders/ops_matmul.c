@@ -25,6 +25,7 @@
 #define G_LOG_DOMAIN "vf-ops"
 
 #include "ops_matmul.h"
+#include "ops_matmul_quant.h"
 #include "ops_window.h"
 
 /* Below this many rows of X, AUTO uses a GEMV variant instead of a GEMM.
@@ -59,9 +60,6 @@ typedef struct {
 #define HAS_RESIDUAL 2u
 #define QUICK_GELU 4u
 
-typedef struct {
-  uint32_t bm, bn, bk, tm, tn;
-} TileConfig;
 
 static const char *const variant_names[VF_MATMUL_N_VARIANTS] = {
   [VF_MATMUL_AUTO] = "auto",
@@ -93,14 +91,14 @@ is_weight_dtype(VfDType t)
  * subgroup size) with 4×4 outputs each where the device allows, else 64; the deepest k-slice (32,
  * 16 or 8) whose two tiles use at most half the shared memory, leaving room for a second resident
  * workgroup (8 may use all of it). */
-static gboolean
-tiled_config(const VfDeviceInfo *info, TileConfig *t)
+gboolean
+vf_matmul_tiled_config(const VfDeviceInfo *info, VfMatmulTile *t)
 {
   uint32_t sub = MAX(info->subgroup_size, 1u);
   if (info->max_workgroup_invocations >= 256 && 256 % sub == 0)
-    *t = (TileConfig){64, 64, 0, 4, 4};
+    *t = (VfMatmulTile){64, 64, 0, 4, 4};
   else if (info->max_workgroup_invocations >= 64 && 64 % sub == 0)
-    *t = (TileConfig){32, 32, 0, 4, 4};
+    *t = (VfMatmulTile){32, 32, 0, 4, 4};
   else
     return FALSE;
   uint32_t bytes_per_k = (t->bm + t->bn) * 4;
@@ -110,8 +108,8 @@ tiled_config(const VfDeviceInfo *info, TileConfig *t)
 }
 
 /* Subgroup GEMV: four subgroups per workgroup, one weight row each at a time. */
-static uint32_t
-gemv_subgroup_workgroup(const VfDeviceInfo *info)
+uint32_t
+vf_matmul_gemv_subgroup_workgroup(const VfDeviceInfo *info)
 {
   uint32_t sub = MAX(info->subgroup_size, 1u);
   uint32_t wg = 4 * sub;
@@ -141,6 +139,8 @@ window_rows(const VfDeviceInfo *info, VfMatmulVariant v, const VfMatrix *w)
 static const char *
 unsupported_reason(VfDevice *dev, VfMatmulVariant v, const VfMatrix *w, uint32_t m)
 {
+  if (w->packing.bits)
+    return vf_matmul_quant_unsupported(dev, v, w, m);
   const VfDeviceInfo *info = vf_device_get_info(dev);
   if (!is_weight_dtype(w->dtype))
     return "weights must be f32, f16 or bf16";
@@ -159,8 +159,8 @@ unsupported_reason(VfDevice *dev, VfMatmulVariant v, const VfMatrix *w, uint32_t
 
   switch (v) {
   case VF_MATMUL_GEMM_TILED: {
-    TileConfig t;
-    if (!tiled_config(info, &t))
+    VfMatmulTile t;
+    if (!vf_matmul_tiled_config(info, &t))
       return "the device's workgroup or shared-memory limits are too small for a tile";
     if (x_bytes > info->max_storage_range)
       return "X [M, K] exceeds one storage binding (chunk M)";
@@ -273,6 +273,10 @@ vf_op_matmul_act(VfCmd *cmd, VfMatmulVariant variant, const VfBuffer *x, uint32_
   }
   if (variant == VF_MATMUL_AUTO)
     variant = vf_matmul_choose(dev, w, m);
+  if (w->packing.bits) {
+    vf_op_matmul_quant(cmd, variant, x, m, w, bias, residual, y);
+    return;
+  }
   const char *name = vf_matmul_variant_name(variant);
 
   uint64_t n = w->rows, k = w->cols;
@@ -299,10 +303,10 @@ vf_op_matmul_act(VfCmd *cmd, VfMatmulVariant variant, const VfBuffer *x, uint32_
   uint32_t nspecs = 0;
   uint32_t block_cols = 1, block_rows = 1; /* output columns / rows per workgroup (2-D grids) */
   uint32_t cols_per_group = 1;             /* output columns per workgroup (1-D grids) */
-  TileConfig tile;
+  VfMatmulTile tile;
   switch (variant) {
   case VF_MATMUL_GEMM_TILED:
-    tiled_config(info, &tile);
+    vf_matmul_tiled_config(info, &tile);
     specs[0] = tile.bm, specs[1] = tile.bn, specs[2] = tile.bk, specs[3] = tile.tm, specs[4] = tile.tn;
     specs[5] = (tile.bm / tile.tm) * (tile.bn / tile.tn);
     nspecs = 6;
@@ -317,7 +321,7 @@ vf_op_matmul_act(VfCmd *cmd, VfMatmulVariant variant, const VfBuffer *x, uint32_
     block_rows = GEMM_TEXEL_BLOCK * GEMM_TEXEL_WORKGROUP_Y;
     break;
   case VF_MATMUL_GEMV_SUBGROUP: {
-    uint32_t wg = gemv_subgroup_workgroup(info);
+    uint32_t wg = vf_matmul_gemv_subgroup_workgroup(info);
     uint32_t rows_per_group = MAX(wg / MAX(info->subgroup_size, 1u), 1u);
     bool vec = (k * vf_dtype_size(w->dtype)) % 16 == 0 && w->buf.offset % 16 == 0 && x->offset % 16 == 0;
     specs[0] = wg, specs[1] = rows_per_group, specs[2] = vec;

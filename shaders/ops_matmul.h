@@ -3,7 +3,8 @@
  *   Y[M, N] = X[M, K] · W[N, K]ᵀ  (+ bias[N])  (+ residual[M, N])
  *
  * X, Y, residual: f32, row-major, contiguous. bias: f32 [N] (the loader widens
- * checkpoint biases to f32). W: bf16, f16 or f32 as stored, [N, K] row-major.
+ * checkpoint biases to f32). W: bf16, f16 or f32 as stored, [N, K] row-major, or packed 4/8-bit
+ * groups (w->packing.bits != 0: ops_matmul_quant.h, same variants and policy).
  * residual may alias Y (in-place residual add). Accumulation is f32. 16-bit weights are read as
  * 32-bit words: W's buffer must hold N·K·2 bytes rounded up to a multiple of 4 (arena buffers do).
  *
@@ -51,3 +52,12 @@ typedef enum {
 
 void vf_op_matmul_act(VfCmd *cmd, VfMatmulVariant variant, const VfBuffer *x, uint32_t m, const VfMatrix *w,
                       const VfBuffer *bias, const VfBuffer *residual, VfMatmulActivation act, const VfBuffer *y);
+
+/* Shapes the GPU-family kernels share with the packed ones (ops_matmul_quant.c). The tiled GEMM's tile: BM×BN
+ * outputs per workgroup, BK-deep k-slices, TM×TN per invocation; FALSE when the device limits allow none. */
+typedef struct {
+  uint32_t bm, bn, bk, tm, tn;
+} VfMatmulTile;
+gboolean vf_matmul_tiled_config(const VfDeviceInfo *info, VfMatmulTile *t);
+/* Invocations per workgroup of the subgroup GEMV: four subgroups (one weight row each at a time). */
+uint32_t vf_matmul_gemv_subgroup_workgroup(const VfDeviceInfo *info);

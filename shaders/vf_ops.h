@@ -6,6 +6,7 @@
 #include "ops_common.h"
 #include "ops_elementwise.h"
 #include "ops_matmul.h"
+#include "ops_matmul_quant.h"
 #include "ops_memread.h"
 #include "ops_norm.h"
 #include "ops_reduce.h"

@@ -4,6 +4,7 @@
 #include <glib/gstdio.h>
 #include <string.h>
 #include "vf_test_data.h"
+#include "vf_test_hub.h"
 
 /* Runs viewfinder-cli with `args`; returns its exit status, stdout and stderr. */
 static int
@@ -40,7 +41,7 @@ assert_chat_answers_as(const char *case_name, const char *const *media, int prom
   JsonObject *text = json_array_get_object_element(content, json_array_get_length(content) - 1);
   const char *question = json_object_get_string_member(text, "text");
 
-  g_autofree char *model = vf_test_data_path("models/tiny-a");
+  g_autofree char *model = vf_test_model_path("tiny-a");
   g_autofree char *tokenizer = vf_test_data_path("tokenizer");
   g_autoptr(GPtrArray) args = g_ptr_array_new();
   const char *fixed[] = {"chat", "-m", model, "--tokenizer", tokenizer, "--max-new-tokens", "16", "-p", question};
@@ -70,7 +71,7 @@ test_chat_matches_reference(void)
 static void
 test_chat_json_lines(void)
 {
-  g_autofree char *model = vf_test_data_path("models/tiny-a");
+  g_autofree char *model = vf_test_model_path("tiny-a");
   g_autofree char *tokenizer = vf_test_data_path("tokenizer");
   const char *args[] = {"chat", "-m", model, "--tokenizer", tokenizer, "-p", "Hi", "--max-new-tokens", "3", "--json", NULL};
   g_autofree char *out = NULL, *err = NULL;
@@ -111,7 +112,7 @@ test_chat_video_matches_reference(void)
 static void
 test_ocr_json(void)
 {
-  g_autofree char *model = vf_test_data_path("models/tiny-a");
+  g_autofree char *model = vf_test_model_path("tiny-a");
   g_autofree char *tokenizer = vf_test_data_path("tokenizer");
   g_autofree char *image = vf_test_data_path("golden/cases/a02_image_photo/chelsea.png");
   g_autofree char *tmp = g_dir_make_tmp("vf-ocr-XXXXXX", NULL);
@@ -158,7 +159,7 @@ ocr_line_essentials(const char *line)
 static void
 test_ocr_batch_equals_sequential(void)
 {
-  g_autofree char *model = vf_test_data_path("models/tiny-a");
+  g_autofree char *model = vf_test_model_path("tiny-a");
   g_autofree char *tokenizer = vf_test_data_path("tokenizer");
   g_autofree char *a = vf_test_data_path("golden/cases/a02_image_photo/chelsea.png");
   g_autofree char *b = vf_test_data_path("golden/cases/a04_two_images_vision_id/camera_gray_133x97.png");
@@ -206,7 +207,7 @@ test_chat_errors(void)
   g_free(out);
   g_free(err);
   /* A prompt longer than the context: refused with the numbers, before any work. */
-  g_autofree char *model = vf_test_data_path("models/tiny-a");
+  g_autofree char *model = vf_test_model_path("tiny-a");
   const char *too_long[] = {"chat", "-m", model, "--tokenizer", tokenizer, "--context", "16", "-p",
                             "Write a haiku about the sea.", NULL};
   g_assert_cmpint(run_cli(too_long, &out, &err), ==, 1);
@@ -236,6 +237,47 @@ test_chat_errors(void)
   g_unsetenv("VF_DEVICE");
 }
 
+/* download: a model from a hub (the local imitation) into a cache folder; the snapshot on stdout, a progress
+ * line per finished file on stderr (not a terminal); a missing repository and a usage error fail clearly. */
+static void
+test_download(void)
+{
+  g_autofree char *tiny = vf_test_data_path("models/tiny-a");
+  g_autofree char *config = g_build_filename(tiny, "config.json", NULL);
+  g_autofree char *weights = g_build_filename(tiny, "model.safetensors", NULL);
+  const char *files[] = {"config.json", config, "model.safetensors", weights, NULL};
+  const char *commit = "fedcba9876543210fedcba9876543210fedcba98";
+  VfTestHub *hub = vf_test_hub_start("Qwen/Qwen2-VL-Tiny", commit, files);
+  g_autofree char *endpoint = vf_test_hub_endpoint(hub);
+  g_autofree char *cache = g_dir_make_tmp("vf-cli-hub-XXXXXX", NULL);
+  g_autofree char *out = NULL, *err = NULL;
+  const char *args[] = {"download", "--endpoint", endpoint, "--cache-dir", cache, "Qwen/Qwen2-VL-Tiny", NULL};
+  g_assert_cmpint(run_cli(args, &out, &err), ==, 0);
+  g_autofree char *snapshot = g_build_filename(cache, "models--Qwen--Qwen2-VL-Tiny", "snapshots", commit, NULL);
+  g_autofree char *want = g_strconcat(snapshot, "\n", NULL);
+  g_assert_cmpstr(out, ==, want);
+  g_assert_nonnull(strstr(err, "[1/2] config.json"));
+  g_assert_nonnull(strstr(err, "[2/2] model.safetensors 20.1 of 20.1 MB, total 20.1 of 20.1 MB"));
+  g_autofree char *weights_link = g_build_filename(snapshot, "model.safetensors", NULL);
+  g_assert_true(g_file_test(weights_link, G_FILE_TEST_IS_SYMLINK));
+
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  const char *missing[] = {"download", "--endpoint", endpoint, "--cache-dir", cache, "Qwen/Nope", NULL};
+  g_assert_cmpint(run_cli(missing, &out, &err), ==, 1);
+  g_assert_cmpstr(out, ==, "");
+  g_assert_cmpstr(err, ==, "viewfinder-cli download: Qwen/Nope (revision main): not found on the hub (404)\n");
+
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  const char *usage[] = {"download", NULL};
+  g_assert_cmpint(run_cli(usage, &out, &err), ==, 2);
+  g_assert_nonnull(strstr(err, "usage: download [--revision REV] OWNER/NAME"));
+  vf_test_hub_stop(hub);
+  const char *rm[] = {"rm", "-rf", cache, NULL};
+  g_assert_true(g_spawn_sync(NULL, (char **)rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL, NULL));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -247,5 +289,6 @@ main(int argc, char **argv)
   g_test_add_func("/cli/ocr-json", test_ocr_json);
   g_test_add_func("/cli/ocr-batch-equals-sequential", test_ocr_batch_equals_sequential);
   g_test_add_func("/cli/chat-errors", test_chat_errors);
+  g_test_add_func("/cli/download", test_download);
   return g_test_run();
 }

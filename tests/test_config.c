@@ -165,13 +165,6 @@ rope_yarn(JsonObject *o)
 
 static void drop_rope(JsonObject *o) { json_object_remove_member(o, "rope_scaling"); }
 
-static void
-quantized(JsonObject *o)
-{
-  JsonObject *q = json_object_new();
-  json_object_set_string_member(q, "quant_method", "awq");
-  json_object_set_object_member(o, "quantization_config", q);
-}
 
 static void
 vision_heads_3(JsonObject *o)
@@ -264,7 +257,6 @@ test_config_errors(void)
     {"mrope_section of two", mrope_two_entries, VF_CONFIG_ERROR_MALFORMED, {"rope_scaling.mrope_section", "3"}},
     {"rope type yarn", rope_yarn, VF_CONFIG_ERROR_UNSUPPORTED, {"rope_scaling.type", "yarn"}},
     {"no rope_scaling", drop_rope, VF_CONFIG_ERROR_MISSING, {"rope_scaling", "mrope_section"}},
-    {"quantized checkpoint", quantized, VF_CONFIG_ERROR_UNSUPPORTED, {"quantization_config", "awq"}},
     {"special id past the vocabulary", image_id_past_vocab, VF_CONFIG_ERROR_MALFORMED,
      {"image_token_id", "5000", "vocab_size"}},
     {"vision heads not dividing the width", vision_heads_3, VF_CONFIG_ERROR_MALFORMED, {"vision_config.num_heads"}},
@@ -331,6 +323,197 @@ test_unreadable_files(void)
   write_file(dir, "preprocessor_config.json", "{\"size\": {\"shortest_edge\": \"big\"}}");
   expect_error(dir, VF_CONFIG_ERROR_MALFORMED, "preprocessor_config.json",
                (const char *[]){"size.shortest_edge", NULL}, "size.shortest_edge a string");
+  st_remove_dir(dir);
+}
+
+/* ---- quantized checkpoints -------------------------------------------------------------------------- */
+
+/* quantization_config as the official repos write it (spec §2.6), on tiny-b (hidden 256, intermediate 512). */
+static JsonObject *
+set_quant(JsonObject *o, const char *method, int bits, int group_size)
+{
+  JsonObject *q = json_object_new();
+  json_object_set_string_member(q, "quant_method", method);
+  json_object_set_int_member(q, "bits", bits);
+  json_object_set_int_member(q, "group_size", group_size);
+  if (strcmp(method, "awq") == 0) {
+    json_object_set_string_member(q, "version", "gemm");
+    json_object_set_boolean_member(q, "zero_point", TRUE);
+    JsonArray *skip = json_array_new();
+    json_array_add_string_element(skip, "visual");
+    json_object_set_array_member(q, "modules_to_not_convert", skip);
+  } else {
+    json_object_set_boolean_member(q, "sym", TRUE);
+    json_object_set_boolean_member(q, "desc_act", FALSE);
+  }
+  json_object_set_object_member(o, "quantization_config", q);
+  return q;
+}
+
+static void gptq4(JsonObject *o) { set_quant(o, "gptq", 4, 128); }
+static void gptq8_per_column(JsonObject *o) { set_quant(o, "gptq", 8, -1); }
+static void gptq4_act_order(JsonObject *o)
+{
+  JsonObject *q = set_quant(o, "gptq", 4, 64);
+  json_object_set_boolean_member(q, "desc_act", TRUE);
+  json_object_set_boolean_member(q, "sym", FALSE);
+}
+static void awq(JsonObject *o) { set_quant(o, "awq", 4, 128); }
+static void gptq3(JsonObject *o) { set_quant(o, "gptq", 3, 128); }
+static void awq8(JsonObject *o) { set_quant(o, "awq", 8, 128); }
+static void gptq_group_96(JsonObject *o) { set_quant(o, "gptq", 4, 96); }   /* divides neither 256 nor 512 */
+static void gptq_group_zero(JsonObject *o) { set_quant(o, "gptq", 4, 0); }
+static void gptq_marlin(JsonObject *o)
+{
+  json_object_set_string_member(set_quant(o, "gptq", 4, 128), "checkpoint_format", "marlin");
+}
+static void gptq_marlin_flag(JsonObject *o)
+{
+  json_object_set_boolean_member(set_quant(o, "gptq", 4, 128), "is_marlin_format", TRUE);
+}
+static void awq_gemv(JsonObject *o) { json_object_set_string_member(set_quant(o, "awq", 4, 128), "version", "gemv"); }
+static void awq_gemv_fast(JsonObject *o)
+{
+  json_object_set_string_member(set_quant(o, "awq", 4, 128), "version", "gemv_fast");
+}
+static void awq_exllama(JsonObject *o)
+{
+  json_object_set_string_member(set_quant(o, "awq", 4, 128), "version", "exllama");
+}
+static void awq_skip_mlp(JsonObject *o)
+{
+  JsonObject *q = set_quant(o, "awq", 4, 128);
+  json_array_add_string_element(json_object_get_array_member(q, "modules_to_not_convert"), "mlp.down_proj");
+}
+static void bitsandbytes(JsonObject *o)
+{
+  JsonObject *q = json_object_new();
+  json_object_set_string_member(q, "quant_method", "bitsandbytes");
+  json_object_set_boolean_member(q, "load_in_4bit", TRUE);
+  json_object_set_object_member(o, "quantization_config", q);
+}
+static void fp8(JsonObject *o)
+{
+  JsonObject *q = json_object_new();
+  json_object_set_string_member(q, "quant_method", "fp8");
+  json_object_set_object_member(o, "quantization_config", q);
+}
+static void exl2(JsonObject *o) { set_quant(o, "exl2", 4, 128); }
+static void no_method(JsonObject *o)
+{
+  json_object_remove_member(set_quant(o, "gptq", 4, 128), "quant_method");
+}
+
+static void
+test_quantized_configs(void)
+{
+  struct {
+    EditFunc edit;
+    VfQuantMethod method;
+    uint32_t bits, group_size;
+    bool desc_act, sym;
+    const char *name;
+  } cases[] = {
+    {gptq4, VF_QUANT_GPTQ, 4, 128, false, true, "GPTQ-Int4"},
+    {gptq8_per_column, VF_QUANT_GPTQ, 8, 0, false, true, "GPTQ-Int8"},
+    {gptq4_act_order, VF_QUANT_GPTQ, 4, 64, true, false, "GPTQ-Int4"},
+    {awq, VF_QUANT_AWQ, 4, 128, false, true, "AWQ"},
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+    g_autofree char *dir = edited_dir("tiny-b", "config.json", cases[i].edit);
+    g_autoptr(VfConfig) c = load_ok(dir);
+    g_assert_cmpint(c->quant.method, ==, cases[i].method);
+    g_assert_cmpuint(c->quant.bits, ==, cases[i].bits);
+    g_assert_cmpuint(c->quant.group_size, ==, cases[i].group_size);
+    g_assert_cmpuint(vf_quant_group_width(&c->quant, 512), ==, cases[i].group_size ? cases[i].group_size : 512);
+    g_assert_cmpstr(vf_quant_format_name(&c->quant), ==, cases[i].name);
+    if (cases[i].method == VF_QUANT_GPTQ) {
+      g_assert_true(c->quant.desc_act == cases[i].desc_act);
+      g_assert_true(c->quant.sym == cases[i].sym);
+    } else {
+      g_assert_true(c->quant.zero_point);
+    }
+    st_remove_dir(dir);
+  }
+  g_autofree char *plain = st_model_dir("tiny-b");
+  g_autoptr(VfConfig) c = load_ok(plain);
+  g_assert_cmpint(c->quant.method, ==, VF_QUANT_NONE);
+  g_assert_cmpstr(vf_quant_format_name(&c->quant), ==, "16-bit");
+}
+
+/* Every refusal of issue 11 names the file, the field and the reason, before any weight is read. */
+static void
+test_quantized_refusals(void)
+{
+  struct {
+    const char *what;
+    EditFunc edit;
+    int code;
+    const char *needles[3];
+  } cases[] = {
+    {"3-bit GPTQ", gptq3, VF_CONFIG_ERROR_UNSUPPORTED, {"quantization_config.bits", "3-bit", "4 and 8"}},
+    {"8-bit AWQ", awq8, VF_CONFIG_ERROR_UNSUPPORTED, {"quantization_config.bits", "8-bit AWQ"}},
+    {"group size dividing no width", gptq_group_96, VF_CONFIG_ERROR_UNSUPPORTED,
+     {"quantization_config.group_size", "96 does not divide hidden_size 256"}},
+    {"group size 0", gptq_group_zero, VF_CONFIG_ERROR_MALFORMED, {"quantization_config.group_size", "-1"}},
+    {"Marlin checkpoint format", gptq_marlin, VF_CONFIG_ERROR_UNSUPPORTED,
+     {"quantization_config.checkpoint_format", "\"marlin\""}},
+    {"Marlin flag", gptq_marlin_flag, VF_CONFIG_ERROR_UNSUPPORTED, {"quantization_config.is_marlin_format"}},
+    {"AWQ gemv", awq_gemv, VF_CONFIG_ERROR_UNSUPPORTED, {"quantization_config.version", "\"gemv\"", "gemm"}},
+    {"AWQ gemv_fast", awq_gemv_fast, VF_CONFIG_ERROR_UNSUPPORTED, {"quantization_config.version", "gemv_fast"}},
+    {"AWQ exllama", awq_exllama, VF_CONFIG_ERROR_UNSUPPORTED, {"quantization_config.version", "exllama"}},
+    {"AWQ leaving a decoder linear in 16 bits", awq_skip_mlp, VF_CONFIG_ERROR_UNSUPPORTED,
+     {"quantization_config.modules_to_not_convert", "mlp.down_proj", "model.layers.0.mlp.down_proj"}},
+    {"bitsandbytes", bitsandbytes, VF_CONFIG_ERROR_UNSUPPORTED,
+     {"quantization_config.quant_method", "\"bitsandbytes\"", "gptq and awq"}},
+    {"fp8", fp8, VF_CONFIG_ERROR_UNSUPPORTED, {"quantization_config.quant_method", "\"fp8\""}},
+    {"exl2", exl2, VF_CONFIG_ERROR_UNSUPPORTED, {"quantization_config.quant_method", "\"exl2\""}},
+    {"no quant_method", no_method, VF_CONFIG_ERROR_MISSING, {"quantization_config.quant_method", "missing"}},
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+    g_autofree char *dir = edited_dir("tiny-b", "config.json", cases[i].edit);
+    expect_error(dir, cases[i].code, "config.json", cases[i].needles, cases[i].what);
+    st_remove_dir(dir);
+  }
+}
+
+/* quantize_config.json: alone (older AutoGPTQ exports), beside a matching quantization_config, or
+ * contradicting it. */
+static void
+test_quantize_config_json(void)
+{
+  g_autofree char *dir = edited_dir("tiny-b", "config.json", NULL);
+  write_file(dir, "quantize_config.json",
+             "{\"bits\": 8, \"group_size\": 64, \"desc_act\": true, \"sym\": true, \"damp_percent\": 0.01,"
+             " \"true_sequential\": true, \"model_file_base_name\": \"model\", \"quant_method\": \"gptq\"}");
+  {
+    g_autoptr(VfConfig) c = load_ok(dir);
+    g_assert_cmpint(c->quant.method, ==, VF_QUANT_GPTQ);
+    g_assert_cmpuint(c->quant.bits, ==, 8);
+    g_assert_cmpuint(c->quant.group_size, ==, 64);
+    g_assert_true(c->quant.desc_act);
+  }
+  g_autofree char *config = g_build_filename(dir, "config.json", NULL);
+  JsonNode *root = st_read_json(config);
+  JsonObject *q = set_quant(json_node_get_object(root), "gptq", 8, 64);
+  json_object_set_boolean_member(q, "desc_act", TRUE);
+  st_write_json(config, root);
+  {
+    g_autoptr(VfConfig) c = load_ok(dir);
+    g_assert_cmpuint(c->quant.bits, ==, 8);
+  }
+  json_object_set_int_member(q, "group_size", 128);
+  st_write_json(config, root);
+  json_node_unref(root);
+  expect_error(dir, VF_CONFIG_ERROR_MALFORMED, "quantize_config.json",
+               (const char *[]){"group_size", "differs from", "config.json"}, "quantize_config.json contradicting");
+
+  write_file(dir, "quantize_config.json", "{\"bits\": 2, \"group_size\": 64}");
+  expect_error(dir, VF_CONFIG_ERROR_UNSUPPORTED, "quantize_config.json", (const char *[]){"bits", "2-bit", NULL},
+               "2-bit quantize_config.json");
+  write_file(dir, "quantize_config.json", "{\"bits\": 4, ");
+  expect_error(dir, VF_CONFIG_ERROR_MALFORMED, "quantize_config.json", (const char *[]){"not valid JSON", NULL},
+               "broken quantize_config.json");
   st_remove_dir(dir);
 }
 
@@ -465,6 +648,9 @@ main(int argc, char **argv)
   g_test_add_func("/config/tiny-b", test_tiny_b);
   g_test_add_func("/config/errors", test_config_errors);
   g_test_add_func("/config/unreadable-files", test_unreadable_files);
+  g_test_add_func("/config/quantized", test_quantized_configs);
+  g_test_add_func("/config/quantized-refusals", test_quantized_refusals);
+  g_test_add_func("/config/quantize-config-json", test_quantize_config_json);
   g_test_add_func("/config/text-config-and-later-rope", test_text_config_and_later_rope);
   g_test_add_func("/config/reduced-vision-config", test_reduced_vision_config);
   g_test_add_func("/config/generation-variants", test_generation_variants);

@@ -133,13 +133,26 @@ test_scan(void)
   g_autofree char *ms_text = g_build_filename(ms, "Qwen", "Qwen2-VL-Text", NULL);
   make_checkpoint(ms_text, "{\"model_type\": \"qwen2\"}", FALSE, TRUE);
 
+  /* The quantized repos (quantization_config in config.json) are found like the 16-bit ones. */
+  const char *gptq_config = "{\"model_type\": \"qwen2_vl\", \"hidden_size\": 3584, \"quantization_config\":"
+                            " {\"quant_method\": \"gptq\", \"bits\": 4, \"group_size\": 128}}";
+  const char *awq_config = "{\"model_type\": \"qwen2_vl\", \"hidden_size\": 8192, \"quantization_config\":"
+                           " {\"quant_method\": \"awq\", \"bits\": 4, \"version\": \"gemm\"}}";
+  g_autofree char *gptq7b =
+    g_build_filename(hub, "models--Qwen--Qwen2-VL-7B-Instruct-GPTQ-Int4", "snapshots", "eee", NULL);
+  make_checkpoint(gptq7b, gptq_config, TRUE, TRUE);
+  g_autofree char *awq72b = g_build_filename(ms, "models", "Qwen", "Qwen2-VL-72B-Instruct-AWQ", NULL);
+  make_checkpoint(awq72b, awq_config, TRUE, TRUE);
+
   g_autofree char *hf_cache = vf_model_finder_hf_cache();
   g_assert_cmpstr(hf_cache, ==, hub);
   g_autofree char *got = found_summary();
   g_autofree char *want = g_strdup_printf("Qwen2-VL-2B-Instruct|Hugging Face cache|%s\n"
                                           "Qwen2-VL-2B-Instruct|ModelScope cache|%s\n"
-                                          "Qwen2-VL-7B-Instruct|ModelScope cache|%s\n",
-                                          main_snapshot, ms_new, ms_old);
+                                          "Qwen2-VL-72B-Instruct-AWQ|ModelScope cache|%s\n"
+                                          "Qwen2-VL-7B-Instruct|ModelScope cache|%s\n"
+                                          "Qwen2-VL-7B-Instruct-GPTQ-Int4|Hugging Face cache|%s\n",
+                                          main_snapshot, ms_new, awq72b, ms_old, gptq7b);
   g_assert_cmpstr(got, ==, want);
 
   /* HF_HUB_CACHE wins over HF_HOME; an empty variable counts as unset. */

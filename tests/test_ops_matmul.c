@@ -24,6 +24,8 @@
 
 #include "ref/ref_common.h"
 #include "ref/ref_matmul.h"
+#include "ref/ref_quant.h"
+#include "vf_quant.h"
 #include "vf_test.h"
 
 enum {
@@ -44,17 +46,25 @@ is_texel(VfMatmulVariant v)
 
 /* ---- weights ------------------------------------------------------------------------------------ */
 
+typedef struct PackedWeights PackedWeights;
+static void packed_weight_row(const PackedWeights *pw, uint32_t j, float *row);
+
 /* Where the reference gets row j of W as f32 (exactly the values the GPU decodes). */
 typedef struct {
   const float *dense; /* f32 [n, k], or NULL: element e is table[e % table_len] */
   const float *table;
   uint64_t table_len;
   uint32_t k;
+  const PackedWeights *packed; /* or GPTQ/AWQ tensors, dequantized by tests/ref/ref_quant.c */
 } WeightRows;
 
 static void
 weight_row(const WeightRows *w, uint32_t j, float *row)
 {
+  if (w->packed) {
+    packed_weight_row(w->packed, j, row);
+    return;
+  }
   if (w->dense) {
     memcpy(row, w->dense + (size_t)j * w->k, w->k * sizeof(float));
     return;
@@ -491,6 +501,323 @@ test_policy(void)
   vf_test_release(&w.buf);
 }
 
+
+/* ---- packed weights (GPTQ / AWQ) ------------------------------------------------------------------- */
+
+/* One linear as its checkpoint stores it (random words: every nibble or byte uniform). */
+typedef struct {
+  VfQuantConfig config;
+  uint32_t rows, cols, groups;
+  uint32_t *qweight, *qzeros;
+  uint16_t *scales;
+  int32_t *g_idx; /* GPTQ only */
+} StoredLinear;
+
+/* Up to three linears fused along the rows (q, k, v), each with its own g_idx. */
+struct PackedWeights {
+  StoredLinear parts[3];
+  uint32_t first_row[3];
+  uint32_t n_parts, rows, cols;
+};
+
+static void
+stored_random(StoredLinear *l, VfQuantMethod method, uint32_t bits, uint32_t rows, uint32_t cols,
+              uint32_t group_size, bool shuffle, uint32_t seed)
+{
+  *l = (StoredLinear){.config = {.method = method, .bits = bits, .group_size = group_size},
+                      .rows = rows, .cols = cols};
+  l->groups = cols / vf_quant_group_width(&l->config, cols);
+  GRand *rand = g_rand_new_with_seed(seed);
+  uint64_t shape[2];
+  uint64_t n = 1;
+  for (int t = VF_QUANT_QWEIGHT; t <= VF_QUANT_QZEROS; t++) {
+    vf_quant_tensor_shape(&l->config, t, rows, cols, shape);
+    n = shape[0] * shape[1];
+    uint32_t *words = g_new(uint32_t, n);
+    for (uint64_t i = 0; i < n; i++)
+      words[i] = g_rand_int(rand);
+    *(t == VF_QUANT_QWEIGHT ? &l->qweight : &l->qzeros) = words;
+  }
+  n = (uint64_t)l->groups * rows;
+  l->scales = g_new(uint16_t, n);
+  for (uint64_t i = 0; i < n; i++)
+    l->scales[i] = ref_f32_to_f16((float)g_rand_double_range(rand, -0.05, 0.05));
+  if (method == VF_QUANT_GPTQ) {
+    uint32_t width = cols / l->groups;
+    l->g_idx = g_new(int32_t, cols);
+    for (uint32_t i = 0; i < cols; i++)
+      l->g_idx[i] = (int32_t)(i / width);
+    for (uint32_t i = cols - 1; shuffle && i > 0; i--) {
+      uint32_t j = g_rand_int_range(rand, 0, i + 1);
+      int32_t t = l->g_idx[i];
+      l->g_idx[i] = l->g_idx[j], l->g_idx[j] = t;
+    }
+  }
+  g_rand_free(rand);
+}
+
+static void
+packed_weight_row(const PackedWeights *pw, uint32_t j, float *row)
+{
+  uint32_t p = pw->n_parts - 1;
+  while (j < pw->first_row[p])
+    p--;
+  const StoredLinear *l = &pw->parts[p];
+  if (l->config.method == VF_QUANT_GPTQ)
+    ref_gptq_dequant_row(l->config.bits, l->rows, l->cols, l->qweight, l->qzeros, l->scales, l->g_idx,
+                         j - pw->first_row[p], row);
+  else
+    ref_awq_dequant_row(l->rows, l->cols, l->groups, l->qweight, l->qzeros, l->scales, j - pw->first_row[p], row);
+}
+
+/* `n_parts` random linears of `rows[i]` outputs each, fused. */
+static PackedWeights *
+packed_new(VfQuantMethod method, uint32_t bits, const uint32_t *rows, uint32_t n_parts, uint32_t cols,
+           uint32_t group_size, bool shuffle, uint32_t seed)
+{
+  PackedWeights *pw = g_new0(PackedWeights, 1);
+  pw->n_parts = n_parts;
+  pw->cols = cols;
+  for (uint32_t p = 0; p < n_parts; p++) {
+    pw->first_row[p] = pw->rows;
+    stored_random(&pw->parts[p], method, bits, rows[p], cols, group_size, shuffle, seed + p);
+    pw->rows += rows[p];
+  }
+  return pw;
+}
+
+static void
+packed_free(PackedWeights *pw)
+{
+  for (uint32_t p = 0; p < pw->n_parts; p++) {
+    g_free(pw->parts[p].qweight);
+    g_free(pw->parts[p].qzeros);
+    g_free(pw->parts[p].scales);
+    g_free(pw->parts[p].g_idx);
+  }
+  g_free(pw);
+}
+
+/* Repacks every part with vf_quant_repack (as the loader does) and uploads the packed matrix. */
+static VfMatrix
+packed_upload(const PackedWeights *pw)
+{
+  const VfQuantConfig *qc = &pw->parts[0].config;
+  uint32_t width = vf_quant_group_width(qc, pw->cols), groups = pw->cols / width;
+  uint64_t row_words = pw->cols / (32 / qc->bits);
+  g_autofree uint32_t *words = g_new(uint32_t, pw->rows * row_words);
+  g_autofree uint32_t *group_words = g_new(uint32_t, (uint64_t)pw->rows * groups);
+  g_autofree uint32_t *g_idx = g_new(uint32_t, (uint64_t)pw->n_parts * pw->cols);
+  bool any_act_order = false;
+  for (uint32_t p = 0; p < pw->n_parts; p++) {
+    const StoredLinear *l = &pw->parts[p];
+    VfQuantTensors t = {{l->qweight, l->qzeros, l->scales, l->g_idx}};
+    bool act_order;
+    g_autoptr(GError) error = NULL;
+    g_assert_true(vf_quant_repack(qc, l->rows, l->cols, &t, words + pw->first_row[p] * row_words,
+                                  group_words + (uint64_t)pw->first_row[p] * groups, g_idx + (uint64_t)p * pw->cols,
+                                  &act_order, &error));
+    any_act_order |= act_order;
+  }
+  VfMatrix m = {.buf = vf_test_upload(words, pw->rows * row_words * 4), .dtype = VF_DTYPE_I32,
+                .rows = pw->rows, .cols = pw->cols,
+                .packing = {.bits = qc->bits, .group_width = width,
+                            .groups = vf_test_upload(group_words, (uint64_t)pw->rows * groups * 4),
+                            .g_idx_rows = {pw->n_parts > 1 ? pw->first_row[1] : pw->rows,
+                                           pw->n_parts > 2 ? pw->first_row[2] : pw->rows}}};
+  if (any_act_order)
+    m.packing.g_idx = vf_test_upload(g_idx, (uint64_t)pw->n_parts * pw->cols * 4);
+  return m;
+}
+
+/* Runs `v` on the packed weights against the reference; returns the dispatch count. */
+static uint32_t
+run_packed_weights(VfMatmulVariant v, const PackedWeights *pw, const VfMatrix *mw, uint32_t m, unsigned opts)
+{
+  VfDevice *dev = vf_test_device();
+  uint32_t n = pw->rows, k = pw->cols, seed = m * 7919u + n * 104729u + k * 31u;
+  g_autofree float *x = vf_test_random((size_t)m * k, -1, 1, seed);
+  g_autofree float *bias = (opts & WITH_BIAS) ? vf_test_random(n, -1, 1, seed + 2) : NULL;
+  g_autofree float *residual = (opts & WITH_RESIDUAL) ? vf_test_random((size_t)m * n, -2, 2, seed + 3) : NULL;
+  size_t y_bytes = (size_t)m * n * 4;
+  VfBuffer bx = vf_test_upload(x, (size_t)m * k * 4);
+  VfBuffer bb = bias ? vf_test_upload(bias, n * 4) : (VfBuffer){0};
+  bool in_place = residual && (opts & RESIDUAL_IN_PLACE);
+  VfBuffer by = vf_test_upload(in_place ? residual : NULL, y_bytes);
+  VfBuffer br = residual && !in_place ? vf_test_upload(residual, y_bytes) : (VfBuffer){0};
+
+  const VfQuantConfig *qc = &pw->parts[0].config;
+  g_autofree char *what = g_strdup_printf(
+    "%s %s q%u M=%u N=%u K=%u group %u%s%s%s%s", vf_matmul_variant_name(v), vf_quant_format_name(qc), qc->bits, m,
+    n, k, mw->packing.group_width, mw->packing.g_idx.buffer ? " act-order" : "", bias ? " +bias" : "",
+    residual ? " +residual" : "", in_place ? " (in place)" : "");
+  uint32_t dispatches = 0;
+  if (v != VF_MATMUL_AUTO && !vf_matmul_supports(dev, v, mw, m)) {
+    g_printerr("%s: unexpectedly unsupported\n", what);
+    g_test_fail();
+  } else {
+    VfCmd *cmd = vf_test_cmd();
+    vf_op_matmul_variant(cmd, v, &bx, m, mw, bias ? &bb : NULL, residual ? (in_place ? &by : &br) : NULL, &by);
+    dispatches = vf_cmd_dispatch_count(cmd);
+    vf_test_submit(cmd);
+    g_autofree float *got = g_new(float, (size_t)m * n);
+    vf_test_download(&by, got, y_bytes);
+    Problem pb = {.x = x, .bias = bias, .residual = residual, .m = m, .n = n, .k = k,
+                  .w = {.packed = pw, .k = k}};
+    check_outputs(what, &pb, got);
+  }
+  vf_test_release(&bx);
+  vf_test_release(&by);
+  if (bias)
+    vf_test_release(&bb);
+  if (residual && !in_place)
+    vf_test_release(&br);
+  return dispatches;
+}
+
+static void
+packed_release(VfMatrix *m)
+{
+  vf_test_release(&m->buf);
+  vf_test_release(&m->packing.groups);
+  if (m->packing.g_idx.buffer)
+    vf_test_release(&m->packing.g_idx);
+}
+
+static const VfMatmulVariant gemv_variants[] = {VF_MATMUL_GEMV_SUBGROUP, VF_MATMUL_GEMV_TEXEL};
+static const VfMatmulVariant gemm_variants[] = {VF_MATMUL_GEMM_TILED, VF_MATMUL_GEMM_TEXEL};
+
+/* The decoder linears of 2B, 7B and 72B at their real shapes (N outputs, K inputs), group 128: GEMV at
+ * M = 1 and 3 (decode, batched decode) and GEMM at a prefill-sized M, in both families, the three formats
+ * taking turns. The big GEMMs run a few rows of X (the weights are what is being tested). */
+static void
+test_packed_real_shapes(void)
+{
+  static const struct {
+    uint32_t n, k, gemm_m;
+  } shapes[] = {
+    {1536, 1536, 67},  {256, 1536, 67}, {8960, 1536, 20},  {1536, 8960, 20},
+    {3584, 3584, 9},   {512, 3584, 9},  {18944, 3584, 5},  {3584, 18944, 5},
+    {29696, 8192, 5},  {8192, 29696, 5},
+  };
+  static const struct {
+    VfQuantMethod method;
+    uint32_t bits;
+  } formats[] = {{VF_QUANT_GPTQ, 4}, {VF_QUANT_AWQ, 4}, {VF_QUANT_GPTQ, 8}};
+  for (size_t s = 0; s < G_N_ELEMENTS(shapes); s++) {
+    /* 72B in GPTQ (its repack is a transpose: the biggest matrices set up fastest). */
+    size_t f = shapes[s].n * (uint64_t)shapes[s].k > 200000000u ? s % 2 * 2 : s % G_N_ELEMENTS(formats);
+    PackedWeights *pw = packed_new(formats[f].method, formats[f].bits, &shapes[s].n, 1, shapes[s].k, 128, false,
+                                   (uint32_t)s);
+    VfMatrix mw = packed_upload(pw);
+    for (size_t v = 0; v < G_N_ELEMENTS(gemv_variants); v++) {
+      run_packed_weights(gemv_variants[v], pw, &mw, 1, s == 0 ? WITH_BIAS | WITH_RESIDUAL : 0);
+      run_packed_weights(gemv_variants[v], pw, &mw, 3, WITH_RESIDUAL | RESIDUAL_IN_PLACE);
+    }
+    for (size_t v = 0; v < G_N_ELEMENTS(gemm_variants); v++)
+      run_packed_weights(gemm_variants[v], pw, &mw, shapes[s].gemm_m, s == 1 ? WITH_BIAS : 0);
+    run_packed_weights(VF_MATMUL_AUTO, pw, &mw, 1, 0);
+    packed_release(&mw);
+    packed_free(pw);
+  }
+}
+
+/* Group shapes off the fast paths: odd group counts (3 of 512, 3 of 96, 7 of 1280), one group per column
+ * (-1), groups narrower than a texel step or a word (16, 8 and 4 inputs), every variant and format. */
+static void
+test_packed_groups(void)
+{
+  static const struct {
+    uint32_t n, k, group_size;
+  } shapes[] = {
+    {40, 1536, 512}, {72, 288, 96}, {64, 8960, 1280}, {136, 1536, 0}, {48, 256, 16}, {24, 128, 8}, {16, 64, 4},
+  };
+  static const struct {
+    VfQuantMethod method;
+    uint32_t bits;
+  } formats[] = {{VF_QUANT_GPTQ, 4}, {VF_QUANT_GPTQ, 8}, {VF_QUANT_AWQ, 4}};
+  unsigned count = 0;
+  for (size_t s = 0; s < G_N_ELEMENTS(shapes); s++)
+    for (size_t f = 0; f < G_N_ELEMENTS(formats); f++) {
+      uint32_t per_word = 32 / formats[f].bits;
+      if (shapes[s].group_size && shapes[s].group_size % per_word && formats[f].method == VF_QUANT_AWQ)
+        continue; /* AWQ checkpoints group whole words */
+      PackedWeights *pw = packed_new(formats[f].method, formats[f].bits, &shapes[s].n, 1, shapes[s].k,
+                                     shapes[s].group_size, false, 40 + (uint32_t)(s * 3 + f));
+      VfMatrix mw = packed_upload(pw);
+      for (size_t v = 0; v < G_N_ELEMENTS(all_variants); v++) {
+        bool gemm = all_variants[v] == VF_MATMUL_GEMM_TILED || all_variants[v] == VF_MATMUL_GEMM_TEXEL;
+        run_packed_weights(all_variants[v], pw, &mw, gemm ? 13 : 1 + count % 2, count % 3 == 0 ? WITH_BIAS : 0);
+        count++;
+      }
+      packed_release(&mw);
+      packed_free(pw);
+    }
+}
+
+/* GPTQ act-order: a shuffled g_idx per part of a fused q/k/v-like matrix (rows 96 + 32 + 32), every
+ * variant, 4 and 8 bits; and a single linear at a real 2B shape. */
+static void
+test_packed_act_order(void)
+{
+  static const uint32_t qkv[3] = {96, 32, 32};
+  for (uint32_t bits = 4; bits <= 8; bits += 4) {
+    PackedWeights *pw = packed_new(VF_QUANT_GPTQ, bits, qkv, 3, 256, 64, true, 90 + bits);
+    VfMatrix mw = packed_upload(pw);
+    g_assert_nonnull(mw.packing.g_idx.buffer);
+    for (size_t v = 0; v < G_N_ELEMENTS(all_variants); v++) {
+      bool gemm = all_variants[v] == VF_MATMUL_GEMM_TILED || all_variants[v] == VF_MATMUL_GEMM_TEXEL;
+      run_packed_weights(all_variants[v], pw, &mw, gemm ? 19 : 2, WITH_BIAS);
+    }
+    packed_release(&mw);
+    packed_free(pw);
+  }
+  const uint32_t n = 1536;
+  PackedWeights *pw = packed_new(VF_QUANT_GPTQ, 4, &n, 1, 1536, 128, true, 99);
+  VfMatrix mw = packed_upload(pw);
+  for (size_t v = 0; v < G_N_ELEMENTS(all_variants); v++)
+    run_packed_weights(all_variants[v], pw, &mw, v % 2 ? 1 : 7, 0);
+  packed_release(&mw);
+  packed_free(pw);
+}
+
+/* Small simulated bindings: the word and group arrays split into several windows at the same rows. */
+static void
+test_packed_windows(void)
+{
+  const uint32_t n = 1000;
+  PackedWeights *pw = packed_new(VF_QUANT_AWQ, 4, &n, 1, 512, 64, false, 123);
+  VfMatrix mw = packed_upload(pw);
+  Limits saved = simulate_limits(64 << 10, (64 << 10) / 16, 256);
+  for (size_t v = 0; v < G_N_ELEMENTS(all_variants); v++)
+    g_assert_cmpuint(run_packed_weights(all_variants[v], pw, &mw, v % 2 ? 2 : 9, WITH_BIAS | WITH_RESIDUAL), >=, 2);
+  restore_limits(saved);
+  packed_release(&mw);
+  packed_free(pw);
+
+  /* A texel-unfriendly K (a multiple of 8, not 32) leaves only the storage-buffer variants; the policy
+   * picks one and a forced texel variant is an error naming the need. */
+  const uint32_t rows = 64;
+  pw = packed_new(VF_QUANT_GPTQ, 4, &rows, 1, 264, 8, false, 124);
+  mw = packed_upload(pw);
+  VfDevice *dev = vf_test_device();
+  g_assert_false(vf_matmul_supports(dev, VF_MATMUL_GEMV_TEXEL, &mw, 1));
+  g_assert_true(vf_matmul_supports(dev, VF_MATMUL_AUTO, &mw, 1));
+  run_packed_weights(VF_MATMUL_AUTO, pw, &mw, 1, 0);
+  run_packed_weights(VF_MATMUL_AUTO, pw, &mw, 40, 0);
+  VfBuffer bx = vf_test_upload(NULL, 264 * 4), by = vf_test_upload(NULL, rows * 4);
+  VfCmd *cmd = vf_test_cmd();
+  vf_op_matmul_variant(cmd, VF_MATMUL_GEMV_TEXEL, &bx, 1, &mw, NULL, NULL, &by);
+  g_autoptr(GError) error = NULL;
+  g_assert_false(vf_cmd_submit(cmd, &error));
+  g_assert_nonnull(strstr(error->message, "K % 32"));
+  vf_cmd_free(cmd);
+  vf_test_release(&bx);
+  vf_test_release(&by);
+  packed_release(&mw);
+  packed_free(pw);
+}
+
 /* The fused QuickGELU epilogue gives, bit for bit, what the matmul followed by the quick_gelu op gives, in
  * every variant and weight dtype, with and without bias, for GEMV- and GEMM-sized M. */
 static void
@@ -553,5 +880,9 @@ main(int argc, char **argv)
   g_test_add_func("/ops/matmul/qwen2-gemm", test_qwen2_gemm);
   g_test_add_func("/ops/matmul/lm-head-windows", test_lm_head_windows);
   g_test_add_func("/ops/matmul/gemm-windows", test_gemm_windows);
+  g_test_add_func("/ops/matmul/packed/real-shapes", test_packed_real_shapes);
+  g_test_add_func("/ops/matmul/packed/groups", test_packed_groups);
+  g_test_add_func("/ops/matmul/packed/act-order", test_packed_act_order);
+  g_test_add_func("/ops/matmul/packed/windows", test_packed_windows);
   return vf_test_finish();
 }

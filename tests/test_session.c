@@ -308,7 +308,7 @@ main(int argc, char **argv)
 {
   vf_test_init(&argc, &argv);
   g_autoptr(GError) error = NULL;
-  g_autofree char *dir = vf_test_data_path("models/tiny-a");
+  g_autofree char *dir = vf_test_model_path("tiny-a");
   g_autofree char *tdir = vf_test_data_path("tokenizer");
   tok = vf_tokenizer_load(tdir, &error);
   g_assert_no_error(error);

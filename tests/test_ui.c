@@ -62,11 +62,12 @@ screenshot(const char *name)
   g_test_message("screenshot: %s", path);
 }
 
-/* What `viewfinder-cli chat` answers (stdout without its final newline); image and video may be NULL. */
+/* What `viewfinder-cli chat` answers with the model folder `model` (stdout without its final newline); image
+ * and video may be NULL. */
 static char *
-cli_answer(const char *image, const char *video, const char *prompt, const char *max_new_tokens)
+cli_answer_of(const char *model, const char *image, const char *video, const char *prompt,
+              const char *max_new_tokens)
 {
-  g_autofree char *model = vf_test_data_path("models/tiny-a");
   g_autofree char *tokenizer = vf_test_data_path("tokenizer");
   const char *argv[20] = {g_getenv("VF_CLI"), "chat", "-m", model, "--tokenizer", tokenizer, "--label-media",
                           "--max-new-tokens", max_new_tokens, "-p", prompt};
@@ -83,6 +84,14 @@ cli_answer(const char *image, const char *video, const char *prompt, const char 
   g_assert_true(g_str_has_suffix(out, "\n"));
   out[strlen(out) - 1] = 0;
   return out;
+}
+
+/* The same with tiny-a. */
+static char *
+cli_answer(const char *image, const char *video, const char *prompt, const char *max_new_tokens)
+{
+  g_autofree char *model = vf_test_data_path("models/tiny-a");
+  return cli_answer_of(model, image, video, prompt, max_new_tokens);
 }
 
 /* ---------------------------------------------------------------------------------------------------
@@ -356,15 +365,21 @@ assert_no_validation_messages(JsonObject *dump)
 }
 
 static App *
-start_with_tiny_model(const char *max_new_tokens)
+start_with_model(const char *model, const char *max_new_tokens)
 {
-  g_autofree char *model = vf_test_data_path("models/tiny-a");
   g_autofree char *tokenizer = vf_test_data_path("tokenizer");
   const char *args[] = {"--model", model, "--tokenizer", tokenizer, "--max-new-tokens", max_new_tokens, NULL};
   App *app = app_start(args);
   json_node_unref(app_wait(app, "the model to load", model_ready, NULL, 60));
   app_focus();
   return app;
+}
+
+static App *
+start_with_tiny_model(const char *max_new_tokens)
+{
+  g_autofree char *model = vf_test_data_path("models/tiny-a");
+  return start_with_model(model, max_new_tokens);
 }
 
 /* ---------------------------------------------------------------------------------------------------
@@ -387,8 +402,36 @@ test_welcome(void)
   g_autoptr(JsonNode) node = app_wait(app, "the welcome page", page_is, "welcome", 20);
   JsonObject *dump = json_node_get_object(node);
   g_assert_cmpstr(json_object_get_string_member(dump, "welcome_title"), ==, "Welcome to Viewfinder");
+  /* The quantized repos are offered with the memory they need. */
+  const char *help = json_object_get_string_member(dump, "welcome_help");
+  g_assert_nonnull(strstr(help, "Qwen2-VL-7B-Instruct-GPTQ-Int4 or -AWQ — 7.0 GB"));
+  g_assert_nonnull(strstr(help, "Qwen2-VL-72B-Instruct-AWQ"));
   g_assert_null(json_object_get_string_member(dump, "model"));
   screenshot("ui-welcome.png");
+  app_quit(app);
+}
+
+/* A GPTQ-Int4 checkpoint (the test-checkpoint tool's tiny-a) loads, the header names its format, and a
+ * question is answered exactly as the command line answers it. */
+static void
+test_quantized_model(void)
+{
+  g_autofree char *model = g_build_filename(g_getenv("VF_QUANT_TEST_MODELS"), "gptq-int4", "tiny-a", NULL);
+  App *app = start_with_model(model, "16");
+  g_autoptr(JsonNode) ready = app_dump(app);
+  const char *subtitle = json_object_get_string_member(json_node_get_object(ready), "subtitle");
+  g_assert_nonnull(strstr(subtitle, " · GPTQ-Int4 · "));
+  const char *question = "Describe a quiet harbour.";
+  type_text(question);
+  press("Return");
+  g_autoptr(JsonNode) answered = app_wait(app, "the answer", answer_finished, GUINT_TO_POINTER(2), 120);
+  JsonObject *a = json_node_get_object(answered);
+  JsonObject *reply = message(a, 1);
+  g_assert_cmpstr(json_object_get_string_member(reply, "state"), ==, "done");
+  g_autofree char *expected = cli_answer_of(model, NULL, NULL, question, "16");
+  g_assert_cmpstr(json_object_get_string_member(reply, "text"), ==, expected);
+  assert_no_validation_messages(a);
+  screenshot("ui-quantized.png");
   app_quit(app);
 }
 
@@ -740,6 +783,7 @@ main(int argc, char **argv)
   g_test_add_func("/ui/startup", test_startup);
   g_test_add_func("/ui/welcome", test_welcome);
   g_test_add_func("/ui/picture-and-video", test_picture_and_video);
+  g_test_add_func("/ui/quantized-model", test_quantized_model);
   g_test_add_func("/ui/stop-and-ask-again", test_stop_and_ask_again);
   g_test_add_func("/ui/stop-during-encode", test_stop_during_encode);
   g_test_add_func("/ui/corrupt-picture", test_corrupt_picture);

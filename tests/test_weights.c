@@ -4,6 +4,7 @@
  * and the device ready for the next load. */
 #include <string.h>
 
+#include "quantize_model.h"
 #include "ref/ref_common.h"
 #include "st_write.h"
 #include "vf_checkpoint.h"
@@ -325,14 +326,13 @@ drop_entry(Edit *e, const char *name)
 
 typedef void (*EditFunc)(Edit *e);
 
-/* A temp folder with tiny-b's configs and its tensors passed through `edit`. */
+/* A temp folder with the configs of the model in `source` and its tensors passed through `edit`. */
 static char *
-edited_tiny_b(EditFunc edit)
+edited_copy(const char *source, EditFunc edit)
 {
-  g_autofree char *golden = st_model_dir("tiny-b");
-  g_autofree char *path = g_build_filename(golden, "model.safetensors", NULL);
+  g_autofree char *path = g_build_filename(source, "model.safetensors", NULL);
   char *dir = st_make_temp_dir();
-  st_copy_configs(golden, dir);
+  st_copy_configs(source, dir);
   g_autoptr(VfSafetensors) st = vf_safetensors_open(path, NULL);
   Edit e = {.owned = g_ptr_array_new_with_free_func(g_free)};
   e.entries = st_entries_from(st, &e.n);
@@ -343,6 +343,14 @@ edited_tiny_b(EditFunc edit)
   g_free(e.entries);
   g_ptr_array_free(e.owned, TRUE);
   return dir;
+}
+
+/* tiny-b edited. */
+static char *
+edited_tiny_b(EditFunc edit)
+{
+  g_autofree char *golden = st_model_dir("tiny-b");
+  return edited_copy(golden, edit);
 }
 
 static void drop_fc2_bias(Edit *e) { drop_entry(e, "visual.blocks.2.mlp.fc2.bias"); }
@@ -548,6 +556,207 @@ test_failure_after_uploads(void)
   st_remove_dir(dir);
 }
 
+
+/* ---- quantized checkpoints ---------------------------------------------------------------------------- */
+
+/* tiny-b quantized by the test-checkpoint tool into `qdir` (and its dequantized twin `ddir`). */
+static void
+quantized_tiny_b(const char *format, bool act_order, uint32_t group_size, char **qdir, char **ddir)
+{
+  g_autofree char *src = st_model_dir("tiny-b");
+  char *root = st_make_temp_dir();
+  *qdir = g_build_filename(root, "q", NULL);
+  *ddir = g_build_filename(root, "d", NULL);
+  g_free(root);
+  VfQuantizeOptions opts;
+  g_assert_true(vf_quantize_parse_format(format, &opts));
+  opts.act_order = act_order;
+  opts.zero_biases = act_order;
+  opts.group_size = group_size;
+  g_autoptr(GError) error = NULL;
+  g_assert_true(vf_quantize_model(src, *qdir, *ddir, &opts, &error));
+  g_assert_no_error(error);
+}
+
+static void
+remove_quantized(char *qdir, char *ddir)
+{
+  g_autofree char *root = g_path_get_dirname(qdir);
+  st_remove_dir(root);
+  g_free(qdir);
+  g_free(ddir);
+}
+
+/* A packed matrix on the device decoded as ops_matmul_quant.h draws it, against the dequantized twin's F32
+ * rows (the parts stacked). */
+static void
+check_packed(const VfMatrix *m, const VfCheckpoint *twin, const char *const *parts, uint32_t n_parts)
+{
+  const VfPacking *q = &m->packing;
+  uint32_t per = 32 / q->bits, groups = m->cols / q->group_width;
+  g_assert_cmpint(m->dtype, ==, VF_DTYPE_I32);
+  g_autofree uint32_t *words = g_new(uint32_t, (size_t)m->rows * m->cols / per);
+  g_autofree uint32_t *gw = g_new(uint32_t, (size_t)m->rows * groups);
+  g_autofree uint32_t *g_idx = g_new(uint32_t, (size_t)n_parts * m->cols);
+  g_autoptr(GError) error = NULL;
+  g_assert_true(vf_buffer_download(vf_test_device(), &m->buf, 0, words, (size_t)m->rows * m->cols / per * 4, &error));
+  g_assert_true(vf_buffer_download(vf_test_device(), &q->groups, 0, gw, (size_t)m->rows * groups * 4, &error));
+  if (q->g_idx.buffer)
+    g_assert_true(vf_buffer_download(vf_test_device(), &q->g_idx, 0, g_idx, (size_t)n_parts * m->cols * 4, &error));
+  uint32_t row = 0;
+  for (uint32_t p = 0; p < n_parts; p++) {
+    const VfTensor *t = vf_checkpoint_find(twin, parts[p]);
+    g_assert_nonnull(t);
+    g_assert_cmpuint(t->shape[1], ==, m->cols);
+    if (p < 2)
+      g_assert_cmpuint(q->g_idx_rows[p], ==, p + 1 < n_parts ? row + t->shape[0] : m->rows);
+    for (uint32_t j = 0; j < t->shape[0]; j++, row++)
+      for (uint32_t k = 0; k < m->cols; k++) {
+        uint32_t g = q->g_idx.buffer ? g_idx[(size_t)p * m->cols + k] : k / q->group_width;
+        uint32_t qv = (words[(size_t)row * (m->cols / per) + k / per] >> (q->bits * (k % per))) & ((1u << q->bits) - 1);
+        uint32_t h = gw[(size_t)row * groups + g];
+        float got = ref_f16_to_f32(h & 0xffff) * ((float)qv - (float)(h >> 16)), want;
+        memcpy(&want, t->data + ((size_t)j * m->cols + k) * 4, 4);
+        if (got != want)
+          g_error("%s row %u input %u: packed %g, dequantized twin %g", parts[p], j, k, got, want);
+      }
+  }
+  g_assert_cmpuint(row, ==, m->rows);
+}
+
+/* The three formats of tiny-b load packed: every decoder linear decodes to its dequantized twin, q/k/v and
+ * gate/up fused (act-order g_idx one row per part), the rest of the model F16. */
+static void
+test_quantized(void)
+{
+  static const struct {
+    const char *format;
+    bool act_order;
+    uint32_t group_size;
+  } cases[] = {{"gptq-int4", true, 32}, {"gptq-int8", false, 0}, {"awq", false, 64}};
+  for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+    char *qdir, *ddir;
+    quantized_tiny_b(cases[i].format, cases[i].act_order, cases[i].group_size, &qdir, &ddir);
+    g_autoptr(VfConfig) c = config_of(qdir);
+    uint64_t before = device_in_use();
+    ProgressLog log = {g_array_new(FALSE, FALSE, 8), g_array_new(FALSE, FALSE, 8)};
+    g_autoptr(GError) error = NULL;
+    VfWeights *w = vf_weights_load(vf_test_device(), c, qdir, record_progress, &log, &error);
+    g_assert_no_error(error);
+    check_progress(&log, w->device_bytes);
+    g_autoptr(VfCheckpoint) twin = vf_checkpoint_open(ddir, &error);
+    g_assert_no_error(error);
+    for (uint32_t l = 0; l < c->layers; l++) {
+      const VfLlmLayer *layer = &w->layers[l];
+      char names[4][3][96];
+      const char *const modules[4][3] = {{"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"},
+                                         {"self_attn.o_proj"}, {"mlp.gate_proj", "mlp.up_proj"}, {"mlp.down_proj"}};
+      const VfMatrix *mats[4] = {&layer->qkv, &layer->o, &layer->gate_up, &layer->down};
+      const uint32_t n_parts[4] = {3, 1, 2, 1};
+      for (int m = 0; m < 4; m++) {
+        const char *parts[3];
+        for (uint32_t p = 0; p < n_parts[m]; p++) {
+          g_snprintf(names[m][p], sizeof names[m][p], "model.layers.%u.%s.weight", l, modules[m][p]);
+          parts[p] = names[m][p];
+        }
+        g_assert_cmpuint(mats[m]->packing.bits, ==, c->quant.bits);
+        g_assert_true((mats[m]->packing.g_idx.buffer != VK_NULL_HANDLE) == cases[i].act_order);
+        check_packed(mats[m], twin, parts, n_parts[m]);
+      }
+    }
+    g_assert_cmpint(w->embed.dtype, ==, VF_DTYPE_F16);
+    g_assert_cmpint(w->blocks[0].qkv.dtype, ==, VF_DTYPE_F16);
+    g_assert_cmpuint(w->blocks[0].qkv.packing.bits, ==, 0);
+    vf_weights_free(w);
+    g_assert_cmpuint(device_in_use(), ==, before);
+    g_array_free(log.done, TRUE);
+    g_array_free(log.total, TRUE);
+    remove_quantized(qdir, ddir);
+  }
+}
+
+/* Replaces an entry's data with an edited copy. */
+static uint8_t *
+own_copy(Edit *e, StEntry *x)
+{
+  uint8_t *data = g_memdup2(x->data, x->size);
+  g_ptr_array_add(e->owned, data);
+  x->data = data;
+  return data;
+}
+
+static void drop_qzeros(Edit *e) { drop_entry(e, "model.layers.1.mlp.up_proj.qzeros"); }
+static void drop_g_idx(Edit *e) { drop_entry(e, "model.layers.0.self_attn.k_proj.g_idx"); }
+static void
+qweight_short(Edit *e)
+{
+  StEntry *x = find_entry(e, "model.layers.2.mlp.down_proj.qweight");
+  x->shape[0] /= 2;
+  x->size /= 2;
+}
+static void scales_bf16(Edit *e) { find_entry(e, "model.layers.0.self_attn.o_proj.scales")->dtype = "BF16"; }
+static void qweight_f32(Edit *e) { find_entry(e, "model.layers.0.mlp.gate_proj.qweight")->dtype = "F32"; }
+static void
+g_idx_past_groups(Edit *e)
+{
+  int32_t bad = 8; /* tiny-b: 256 inputs in groups of 32 */
+  memcpy(own_copy(e, find_entry(e, "model.layers.1.self_attn.q_proj.g_idx")) + 4 * 17, &bad, 4);
+}
+static void
+nonzero_bias(Edit *e)
+{
+  uint16_t one = 0x3c00;
+  memcpy(own_copy(e, find_entry(e, "model.layers.2.self_attn.o_proj.bias")) + 2 * 5, &one, 2);
+}
+static void
+negative_zero_bias(Edit *e)
+{
+  uint16_t minus_zero = 0x8000;
+  memcpy(own_copy(e, find_entry(e, "model.layers.2.mlp.down_proj.bias")), &minus_zero, 2);
+}
+
+/* Broken quantized checkpoints are refused before any upload, naming the file, the tensor and the reason;
+ * nothing stays allocated. A -0 in a zero bias is still zero. */
+static void
+test_quantized_refusals(void)
+{
+  char *qdir, *ddir;
+  quantized_tiny_b("gptq-int4", true, 32, &qdir, &ddir); /* act-order, zero biases */
+  struct {
+    const char *what;
+    EditFunc edit;
+    int code;
+    const char *needles[3];
+  } cases[] = {
+    {"missing qzeros", drop_qzeros, VF_WEIGHTS_ERROR_MISSING,
+     {"model.safetensors", "'model.layers.1.mlp.up_proj.qzeros' is missing", "GPTQ-Int4"}},
+    {"missing g_idx", drop_g_idx, VF_WEIGHTS_ERROR_MISSING, {"'model.layers.0.self_attn.k_proj.g_idx'"}},
+    {"qweight of the wrong shape", qweight_short, VF_WEIGHTS_ERROR_SHAPE,
+     {"'model.layers.2.mlp.down_proj.qweight'", "[32, 256]", "[64, 256]"}},
+    {"BF16 scales", scales_bf16, VF_WEIGHTS_ERROR_DTYPE,
+     {"'model.layers.0.self_attn.o_proj.scales' is BF16", "must be F16"}},
+    {"F32 qweight", qweight_f32, VF_WEIGHTS_ERROR_DTYPE, {"'model.layers.0.mlp.gate_proj.qweight' is F32", "I32"}},
+    {"g_idx past the groups", g_idx_past_groups, VF_WEIGHTS_ERROR_VALUE,
+     {"'model.layers.1.self_attn.q_proj.g_idx'", "g_idx[17] = 8", "outside the 8 groups"}},
+    {"non-zero bias where Qwen2 has none", nonzero_bias, VF_WEIGHTS_ERROR_VALUE,
+     {"'model.layers.2.self_attn.o_proj.bias'", "non-zero entry at 5", "no bias"}},
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+    g_autofree char *dir = edited_copy(qdir, cases[i].edit);
+    g_autoptr(VfConfig) c = config_of(dir);
+    expect_load_error(dir, c, VF_WEIGHTS_ERROR, cases[i].code, cases[i].needles, cases[i].what);
+    st_remove_dir(dir);
+  }
+  g_autofree char *dir = edited_copy(qdir, negative_zero_bias);
+  g_autoptr(VfConfig) c = config_of(dir);
+  g_autoptr(GError) error = NULL;
+  VfWeights *w = vf_weights_load(vf_test_device(), c, dir, NULL, NULL, &error);
+  g_assert_no_error(error);
+  vf_weights_free(w);
+  st_remove_dir(dir);
+  remove_quantized(qdir, ddir);
+}
+
 /* After every failure above, the same device still loads a good model. */
 static void
 test_load_after_failures(void)
@@ -568,6 +777,8 @@ main(int argc, char **argv)
   g_test_add_func("/weights/missing-lm-head-ties", test_missing_lm_head_ties);
   g_test_add_func("/weights/tied-config-ignores-lm-head", test_tied_config_ignores_lm_head);
   g_test_add_func("/weights/bad-checkpoints", test_bad_checkpoints);
+  g_test_add_func("/weights/quantized", test_quantized);
+  g_test_add_func("/weights/quantized-refusals", test_quantized_refusals);
   g_test_add_func("/weights/failure-after-uploads", test_failure_after_uploads);
   g_test_add_func("/weights/load-after-failures", test_load_after_failures);
   return vf_test_finish();

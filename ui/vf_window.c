@@ -272,7 +272,12 @@ vf_window_show_welcome(VfWindow *self)
     "Viewfinder answers questions about pictures and videos with <b>Qwen2-VL</b>, on your GPU. "
     "It needs a model folder (config, tokenizer and safetensors weights):\n\n"
     "<b>Qwen2-VL-2B-Instruct</b> — 4.4 GB, fits most GPUs\n"
-    "<b>Qwen2-VL-7B-Instruct</b> — 16.6 GB, better answers, needs about 20 GB of GPU memory\n\n"
+    "<b>Qwen2-VL-7B-Instruct</b> — 16.6 GB, better answers, needs about 20 GB of GPU memory\n"
+    "Quantized, with the GPU memory each needs at 4096 tokens of context:\n"
+    "<b>Qwen2-VL-2B-Instruct-GPTQ-Int4</b> or <b>-AWQ</b> — 3.2 GB\n"
+    "<b>Qwen2-VL-7B-Instruct-GPTQ-Int4</b> or <b>-AWQ</b> — 7.0 GB, the 7B model on an 8 GB GPU\n"
+    "<b>Qwen2-VL-7B-Instruct-GPTQ-Int8</b> — 10.3 GB\n"
+    "<b>Qwen2-VL-72B-Instruct-AWQ</b> or <b>-GPTQ-Int4</b> — 44.8 GB, one 48 GB GPU\n\n"
     "Get one here (<b>Get Models…</b>), or with\n<tt>huggingface-cli download Qwen/Qwen2-VL-2B-Instruct</tt>\nor\n"
     "<tt>modelscope download --model Qwen/Qwen2-VL-2B-Instruct</tt>\n\n"
     "Models in the Hugging Face cache (<tt>%s</tt>) and the ModelScope cache (<tt>%s</tt>) are listed "
@@ -358,7 +363,7 @@ on_loaded(GObject *source, GAsyncResult *result, gpointer user_data)
   g_clear_pointer(&self->welcome_error, g_free);
 
   g_autoptr(VfEngineModelInfo) info = vf_engine_get_model_info(self->engine);
-  g_autofree char *subtitle = g_strdup_printf("%s · %s", info->display_name, info->device_name);
+  g_autofree char *subtitle = g_strdup_printf("%s · %s · %s", info->display_name, info->format, info->device_name);
   adw_window_title_set_subtitle(self->window_title, subtitle);
   gtk_widget_set_tooltip_text(GTK_WIDGET(self->window_title), info->device_summary);
   if (info->software) {

@@ -43,6 +43,7 @@ vf_engine_model_info_copy(const VfEngineModelInfo *info)
   copy->model_dir = g_strdup(info->model_dir);
   copy->tokenizer_dir = g_strdup(info->tokenizer_dir);
   copy->display_name = g_strdup(info->display_name);
+  copy->format = g_strdup(info->format);
   copy->device_name = g_strdup(info->device_name);
   copy->device_summary = g_strdup(info->device_summary);
   copy->template_warning = g_strdup(info->template_warning);
@@ -57,6 +58,7 @@ vf_engine_model_info_free(VfEngineModelInfo *info)
   g_free(info->model_dir);
   g_free(info->tokenizer_dir);
   g_free(info->display_name);
+  g_free(info->format);
   g_free(info->device_name);
   g_free(info->device_summary);
   g_free(info->template_warning);
@@ -305,6 +307,7 @@ run_load(VfEngine *self, Job *job)
   info->model_dir = g_strdup(job->model_dir);
   info->tokenizer_dir = g_strdup(tokenizer_dir);
   info->display_name = vf_model_display_name(job->model_dir);
+  info->format = vf_config_describe(model->config);
   info->device_name = g_strdup(device->name);
   info->device_summary = g_strdup(device->summary);
   info->software = device->software;

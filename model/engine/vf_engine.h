@@ -30,6 +30,7 @@ typedef struct {
   char *model_dir;
   char *tokenizer_dir;
   char *display_name;     /* "Qwen2-VL-2B-Instruct" */
+  char *format;           /* "7B · GPTQ-Int4" (vf_config_describe) */
   char *device_name;      /* "llvmpipe (LLVM 15.0.6, 256 bits)" */
   char *device_summary;   /* the engine's one start-up line */
   gboolean software;      /* a CPU driver: answers will be slow */

@@ -419,6 +419,231 @@ parse_vision(VfConfig *c, const Fields *top, GError **error)
   return TRUE;
 }
 
+/* ---- quantization_config / quantize_config.json (spec §2.6) -------------------------------------- */
+
+/* The linear layers a quantized checkpoint packs: the 7 of every decoder layer, nothing else. */
+static const char *const quantized_linears[] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
+                                                "self_attn.o_proj", "mlp.gate_proj",    "mlp.up_proj",
+                                                "mlp.down_proj"};
+
+/* group_size: a positive integer, or -1 for one group per column (stored as 0). */
+static gboolean
+get_group_size(const Fields *f, uint32_t *out, GError **error)
+{
+  const char *prefix;
+  JsonNode *n = field_node(f, "group_size", &prefix);
+  if (!n)
+    return field_error(error, VF_CONFIG_ERROR_MISSING, f, prefix, "group_size", "missing");
+  if (!is_int(n) || json_node_get_int(n) == 0 || json_node_get_int(n) < -1 || json_node_get_int(n) > UINT32_MAX)
+    return field_error(error, VF_CONFIG_ERROR_MALFORMED, f, prefix, "group_size",
+                       "expected a positive integer or -1");
+  *out = json_node_get_int(n) == -1 ? 0 : (uint32_t)json_node_get_int(n);
+  return TRUE;
+}
+
+/* The group size must divide the input width of every quantized linear: hidden (q, k, v, o, gate, up)
+ * and intermediate (down). */
+static gboolean
+check_group_size(const VfConfig *c, const Fields *f, GError **error)
+{
+  uint32_t g = c->quant.group_size;
+  if (g && c->hidden % g)
+    return field_error(error, VF_CONFIG_ERROR_UNSUPPORTED, f, NULL, "group_size",
+                       "%u does not divide hidden_size %u (the input width of q/k/v/o/gate/up_proj)", g, c->hidden);
+  if (g && c->intermediate % g)
+    return field_error(error, VF_CONFIG_ERROR_UNSUPPORTED, f, NULL, "group_size",
+                       "%u does not divide intermediate_size %u (the input width of down_proj)", g, c->intermediate);
+  /* Packed words hold 32 / bits consecutive inputs (GPTQ qweight). */
+  uint32_t per_word = 32 / c->quant.bits;
+  if (c->hidden % per_word || c->intermediate % per_word)
+    return field_error(error, VF_CONFIG_ERROR_UNSUPPORTED, f, NULL, "bits",
+                       "%u-bit words hold %u inputs, which does not divide hidden_size %u and intermediate_size %u",
+                       c->quant.bits, per_word, c->hidden, c->intermediate);
+  return TRUE;
+}
+
+static gboolean
+parse_gptq(VfConfig *c, const Fields *q, GError **error)
+{
+  VfQuantConfig *qc = &c->quant;
+  qc->method = VF_QUANT_GPTQ;
+  if (!get_count(q, "bits", 0, &qc->bits, error) || !get_group_size(q, &qc->group_size, error) ||
+      !get_bool(q, "sym", true, &qc->sym, error) || !get_bool(q, "desc_act", false, &qc->desc_act, error))
+    return FALSE;
+  if (qc->bits != 4 && qc->bits != 8)
+    return field_error(error, VF_CONFIG_ERROR_UNSUPPORTED, q, NULL, "bits",
+                       "%u-bit GPTQ is not supported (only 4 and 8)", qc->bits);
+  /* Other packings of GPTQ weights (Marlin's tiles, gptq_v2's real zeros) are other layouts. */
+  const char *format;
+  if (!get_string(q, "checkpoint_format", &format, error))
+    return FALSE;
+  if (format && strcmp(format, "gptq") != 0)
+    return field_error(error, VF_CONFIG_ERROR_UNSUPPORTED, q, NULL, "checkpoint_format",
+                       "\"%s\" is not supported (only the AutoGPTQ \"gptq\" packing)", format);
+  bool is_marlin;
+  if (!get_bool(q, "is_marlin_format", false, &is_marlin, error))
+    return FALSE;
+  if (is_marlin)
+    return field_error(error, VF_CONFIG_ERROR_UNSUPPORTED, q, NULL, "is_marlin_format",
+                       "Marlin-packed GPTQ weights are not supported (only the AutoGPTQ \"gptq\" packing)");
+  return check_group_size(c, q, error);
+}
+
+/* AutoAWQ skips a module when any entry of modules_to_not_convert is a substring of its name: an entry
+ * that would leave a decoder linear in 16 bits is a layout we do not load. */
+static gboolean
+check_not_converted(const VfConfig *c, const Fields *q, GError **error)
+{
+  const char *prefix;
+  JsonNode *n = field_node(q, "modules_to_not_convert", &prefix);
+  if (!n)
+    return TRUE;
+  JsonArray *a = JSON_NODE_HOLDS_ARRAY(n) ? json_node_get_array(n) : NULL;
+  if (!a)
+    return field_error(error, VF_CONFIG_ERROR_MALFORMED, q, prefix, "modules_to_not_convert",
+                       "expected a list of module names");
+  for (guint i = 0; i < json_array_get_length(a); i++) {
+    JsonNode *e = json_array_get_element(a, i);
+    if (!JSON_NODE_HOLDS_VALUE(e) || json_node_get_value_type(e) != G_TYPE_STRING)
+      return field_error(error, VF_CONFIG_ERROR_MALFORMED, q, prefix, "modules_to_not_convert",
+                         "entry %u is not a string", i);
+    const char *module = json_node_get_string(e);
+    for (uint32_t l = 0; l < c->layers; l++)
+      for (size_t k = 0; k < G_N_ELEMENTS(quantized_linears); k++) {
+        char name[96];
+        g_snprintf(name, sizeof name, "model.layers.%u.%s", l, quantized_linears[k]);
+        if (*module && strstr(name, module))
+          return field_error(error, VF_CONFIG_ERROR_UNSUPPORTED, q, prefix, "modules_to_not_convert",
+                             "\"%s\" keeps %s unquantized; only checkpoints that quantize every decoder linear "
+                             "are supported",
+                             module, name);
+      }
+  }
+  return TRUE;
+}
+
+static gboolean
+parse_awq(VfConfig *c, const Fields *q, GError **error)
+{
+  VfQuantConfig *qc = &c->quant;
+  qc->method = VF_QUANT_AWQ;
+  if (!get_count(q, "bits", 0, &qc->bits, error) || !get_group_size(q, &qc->group_size, error) ||
+      !get_bool(q, "zero_point", true, &qc->zero_point, error))
+    return FALSE;
+  if (qc->bits != 4)
+    return field_error(error, VF_CONFIG_ERROR_UNSUPPORTED, q, NULL, "bits",
+                       "%u-bit AWQ is not supported (only 4)", qc->bits);
+  const char *version;
+  if (!get_string(q, "version", &version, error))
+    return FALSE;
+  if (version && g_ascii_strcasecmp(version, "gemm") != 0)
+    return field_error(error, VF_CONFIG_ERROR_UNSUPPORTED, q, NULL, "version",
+                       "AWQ \"%s\" packing is not supported (only \"gemm\")", version);
+  return check_group_size(c, q, error) && check_not_converted(c, q, error);
+}
+
+/* Which of the GPTQ settings two files state differently. */
+static gboolean
+check_same_gptq(const VfQuantConfig *a, const char *a_path, const VfQuantConfig *b, const char *b_path,
+                GError **error)
+{
+  const char *field = a->bits != b->bits ? "bits"
+                      : a->group_size != b->group_size ? "group_size"
+                      : a->desc_act != b->desc_act     ? "desc_act"
+                      : a->sym != b->sym               ? "sym"
+                                                       : NULL;
+  if (!field)
+    return TRUE;
+  g_set_error(error, VF_CONFIG_ERROR, VF_CONFIG_ERROR_MALFORMED, "%s: %s differs from %s's quantization_config.%s",
+              b_path, field, a_path, field);
+  return FALSE;
+}
+
+/* config.json's quantization_config; for GPTQ also quantize_config.json, which older AutoGPTQ exports have
+ * instead (and newer ones beside it: then both must agree). */
+static gboolean
+parse_quantization(VfConfig *c, const Fields *top, GError **error)
+{
+  JsonObject *quant;
+  if (!get_object(top, "quantization_config", &quant, error))
+    return FALSE;
+  g_autofree char *dir = g_path_get_dirname(top->path);
+  g_autofree char *gptq_path = g_build_filename(dir, "quantize_config.json", NULL);
+  g_autoptr(JsonParser) parser = json_parser_new_immutable();
+  JsonObject *gptq_root = NULL;
+  if (!load_json(parser, gptq_path, false, &gptq_root, error))
+    return FALSE;
+  Fields gptq_file = {.path = gptq_path, .obj = gptq_root, .prefix = ""};
+
+  if (!quant) {
+    if (!gptq_root)
+      return TRUE; /* 16-bit weights */
+    const char *method;
+    if (!get_string(&gptq_file, "quant_method", &method, error))
+      return FALSE;
+    if (method && strcmp(method, "gptq") != 0)
+      return field_error(error, VF_CONFIG_ERROR_UNSUPPORTED, &gptq_file, "", "quant_method",
+                         "\"%s\" is not supported (quantize_config.json describes GPTQ weights)", method);
+    return parse_gptq(c, &gptq_file, error);
+  }
+
+  Fields q = {.path = top->path, .obj = quant, .prefix = "quantization_config."};
+  const char *method;
+  if (!get_string(&q, "quant_method", &method, error))
+    return FALSE;
+  if (!method)
+    return field_error(error, VF_CONFIG_ERROR_MISSING, &q, NULL, "quant_method", "missing");
+  if (strcmp(method, "awq") == 0)
+    return parse_awq(c, &q, error);
+  if (strcmp(method, "gptq") != 0)
+    return field_error(error, VF_CONFIG_ERROR_UNSUPPORTED, &q, NULL, "quant_method",
+                       "\"%s\" checkpoints are not supported (only gptq and awq)", method);
+  if (!parse_gptq(c, &q, error))
+    return FALSE;
+  if (!gptq_root)
+    return TRUE;
+  VfQuantConfig from_config = c->quant;
+  memset(&c->quant, 0, sizeof c->quant);
+  return parse_gptq(c, &gptq_file, error) && check_same_gptq(&from_config, top->path, &c->quant, gptq_path, error);
+}
+
+const char *
+vf_quant_format_name(const VfQuantConfig *q)
+{
+  switch (q->method) {
+  case VF_QUANT_GPTQ:
+    return q->bits == 8 ? "GPTQ-Int8" : "GPTQ-Int4";
+  case VF_QUANT_AWQ:
+    return "AWQ";
+  default:
+    return "16-bit";
+  }
+}
+
+char *
+vf_config_describe(const VfConfig *c)
+{
+  static const struct {
+    uint32_t hidden;
+    const char *size;
+  } published[] = {{1536, "2B"}, {3584, "7B"}, {8192, "72B"}};
+  const char *format = vf_quant_format_name(&c->quant);
+  for (size_t i = 0; i < G_N_ELEMENTS(published); i++)
+    if (c->hidden == published[i].hidden)
+      return g_strdup_printf("%s · %s", published[i].size, format);
+  /* Other shapes (test models): embeddings and decoder layers, in millions. */
+  double params = (double)c->vocab * c->hidden * (c->tie_embeddings ? 1 : 2) +
+                  (double)c->layers * ((double)c->hidden * (c->hidden + 2.0 * c->kv_heads * c->head_dim) +
+                                       (double)c->hidden * c->hidden + 3.0 * c->intermediate * c->hidden);
+  return g_strdup_printf("%.0fM · %s", params / 1e6, format);
+}
+
+uint32_t
+vf_quant_group_width(const VfQuantConfig *q, uint32_t cols)
+{
+  return q->group_size ? q->group_size : cols;
+}
+
 static gboolean
 parse_config(VfConfig *c, const char *path, GError **error)
 {
@@ -438,18 +663,6 @@ parse_config(VfConfig *c, const char *path, GError **error)
                        "\"%s\" is not supported; Viewfinder runs qwen2_vl", model_type);
   c->model_type = g_strdup(model_type);
 
-  JsonObject *quant;
-  if (!get_object(&top, "quantization_config", &quant, error))
-    return FALSE;
-  if (quant) {
-    Fields q = {.path = path, .obj = quant, .prefix = "quantization_config."};
-    const char *method;
-    if (!get_string(&q, "quant_method", &method, error))
-      return FALSE;
-    return field_error(error, VF_CONFIG_ERROR_UNSUPPORTED, &top, "", "quantization_config",
-                       "quantized checkpoints (%s) are not supported yet", method ? method : "unknown method");
-  }
-
   /* Newer files nest the text model's fields in text_config; older ones keep them at the top level. */
   JsonObject *text_config;
   if (!get_object(&top, "text_config", &text_config, error))
@@ -457,7 +670,8 @@ parse_config(VfConfig *c, const char *path, GError **error)
   Fields text = text_config ? (Fields){.path = path, .obj = text_config, .prefix = "text_config.",
                                        .fallback = root, .fallback_prefix = ""}
                             : top;
-  return parse_text(c, &text, error) && parse_special_ids(c, &text, error) && parse_vision(c, &top, error);
+  return parse_text(c, &text, error) && parse_special_ids(c, &text, error) && parse_vision(c, &top, error) &&
+         parse_quantization(c, &top, error);
 }
 
 /* ---- generation_config.json ---------------------------------------------------------------------- */

@@ -27,6 +27,22 @@ typedef struct {
   uint32_t in_channels;       /* 3 */
 } VfVisionConfig;
 
+/* How the decoder's linear layers are stored (spec §2.6). */
+typedef enum {
+  VF_QUANT_NONE, /* 16/32-bit weights */
+  VF_QUANT_GPTQ, /* AutoGPTQ: qweight packed along the input, zeros stored as zero − 1, g_idx */
+  VF_QUANT_AWQ,  /* AutoAWQ GEMM: qweight packed along the output in the order [0, 2, 4, 6, 1, 3, 5, 7] */
+} VfQuantMethod;
+
+typedef struct {
+  VfQuantMethod method;
+  uint32_t bits;        /* 4 or 8 (AWQ: 4) */
+  uint32_t group_size;  /* inputs per scale/zero group; 0: one group per column (group_size -1) */
+  bool sym;             /* GPTQ: symmetric (zeros are still read as stored) */
+  bool desc_act;        /* GPTQ act-order: g_idx is read and honoured either way */
+  bool zero_point;      /* AWQ: zeros as stored in qzeros */
+} VfQuantConfig;
+
 typedef struct {
   char *model_type;           /* "qwen2_vl" */
   uint32_t hidden;            /* H */
@@ -44,6 +60,7 @@ typedef struct {
   /* special ids */
   int32_t bos_id, eos_id, vision_start_id, vision_end_id, vision_pad_id, image_pad_id, video_pad_id;
   VfVisionConfig vision;
+  VfQuantConfig quant;        /* quantization_config (and GPTQ's quantize_config.json); method NONE without */
 
   /* generation_config.json (defaults when the file is absent: greedy, eos = {eos_id}) */
   bool do_sample;
@@ -62,5 +79,14 @@ typedef struct {
  * the field. */
 VfConfig *vf_config_load(const char *dir, GError **error);
 void vf_config_free(VfConfig *config);
+
+/* "GPTQ-Int4", "GPTQ-Int8", "AWQ", or "16-bit" (the header and the bench print it). */
+const char *vf_quant_format_name(const VfQuantConfig *q);
+/* "7B · GPTQ-Int4": the model's size (2B, 7B, 72B by their hidden width, else a parameter count) and its weight
+ * format, as the window's header shows it. Free with g_free. */
+char *vf_config_describe(const VfConfig *c);
+
+/* Inputs per group of a quantized linear with `cols` inputs (cols itself for group_size -1). */
+uint32_t vf_quant_group_width(const VfQuantConfig *q, uint32_t cols);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VfConfig, vf_config_free)

@@ -3,15 +3,26 @@
 
 #include "vf_model.h"
 
+#include "vf_memory_plan.h"
+
+/* The context the fit check plans for when none is asked: the least vf_llm_create gives a model. */
+#define FIT_CONTEXT 2048u
+
 VfModel *
 vf_model_load(VfDevice *dev, const char *dir, const VfLlmOptions *options, VfProgressFunc progress, void *user,
               GError **error)
 {
+  g_autofree char *name = NULL;
   VfModel *m = g_new0(VfModel, 1);
   m->dev = dev;
   m->dir = g_strdup(dir);
   m->config = vf_config_load(dir, error);
   if (!m->config)
+    goto fail;
+  /* Will it fit? Before any weight is read. */
+  name = vf_memory_plan_model_name(dir);
+  uint32_t context = options && options->context ? options->context : FIT_CONTEXT;
+  if (!vf_memory_plan_check(m->config, name, context, vf_device_get_info(dev)->memory_budget, error))
     goto fail;
   m->weights = vf_weights_load(dev, m->config, dir, progress, user, error);
   if (!m->weights)

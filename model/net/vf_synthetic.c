@@ -10,18 +10,19 @@ VfConfig *
 vf_config_synthetic(const char *size, GError **error)
 {
   gboolean is_2b = g_ascii_strcasecmp(size, "2b") == 0, is_7b = g_ascii_strcasecmp(size, "7b") == 0;
-  if (!is_2b && !is_7b) {
-    g_set_error(error, VF_CONFIG_ERROR, VF_CONFIG_ERROR_UNSUPPORTED, "synthetic model size '%s': use 2b or 7b",
+  gboolean is_72b = g_ascii_strcasecmp(size, "72b") == 0;
+  if (!is_2b && !is_7b && !is_72b) {
+    g_set_error(error, VF_CONFIG_ERROR, VF_CONFIG_ERROR_UNSUPPORTED, "synthetic model size '%s': use 2b, 7b or 72b",
                 size);
     return NULL;
   }
   VfConfig *c = g_new0(VfConfig, 1);
   c->model_type = g_strdup("qwen2_vl");
-  c->hidden = is_2b ? 1536 : 3584;
-  c->intermediate = is_2b ? 8960 : 18944;
-  c->layers = 28;
-  c->heads = is_2b ? 12 : 28;
-  c->kv_heads = is_2b ? 2 : 4;
+  c->hidden = is_2b ? 1536 : is_7b ? 3584 : 8192;
+  c->intermediate = is_2b ? 8960 : is_7b ? 18944 : 29568;
+  c->layers = is_72b ? 80 : 28;
+  c->heads = is_2b ? 12 : is_7b ? 28 : 64;
+  c->kv_heads = is_2b ? 2 : is_7b ? 4 : 8;
   c->head_dim = 128;
   c->vocab = is_2b ? 151936 : 152064;
   c->tie_embeddings = is_2b;
@@ -57,6 +58,31 @@ vf_config_synthetic(const char *size, GError **error)
   return c;
 }
 
+gboolean
+vf_config_synthetic_weights(VfConfig *c, const char *weights, GError **error)
+{
+  static const struct {
+    const char *name;
+    VfQuantMethod method;
+    uint32_t bits;
+  } formats[] = {{"bf16", VF_QUANT_NONE, 0}, {"gptq-int4", VF_QUANT_GPTQ, 4}, {"gptq-int8", VF_QUANT_GPTQ, 8},
+                 {"awq", VF_QUANT_AWQ, 4}};
+  for (size_t i = 0; i < G_N_ELEMENTS(formats); i++)
+    if (g_ascii_strcasecmp(weights, formats[i].name) == 0) {
+      c->quant = (VfQuantConfig){.method = formats[i].method, .bits = formats[i].bits, .group_size = 128,
+                                 .sym = true, .zero_point = true};
+      /* The quantized 72B repos pad intermediate_size to 29696 (spec §2.6). */
+      if (formats[i].method != VF_QUANT_NONE && c->intermediate == 29568)
+        c->intermediate = 29696;
+      if (formats[i].method == VF_QUANT_NONE)
+        c->quant.group_size = 0;
+      return TRUE;
+    }
+  g_set_error(error, VF_CONFIG_ERROR, VF_CONFIG_ERROR_UNSUPPORTED,
+              "synthetic weights '%s': use bf16, gptq-int4, gptq-int8 or awq", weights);
+  return FALSE;
+}
+
 typedef struct {
   VfDevice *dev;
   uint64_t rng;
@@ -77,15 +103,16 @@ next_u32(Maker *mk)
   return (uint32_t)(mk->rng >> 32);
 }
 
-/* A bf16 [rows, cols] matrix of uniform values in [−scale, scale). */
+/* A bf16 [rows, cols] matrix of uniform values in [−scale, scale), in `memory`. */
 static gboolean
-make_matrix(Maker *mk, uint32_t rows, uint32_t cols, float scale, VfMatrix *out, GError **error)
+make_matrix_in(Maker *mk, VfMemoryKind memory, uint32_t rows, uint32_t cols, float scale, VfMatrix *out,
+               GError **error)
 {
   uint64_t n = (uint64_t)rows * cols;
   out->dtype = VF_DTYPE_BF16;
   out->rows = rows;
   out->cols = cols;
-  if (!vf_buffer_alloc(mk->dev, VF_MEMORY_DEVICE, n * 2, &out->buf, error))
+  if (!vf_buffer_alloc(mk->dev, memory, n * 2, &out->buf, error))
     return FALSE;
   for (uint64_t at = 0; at < n; at += CHUNK_ELEMENTS) {
     uint64_t count = MIN(CHUNK_ELEMENTS, n - at);
@@ -102,6 +129,64 @@ make_matrix(Maker *mk, uint32_t rows, uint32_t cols, float scale, VfMatrix *out,
       mk->progress(mk->done, mk->total, mk->user);
   }
   return TRUE;
+}
+
+static gboolean
+make_matrix(Maker *mk, uint32_t rows, uint32_t cols, float scale, VfMatrix *out, GError **error)
+{
+  return make_matrix_in(mk, VF_MEMORY_DEVICE, rows, cols, scale, out, error);
+}
+
+/* A packed [rows, cols] matrix (ops_matmul_quant.h) of uniform random codes, group width `width`, every
+ * group's zero the middle code and its scale such that weights span [−scale, scale). */
+static gboolean
+make_packed(Maker *mk, const VfQuantConfig *q, uint32_t rows, uint32_t cols, float scale, VfMatrix *out,
+            GError **error)
+{
+  uint32_t levels = 1u << q->bits, width = vf_quant_group_width(q, cols);
+  *out = (VfMatrix){.dtype = VF_DTYPE_I32, .rows = rows, .cols = cols,
+                    .packing = {.bits = q->bits, .group_width = width, .g_idx_rows = {rows, rows}}};
+  uint64_t words = vf_packed_words_bytes(q->bits, rows, cols) / 4;
+  uint64_t groups = vf_packed_groups_bytes(rows, cols, width) / 4;
+  if (!vf_buffer_alloc(mk->dev, VF_MEMORY_DEVICE, words * 4, &out->buf, error) ||
+      !vf_buffer_alloc(mk->dev, VF_MEMORY_DEVICE, groups * 4, &out->packing.groups, error))
+    return FALSE;
+  uint32_t *chunk = (uint32_t *)mk->chunk; /* CHUNK_ELEMENTS 16-bit slots = CHUNK_ELEMENTS / 2 words */
+  const uint64_t per_chunk = CHUNK_ELEMENTS / 2;
+  for (uint64_t at = 0; at < words; at += per_chunk) {
+    uint64_t count = MIN(per_chunk, words - at);
+    for (uint64_t i = 0; i < count; i++)
+      chunk[i] = next_u32(mk);
+    if (!vf_buffer_upload(mk->dev, &out->buf, at * 4, chunk, count * 4, error))
+      return FALSE;
+    mk->done += count * 4;
+    if (mk->progress)
+      mk->progress(mk->done, mk->total, mk->user);
+  }
+  /* f16 bits of 2·scale / levels (normal range: exponent field 1..30) with the zero levels / 2 above them. */
+  float step = 2 * scale / (float)levels;
+  int exponent;
+  float mantissa = frexpf(step, &exponent); /* step = mantissa · 2^exponent, mantissa in [0.5, 1) */
+  uint32_t f16 = (uint32_t)(exponent + 14) << 10 | ((uint32_t)((mantissa * 2 - 1) * 1024) & 0x3ff);
+  uint32_t group_word = f16 | (levels / 2) << 16;
+  for (uint64_t at = 0; at < groups; at += per_chunk) {
+    uint64_t count = MIN(per_chunk, groups - at);
+    for (uint64_t i = 0; i < count; i++)
+      chunk[i] = group_word;
+    if (!vf_buffer_upload(mk->dev, &out->packing.groups, at * 4, chunk, count * 4, error))
+      return FALSE;
+    mk->done += count * 4;
+  }
+  return TRUE;
+}
+
+/* A decoder linear: packed when the config says the checkpoint is quantized, else bf16. */
+static gboolean
+make_linear(Maker *mk, const VfConfig *c, uint32_t rows, uint32_t cols, VfMatrix *out, GError **error)
+{
+  float scale = 1.0f / sqrtf((float)cols);
+  return c->quant.method != VF_QUANT_NONE ? make_packed(mk, &c->quant, rows, cols, scale, out, error)
+                                          : make_matrix(mk, rows, cols, scale, out, error);
 }
 
 /* An f32 vector of `base` plus uniform noise in [−noise, noise). */
@@ -126,7 +211,9 @@ vf_weights_synthetic(VfDevice *dev, const VfConfig *c, gboolean with_vision, uin
 
   Maker mk = {.dev = dev, .rng = seed * 0x9e3779b97f4a7c15ull + 1, .progress = progress, .user = user};
   uint64_t per_layer = (uint64_t)(H + 2 * K) * H + (uint64_t)H * H + 3ull * I * H;
-  mk.total = 2 * ((uint64_t)V * H * (c->tie_embeddings ? 1 : 2) + per_layer * c->layers);
+  /* Bytes per decoder weight: 2 (bf16), or bits / 8 plus one 4-byte group word per group. */
+  double linear_bytes = c->quant.method != VF_QUANT_NONE ? c->quant.bits / 8.0 + 4.0 / c->quant.group_size : 2;
+  mk.total = 2 * (uint64_t)V * H * (c->tie_embeddings ? 1 : 2) + (uint64_t)(linear_bytes * per_layer) * c->layers;
   if (with_vision)
     mk.total += 2 * ((uint64_t)E * P + vc->depth * (4ull * E * E + 2ull * E * M) + (uint64_t)E4 * E4 + (uint64_t)H * E4);
   mk.chunk = g_new(uint16_t, CHUNK_ELEMENTS);
@@ -135,7 +222,11 @@ vf_weights_synthetic(VfDevice *dev, const VfConfig *c, gboolean with_vision, uin
   w->dev = dev;
   w->config = c;
   w->layers = g_new0(VfLlmLayer, c->layers);
-  gboolean ok = make_matrix(&mk, V, H, 0.05f, &w->embed, error);
+  /* Where vf_weights_load keeps the table: host memory for quantized untied models. */
+  bool embed_on_host = !c->tie_embeddings && c->quant.method != VF_QUANT_NONE;
+  gboolean ok = make_matrix_in(&mk, embed_on_host ? VF_MEMORY_HOST : VF_MEMORY_DEVICE, V, H, 0.05f, &w->embed, error);
+  if (ok && embed_on_host)
+    w->host_bytes = (uint64_t)V * H * 2;
   if (ok && c->tie_embeddings) {
     /* A view that owns nothing, as vf_weights_load makes for tied embeddings. */
     w->lm_head = w->embed;
@@ -146,12 +237,12 @@ vf_weights_synthetic(VfDevice *dev, const VfConfig *c, gboolean with_vision, uin
   for (uint32_t l = 0; ok && l < c->layers; l++) {
     VfLlmLayer *L = &w->layers[l];
     ok = make_vector(&mk, H, 1.0f, 0.05f, &L->attn_norm, error) &&
-         make_matrix(&mk, H + 2 * K, H, 1.0f / sqrtf((float)H), &L->qkv, error) &&
+         make_linear(&mk, c, H + 2 * K, H, &L->qkv, error) &&
          make_vector(&mk, H + 2 * K, 0.0f, 0.02f, &L->qkv_bias, error) &&
-         make_matrix(&mk, H, H, 1.0f / sqrtf((float)H), &L->o, error) &&
+         make_linear(&mk, c, H, H, &L->o, error) &&
          make_vector(&mk, H, 1.0f, 0.05f, &L->mlp_norm, error) &&
-         make_matrix(&mk, 2 * I, H, 1.0f / sqrtf((float)H), &L->gate_up, error) &&
-         make_matrix(&mk, H, I, 1.0f / sqrtf((float)I), &L->down, error);
+         make_linear(&mk, c, 2 * I, H, &L->gate_up, error) &&
+         make_linear(&mk, c, H, I, &L->down, error);
   }
   if (ok)
     ok = make_vector(&mk, H, 1.0f, 0.05f, &w->final_norm, error);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "vf_checkpoint.h"
+#include "vf_quant.h"
 
 G_DEFINE_QUARK(vf-weights-error-quark, vf_weights_error)
 
@@ -18,12 +19,14 @@ G_DEFINE_QUARK(vf-weights-error-quark, vf_weights_error)
 #define MAX_PARTS 3
 #define MAX_EXPECTED_RANK 5
 
-/* One checkpoint tensor that fills rows [first, first + rows) of a destination. */
+/* One checkpoint tensor that fills rows [first, first + rows) of a destination; for a packed matrix, one
+ * quantized linear (its qweight, qzeros, scales and g_idx, and the zero bias early GPTQ uploads carry). */
 typedef struct {
-  const char *name;                  /* original Qwen2-VL name */
+  const char *name;                  /* original Qwen2-VL name; a packed linear's module name */
   uint32_t rank;
-  uint64_t shape[MAX_EXPECTED_RANK]; /* what the config implies */
+  uint64_t shape[MAX_EXPECTED_RANK]; /* what the config implies; a packed linear: [outputs, inputs] */
   const VfTensor *tensor;            /* found by check_plan() */
+  const VfTensor *quant[VF_QUANT_N_TENSORS];
 } Part;
 
 /* One device buffer: a matrix in the checkpoint dtype, or an f32 vector widened on the host. The parts
@@ -36,7 +39,10 @@ typedef struct {
   Part parts[MAX_PARTS];
   uint32_t n_parts;
   VfDType dtype;      /* matrix: the checkpoint dtype; vector: f32 */
-  uint64_t bytes;     /* on the device */
+  uint64_t bytes;     /* on the device (a packed matrix: words, groups and g_idx) */
+  const VfQuantConfig *quant; /* a packed matrix (the parts are quantized linears), else NULL */
+  VfMemoryKind memory; /* device-local, or host-visible (the embedding table of quantized untied models) */
+  bool act_order;     /* packed: some part's g_idx is not k / group width */
 } Slot;
 
 typedef struct {
@@ -91,25 +97,35 @@ plan_llm_layer(Plan *p, const VfConfig *c, uint32_t i, VfLlmLayer *l)
   char prefix[64], name[128];
   g_snprintf(prefix, sizeof prefix, "model.layers.%u.", i);
 #define NAME(suffix) (g_snprintf(name, sizeof name, "%s%s", prefix, suffix), name)
+  /* Quantized checkpoints store each linear as module.{qweight,qzeros,scales,g_idx}: the parts are
+   * named by module, with shape [outputs, inputs]. */
+  const VfQuantConfig *quant = c->quant.method != VF_QUANT_NONE ? &c->quant : NULL;
+#define LINEAR(module) NAME(quant ? module : module ".weight")
 
   plan_vector(p, &l->attn_norm, NAME("input_layernorm.weight"), h);
 
-  Slot *qkv = add_slot(p, NAME("self_attn.{q,k,v}_proj.weight"), &l->qkv, NULL);
-  add_part(p, qkv, NAME("self_attn.q_proj.weight"), 2, (uint64_t[]){h, h});
-  add_part(p, qkv, NAME("self_attn.k_proj.weight"), 2, (uint64_t[]){kv, h});
-  add_part(p, qkv, NAME("self_attn.v_proj.weight"), 2, (uint64_t[]){kv, h});
+  Slot *qkv = add_slot(p, LINEAR("self_attn.{q,k,v}_proj"), &l->qkv, NULL);
+  add_part(p, qkv, LINEAR("self_attn.q_proj"), 2, (uint64_t[]){h, h});
+  add_part(p, qkv, LINEAR("self_attn.k_proj"), 2, (uint64_t[]){kv, h});
+  add_part(p, qkv, LINEAR("self_attn.v_proj"), 2, (uint64_t[]){kv, h});
   Slot *qkv_bias = add_slot(p, NAME("self_attn.{q,k,v}_proj.bias"), NULL, &l->qkv_bias);
   add_part(p, qkv_bias, NAME("self_attn.q_proj.bias"), 1, (uint64_t[]){h});
   add_part(p, qkv_bias, NAME("self_attn.k_proj.bias"), 1, (uint64_t[]){kv});
   add_part(p, qkv_bias, NAME("self_attn.v_proj.bias"), 1, (uint64_t[]){kv});
 
-  plan_matrix(p, &l->o, NAME("self_attn.o_proj.weight"), h, h);
+  Slot *o = add_slot(p, LINEAR("self_attn.o_proj"), &l->o, NULL);
+  add_part(p, o, LINEAR("self_attn.o_proj"), 2, (uint64_t[]){h, h});
   plan_vector(p, &l->mlp_norm, NAME("post_attention_layernorm.weight"), h);
 
-  Slot *gate_up = add_slot(p, NAME("mlp.{gate,up}_proj.weight"), &l->gate_up, NULL);
-  add_part(p, gate_up, NAME("mlp.gate_proj.weight"), 2, (uint64_t[]){inter, h});
-  add_part(p, gate_up, NAME("mlp.up_proj.weight"), 2, (uint64_t[]){inter, h});
-  plan_matrix(p, &l->down, NAME("mlp.down_proj.weight"), h, inter);
+  Slot *gate_up = add_slot(p, LINEAR("mlp.{gate,up}_proj"), &l->gate_up, NULL);
+  add_part(p, gate_up, LINEAR("mlp.gate_proj"), 2, (uint64_t[]){inter, h});
+  add_part(p, gate_up, LINEAR("mlp.up_proj"), 2, (uint64_t[]){inter, h});
+  Slot *down = add_slot(p, LINEAR("mlp.down_proj"), &l->down, NULL);
+  add_part(p, down, LINEAR("mlp.down_proj"), 2, (uint64_t[]){h, inter});
+  Slot *linears[] = {qkv, o, gate_up, down};
+  for (size_t k = 0; k < G_N_ELEMENTS(linears); k++)
+    linears[k]->quant = quant;
+#undef LINEAR
 #undef NAME
 }
 
@@ -140,6 +156,10 @@ build_plan(Plan *p, const VfConfig *c, VfWeights *w, bool tied)
 {
   uint64_t h = c->hidden, v = c->vocab;
   plan_matrix(p, &w->embed, "model.embed_tokens.weight", v, h);
+  /* Only the prompt's rows of the embedding table are ever read: models that fit a small GPU by being
+   * quantized keep it in host memory (1.09 GB for 7B) unless it is also the lm_head. */
+  if (!tied && c->quant.method != VF_QUANT_NONE)
+    ((Slot *)p->slots->pdata[p->slots->len - 1])->memory = VF_MEMORY_HOST;
   if (!tied)
     plan_matrix(p, &w->lm_head, "lm_head.weight", v, h);
   for (uint32_t i = 0; i < c->layers; i++)
@@ -172,6 +192,22 @@ plan_free(Plan *p)
 /* ---- checking -------------------------------------------------------------------------------------- */
 
 static gboolean
+check_shape(const VfTensor *t, uint32_t rank, const uint64_t *shape, GError **error)
+{
+  bool same = t->rank == rank;
+  for (uint32_t i = 0; same && i < t->rank; i++)
+    same = t->shape[i] == shape[i];
+  if (!same) {
+    g_autofree char *got = vf_shape_string(t->rank, t->shape);
+    g_autofree char *want = vf_shape_string(rank, shape);
+    g_set_error(error, VF_WEIGHTS_ERROR, VF_WEIGHTS_ERROR_SHAPE,
+                "%s: tensor '%s' has shape %s, but config.json implies %s", t->path, t->name, got, want);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
 check_part(const VfCheckpoint *ck, const Slot *s, Part *part, GError **error)
 {
   const VfTensor *t = vf_checkpoint_find(ck, part->name);
@@ -180,16 +216,8 @@ check_part(const VfCheckpoint *ck, const Slot *s, Part *part, GError **error)
                 vf_checkpoint_source(ck), part->name);
     return FALSE;
   }
-  bool same = t->rank == part->rank;
-  for (uint32_t i = 0; same && i < t->rank; i++)
-    same = t->shape[i] == part->shape[i];
-  if (!same) {
-    g_autofree char *got = vf_shape_string(t->rank, t->shape);
-    g_autofree char *want = vf_shape_string(part->rank, part->shape);
-    g_set_error(error, VF_WEIGHTS_ERROR, VF_WEIGHTS_ERROR_SHAPE,
-                "%s: tensor '%s' has shape %s, but config.json implies %s", t->path, t->name, got, want);
+  if (!check_shape(t, part->rank, part->shape, error))
     return FALSE;
-  }
   VfDType dtype;
   bool usable = vf_st_dtype_to_vf(t->dtype, &dtype) &&
                 (dtype == VF_DTYPE_BF16 || dtype == VF_DTYPE_F16 || dtype == VF_DTYPE_F32);
@@ -203,12 +231,116 @@ check_part(const VfCheckpoint *ck, const Slot *s, Part *part, GError **error)
   return TRUE;
 }
 
+/* The bias tensors the first GPTQ uploads carried for Qwen2's bias-free linears (o, gate, up, down):
+ * accepted when they are all zero, as they were; any other value would change the model. */
+static gboolean
+check_zero_bias(const VfCheckpoint *ck, const Part *part, GError **error)
+{
+  g_autofree char *name = g_strconcat(part->name, ".bias", NULL);
+  const VfTensor *t = vf_checkpoint_find(ck, name);
+  if (!t)
+    return TRUE;
+  VfDType dtype;
+  if (!check_shape(t, 1, part->shape, error))
+    return FALSE;
+  if (!vf_st_dtype_to_vf(t->dtype, &dtype) || (dtype != VF_DTYPE_F16 && dtype != VF_DTYPE_BF16 && dtype != VF_DTYPE_F32)) {
+    g_set_error(error, VF_WEIGHTS_ERROR, VF_WEIGHTS_ERROR_DTYPE, "%s: tensor '%s' is %s; biases must be F16, BF16 or F32",
+                t->path, t->name, vf_st_dtype_name(t->dtype));
+    return FALSE;
+  }
+  /* ±0 in every float format: all bits but the sign clear. */
+  size_t width = vf_dtype_size(dtype);
+  for (uint64_t i = 0; i < t->size; i += width) {
+    uint32_t bits = 0;
+    memcpy(&bits, t->data + i, width);
+    if (bits & ~(1u << (8 * width - 1))) {
+      g_set_error(error, VF_WEIGHTS_ERROR, VF_WEIGHTS_ERROR_VALUE,
+                  "%s: tensor '%s' has a non-zero entry at %" G_GUINT64_FORMAT
+                  "; Qwen2-VL's %s has no bias (only zero biases of early GPTQ uploads are accepted)",
+                  t->path, t->name, i / width, part->name);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+/* A quantized linear: its stored tensors with the shapes and dtypes of its format, and its g_idx. */
+static gboolean
+check_packed_part(const VfCheckpoint *ck, const Slot *s, Part *part, bool *act_order, GError **error)
+{
+  const VfQuantConfig *q = s->quant;
+  uint32_t rows = (uint32_t)part->shape[0], cols = (uint32_t)part->shape[1];
+  for (int which = 0; which < VF_QUANT_N_TENSORS; which++) {
+    if (!vf_quant_has_tensor(q, which))
+      continue;
+    g_autofree char *name = g_strconcat(part->name, ".", vf_quant_tensor_names[which], NULL);
+    const VfTensor *t = vf_checkpoint_find(ck, name);
+    if (!t) {
+      g_set_error(error, VF_WEIGHTS_ERROR, VF_WEIGHTS_ERROR_MISSING, "%s: tensor '%s' is missing (%s checkpoint)",
+                  vf_checkpoint_source(ck), name, vf_quant_format_name(q));
+      return FALSE;
+    }
+    uint64_t shape[2];
+    uint32_t rank = vf_quant_tensor_shape(q, which, rows, cols, shape);
+    if (!check_shape(t, rank, shape, error))
+      return FALSE;
+    VfStDtype want = which == VF_QUANT_SCALES ? VF_ST_F16 : VF_ST_I32;
+    if (t->dtype != want) {
+      g_set_error(error, VF_WEIGHTS_ERROR, VF_WEIGHTS_ERROR_DTYPE, "%s: tensor '%s' is %s; %s %s must be %s", t->path,
+                  t->name, vf_st_dtype_name(t->dtype), vf_quant_format_name(q), vf_quant_tensor_names[which],
+                  vf_st_dtype_name(want));
+      return FALSE;
+    }
+    part->quant[which] = t;
+  }
+  bool part_act_order;
+  const VfTensor *g_idx = part->quant[VF_QUANT_G_IDX];
+  if (!vf_quant_read_g_idx(q, cols, g_idx ? g_idx->data : NULL, NULL, &part_act_order, error)) {
+    g_prefix_error(error, "%s: tensor '%s': ", g_idx->path, g_idx->name);
+    return FALSE;
+  }
+  *act_order |= part_act_order;
+  bool has_bias = g_str_has_suffix(part->name, "q_proj") || g_str_has_suffix(part->name, "k_proj") ||
+                  g_str_has_suffix(part->name, "v_proj");
+  return has_bias || check_zero_bias(ck, part, error);
+}
+
+/* A packed destination: every part checked, sizes of the word, group and g_idx arrays. */
+static gboolean
+check_packed_slot(const VfCheckpoint *ck, Slot *s, GError **error)
+{
+  uint64_t rows = 0;
+  for (uint32_t k = 0; k < s->n_parts; k++) {
+    if (!check_packed_part(ck, s, &s->parts[k], &s->act_order, error))
+      return FALSE;
+    rows += s->parts[k].shape[0];
+  }
+  uint32_t cols = (uint32_t)s->cols, width = vf_quant_group_width(s->quant, cols);
+  VfMatrix *m = s->matrix;
+  *m = (VfMatrix){.dtype = VF_DTYPE_I32, .rows = (uint32_t)rows, .cols = cols,
+                  .packing = {.bits = s->quant->bits, .group_width = width}};
+  /* Rows where g_idx rows 1 and 2 take over: the ends of the first two parts. */
+  uint32_t end = 0;
+  for (uint32_t k = 0; k < 2; k++) {
+    end += k + 1 < s->n_parts ? (uint32_t)s->parts[k].shape[0] : 0;
+    m->packing.g_idx_rows[k] = k + 1 < s->n_parts ? end : (uint32_t)rows;
+  }
+  s->bytes = vf_packed_words_bytes(m->packing.bits, m->rows, cols) +
+             vf_packed_groups_bytes(m->rows, cols, width) + (s->act_order ? (uint64_t)s->n_parts * cols * 4 : 0);
+  return TRUE;
+}
+
 /* Finds every tensor and checks shape and dtype; fills each slot's dtype and size. Touches no device. */
 static gboolean
 check_plan(const VfCheckpoint *ck, Plan *p, GError **error)
 {
   for (guint i = 0; i < p->slots->len; i++) {
     Slot *s = p->slots->pdata[i];
+    if (s->quant) {
+      if (!check_packed_slot(ck, s, error))
+        return FALSE;
+      continue;
+    }
     uint64_t rows = 0;
     for (uint32_t k = 0; k < s->n_parts; k++) {
       if (!check_part(ck, s, &s->parts[k], error))
@@ -296,11 +428,56 @@ widen_to_f32(const VfTensor *t, uint64_t n, float *out)
   }
 }
 
+/* A packed matrix: each part repacked on the host (vf_quant_repack) into its rows of the word and group
+ * arrays, and its g_idx row when the matrix needs one. */
+static gboolean
+upload_packed_slot(VfDevice *dev, Slot *s, Progress *pr, GError **error)
+{
+  VfMatrix *m = s->matrix;
+  VfPacking *q = &m->packing;
+  uint64_t word_row = vf_packed_words_bytes(q->bits, 1, m->cols);
+  uint64_t group_row = vf_packed_groups_bytes(1, m->cols, q->group_width);
+  if (!vf_buffer_alloc(dev, VF_MEMORY_DEVICE, m->rows * word_row, &m->buf, error) ||
+      !vf_buffer_alloc(dev, VF_MEMORY_DEVICE, m->rows * group_row, &q->groups, error) ||
+      (s->act_order && !vf_buffer_alloc(dev, VF_MEMORY_DEVICE, (uint64_t)s->n_parts * m->cols * 4, &q->g_idx, error))) {
+    g_prefix_error(error, "%s (%" G_GUINT64_FORMAT " bytes): ", s->label, (guint64)s->bytes);
+    return FALSE;
+  }
+  uint64_t row = 0;
+  for (uint32_t k = 0; k < s->n_parts; k++) {
+    const Part *part = &s->parts[k];
+    uint32_t rows = (uint32_t)part->shape[0];
+    VfQuantTensors t = {{0}};
+    for (int which = 0; which < VF_QUANT_N_TENSORS; which++)
+      t.data[which] = part->quant[which] ? part->quant[which]->data : NULL;
+    g_autofree uint32_t *words = g_malloc(rows * word_row);
+    g_autofree uint32_t *groups = g_malloc(rows * group_row);
+    g_autofree uint32_t *g_idx = g_new(uint32_t, m->cols);
+    bool act_order;
+    if (!vf_quant_repack(s->quant, rows, m->cols, &t, words, groups, g_idx, &act_order, error)) {
+      g_prefix_error(error, "%s: ", part->name);
+      return FALSE;
+    }
+    if (!vf_buffer_upload(dev, &m->buf, row * word_row, words, rows * word_row, error) ||
+        !vf_buffer_upload(dev, &q->groups, row * group_row, groups, rows * group_row, error) ||
+        (s->act_order && !vf_buffer_upload(dev, &q->g_idx, (uint64_t)k * m->cols * 4, g_idx, m->cols * 4, error)))
+      return FALSE;
+    progress_add(pr, rows * (word_row + group_row) + (s->act_order ? m->cols * 4 : 0));
+    row += rows;
+    for (int which = 0; which < VF_QUANT_N_TENSORS; which++)
+      if (part->quant[which])
+        vf_tensor_drop_pages(part->quant[which]);
+  }
+  return TRUE;
+}
+
 static gboolean
 upload_slot(VfDevice *dev, Slot *s, Progress *pr, GError **error)
 {
+  if (s->quant)
+    return upload_packed_slot(dev, s, pr, error);
   VfBuffer *buf = s->matrix ? &s->matrix->buf : s->vector;
-  if (!vf_buffer_alloc(dev, VF_MEMORY_DEVICE, s->bytes, buf, error)) {
+  if (!vf_buffer_alloc(dev, s->memory, s->bytes, buf, error)) {
     g_prefix_error(error, "%s (%" G_GUINT64_FORMAT " bytes): ", s->label, (guint64)s->bytes);
     return FALSE;
   }
@@ -366,6 +543,9 @@ vf_weights_load(VfDevice *dev, const VfConfig *config, const char *dir, VfProgre
       goto fail;
   g_assert(pr.done == pr.total);
   w->device_bytes = pr.total;
+  for (guint i = 0; i < plan.slots->len; i++)
+    if (((Slot *)plan.slots->pdata[i])->memory == VF_MEMORY_HOST)
+      w->host_bytes += ((Slot *)plan.slots->pdata[i])->bytes;
 
   if (tied) {
     /* A view of the embedding table that owns nothing: vf_weights_free releases the buffer once. */
@@ -427,8 +607,10 @@ vf_weights_free(VfWeights *w)
   release(dev, &w->lm_head.buf);
   for (uint32_t i = 0; w->layers && i < w->config->layers; i++) {
     VfLlmLayer *l = &w->layers[i];
-    VfBuffer *bufs[] = {&l->attn_norm, &l->qkv.buf, &l->qkv_bias, &l->o.buf, &l->mlp_norm, &l->gate_up.buf,
-                        &l->down.buf};
+    VfBuffer *bufs[] = {&l->attn_norm,        &l->qkv.buf,         &l->qkv.packing.groups, &l->qkv.packing.g_idx,
+                        &l->qkv_bias,         &l->o.buf,           &l->o.packing.groups,   &l->o.packing.g_idx,
+                        &l->mlp_norm,         &l->gate_up.buf,     &l->gate_up.packing.groups,
+                        &l->gate_up.packing.g_idx, &l->down.buf,   &l->down.packing.groups, &l->down.packing.g_idx};
     for (size_t k = 0; k < G_N_ELEMENTS(bufs); k++)
       release(dev, bufs[k]);
   }

@@ -6,6 +6,8 @@
  *   gate_up = rows of gate_proj (I), up_proj (I)           → [2I, H]
  * 1-D tensors (norm weights, biases) are widened to f32 on upload.
  * Tied embeddings: lm_head shares embed's buffer.
+ * Quantized checkpoints (config->quant): the 7 linears of every decoder layer are packed matrices
+ * (ops_matmul_quant.h), fused the same way; an untied embedding table stays in host-visible memory.
  */
 #pragma once
 
@@ -23,6 +25,8 @@ typedef enum {
   VF_WEIGHTS_ERROR_MISSING, /* a tensor the config calls for is not in the checkpoint */
   VF_WEIGHTS_ERROR_SHAPE,   /* a tensor's shape differs from what the config implies */
   VF_WEIGHTS_ERROR_DTYPE,   /* a dtype the engine cannot use there, or mixed dtypes in one fused matrix */
+  VF_WEIGHTS_ERROR_VALUE,   /* values the engine cannot use: a g_idx outside the groups, a non-zero bias where the
+                             * model has none */
 } VfWeightsError;
 
 typedef struct {
@@ -65,6 +69,7 @@ typedef struct {
   VfMatrix merger_fc2;   /* [H, 4E] merger.mlp.2 */
   VfBuffer merger_fc2_bias; /* f32 [H] */
   uint64_t device_bytes;  /* total uploaded */
+  uint64_t host_bytes;    /* of which in host-visible memory (the embedding table of quantized untied models) */
 } VfWeights;
 
 /* Progress of an upload: bytes copied so far and in all. Called from the loading thread. */
