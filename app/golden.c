@@ -780,6 +780,13 @@ get_tokenizer(Golden *g, Check *ck)
   return g->tokenizer;
 }
 
+/* A decoded text (which may hold NUL bytes) against the reference's string. */
+static gboolean
+text_equals(const char *text, size_t len, const char *want)
+{
+  return want && strlen(want) == len && memcmp(text, want, len) == 0;
+}
+
 static gboolean
 ids_equal(const int32_t *ids, size_t n, JsonArray *want)
 {
@@ -828,13 +835,14 @@ run_tokenizer_cases(Golden *g, const char *file, Check *ck)
     g_autofree int32_t *want_ids = g_new(int32_t, json_array_get_length(want) + 1);
     for (guint k = 0; k < json_array_get_length(want); k++)
       want_ids[k] = (int32_t)json_array_get_int_element(want, k);
-    g_autofree char *decoded = vf_tokenizer_decode(tok, want_ids, json_array_get_length(want), FALSE);
-    g_autofree char *skipped = vf_tokenizer_decode(tok, want_ids, json_array_get_length(want), TRUE);
+    size_t decoded_len, skipped_len;
+    g_autofree char *decoded = vf_tokenizer_decode(tok, want_ids, json_array_get_length(want), FALSE, &decoded_len);
+    g_autofree char *skipped = vf_tokenizer_decode(tok, want_ids, json_array_get_length(want), TRUE, &skipped_len);
     if (!ids_equal(ids, n, want))
       check_fail(ck, "case %s: ids differ", name);
-    else if (g_strcmp0(decoded, json_object_get_string_member(c, "decoded")) != 0)
+    else if (!text_equals(decoded, decoded_len, json_object_get_string_member(c, "decoded")))
       check_fail(ck, "case %s: decode differs", name);
-    else if (g_strcmp0(skipped, json_object_get_string_member(c, "decoded_skip_special")) != 0)
+    else if (!text_equals(skipped, skipped_len, json_object_get_string_member(c, "decoded_skip_special")))
       check_fail(ck, "case %s: decode without special tokens differs", name);
     else
       exact++;
@@ -868,7 +876,7 @@ run_template_cases(Golden *g, const char *file, Check *ck)
       flags |= VF_CHAT_TEMPLATE_GENERATION_PROMPT;
     if (json_object_get_boolean_member(c, "add_vision_id"))
       flags |= VF_CHAT_TEMPLATE_VISION_ID;
-    g_autofree char *text = vf_chat_template_render(chat, flags);
+    g_autofree char *text = vf_chat_template_render(chat, flags, NULL);
     size_t n = 0;
     g_autofree int32_t *ids = vf_tokenizer_encode(tok, text, &n);
     if (g_strcmp0(text, json_object_get_string_member(c, "rendered")) != 0)

@@ -1,9 +1,10 @@
 #version 450
-// Flash attention for GPUs: a team of 8 neighbouring subgroup lanes owns a slot block (BQ queries that
-// share a kv head, see attention_common.glsl); lane l holds head dimensions l, l + 8, l + 16, … of q
-// and of the output, so each load of a K or V row is 8 consecutive floats across the team, and a
-// score's partial dot products are summed with three subgroupShuffleXor steps. Keys go BK at a time through an online softmax (running max m and
-// sum l per query, f32).
+// Flash attention for GPUs: a team of TEAM neighbouring subgroup lanes (8, or the whole subgroup when it is
+// smaller: lavapipe at 128 bits has 4) owns a slot block (BQ queries that share a kv head, see
+// attention_common.glsl); lane l holds head dimensions l, l + TEAM, l + 2·TEAM, … of q and of the output, so
+// each load of a K or V row is TEAM consecutive floats across the team, and a score's partial dot products
+// are summed with log2(TEAM) subgroupShuffleXor steps. Keys go BK at a time through an online softmax
+// (running max m and sum l per query, f32).
 //
 // SPLIT = 0 (many blocks, prefill and vision): every team of the workgroup has its own block.
 // SPLIT = 1 (few blocks, e.g. a decode step): all TEAMS teams of a workgroup share one block, each
@@ -12,19 +13,19 @@
 //
 // Bindings, CAUSAL: 0 q (r), 1 K cache (r), 2 V cache (r), 3 seq (r), 4 out (w).
 //           GROUPS: 0 q, 1 k, 2 v (r, windows of qkv), 3 cu_seqlens (r), 4 out (w).
-// out: [rows, heads·HD] f32. Requires a subgroup size that is a multiple of 8.
+// out: [rows, heads·HD] f32. TEAM must divide the subgroup size and HD (both powers of two up to 8 here).
 #extension GL_KHR_shader_subgroup_basic : enable
 #extension GL_KHR_shader_subgroup_arithmetic : enable
 #extension GL_KHR_shader_subgroup_shuffle : enable
 #include "common.glsl"
 
-layout(local_size_x_id = 0) in;               // TEAMS · 8
+layout(local_size_x_id = 0) in;               // TEAMS · TEAM
 layout(constant_id = 1) const uint HD = 128;  // head_dim: a multiple of 8, at most 256
 layout(constant_id = 2) const uint BQ = 4;    // query slots per block
 layout(constant_id = 3) const uint SPLIT = 0; // 1: the workgroup's teams share a block
 layout(constant_id = 4) const uint BK = 4;    // keys per step
 layout(constant_id = 5) const uint TEAMS = 8; // teams per workgroup
-const uint TEAM = 8u;                         // lanes per team
+layout(constant_id = 6) const uint TEAM = 8;  // lanes per team: min(8, subgroup size)
 const uint DPL = HD / TEAM;                   // head dimensions per lane
 
 #include "attention_common.glsl"
@@ -52,7 +53,7 @@ shared float merge_l[TEAMS * BQ];
 shared float merge_acc[TEAMS * HD];
 
 void main() {
-  // Teams are aligned groups of 8 lanes of one subgroup, so the shuffles below stay inside a team.
+  // Teams are aligned groups of TEAM lanes of one subgroup, so the shuffles below stay inside a team.
   uint wg_lane = gl_SubgroupID * gl_SubgroupSize + gl_SubgroupInvocationID;
   uint team = wg_lane / TEAM;
   uint lane = gl_SubgroupInvocationID % TEAM;
@@ -118,11 +119,14 @@ void main() {
         s[i * BK + j] = dot_part;
       }
     }
-    [[unroll]] for (uint x = 0u; x < BQ * BK; x++) {
-      s[x] += subgroupShuffleXor(s[x], 1u);
-      s[x] += subgroupShuffleXor(s[x], 2u);
-      s[x] += subgroupShuffleXor(s[x], 4u);
-    }
+    [[unroll]] for (uint x = 0u; x < BQ * BK; x++)
+      [[unroll]] for (uint mask = 1u; mask < TEAM; mask <<= 1u)
+        s[x] += subgroupShuffleXor(s[x], mask);
+    // A team past its own keys only keeps the shuffles company. It must not accumulate: its loads may be
+    // unwritten rows (a block whose queries see no key reads key 0, left padding that can hold NaN), and a
+    // weight of 0 times NaN is NaN. Only a subgroup wider than one team gets here (issue 18: subgroup 16).
+    if (t0 >= t_end)
+      continue;
 
     float alpha[BQ];
     [[unroll]] for (uint i = 0u; i < BQ; i++) {

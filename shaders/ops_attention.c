@@ -81,8 +81,10 @@ vf_attention_supports(VfDevice *dev, VfAttentionVariant variant, uint32_t head_d
     return vf_attention_supports(dev, VF_ATTENTION_SUBGROUP, head_dim, row_stride) ||
            vf_attention_supports(dev, VF_ATTENTION_TEXEL, head_dim, row_stride);
   case VF_ATTENTION_SUBGROUP:
-    /* Teams are aligned groups of 8 lanes inside one subgroup; a workgroup holds whole subgroups. */
-    return info->subgroup_size >= 8 && info->subgroup_size % 8 == 0 && info->subgroup_size <= 64;
+    /* Teams are aligned groups of min(8, subgroup size) lanes inside one subgroup (subgroup sizes are powers
+     * of two, so a team divides it, and head_dim); a workgroup holds whole subgroups. */
+    return info->subgroup_size >= 1 && info->subgroup_size <= 64 &&
+           (info->subgroup_size & (info->subgroup_size - 1)) == 0;
   case VF_ATTENTION_TEXEL:
     /* 4 floats a fetch: q, k and v must start on multiples of 4 in every row. */
     return row_stride % 4 == 0;
@@ -151,21 +153,23 @@ record_subgroup(VfCmd *cmd, const char *shader, const AttentionShape *s, VfBindi
   VfDevice *dev = vf_cmd_device(cmd);
   const VfDeviceInfo *info = vf_device_get_info(dev);
   AttentionPush push = s->push;
-  /* A lane holds BQ·head_dim/8 floats of q and as many of output: at most 64 each. */
-  uint32_t bq = slots_per_block(s, CLAMP(64 / (s->head_dim / 8), 1, 8));
+  /* Lanes per team: 8, or the whole subgroup when it is smaller (no kernel may assume 8). A lane holds
+   * BQ·head_dim/team floats of q and as many of output: at most 64 each. */
+  uint32_t team = MIN(8u, MAX(info->subgroup_size, 1u));
+  uint32_t bq = slots_per_block(s, CLAMP(64 / (s->head_dim / team), 1, 8));
   push.kv_blocks = div_up((uint64_t)push.rows * s->ratio, bq);
   uint64_t blocks = (uint64_t)push.kv_heads * push.kv_blocks;
   /* Few blocks (a decode step): all teams of a workgroup share one block's keys. Teams per workgroup:
    * whole subgroups, and the merge buffers must fit shared memory. */
-  uint32_t min_teams = MAX(1u, info->subgroup_size / 8);
+  uint32_t min_teams = MAX(1u, info->subgroup_size / team);
   uint32_t split = blocks < 256 ? 1 : 0;
   uint32_t teams = split ? 32 : 8;
   while (teams > min_teams && ((uint64_t)teams * (s->head_dim + 2 * bq) * 4 > info->shared_memory ||
-                               teams * 8 > info->max_workgroup_invocations))
+                               teams * team > info->max_workgroup_invocations))
     teams /= 2;
   teams = MAX(teams, min_teams);
   uint64_t groups = split ? blocks : div_up(blocks, teams);
-  uint32_t specs[] = {teams * 8, s->head_dim, bq, split, 4, teams};
+  uint32_t specs[] = {teams * team, s->head_dim, bq, split, 4, teams, team};
   VfPipeline *p = vf_ops_pipeline(cmd, shader, "rrrrw", sizeof push, specs, G_N_ELEMENTS(specs));
   if (!p)
     return;

@@ -29,6 +29,15 @@ on_text(VfEngine *engine, const char *piece, Result *r)
   g_string_append(r->text, piece);
 }
 
+/* Counts vision encodes: the worker's stage before each one. */
+static void
+count_encode(VfEngine *engine, const char *stage, double fraction, guint *encodes)
+{
+  /* "Encoding picture N: block k of B" comes for k = 0 … B: an encode starts at block 0. */
+  if (g_str_has_prefix(stage, "Encoding picture") && strstr(stage, ": block 0 of "))
+    (*encodes)++;
+}
+
 static void
 on_loaded(GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -131,10 +140,13 @@ test_turns(void)
   VfChat *broken = question("Compare them", good);
   vf_chat_message_append_image(broken->messages->pdata[0], bad);
   Result f = {0};
+  guint encodes = 0;
+  g_signal_connect(engine, "stage", G_CALLBACK(count_encode), &encodes);
   vf_engine_send_async(engine, broken, NULL, on_sent, &f);
   wait_for(&f);
   g_assert_false(f.ok);
   g_assert_error(f.error, VF_ENGINE_ERROR, VF_ENGINE_ERROR_MEDIA);
+  g_assert_cmpuint(encodes, ==, 1); /* the good picture, before the corrupt one failed */
   g_assert_nonnull(strstr(f.error->message, "corrupt PNG"));
   g_clear_error(&f.error);
   g_assert_cmpuint(count(engine, vf_chat_new()), ==, after_turn);
@@ -163,6 +175,8 @@ test_turns(void)
   vf_engine_send_async(engine, question("And this?", good), NULL, on_sent, &p);
   wait_for(&p);
   g_assert_no_error(p.error);
+  g_assert_cmpuint(encodes, ==, 1); /* reused: no second encode */
+  g_signal_handlers_disconnect_by_data(engine, &encodes);
   g_assert_cmpuint(p.stats.prompt_tokens, >, after_turn);
   g_assert_cmpuint(p.stats.prefilled_tokens, <, p.stats.prompt_tokens); /* the earlier turn came from the cache */
 

@@ -13,9 +13,9 @@ static VfModel *model;
 static VfTokenizer *tok;
 
 static void
-append(const char *piece, void *user)
+append(const char *piece, size_t len, void *user)
 {
-  g_string_append(user, piece);
+  g_string_append_len(user, piece, (gssize)len);
 }
 
 static VfGenerateOptions
@@ -79,10 +79,10 @@ typedef struct {
 } CancelAfter;
 
 static void
-cancel_after_two(const char *piece, void *user)
+cancel_after_two(const char *piece, size_t len, void *user)
 {
   CancelAfter *c = user;
-  g_string_append(c->text, piece);
+  g_string_append_len(c->text, piece, (gssize)len);
   if (++c->pieces == 2)
     g_cancellable_cancel(c->cancel);
 }
@@ -174,6 +174,17 @@ test_picture_encoded_once(void)
   g_assert_true(vf_session_generate(s, &o, NULL, NULL, NULL, &st, &error));
   g_assert_cmpint(encodes, ==, 1);
   g_assert_cmpuint(st.prefilled_tokens, <, st.prompt_tokens - 40);
+
+  /* A forced re-prefill: a system message put in front changes the prompt from its fourth token on, so the
+   * KV cache keeps almost nothing and the picture's tokens run again, from the kept vision output. */
+  GPtrArray *messages = vf_session_chat(s)->messages;
+  vf_chat_message_append_text(vf_chat_append_message(vf_session_chat(s), "system"), "Answer briefly.");
+  g_ptr_array_insert(messages, 0, g_ptr_array_steal_index(messages, messages->len - 1));
+  vf_chat_message_append_text(vf_chat_append_message(vf_session_chat(s), "user"), "Thanks.");
+  g_assert_true(vf_session_generate(s, &o, NULL, NULL, NULL, &st, &error));
+  g_assert_no_error(error);
+  g_assert_cmpuint(st.prefilled_tokens, >=, st.prompt_tokens - 5);
+  g_assert_cmpint(encodes, ==, 1);
 }
 
 typedef struct {

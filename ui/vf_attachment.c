@@ -23,6 +23,7 @@ struct _VfAttachment {
   guint tokens;
   VfMediaPlan plan;   /* the cost; the item's own plan is the engine's */
   char *cost_problem; /* why tokens is 0, or NULL */
+  char *damage;       /* pictures that decode but are damaged: what is wrong, or NULL */
 };
 
 G_DEFINE_FINAL_TYPE(VfAttachment, vf_attachment, G_TYPE_OBJECT)
@@ -105,6 +106,7 @@ typedef struct {
   VfMediaItem *item;
   GBytes *thumbnail; /* RGB8 [thumb_size, thumb_size, 3] */
   guint32 thumb_size;
+  char *damage;
 } Inspection;
 
 static void
@@ -113,8 +115,13 @@ inspection_free(Inspection *in)
   vf_media_item_unref(in->item);
   if (in->thumbnail)
     g_bytes_unref(in->thumbnail);
+  g_free(in->damage);
   g_free(in);
 }
+
+/* The thumbnail is made from a copy at most this many pixels on its longer side, decoded and resized in
+ * bands: a picture whose header says 65500×2700 costs a few MB here, not 530. */
+#define PREVIEW_SIDE 1024u
 
 char *
 vf_attachment_format_error(const char *path, const GError *error)
@@ -151,6 +158,8 @@ inspect_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancel
   in->item = vf_media_item_open_file(request->path, cancellable, &error);
   if (in->item)
     in->thumbnail = vf_media_item_thumbnail(in->item, THUMBNAIL_SIZE, &in->thumb_size, &error);
+  if (in->thumbnail)
+    in->damage = g_strdup(vf_media_item_damage(in->item));
   if (in->thumbnail) {
     g_task_return_pointer(task, in, (GDestroyNotify)inspection_free);
     return;
@@ -193,6 +202,7 @@ vf_attachment_inspect_finish(GAsyncResult *result, GError **error)
   self->thumbnail = GDK_PAINTABLE(gdk_memory_texture_new((int)in->thumb_size, (int)in->thumb_size,
                                                          GDK_MEMORY_R8G8B8, in->thumbnail,
                                                          (gsize)in->thumb_size * 3));
+  self->damage = g_steal_pointer(&in->damage);
   inspection_free(in);
   update_cost(self);
   return self;
@@ -213,6 +223,7 @@ vf_attachment_get_kind(VfAttachment *self)
 
 VfMediaItem *vf_attachment_get_item(VfAttachment *self) { return self->item; }
 GdkPaintable *vf_attachment_get_thumbnail(VfAttachment *self) { return self->thumbnail; }
+const char *vf_attachment_get_damage(VfAttachment *self) { return self->damage; }
 
 const char *
 vf_attachment_get_icon_name(VfAttachment *self)
@@ -309,6 +320,7 @@ vf_attachment_finalize(GObject *object)
   g_free(self->cost_problem);
   g_clear_pointer(&self->item, vf_media_item_unref);
   vf_media_plan_clear(&self->plan);
+  g_free(self->damage);
   G_OBJECT_CLASS(vf_attachment_parent_class)->finalize(object);
 }
 

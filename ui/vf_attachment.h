@@ -37,6 +37,9 @@ VfAttachmentKind vf_attachment_get_kind(VfAttachment *self);
 /* The thumbnail (a picture, a video's first frame), or NULL: show vf_attachment_get_icon_name() then. */
 GdkPaintable *vf_attachment_get_thumbnail(VfAttachment *self);
 const char *vf_attachment_get_icon_name(VfAttachment *self);
+/* A picture that decoded but is damaged: why it looks wrong ("damaged: the data stops at row 14 of 2700"),
+ * else NULL. */
+const char *vf_attachment_get_damage(VfAttachment *self);
 /* Source size in pixels (a video's frame size). */
 void vf_attachment_get_size(VfAttachment *self, guint *width, guint *height);
 

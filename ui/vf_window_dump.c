@@ -29,6 +29,8 @@ add_attachments(JsonBuilder *b, GListModel *attachments)
     add_string(b, "name", vf_attachment_get_name(a));
     json_builder_set_member_name(b, "tokens");
     json_builder_add_int_value(b, vf_attachment_get_tokens(a));
+    if (vf_attachment_get_damage(a))
+      add_string(b, "damage", vf_attachment_get_damage(a));
     json_builder_end_object(b);
   }
   json_builder_end_array(b);

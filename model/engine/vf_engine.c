@@ -9,6 +9,7 @@
 #include "vf_model_finder.h"
 #include "vf_prompt.h"
 #include "vf_session.h"
+#include "vf_utf8.h"
 
 G_DEFINE_QUARK(vf-engine-error-quark, vf_engine_error)
 
@@ -215,12 +216,13 @@ on_stage(const char *stage, double fraction, void *user)
 }
 
 static void
-on_text(const char *piece, void *user)
+on_text(const char *piece, size_t len, void *user)
 {
   VfEngine *self = user;
   Post *p = g_new0(Post, 1);
   p->signal = SIGNAL_TEXT;
-  p->text = g_strdup(piece);
+  /* A signal's string ends at NUL: a NUL byte of the answer is shown as ␀ (the session keeps the byte). */
+  p->text = vf_utf8_show_nul(piece, len);
   post(self, p);
 }
 

@@ -84,7 +84,8 @@ void vf_engine_load_async(VfEngine *self, const char *model_dir, const char *tok
 gboolean vf_engine_load_finish(VfEngine *self, GAsyncResult *result, GError **error);
 
 /* Appends the messages of `draft` (normally one user message; taken over) to the conversation and
- * generates the answer, emitting "stage" until the first token and "text" for every piece. Cancelling stops
+ * generates the answer, emitting "stage" until the first token and "text" for every piece (display text: a
+ * NUL byte of the answer arrives as U+2400 "␀", the stored answer keeps the byte). Cancelling stops
  * within one decode step, one prefill chunk or one vision block. After the first token the partial answer is
  * kept and stats->stopped is set; before it the turn fails with G_IO_ERROR_CANCELLED. On failure the draft's
  * messages are removed again, so the conversation is as it was before the call. */

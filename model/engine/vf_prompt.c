@@ -183,15 +183,15 @@ struct VfPromptCache {
   GArray *marks; /* Mark, one per cached message */
 };
 
-/* Appends `text` (rendered, single pads) whose pads are `items` in order (taken over). Nothing is appended on
+/* Appends `text` (`text_len` bytes: an earlier answer may hold NUL bytes; rendered, single pads) whose pads are `items` in order (taken over). Nothing is appended on
  * failure. */
 static gboolean
-append_segment(VfPromptCache *c, Tokens *t, const char *text, GPtrArray *items, GError **error)
+append_segment(VfPromptCache *c, Tokens *t, const char *text, size_t text_len, GPtrArray *items, GError **error)
 {
   g_autoptr(GPtrArray) owned = items;
   const VfConfig *config = c->config;
   size_t n_raw = 0;
-  g_autofree int32_t *raw = vf_tokenizer_encode(c->tok, text, &n_raw);
+  g_autofree int32_t *raw = vf_tokenizer_encode_len(c->tok, text, text_len, &n_raw); /* NUL bytes included */
   if (c->map)
     c->map(raw, n_raw, c->map_user);
 
@@ -259,7 +259,7 @@ append_segment(VfPromptCache *c, Tokens *t, const char *text, GPtrArray *items, 
   for (guint i = 0; i < items->len; i++)
     g_ptr_array_add(t->items, g_steal_pointer(&items->pdata[i]));
   g_ptr_array_set_size(items, 0);
-  g_string_append(t->text, text);
+  g_string_append_len(t->text, text, (gssize)text_len);
   return TRUE;
 }
 
@@ -301,8 +301,9 @@ append_message(VfPromptCache *c, Tokens *t, const VfChatMessage *msg, gboolean f
   GString *text = g_string_new(NULL);
   uint32_t rendered_images = t->images, rendered_videos = t->videos;
   vf_chat_template_render_message(text, msg, first, &rendered_images, &rendered_videos, c->flags);
+  size_t n = text->len;
   g_autofree char *s = g_string_free(text, FALSE);
-  if (!append_segment(c, t, s, g_steal_pointer(&items), error))
+  if (!append_segment(c, t, s, n, g_steal_pointer(&items), error))
     return FALSE;
   t->images = images;
   t->videos = videos;
@@ -378,7 +379,8 @@ vf_prompt_cache_build(VfPromptCache *c, VfChat *tail, gboolean generation, GErro
   for (guint m = 0; ok && tail && m < tail->messages->len; m++)
     ok = append_message(c, &t, tail->messages->pdata[m], c->marks->len + m == 0, error);
   if (ok && generation)
-    ok = append_segment(c, &t, vf_chat_template_generation_prompt, g_ptr_array_new(), error);
+    ok = append_segment(c, &t, vf_chat_template_generation_prompt, strlen(vf_chat_template_generation_prompt),
+                        g_ptr_array_new(), error);
   if (!ok) {
     tokens_clear(&t);
     return NULL;
@@ -392,7 +394,8 @@ vf_prompt_cache_build(VfPromptCache *c, VfChat *tail, gboolean generation, GErro
     memcpy(p->positions + (size_t)k * p->n, t.positions[k]->data, (size_t)p->n * sizeof(int32_t));
   p->delta = t.next_position - (int32_t)p->n;
   p->items = g_ptr_array_ref(t.items);
-  p->text = g_strdup(t.text->str);
+  p->text_len = t.text->len;
+  p->text = g_memdup2(t.text->str, t.text->len + 1);
   tokens_clear(&t);
   return p;
 }

@@ -48,6 +48,7 @@ typedef struct {
   int32_t delta;      /* rope delta: decode position = cache length + delta */
   GPtrArray *items;   /* VfPromptItem *, in prompt order */
   char *text;         /* the rendered template (single pads) */
+  size_t text_len;    /* its bytes (an earlier answer may hold NUL bytes) */
 } VfPrompt;
 
 /* Maps tokenizer ids to the model's ids in place (test models with a small synthetic vocabulary). */

@@ -238,6 +238,10 @@ item_embeds(VfSession *s, const VfGenerateOptions *opts, const VfPromptItem *it,
     image = vf_media_item_image_input(it->media, error);
     if (!image)
       return NULL;
+    if (image->damage && opts->on_warning) {
+      g_autofree char *warning = g_strdup_printf("Picture %u (%s): %s", it->index, it->source, image->damage);
+      opts->on_warning(warning, opts->stage_user);
+    }
     pixels = image->pixel_values;
     n_patches = image->plan.n_patches;
     grid = image->plan.grid;
@@ -290,6 +294,18 @@ is_stop(const VfConfig *c, int32_t id)
   return id == c->eos_id;
 }
 
+const char *
+vf_stop_reason_name(VfStopReason reason)
+{
+  switch (reason) {
+  case VF_STOP_EOS: return "eos";
+  case VF_STOP_TOKEN_LIMIT: return "token_limit";
+  case VF_STOP_CONTEXT_FULL: return "context_full";
+  case VF_STOP_CANCELLED: return "stopped";
+  }
+  g_assert_not_reached();
+}
+
 /* One answer being generated. */
 typedef struct {
   VfSession *s;
@@ -328,18 +344,25 @@ turn_accept(Turn *t, int32_t token)
   t->stats->generated_tokens++;
   if (is_stop(s->model->config, token)) {
     t->stats->finished_with_eos = TRUE;
+    t->stats->stop_reason = VF_STOP_EOS;
     t->done = TRUE;
     return;
   }
-  g_autofree char *piece = vf_token_stream_feed(t->stream, token);
-  if (t->on_text && *piece)
-    t->on_text(piece, t->user);
+  size_t len;
+  g_autofree char *piece = vf_token_stream_feed(t->stream, token, &len);
+  if (t->on_text && len)
+    t->on_text(piece, len, t->user);
   vf_llm_select(s->model->llm, s->sequence);
-  if (t->stats->generated_tokens >= t->opts->max_new_tokens ||
-      vf_llm_length(s->model->llm) + 1 >= vf_llm_context(s->model->llm))
+  if (t->stats->generated_tokens >= t->opts->max_new_tokens) {
+    t->stats->stop_reason = VF_STOP_TOKEN_LIMIT;
     t->done = TRUE;
-  else if (g_cancellable_is_cancelled(t->cancellable))
+  } else if (vf_llm_length(s->model->llm) + 1 >= vf_llm_context(s->model->llm)) {
+    t->stats->stop_reason = VF_STOP_CONTEXT_FULL;
+    t->done = TRUE;
+  } else if (g_cancellable_is_cancelled(t->cancellable)) {
+    t->stats->stop_reason = VF_STOP_CANCELLED;
     t->done = t->stats->stopped = TRUE;
+  }
 }
 
 /* The position the latest token goes in at: prompt length + tokens generated before it + rope delta (§8.5). */
@@ -465,13 +488,14 @@ static gboolean
 turn_finish(Turn *t, gboolean ok)
 {
   VfSession *s = t->s;
-  g_autofree char *rest = vf_token_stream_flush(t->stream);
-  if (t->on_text && *rest)
-    t->on_text(rest, t->user);
+  size_t len;
+  g_autofree char *rest = vf_token_stream_flush(t->stream, &len);
+  if (t->on_text && len)
+    t->on_text(rest, len, t->user);
   t->stats->decode_seconds = (g_get_monotonic_time() - t->t1) / 1e6;
   if (ok) {
-    g_autofree char *text = vf_tokenizer_decode(s->tok, (const int32_t *)s->answer->data, s->answer->len, TRUE);
-    vf_chat_message_append_text(vf_chat_append_message(s->chat, "assistant"), text);
+    g_autofree char *text = vf_tokenizer_decode(s->tok, (const int32_t *)s->answer->data, s->answer->len, TRUE, &len);
+    vf_chat_message_append_text_len(vf_chat_append_message(s->chat, "assistant"), text, len);
   } else {
     /* Whatever a failed step left in the cache past the known tokens is forgotten. */
     vf_llm_select(s->model->llm, s->sequence);

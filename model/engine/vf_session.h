@@ -29,10 +29,18 @@ typedef struct {
   gboolean add_vision_id;
   const char *media_dir;  /* folder for relative media paths (NULL: the current folder) */
   VfStageFunc on_stage;   /* optional */
+  /* Optional: what the user should know about an input that was read anyway, e.g. "Picture 1 (x.jpg):
+   * damaged: the data stops at row 14 of 2700". Gets stage_user. */
+  void (*on_warning)(const char *message, void *user);
   void *stage_user;
 } VfGenerateOptions;
 
-typedef void (*VfTextFunc)(const char *piece, void *user);
+/* "eos", "token_limit", "context_full", "stopped" (VfStopReason, vf_turn_stats.h): the spelling of the CLI's
+ * JSON. */
+const char *vf_stop_reason_name(VfStopReason reason);
+
+/* A piece of the answer: `len` bytes, which may include NUL bytes (token 188 is the byte 0x00). */
+typedef void (*VfTextFunc)(const char *piece, size_t len, void *user);
 
 /* `model` and `tok` must outlive the session; the model's KV cache (sequence 0) belongs to this session while
  * it lives. */

@@ -37,6 +37,7 @@ struct VfMediaItem {
   VfMediaPlan plan;
 
   VfImage *pixels; /* pictures: the decoded source, kept from the thumbnail to the encode */
+  char *damage;    /* pictures that decoded but are damaged (vf_image_file_damage), or NULL */
 };
 
 /* ---- file stamps ----------------------------------------------------------------------------------------- */
@@ -107,6 +108,7 @@ vf_media_item_unref(VfMediaItem *item)
     return;
   g_free(item->source);
   g_free(item->name);
+  g_free(item->damage);
   g_strfreev(item->frames);
   for (guint i = 0; i < item->n_stamps; i++)
     g_free(item->stamps[i].path);
@@ -372,6 +374,12 @@ vf_media_item_tokens(const VfMediaItem *item)
 
 /* ---- pixels ------------------------------------------------------------------------------------------------ */
 
+const char *
+vf_media_item_damage(const VfMediaItem *item)
+{
+  return item->damage;
+}
+
 gboolean
 vf_media_item_check(const VfMediaItem *item, GError **error)
 {
@@ -395,6 +403,8 @@ decoded_pixels(VfMediaItem *item, GError **error)
     file = reopened;
   }
   item->pixels = vf_image_file_decode(file, error);
+  if (item->pixels && !item->damage && vf_image_file_damage(file))
+    item->damage = g_strdup(vf_image_file_damage(file));
   return item->pixels;
 }
 
@@ -481,6 +491,8 @@ vf_media_item_image_input(VfMediaItem *item, GError **error)
   VfImageInput *input = vf_image_input_new_from_image(pixels, &item->plan.image_options, &item->config, error);
   if (!input)
     g_prefix_error(error, "%s: ", item->name);
+  else
+    input->damage = g_strdup(item->damage);
   return input;
 }
 

@@ -95,6 +95,10 @@ uint32_t vf_media_item_tokens(const VfMediaItem *item);
  * pixels are decoded for it and kept for the encode. */
 GBytes *vf_media_item_thumbnail(VfMediaItem *item, uint32_t max_side, uint32_t *side, GError **error);
 
+/* A picture that decoded but is damaged (known once it was decoded, e.g. for its thumbnail): "damaged: the
+ * data stops at row 14 of 2700", else NULL. */
+const char *vf_media_item_damage(const VfMediaItem *item);
+
 /* FALSE when a local file changed or vanished since the item was made (sources that were read into memory —
  * URLs, data: URIs — cannot change). */
 gboolean vf_media_item_check(const VfMediaItem *item, GError **error);

@@ -68,8 +68,16 @@ append_part(VfChatMessage *message, VfChatPartKind kind)
 VfChatPart *
 vf_chat_message_append_text(VfChatMessage *message, const char *text)
 {
+  return vf_chat_message_append_text_len(message, text, strlen(text));
+}
+
+VfChatPart *
+vf_chat_message_append_text_len(VfChatMessage *message, const char *text, size_t len)
+{
   VfChatPart *part = append_part(message, VF_CHAT_PART_TEXT);
-  part->text = g_strdup(text);
+  part->text = g_strndup(text, len);
+  memcpy(part->text, text, len); /* g_strndup stops at a NUL */
+  part->text_len = len;
   return part;
 }
 

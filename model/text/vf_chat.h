@@ -42,7 +42,8 @@ typedef struct {
 
 typedef struct {
   VfChatPartKind kind;
-  char *text;             /* TEXT: UTF-8, rendered verbatim */
+  char *text;             /* TEXT: UTF-8, rendered verbatim; may hold NUL bytes (an answer can) */
+  size_t text_len;        /* TEXT: bytes of text */
   char *source;           /* IMAGE / VIDEO: path, file:// or http(s):// URL or data: URI; NULL for a video
                            * given as frames, or when the item named none */
   char **frames;          /* VIDEO given as a list of images (NULL-terminated), else NULL */
@@ -71,6 +72,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VfChat, vf_chat_free)
 
 VfChatMessage *vf_chat_append_message(VfChat *chat, const char *role);
 VfChatPart *vf_chat_message_append_text(VfChatMessage *message, const char *text);
+/* `len` bytes of text, NUL bytes included. */
+VfChatPart *vf_chat_message_append_text_len(VfChatMessage *message, const char *text, size_t len);
 VfChatPart *vf_chat_message_append_image(VfChatMessage *message, const char *source);
 VfChatPart *vf_chat_message_append_video(VfChatMessage *message, const char *source);
 /* `frames`: NULL-terminated list of image sources, copied. */

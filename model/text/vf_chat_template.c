@@ -38,7 +38,7 @@ vf_chat_template_render_message(GString *out, const VfChatMessage *message, gboo
     const VfChatPart *part = g_ptr_array_index(message->parts, p);
     switch (part->kind) {
     case VF_CHAT_PART_TEXT:
-      g_string_append(out, part->text);
+      g_string_append_len(out, part->text, (gssize)part->text_len); /* may hold NUL bytes */
       break;
     case VF_CHAT_PART_IMAGE:
     case VF_CHAT_PART_VIDEO: {
@@ -57,7 +57,7 @@ vf_chat_template_render_message(GString *out, const VfChatMessage *message, gboo
 }
 
 char *
-vf_chat_template_render(const VfChat *chat, VfChatTemplateFlags flags)
+vf_chat_template_render(const VfChat *chat, VfChatTemplateFlags flags, size_t *len)
 {
   GString *out = g_string_new(NULL);
   uint32_t images = 0, videos = 0; /* counted over the whole conversation */
@@ -65,6 +65,8 @@ vf_chat_template_render(const VfChat *chat, VfChatTemplateFlags flags)
     vf_chat_template_render_message(out, g_ptr_array_index(chat->messages, m), m == 0, &images, &videos, flags);
   if (flags & VF_CHAT_TEMPLATE_GENERATION_PROMPT)
     g_string_append(out, vf_chat_template_generation_prompt);
+  if (len)
+    *len = out->len;
   return g_string_free(out, FALSE);
 }
 
