@@ -160,8 +160,8 @@ vf_cli_bench_model(int argc, char **argv)
   VfArenaStats st;
   vf_arena_get_stats(vf_device_arena(dev), &st);
   uint64_t per_token = decode_weight_bytes(config, w);
-  double device_gbs = 0, host_gbs = 0;
-  if (!vf_bench_read_bandwidth(dev, &device_gbs, &host_gbs, &error))
+  double device_gbs = 0, host_gbs = 0, fma_gflops = 0;
+  if (!vf_bench_peaks(dev, &device_gbs, &host_gbs, &fma_gflops, &error))
     goto out;
   /* On a CPU device the host's own read rate is the ceiling. */
   double bandwidth = MAX(device_gbs, host_gbs);
@@ -169,8 +169,13 @@ vf_cli_bench_model(int argc, char **argv)
   double step_s = steps > 0 ? decode_s / steps : 0;
   /* Prefill runs every layer's matrices on every row (the lm_head only on the last): 2 FLOP per weight. */
   double layer_params = (double)linear_params(config);
-  printf("\nprefill: %d tokens in %.2f s = %.1f tok/s (%.1f GFLOP/s in the linear layers)\n", prompt, prefill_s,
-         prompt / prefill_s, 2.0 * layer_params * prompt / prefill_s / 1e9);
+  double prefill_gflops = 2.0 * layer_params * prompt / prefill_s / 1e9;
+  printf("\nhost fp32 FMA peak: %.0f GFLOP/s (%u threads)\n", fma_gflops, g_get_num_processors());
+  printf("prefill: %d tokens in %.2f s = %.1f tok/s (%.1f GFLOP/s in the linear layers", prompt, prefill_s,
+         prompt / prefill_s, prefill_gflops);
+  if (vf_device_get_info(dev)->kind == VF_DEVICE_KIND_CPU)
+    printf(", %.0f %% of the host FMA peak", 100.0 * prefill_gflops / fma_gflops);
+  printf(")\n");
   printf("decode:  %d steps in %.2f s = %.3f s/token, %.2f tok/s (cache of %d..%d tokens)\n", steps, decode_s,
          step_s, steps / decode_s, prompt + 1, prompt + decode);
   printf("roofline: %.2f GB of weights per token / %.1f GB/s measured read bandwidth = %.3f s/token; "

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bench_peak.h"
 #include "vf_ops.h"
 
 typedef struct {
@@ -133,6 +134,7 @@ typedef struct {
 typedef enum {
   ITEM_DEVICE_READ,
   ITEM_HOST_READ,
+  ITEM_HOST_FMA, /* best_s: seconds per GFLOP */
   ITEM_MATMUL,
 } ItemKind;
 
@@ -159,6 +161,7 @@ typedef struct {
   GPtrArray *problems; /* Problem* */
   VfBuffer read_src, read_out;
   u32x4 *host_buffer;
+  bool host_fma; /* the FMA peak used FMA instructions (else multiply + add) */
 } Bench;
 
 /* ---- preparation -------------------------------------------------------------------------------------- */
@@ -295,6 +298,8 @@ add_reads(Bench *b, GError **error)
     Item it = {.kind = ITEM_DEVICE_READ, .label = paths[i].label, .cmd = cmd, .bytes = bytes, .best_s = -1};
     g_array_append_val(b->items, it);
   }
+  Item fma = {.kind = ITEM_HOST_FMA, .label = "host fp32 FMA peak", .best_s = -1};
+  g_array_append_val(b->items, fma);
   if (info->kind == VF_DEVICE_KIND_CPU) {
     /* The device is this machine's CPU: its own bandwidth is the real ceiling. */
     b->host_buffer = g_malloc(bytes);
@@ -320,6 +325,10 @@ sample(Bench *b, Item *it, GError **error)
   if (it->kind == ITEM_HOST_READ) {
     s = host_read_once(it->host_data, it->bytes, it->threads);
     it->spent_s += s;
+  } else if (it->kind == ITEM_HOST_FMA) {
+    gint64 t0 = g_get_monotonic_time();
+    s = 1.0 / vf_bench_host_fma_peak(0.1, &b->host_fma);
+    it->spent_s += (g_get_monotonic_time() - t0) * 1e-6;
   } else {
     vf_profile_reset();
     gint64 t0 = g_get_monotonic_time();
@@ -335,10 +344,16 @@ sample(Bench *b, Item *it, GError **error)
   return TRUE;
 }
 
-/* Round-robin until every item has its samples or has used its time budget. */
+/* Round-robin until every item has its samples or has used its time budget. Each device item is submitted
+ * once untimed first: drivers may compile a pipeline at its first dispatch (lavapipe does). */
 static gboolean
 sample_all(Bench *b, GError **error)
 {
+  for (guint i = 0; i < b->items->len; i++) {
+    Item *it = &g_array_index(b->items, Item, i);
+    if (it->cmd && !vf_cmd_submit(it->cmd, error))
+      return FALSE;
+  }
   for (int round = 0; round < b->o.runs; round++) {
     bool any = false;
     for (guint i = 0; i < b->items->len; i++) {
@@ -366,12 +381,13 @@ item_gbs(const Item *it)
 static void
 print_matmul_header(void)
 {
-  printf("%-19s %5s %6s %7s %-5s %-14s %9s %8s %7s %6s %6s\n", "shape", "M", "K", "N", "dtype", "variant",
-         "time ms", "GFLOP/s", "GB/s", "%dev", "%host");
+  printf("%-19s %5s %6s %7s %-5s %-14s %9s %8s %7s %6s %6s %6s\n", "shape", "M", "K", "N", "dtype", "variant",
+         "time ms", "GFLOP/s", "GB/s", "%dev", "%host", "%fma");
 }
 
+/* fma_gflops: the host's FMA peak when it is the device's ceiling (a CPU driver), else 0. */
 static void
-print_matmul(const Bench *b, const Item *it, double device_gbs, double host_gbs)
+print_matmul(const Bench *b, const Item *it, double device_gbs, double host_gbs, double fma_gflops)
 {
   const Shape *s = &it->problem->shape;
   double flops = 2.0 * s->m * (double)s->n * s->k;
@@ -384,6 +400,8 @@ print_matmul(const Bench *b, const Item *it, double device_gbs, double host_gbs)
     printf(" %5.0f%%", 100 * item_gbs(it) / device_gbs);
     if (host_gbs > 0)
       printf(" %5.0f%%", 100 * item_gbs(it) / host_gbs);
+  } else if (fma_gflops > 0) {
+    printf(" %6s %6s %5.0f%%", "", "", 100 * flops / it->best_s / 1e9 / fma_gflops);
   }
   printf("\n");
 }
@@ -407,14 +425,25 @@ report(const Bench *b)
   printf("roofline for GEMV: device %.1f GB/s", device_gbs);
   if (host_gbs > 0)
     printf(", host %.1f GB/s", host_gbs);
-  printf("\n\nmatmul, Y[M, N] = X[M, K] · W[N, K]ᵀ; GB/s = weight bytes / time; %%dev and %%host: GEMV share of the "
-         "read roofline%s\n",
+  double fma_gflops = 0;
+  for (guint i = 0; i < b->items->len; i++) {
+    const Item *it = &g_array_index(b->items, Item, i);
+    if (it->kind == ITEM_HOST_FMA)
+      fma_gflops = 1.0 / it->best_s;
+  }
+  printf("\nhost fp32 FMA peak: %.0f GFLOP/s (%u threads, %s)\n", fma_gflops, g_get_num_processors(),
+         b->host_fma ? "AVX2 FMA" : "vector multiply + add");
+  /* The host's arithmetic is the GEMM ceiling only when the device is the host. */
+  if (vf_device_get_info(b->dev)->kind != VF_DEVICE_KIND_CPU)
+    fma_gflops = 0;
+  printf("\nmatmul, Y[M, N] = X[M, K] · W[N, K]ᵀ; GB/s = weight bytes / time; %%dev and %%host: GEMV share of the "
+         "read roofline; %%fma: GEMM share of the host FMA peak%s\n",
          b->o.all_variants ? "; * = the policy's choice" : "");
   print_matmul_header();
   for (guint i = 0; i < b->items->len; i++) {
     const Item *it = &g_array_index(b->items, Item, i);
     if (it->kind == ITEM_MATMUL && !it->crossover)
-      print_matmul(b, it, device_gbs, host_gbs);
+      print_matmul(b, it, device_gbs, host_gbs, fma_gflops);
   }
   if (b->o.crossover) {
     printf("\nGEMV against GEMM as M grows (AUTO uses GEMV for M < %u)\n", vf_matmul_gemv_threshold(b->dev));
@@ -422,7 +451,7 @@ report(const Bench *b)
     for (guint i = 0; i < b->items->len; i++) {
       const Item *it = &g_array_index(b->items, Item, i);
       if (it->kind == ITEM_MATMUL && it->crossover)
-        print_matmul(b, it, device_gbs, host_gbs);
+        print_matmul(b, it, device_gbs, host_gbs, fma_gflops);
     }
   }
 }
@@ -445,18 +474,21 @@ bench_release(Bench *b)
 }
 
 gboolean
-vf_bench_read_bandwidth(VfDevice *dev, double *device_gbs, double *host_gbs, GError **error)
+vf_bench_peaks(VfDevice *dev, double *device_gbs, double *host_gbs, double *fma_gflops, GError **error)
 {
   Bench b = {.dev = dev, .o = {.runs = 5, .budget_s = 2.0}};
   b.items = g_array_new(FALSE, FALSE, sizeof(Item));
   b.problems = g_ptr_array_new();
   b.read_src.block = b.read_out.block = -1;
   gboolean ok = add_reads(&b, error) && sample_all(&b, error);
-  *device_gbs = *host_gbs = 0;
+  *device_gbs = *host_gbs = *fma_gflops = 0;
   for (guint i = 0; ok && i < b.items->len; i++) {
     const Item *it = &g_array_index(b.items, Item, i);
     double *best = it->kind == ITEM_HOST_READ ? host_gbs : device_gbs;
-    *best = MAX(*best, item_gbs(it));
+    if (it->kind == ITEM_HOST_FMA)
+      *fma_gflops = 1.0 / it->best_s;
+    else
+      *best = MAX(*best, item_gbs(it));
   }
   bench_release(&b);
   return ok;
@@ -494,7 +526,7 @@ vf_bench_ops(int argc, char **argv)
   b.items = g_array_new(FALSE, FALSE, sizeof(Item));
   b.problems = g_ptr_array_new();
   b.read_src.block = b.read_out.block = -1;
-  printf("%s\n%s\n", info->summary, vf_ops_policy_summary(b.dev));
+  printf("%s\n%s\n%s\n", info->summary, vf_ops_policy_summary(b.dev), vf_pipeline_cache_summary(b.dev));
   printf("timing: %s; every row sampled round-robin, best of %d (fewer past %.0f s per row)\n\n",
          b.o.gpu_clock ? "GPU timestamps" : "wall clock", b.o.runs, b.o.budget_s);
   fflush(stdout);
@@ -510,6 +542,8 @@ vf_bench_ops(int argc, char **argv)
   ok = ok && sample_all(&b, &error);
   if (ok)
     report(&b);
+  VfPipelineStats ps = vf_pipeline_stats(b.dev);
+  printf("\npipelines: %u created in %.2f s\n", ps.built, ps.build_seconds);
   bench_release(&b);
   vf_device_free(b.dev);
   if (!ok) {

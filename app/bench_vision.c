@@ -32,6 +32,20 @@ encode_flops(const VfVisionConfig *vc, uint32_t patch_dim, const VfGrid *grid)
   return 2 * (n * per_row + merger + attention);
 }
 
+float *
+vf_cli_random_patches(uint32_t n, uint64_t seed)
+{
+  float *pixels = g_new(float, (size_t)n * VF_PATCH_DIM);
+  uint64_t s = 0x9e3779b97f4a7c15ull ^ seed;
+  for (size_t i = 0; i < (size_t)n * VF_PATCH_DIM; i++) {
+    s ^= s << 13;
+    s ^= s >> 7;
+    s ^= s << 17;
+    pixels[i] = (float)((s >> 40) * (4.0 / 16777216.0) - 2.0);
+  }
+  return pixels;
+}
+
 static gboolean
 parse_size(const char *text, uint32_t *width, uint32_t *height)
 {
@@ -61,15 +75,7 @@ bench_one(VfDevice *dev, VfVision *vision, const VfConfig *config, const VfWeigh
     return 1;
   }
   uint32_t n = plan.n_patches;
-  /* Values of normalised pixels: roughly ±2. */
-  float *pixels = g_new(float, (size_t)n * VF_PATCH_DIM);
-  uint64_t s = 0x9e3779b97f4a7c15ull ^ n;
-  for (size_t i = 0; i < (size_t)n * VF_PATCH_DIM; i++) {
-    s ^= s << 13;
-    s ^= s >> 7;
-    s ^= s << 17;
-    pixels[i] = (float)((s >> 40) * (4.0 / 16777216.0) - 2.0);
-  }
+  float *pixels = vf_cli_random_patches(n, n);
 
   vf_profile_reset();
   VfBuffer out = {0};

@@ -15,7 +15,7 @@ typedef struct {
 } Output;
 
 static void
-on_text(const char *piece, void *user)
+on_text(const char *piece, size_t len, void *user)
 {
   Output *out = user;
   if (out->json) {
@@ -23,14 +23,31 @@ on_text(const char *piece, void *user)
     json_builder_begin_object(b);
     json_builder_set_member_name(b, "type");
     json_builder_add_string_value(b, "text");
-    json_builder_set_member_name(b, "text");
-    json_builder_add_string_value(b, piece);
     json_builder_end_object(b);
-    vf_cli_print_json(b);
+    vf_cli_print_json_with_text(b, "text", piece, len);
   } else {
-    fputs(piece, stdout);
+    fwrite(piece, 1, len, stdout);
     fflush(stdout);
   }
+}
+
+/* A damaged attachment: a JSON record, or a line on stderr. */
+static void
+on_warning(const char *message, void *user)
+{
+  const Output *out = user;
+  if (!out->json) {
+    fprintf(stderr, "viewfinder: warning: %s\n", message);
+    return;
+  }
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "type");
+  json_builder_add_string_value(b, "warning");
+  json_builder_set_member_name(b, "message");
+  json_builder_add_string_value(b, message);
+  json_builder_end_object(b);
+  vf_cli_print_json(b);
 }
 
 int
@@ -105,6 +122,8 @@ vf_cli_chat(int argc, char **argv)
     return 2;
   }
 
+  /* Before the device starts its threads. */
+  GCancellable *stop = vf_cli_cancel_on_signals();
   g_autoptr(VfTokenizer) tok = vf_tokenizer_load(tokenizer_dir ? tokenizer_dir : model_dir, &error);
   if (!tok) {
     fprintf(stderr, "viewfinder-cli chat: %s\n", error->message);
@@ -154,14 +173,20 @@ vf_cli_chat(int argc, char **argv)
   vf_chat_message_append_text(user_msg, prompt);
   opts.add_vision_id = label_media;
   opts.on_stage = vf_cli_stage;
-
   Output out = {.json = json};
+  opts.on_warning = on_warning;
+  opts.stage_user = &out;
+
   VfTurnStats stats;
-  if (!vf_session_generate(session, &opts, on_text, &out, NULL, &stats, &error)) {
-    if (!json)
-      printf("\n");
-    fprintf(stderr, "viewfinder-cli chat: %s\n", error->message);
-    return 1;
+  if (!vf_session_generate(session, &opts, on_text, &out, stop, &stats, &error)) {
+    if (!g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+      if (!json)
+        printf("\n");
+      fprintf(stderr, "viewfinder-cli chat: %s\n", error->message);
+      return 1;
+    }
+    /* Stopped before the first token: an empty answer, reported like a later stop. */
+    stats = (VfTurnStats){.stopped = TRUE, .stop_reason = VF_STOP_CANCELLED};
   }
   double prefill_tps = stats.prefill_seconds > 0 ? stats.prefilled_tokens / stats.prefill_seconds : 0;
   double decode_tps = stats.decode_seconds > 0 && stats.generated_tokens > 1
@@ -178,6 +203,8 @@ vf_cli_chat(int argc, char **argv)
     json_builder_add_int_value(b, stats.generated_tokens);
     json_builder_set_member_name(b, "finished_with_eos");
     json_builder_add_boolean_value(b, stats.finished_with_eos);
+    json_builder_set_member_name(b, "stop_reason");
+    json_builder_add_string_value(b, vf_stop_reason_name(stats.stop_reason));
     json_builder_set_member_name(b, "prefill_tokens_per_s");
     json_builder_add_double_value(b, prefill_tps);
     json_builder_set_member_name(b, "decode_tokens_per_s");
@@ -187,8 +214,14 @@ vf_cli_chat(int argc, char **argv)
   } else {
     printf("\n");
   }
-  fprintf(stderr, "viewfinder: prompt %u tokens, prefill %.1f tok/s, decode %.2f tok/s (%u tokens%s)\n",
-          stats.prompt_tokens, prefill_tps, decode_tps, stats.generated_tokens,
-          stats.finished_with_eos ? ", ended by the model" : "");
-  return 0;
+  static const char *const ended[] = {
+    [VF_STOP_EOS] = "ended by the model",
+    [VF_STOP_TOKEN_LIMIT] = "the token limit",
+    [VF_STOP_CONTEXT_FULL] = "the context is full",
+    [VF_STOP_CANCELLED] = "stopped",
+  };
+  fprintf(stderr, "viewfinder: prompt %u tokens, prefill %.1f tok/s, decode %.2f tok/s (%u tokens, %s)\n",
+          stats.prompt_tokens, prefill_tps, decode_tps, stats.generated_tokens, ended[stats.stop_reason]);
+  /* A stop by signal exits as the signal would have (130 for Ctrl-C), after the final record. */
+  return stats.stop_reason == VF_STOP_CANCELLED ? 128 + vf_cli_stop_signal() : 0;
 }

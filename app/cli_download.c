@@ -13,19 +13,6 @@ typedef struct {
   gint64 last_line_us;
 } DownloadPrinter;
 
-static char *
-format_duration(double seconds)
-{
-  if (seconds < 0)
-    return g_strdup("time left unknown");
-  guint64 s = (guint64)(seconds + 0.5);
-  if (s >= 3600)
-    return g_strdup_printf("%" G_GUINT64_FORMAT " h %02" G_GUINT64_FORMAT " min left", s / 3600, s / 60 % 60);
-  if (s >= 60)
-    return g_strdup_printf("%" G_GUINT64_FORMAT " min %02" G_GUINT64_FORMAT " s left", s / 60, s % 60);
-  return g_strdup_printf("%" G_GUINT64_FORMAT " s left", s);
-}
-
 static void
 print_progress(const VfHubProgress *p, void *user)
 {
@@ -35,7 +22,7 @@ print_progress(const VfHubProgress *p, void *user)
   if (!printer->tty && !file_done && now - printer->last_line_us < G_USEC_PER_SEC)
     return;
   printer->last_line_us = now;
-  g_autofree char *eta = format_duration(p->seconds_left);
+  g_autofree char *eta = vf_hub_format_time_left(p->seconds_left);
   fprintf(stderr, "%s[%u/%u] %s %.1f of %.1f MB, total %.1f of %.1f MB, %.1f MB/s, %s%s", printer->tty ? "\r\033[K" : "",
           p->file_index + 1, p->n_files, p->file, p->file_done / 1e6, p->file_size / 1e6, p->done / 1e6,
           p->total / 1e6, p->bytes_per_second / 1e6, eta, printer->tty ? "" : "\n");

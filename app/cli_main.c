@@ -8,6 +8,8 @@
  */
 #define G_LOG_DOMAIN "viewfinder-cli"
 
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -23,6 +25,7 @@ vf_cli_device(GError **error)
     return NULL;
   fprintf(stderr, "viewfinder: %s\n", vf_device_get_info(dev)->summary);
   fprintf(stderr, "viewfinder: %s\n", vf_ops_policy_summary(dev));
+  fprintf(stderr, "viewfinder: %s\n", vf_pipeline_cache_summary(dev));
   vf_device_print_switches(stderr);
   return dev;
 }
@@ -53,6 +56,93 @@ vf_cli_stage(const char *stage, double fraction, void *user)
     fprintf(stderr, "\r%-46s", stage);
   if (fraction >= 1)
     fprintf(stderr, "\r%-46s\r", "");
+}
+
+/* `text` as a JSON string literal: quotes, backslashes and control characters escaped, the rest (valid
+ * UTF-8) as is. */
+static void
+append_json_string(GString *out, const char *text, size_t len)
+{
+  g_string_append_c(out, '"');
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)text[i];
+    if (c == '"' || c == '\\')
+      g_string_append_printf(out, "\\%c", c);
+    else if (c == '\n')
+      g_string_append(out, "\\n");
+    else if (c < 0x20 || c == 0x7f)
+      g_string_append_printf(out, "\\u%04x", c);
+    else
+      g_string_append_c(out, (char)c);
+  }
+  g_string_append_c(out, '"');
+}
+
+void
+vf_cli_print_json_with_text(JsonBuilder *b, const char *name, const char *text, size_t len)
+{
+  g_autoptr(JsonGenerator) gen = json_generator_new();
+  g_autoptr(JsonNode) root = json_builder_get_root(b);
+  g_assert(JSON_NODE_HOLDS_OBJECT(root));
+  json_generator_set_root(gen, root);
+  g_autofree char *object = json_generator_to_data(gen, NULL);
+  GString *line = g_string_new(object);
+  g_string_truncate(line, line->len - 1); /* the closing brace */
+  if (json_object_get_size(json_node_get_object(root)) > 0)
+    g_string_append_c(line, ',');
+  append_json_string(line, name, strlen(name));
+  g_string_append_c(line, ':');
+  append_json_string(line, text, len);
+  g_string_append(line, "}\n");
+  fwrite(line->str, 1, line->len, stdout);
+  fflush(stdout);
+  g_string_free(line, TRUE);
+}
+
+/* ---- signals -------------------------------------------------------------------------------------- */
+
+static GCancellable *signal_cancellable;
+static int stop_signal;
+
+/* A thread of its own takes the signals with sigwait, so the reaction runs as ordinary code (a handler could
+ * not call g_cancellable_cancel, which takes a lock). */
+static gpointer
+watch_signals(gpointer data)
+{
+  sigset_t *set = data;
+  for (;;) {
+    int sig;
+    if (sigwait(set, &sig) != 0)
+      continue;
+    if (g_atomic_int_get(&stop_signal)) {
+      fprintf(stderr, "\nviewfinder: %s again: quitting now\n", g_strsignal(sig));
+      _exit(128 + sig);
+    }
+    g_atomic_int_set(&stop_signal, sig);
+    fprintf(stderr, "\nviewfinder: %s: stopping after the current step (again to quit now)\n", g_strsignal(sig));
+    g_cancellable_cancel(signal_cancellable);
+  }
+  return NULL;
+}
+
+GCancellable *
+vf_cli_cancel_on_signals(void)
+{
+  g_assert(!signal_cancellable);
+  static sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, NULL);
+  signal_cancellable = g_cancellable_new();
+  g_thread_unref(g_thread_new("vf-signals", watch_signals, &set));
+  return signal_cancellable;
+}
+
+int
+vf_cli_stop_signal(void)
+{
+  return g_atomic_int_get(&stop_signal);
 }
 
 void
@@ -98,6 +188,7 @@ cmd_devices(int argc, char **argv)
   }
   printf("chosen: %s\n", vf_device_get_info(dev)->summary);
   printf("%s\n", vf_ops_policy_summary(dev));
+  printf("%s\n", vf_pipeline_cache_summary(dev));
   vf_device_print_switches(stdout);
   vf_device_free(dev);
   return 0;
@@ -117,7 +208,9 @@ usage(FILE *out)
           "  golden      compare with reference cases: golden [--models DIR] [--tokenizer DIR] CASE_DIR...\n"
           "  bench       bench ops [--quick] [--all-variants] [--crossover]: the matmul ops against the roofline\n"
           "              bench vision [--size 2b|7b] [--image WxH]...: the vision tower\n"
+          "              bench attention: both attention kernels on vision, prefill and decode shapes\n"
           "              bench --synthetic 2b|7b [--prompt N] [--decode N]: the language model\n"
+          "              bench first-answer --synthetic 2b|7b [--image WxH]: time to the first token, cold and warm\n"
           "\n"
           "environment: VF_DEVICE=index|name  VF_VALIDATE=1  VF_PROFILE=1  VF_KERNELS=gpu|cpu\n");
 }
@@ -141,8 +234,12 @@ main(int argc, char **argv)
     return vf_cli_download(argc - 1, argv + 1);
   if (strcmp(argv[1], "bench") == 0 && argc >= 3 && strcmp(argv[2], "ops") == 0)
     return vf_bench_ops(argc - 2, argv + 2);
+  if (strcmp(argv[1], "bench") == 0 && argc > 2 && strcmp(argv[2], "attention") == 0)
+    return vf_cli_bench_attention(argc - 2, argv + 2);
   if (strcmp(argv[1], "bench") == 0 && argc > 2 && strcmp(argv[2], "vision") == 0)
     return vf_cli_bench_vision(argc - 2, argv + 2);
+  if (strcmp(argv[1], "bench") == 0 && argc > 2 && strcmp(argv[2], "first-answer") == 0)
+    return vf_cli_bench_first_answer(argc - 2, argv + 2);
   if (strcmp(argv[1], "bench") == 0)
     return vf_cli_bench_model(argc - 1, argv + 1);
   fprintf(stderr, "viewfinder-cli: unknown command '%s'\n\n", argv[1]);

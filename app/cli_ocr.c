@@ -12,21 +12,23 @@
 #define OCR_PROMPT "Transcribe all the text in this image, preserving its layout. Reply with the text only."
 
 static void
-collect(const char *piece, void *user)
+collect(const char *piece, size_t len, void *user)
 {
-  g_string_append(user, piece);
+  g_string_append_len(user, piece, (gssize)len);
 }
 
 static void
-print_result(gboolean json, const char *path, const char *text, const VfTurnStats *st, uint32_t visual_tokens,
+print_result(gboolean json, const char *path, const GString *text, const VfTurnStats *st, uint32_t visual_tokens,
              const char *error_message)
 {
   if (!json) {
     if (error_message)
       printf("== %s: error: %s\n", path, error_message);
-    else
-      printf("== %s (%u visual tokens, %.1f s)\n%s\n", path, visual_tokens,
-             st->prefill_seconds + st->decode_seconds, text);
+    else {
+      printf("== %s (%u visual tokens, %.1f s)\n", path, visual_tokens, st->prefill_seconds + st->decode_seconds);
+      fwrite(text->str, 1, text->len, stdout);
+      printf("\n");
+    }
     fflush(stdout);
     return;
   }
@@ -38,8 +40,6 @@ print_result(gboolean json, const char *path, const char *text, const VfTurnStat
     json_builder_set_member_name(b, "error");
     json_builder_add_string_value(b, error_message);
   } else {
-    json_builder_set_member_name(b, "text");
-    json_builder_add_string_value(b, text);
     json_builder_set_member_name(b, "visual_tokens");
     json_builder_add_int_value(b, visual_tokens);
     json_builder_set_member_name(b, "prompt_tokens");
@@ -52,7 +52,10 @@ print_result(gboolean json, const char *path, const char *text, const VfTurnStat
     json_builder_add_double_value(b, st->decode_seconds);
   }
   json_builder_end_object(b);
-  vf_cli_print_json(b);
+  if (error_message)
+    vf_cli_print_json(b);
+  else
+    vf_cli_print_json_with_text(b, "text", text->str, text->len);
 }
 
 int
@@ -126,7 +129,7 @@ vf_cli_ocr(int argc, char **argv)
     for (uint32_t i = 0; i < n; i++) {
       const char *message = errors[i] ? errors[i]->message : !ok ? error->message : NULL;
       failures += message != NULL;
-      print_result(json, argv[first + i], texts[i]->str, &stats[i], plans[i].n_tokens, message);
+      print_result(json, argv[first + i], texts[i], &stats[i], plans[i].n_tokens, message);
       g_string_free(texts[i], TRUE);
       g_clear_error(&errors[i]);
     }

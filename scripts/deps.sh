@@ -1,5 +1,6 @@
 #!/bin/sh
-# Installs the Debian 12 packages Viewfinder needs, only those that are missing.
+# Installs the Debian 12 packages Viewfinder needs, only those that are missing. (clang, its sanitizer and
+# libFuzzer runtimes and llvm-symbolizer are for the sanitizer and fuzz runs of setup.sh test.)
 # Uses sudo when not root. Safe to run repeatedly.
 set -eu
 
@@ -12,8 +13,10 @@ PACKAGES="
   libpng-dev libjpeg-dev
   libsoup-3.0-dev glib-networking
   libpoppler-glib-dev libcairo2-dev
+  libsqlite3-dev
   xvfb xauth xdotool imagemagick dbus dbus-x11 libglib2.0-bin
   fonts-dejavu-core adwaita-icon-theme desktop-file-utils appstream
+  clang libclang-rt-14-dev llvm
 "
 
 missing=""

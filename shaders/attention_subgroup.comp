@@ -1,9 +1,10 @@
 #version 450
-// Flash attention for GPUs: a team of 8 neighbouring subgroup lanes owns a slot block (BQ queries that
-// share a kv head, see attention_common.glsl); lane l holds head dimensions l, l + 8, l + 16, … of q
-// and of the output, so each load of a K or V row is 8 consecutive floats across the team, and a
-// score's partial dot products are summed with three subgroupShuffleXor steps. Keys go BK at a time through an online softmax (running max m and
-// sum l per query, f32).
+// Flash attention for GPUs: a team of TEAM neighbouring subgroup lanes (8, or the whole subgroup when it is
+// smaller: lavapipe at 128 bits has 4) owns a slot block (BQ queries that share a kv head, see
+// attention_common.glsl); lane l holds head dimensions l, l + TEAM, l + 2·TEAM, … of q and of the output, so
+// each load of a K or V row is TEAM consecutive floats across the team, and a score's partial dot products
+// are summed with log2(TEAM) subgroupShuffleXor steps. Keys go BK at a time through an online softmax
+// (running max m and sum l per query, f32).
 //
 // SPLIT = 0 (many blocks, prefill and vision): every team of the workgroup has its own block.
 // SPLIT = 1 (few blocks, e.g. a decode step): all TEAMS teams of a workgroup share one block, each
@@ -12,26 +13,38 @@
 //
 // Bindings, CAUSAL: 0 q (r), 1 K cache (r), 2 V cache (r), 3 seq (r), 4 out (w).
 //           GROUPS: 0 q, 1 k, 2 v (r, windows of qkv), 3 cu_seqlens (r), 4 out (w).
-// out: [rows, heads·HD] f32. Requires a subgroup size that is a multiple of 8.
+// out: [rows, heads·HD] f32. TEAM must divide the subgroup size and HD (both powers of two up to 8 here).
 #extension GL_KHR_shader_subgroup_basic : enable
 #extension GL_KHR_shader_subgroup_arithmetic : enable
 #extension GL_KHR_shader_subgroup_shuffle : enable
 #include "common.glsl"
 
-layout(local_size_x_id = 0) in;               // TEAMS · 8
+layout(local_size_x_id = 0) in;               // TEAMS · TEAM
 layout(constant_id = 1) const uint HD = 128;  // head_dim: a multiple of 8, at most 256
 layout(constant_id = 2) const uint BQ = 4;    // query slots per block
 layout(constant_id = 3) const uint SPLIT = 0; // 1: the workgroup's teams share a block
 layout(constant_id = 4) const uint BK = 4;    // keys per step
 layout(constant_id = 5) const uint TEAMS = 8; // teams per workgroup
-const uint TEAM = 8u;                         // lanes per team
+layout(constant_id = 6) const uint TEAM = 8;  // lanes per team: min(8, subgroup size)
 const uint DPL = HD / TEAM;                   // head dimensions per lane
 
 #include "attention_common.glsl"
 
 layout(std430, binding = 0) readonly buffer Q { float q_buf[]; };
+// K and V element i: f32, or with KV_F16 (CAUSAL only: an f16 cache, see kv_store.comp) halves packed two
+// per uint32, element 2w in the low half of word w.
+#if defined(KV_F16)
+layout(std430, binding = 1) readonly buffer K { uint k_words[]; };
+layout(std430, binding = 2) readonly buffer V { uint v_words[]; };
+float half_at(uint word, uint i) { vec2 h = unpackHalf2x16(word); return (i & 1u) != 0u ? h.y : h.x; }
+float load_k(uint i) { return half_at(k_words[i / 2u], i); }
+float load_v(uint i) { return half_at(v_words[i / 2u], i); }
+#else
 layout(std430, binding = 1) readonly buffer K { float k_buf[]; };
 layout(std430, binding = 2) readonly buffer V { float v_buf[]; };
+float load_k(uint i) { return k_buf[i]; }
+float load_v(uint i) { return v_buf[i]; }
+#endif
 layout(std430, binding = 4) writeonly buffer Out { float out_buf[]; };
 
 // SPLIT merge: per team the running max and sum of every slot, then one slot's outputs at a time.
@@ -40,7 +53,7 @@ shared float merge_l[TEAMS * BQ];
 shared float merge_acc[TEAMS * HD];
 
 void main() {
-  // Teams are aligned groups of 8 lanes of one subgroup, so the shuffles below stay inside a team.
+  // Teams are aligned groups of TEAM lanes of one subgroup, so the shuffles below stay inside a team.
   uint wg_lane = gl_SubgroupID * gl_SubgroupSize + gl_SubgroupInvocationID;
   uint team = wg_lane / TEAM;
   uint lane = gl_SubgroupInvocationID % TEAM;
@@ -98,7 +111,7 @@ void main() {
       vbase[j] = v_index(t, kvh) + lane;
       float k[DPL];
       [[unroll]] for (uint e = 0u; e < DPL; e++)
-        k[e] = k_buf[kbase + e * TEAM];
+        k[e] = load_k(kbase + e * TEAM);
       [[unroll]] for (uint i = 0u; i < BQ; i++) {
         float dot_part = 0.0;
         [[unroll]] for (uint e = 0u; e < DPL; e++)
@@ -106,11 +119,14 @@ void main() {
         s[i * BK + j] = dot_part;
       }
     }
-    [[unroll]] for (uint x = 0u; x < BQ * BK; x++) {
-      s[x] += subgroupShuffleXor(s[x], 1u);
-      s[x] += subgroupShuffleXor(s[x], 2u);
-      s[x] += subgroupShuffleXor(s[x], 4u);
-    }
+    [[unroll]] for (uint x = 0u; x < BQ * BK; x++)
+      [[unroll]] for (uint mask = 1u; mask < TEAM; mask <<= 1u)
+        s[x] += subgroupShuffleXor(s[x], mask);
+    // A team past its own keys only keeps the shuffles company. It must not accumulate: its loads may be
+    // unwritten rows (a block whose queries see no key reads key 0, left padding that can hold NaN), and a
+    // weight of 0 times NaN is NaN. Only a subgroup wider than one team gets here (issue 18: subgroup 16).
+    if (t0 >= t_end)
+      continue;
 
     float alpha[BQ];
     [[unroll]] for (uint i = 0u; i < BQ; i++) {
@@ -137,7 +153,7 @@ void main() {
         acc[i * DPL + e] *= alpha[i];
     [[unroll]] for (uint j = 0u; j < BK; j++) {
       [[unroll]] for (uint e = 0u; e < DPL; e++) {
-        float v = v_buf[vbase[j] + e * TEAM];
+        float v = load_v(vbase[j] + e * TEAM);
         [[unroll]] for (uint i = 0u; i < BQ; i++)
           acc[i * DPL + e] += s[i * BK + j] * v;
       }

@@ -15,7 +15,8 @@
 //
 // Bindings, CAUSAL: 0 q (t), 1 K cache (t), 2 V cache (t), 3 seq (t, R32_UINT), 4 out (w).
 //           GROUPS: 0 q, 1 k, 2 v (t, windows of qkv), 3 cu_seqlens (t, R32_SINT), 4 out (w).
-// out: [rows, heads·HD] f32.
+// out: [rows, heads·HD] f32. K and V are RGBA32F views (4 floats a texel), or with KV_F16 (CAUSAL only:
+// an f16 cache, see kv_store.comp) RGBA32UI views of 8 halves a texel, widened to f32 as they are read.
 #extension GL_KHR_shader_subgroup_basic : enable
 #extension GL_KHR_shader_subgroup_arithmetic : enable
 #extension GL_KHR_shader_subgroup_shuffle : enable
@@ -32,9 +33,33 @@ const uint HD4 = HD / 4u;
 #include "attention_common.glsl"
 
 layout(binding = 0) uniform samplerBuffer q_tex;
+layout(std430, binding = 4) writeonly buffer Out { vec4 out4[]; };
+
+// Elements 4d .. 4d+7 of a K or V row whose first element is element 0 of texel `base`, as two vec4
+// (d even: the loops below take head dimensions 8 at a time, whatever the storage).
+#if defined(KV_F16)
+layout(binding = 1) uniform usamplerBuffer k_tex;
+layout(binding = 2) uniform usamplerBuffer v_tex;
+const uint KV_PER_TEXEL = 8u;
+void unpack_halves(uvec4 w, out vec4 lo, out vec4 hi) {
+  lo = vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y));
+  hi = vec4(unpackHalf2x16(w.z), unpackHalf2x16(w.w));
+}
+void load_k8(int base, uint d, out vec4 lo, out vec4 hi) { unpack_halves(texelFetch(k_tex, base + int(d / 2u)), lo, hi); }
+void load_v8(int base, uint d, out vec4 lo, out vec4 hi) { unpack_halves(texelFetch(v_tex, base + int(d / 2u)), lo, hi); }
+#else
 layout(binding = 1) uniform samplerBuffer k_tex;
 layout(binding = 2) uniform samplerBuffer v_tex;
-layout(std430, binding = 4) writeonly buffer Out { vec4 out4[]; };
+const uint KV_PER_TEXEL = 4u;
+void load_k8(int base, uint d, out vec4 lo, out vec4 hi) {
+  lo = texelFetch(k_tex, base + int(d));
+  hi = texelFetch(k_tex, base + int(d) + 1);
+}
+void load_v8(int base, uint d, out vec4 lo, out vec4 hi) {
+  lo = texelFetch(v_tex, base + int(d));
+  hi = texelFetch(v_tex, base + int(d) + 1);
+}
+#endif
 
 void main() {
   uint block, part, parts;
@@ -86,19 +111,21 @@ void main() {
     int kbase[BK], vbase[BK];
     [[unroll]] for (uint j = 0u; j < BK; j++) {
       uint t = min(t0 + j, t_end - 1u);  // past the end: a valid key, masked below
-      kbase[j] = int(k_index(t, kvh) / 4u);
-      vbase[j] = int(v_index(t, kvh) / 4u);
+      kbase[j] = int(k_index(t, kvh) / KV_PER_TEXEL);
+      vbase[j] = int(v_index(t, kvh) / KV_PER_TEXEL);
     }
     float s[BQ * BK];
     [[unroll]] for (uint x = 0u; x < BQ * BK; x++)
       s[x] = 0.0;
-    [[unroll]] for (uint d = 0u; d < HD4; d++) {
-      vec4 k[BK];
+    [[unroll]] for (uint d = 0u; d < HD4; d += 2u) {
+      vec4 k_lo[BK], k_hi[BK];
       [[unroll]] for (uint j = 0u; j < BK; j++)
-        k[j] = texelFetch(k_tex, kbase[j] + int(d));
+        load_k8(kbase[j], d, k_lo[j], k_hi[j]);
       [[unroll]] for (uint i = 0u; i < BQ; i++)
-        [[unroll]] for (uint j = 0u; j < BK; j++)
-          s[i * BK + j] += dot(q[i * HD4 + d], k[j]);
+        [[unroll]] for (uint j = 0u; j < BK; j++) {
+          s[i * BK + j] += dot(q[i * HD4 + d], k_lo[j]);
+          s[i * BK + j] += dot(q[i * HD4 + d + 1u], k_hi[j]);
+        }
     }
 
     // Online softmax: s becomes the weights p = 2^(s − m_new); alpha rescales the old sums.
@@ -122,15 +149,19 @@ void main() {
       m[i] = m_new;
     }
 
-    [[unroll]] for (uint d = 0u; d < HD4; d++) {
-      vec4 v[BK];
+    [[unroll]] for (uint d = 0u; d < HD4; d += 2u) {
+      vec4 v_lo[BK], v_hi[BK];
       [[unroll]] for (uint j = 0u; j < BK; j++)
-        v[j] = texelFetch(v_tex, vbase[j] + int(d));
+        load_v8(vbase[j], d, v_lo[j], v_hi[j]);
       [[unroll]] for (uint i = 0u; i < BQ; i++) {
         vec4 a = acc[i * HD4 + d] * alpha[i];
-        [[unroll]] for (uint j = 0u; j < BK; j++)
-          a += s[i * BK + j] * v[j];
+        vec4 b = acc[i * HD4 + d + 1u] * alpha[i];
+        [[unroll]] for (uint j = 0u; j < BK; j++) {
+          a += s[i * BK + j] * v_lo[j];
+          b += s[i * BK + j] * v_hi[j];
+        }
         acc[i * HD4 + d] = a;
+        acc[i * HD4 + d + 1u] = b;
       }
     }
   }

@@ -1,6 +1,7 @@
 // Shared by the matmul shaders (gemm_*.comp, gemv_*.comp):
 //
-//   Y[M, ldy] (columns col0 .. col0+n-1) = X[M, K] · Wwin[n, K]ᵀ (+ bias[col0 ..]) (+ residual[M, ldy])
+//   Y[M, ldy] (columns col0 .. col0+n-1) = act(X[M, K] · Wwin[n, K]ᵀ (+ bias[col0 ..])) (+ residual[M, ldy])
+//   act: identity, or QuickGELU x·sigmoid(1.702x) when flags & QUICK_GELU (the vision MLP's fc1)
 //
 // Wwin is one window of whole rows of the weight matrix (the host splits a matrix larger than one
 // binding into windows and dispatches once per window). Bindings, in every variant:
@@ -21,22 +22,26 @@ layout(push_constant) uniform Push {
   uint k;     // inputs per row
   uint ldy;   // row stride of Y and residual, in floats (the full N)
   uint col0;  // the window's first output column
-  uint flags; // HAS_BIAS | HAS_RESIDUAL
+  uint flags; // HAS_BIAS | HAS_RESIDUAL | QUICK_GELU
 } p;
 
 const uint HAS_BIAS = 1u;
 const uint HAS_RESIDUAL = 2u;
+const uint QUICK_GELU = 4u;
 
 layout(std430, binding = 2) readonly buffer Bias { float bias[]; };
 layout(std430, binding = 3) readonly buffer Residual { float residual[]; };
 layout(std430, binding = 4) writeonly buffer Out { float y[]; };
 
-// Stores one output: (acc + bias) + residual. Residual may alias Y: each element is read and then
-// written by the same invocation only.
+// Stores one output: act(acc + bias) + residual. Residual may alias Y: each element is read and then
+// written by the same invocation only. QuickGELU is written exactly as unary.comp computes it, so the
+// fused epilogue gives what a separate quick_gelu pass over Y would.
 void store_output(uint row, uint col, float acc) {
   uint out_col = p.col0 + col;
   if ((p.flags & HAS_BIAS) != 0u)
     acc += bias[out_col];
+  if ((p.flags & QUICK_GELU) != 0u)
+    acc = acc / (1.0 + exp(-1.702 * acc));
   uint i = row * p.ldy + out_col;
   if ((p.flags & HAS_RESIDUAL) != 0u)
     acc += residual[i];

@@ -81,8 +81,10 @@ vf_attention_supports(VfDevice *dev, VfAttentionVariant variant, uint32_t head_d
     return vf_attention_supports(dev, VF_ATTENTION_SUBGROUP, head_dim, row_stride) ||
            vf_attention_supports(dev, VF_ATTENTION_TEXEL, head_dim, row_stride);
   case VF_ATTENTION_SUBGROUP:
-    /* Teams are aligned groups of 8 lanes inside one subgroup; a workgroup holds whole subgroups. */
-    return info->subgroup_size >= 8 && info->subgroup_size % 8 == 0 && info->subgroup_size <= 64;
+    /* Teams are aligned groups of min(8, subgroup size) lanes inside one subgroup (subgroup sizes are powers
+     * of two, so a team divides it, and head_dim); a workgroup holds whole subgroups. */
+    return info->subgroup_size >= 1 && info->subgroup_size <= 64 &&
+           (info->subgroup_size & (info->subgroup_size - 1)) == 0;
   case VF_ATTENTION_TEXEL:
     /* 4 floats a fetch: q, k and v must start on multiples of 4 in every row. */
     return row_stride % 4 == 0;
@@ -151,21 +153,23 @@ record_subgroup(VfCmd *cmd, const char *shader, const AttentionShape *s, VfBindi
   VfDevice *dev = vf_cmd_device(cmd);
   const VfDeviceInfo *info = vf_device_get_info(dev);
   AttentionPush push = s->push;
-  /* A lane holds BQ·head_dim/8 floats of q and as many of output: at most 64 each. */
-  uint32_t bq = slots_per_block(s, CLAMP(64 / (s->head_dim / 8), 1, 8));
+  /* Lanes per team: 8, or the whole subgroup when it is smaller (no kernel may assume 8). A lane holds
+   * BQ·head_dim/team floats of q and as many of output: at most 64 each. */
+  uint32_t team = MIN(8u, MAX(info->subgroup_size, 1u));
+  uint32_t bq = slots_per_block(s, CLAMP(64 / (s->head_dim / team), 1, 8));
   push.kv_blocks = div_up((uint64_t)push.rows * s->ratio, bq);
   uint64_t blocks = (uint64_t)push.kv_heads * push.kv_blocks;
   /* Few blocks (a decode step): all teams of a workgroup share one block's keys. Teams per workgroup:
    * whole subgroups, and the merge buffers must fit shared memory. */
-  uint32_t min_teams = MAX(1u, info->subgroup_size / 8);
+  uint32_t min_teams = MAX(1u, info->subgroup_size / team);
   uint32_t split = blocks < 256 ? 1 : 0;
   uint32_t teams = split ? 32 : 8;
   while (teams > min_teams && ((uint64_t)teams * (s->head_dim + 2 * bq) * 4 > info->shared_memory ||
-                               teams * 8 > info->max_workgroup_invocations))
+                               teams * team > info->max_workgroup_invocations))
     teams /= 2;
   teams = MAX(teams, min_teams);
   uint64_t groups = split ? blocks : div_up(blocks, teams);
-  uint32_t specs[] = {teams * 8, s->head_dim, bq, split, 4, teams};
+  uint32_t specs[] = {teams * team, s->head_dim, bq, split, 4, teams, team};
   VfPipeline *p = vf_ops_pipeline(cmd, shader, "rrrrw", sizeof push, specs, G_N_ELEMENTS(specs));
   if (!p)
     return;
@@ -180,6 +184,38 @@ fits(const VfBuffer *buf, uint64_t floats)
   return buf && buf->buffer && floats * 4 <= buf->size;
 }
 
+gboolean
+vf_ops_kv_dtype(VfDType *dtype, GError **error)
+{
+  /* f32 by default: with f16 every golden case keeps its greedy tokens, but layer outputs drift 10–33× past
+   * the fp32 golden tolerances (f16 keeps 11 bits; see docs/performance.md). */
+  const char *v = vf_env("VF_KV");
+  if (!v || !*v || g_str_equal(v, "f32")) {
+    *dtype = VF_DTYPE_F32;
+    return TRUE;
+  }
+  if (g_str_equal(v, "f16")) {
+    *dtype = VF_DTYPE_F16;
+    return TRUE;
+  }
+  g_set_error(error, VF_VK_ERROR, VF_VK_ERROR_LIMIT, "VF_KV=%s: the KV cache is f16 or f32", v);
+  return FALSE;
+}
+
+uint64_t
+vf_kv_cache_bytes(const VfKvCache *cache)
+{
+  return (uint64_t)cache->kv_heads * cache->capacity * cache->head_dim * vf_dtype_size(cache->dtype);
+}
+
+static bool
+cache_fits(const VfKvCache *cache)
+{
+  uint64_t bytes = vf_kv_cache_bytes(cache);
+  return (cache->dtype == VF_DTYPE_F32 || cache->dtype == VF_DTYPE_F16) && cache->k.buffer && cache->v.buffer &&
+         bytes <= cache->k.size && bytes <= cache->v.size;
+}
+
 void
 vf_op_kv_store(VfCmd *cmd, const VfBuffer *qkv, uint32_t rows, uint32_t row_stride, uint32_t k_offset,
                uint32_t v_offset, const VfKvCache *cache, const VfBuffer *seq)
@@ -187,19 +223,20 @@ vf_op_kv_store(VfCmd *cmd, const VfBuffer *qkv, uint32_t rows, uint32_t row_stri
   if (rows == 0)
     return;
   uint32_t width = cache->kv_heads * cache->head_dim;
-  uint64_t cache_floats = (uint64_t)cache->kv_heads * cache->capacity * cache->head_dim;
-  if (width == 0 || (uint64_t)k_offset + width > row_stride || (uint64_t)v_offset + width > row_stride) {
+  bool f16 = cache->dtype == VF_DTYPE_F16;
+  if (width == 0 || (uint64_t)k_offset + width > row_stride || (uint64_t)v_offset + width > row_stride ||
+      (f16 && cache->head_dim % 2 != 0)) {
     vf_ops_fail(cmd, "kv_store", "k at column %u and v at column %u, %u wide, do not fit rows of %u", k_offset,
                 v_offset, width, row_stride);
     return;
   }
   if (!fits(qkv, (uint64_t)(rows - 1) * row_stride + MAX(k_offset, v_offset) + width) ||
-      !fits(&cache->k, cache_floats) || !fits(&cache->v, cache_floats) || !fits(seq, 1)) {
-    vf_ops_fail(cmd, "kv_store", "%u rows of %u floats or a cache of %u×%u×%u do not fit the buffers", rows,
-                row_stride, cache->kv_heads, cache->capacity, cache->head_dim);
+      !cache_fits(cache) || !fits(seq, 1)) {
+    vf_ops_fail(cmd, "kv_store", "%u rows of %u floats or a %s cache of %u×%u×%u do not fit the buffers", rows,
+                row_stride, vf_dtype_name(cache->dtype), cache->kv_heads, cache->capacity, cache->head_dim);
     return;
   }
-  VfPipeline *p = vf_ops_pipeline(cmd, "kv_store", "rrww", sizeof(KvStorePush), NULL, 0);
+  VfPipeline *p = vf_ops_pipeline(cmd, f16 ? "kv_store_f16" : "kv_store", "rrww", sizeof(KvStorePush), NULL, 0);
   if (!p)
     return;
   KvStorePush push = {
@@ -212,7 +249,7 @@ vf_op_kv_store(VfCmd *cmd, const VfBuffer *qkv, uint32_t rows, uint32_t row_stri
     .capacity = cache->capacity,
   };
   uint32_t gx, gy;
-  vf_ops_grid(cmd, div_up((uint64_t)rows * width, 256), &gx, &gy);
+  vf_ops_grid(cmd, div_up((uint64_t)rows * width / (f16 ? 2 : 1), 256), &gx, &gy);
   VfBinding bindings[] = {{*qkv}, {*seq}, {cache->k}, {cache->v}};
   vf_cmd_dispatch(cmd, p, bindings, G_N_ELEMENTS(bindings), &push, gx, gy, 1);
 }
@@ -269,10 +306,8 @@ vf_op_attention_causal_variant(VfCmd *cmd, VfAttentionVariant variant, const VfB
                 "a multiple of 8 up to %u", heads, cache->kv_heads, hd, MAX_HEAD_DIM);
     return;
   }
-  uint64_t cache_floats = (uint64_t)cache->kv_heads * cache->capacity * hd;
   if ((uint64_t)heads * hd > row_stride || !fits(q, (uint64_t)(rows - 1) * row_stride + (uint64_t)heads * hd) ||
-      !fits(out, (uint64_t)rows * heads * hd) || !fits(&cache->k, cache_floats) ||
-      !fits(&cache->v, cache_floats) || !fits(seq, 1)) {
+      !fits(out, (uint64_t)rows * heads * hd) || !cache_fits(cache) || !fits(seq, 1)) {
     vf_ops_fail(cmd, op, "%u rows × %u heads × %u (row stride %u) or a cache of %u tokens do not fit the buffers",
                 rows, heads, hd, row_stride, cache->capacity);
     return;
@@ -292,13 +327,15 @@ vf_op_attention_causal_variant(VfCmd *cmd, VfAttentionVariant variant, const VfB
       .key_begin = key_begin,
     },
   };
+  bool f16 = cache->dtype == VF_DTYPE_F16;
   if (variant == VF_ATTENTION_TEXEL) {
-    VkFormat f = VK_FORMAT_R32G32B32A32_SFLOAT;
-    VfBinding b[] = {{*q, f}, {cache->k, f}, {cache->v, f}, {*seq, VK_FORMAT_R32_UINT}, {*out}};
-    record_texel(cmd, "attention_causal_texel", &s, b, G_N_ELEMENTS(b));
+    VkFormat f = VK_FORMAT_R32G32B32A32_SFLOAT, kv = f16 ? VK_FORMAT_R32G32B32A32_UINT : f;
+    VfBinding b[] = {{*q, f}, {cache->k, kv}, {cache->v, kv}, {*seq, VK_FORMAT_R32_UINT}, {*out}};
+    record_texel(cmd, f16 ? "attention_causal_texel_f16" : "attention_causal_texel", &s, b, G_N_ELEMENTS(b));
   } else if (variant == VF_ATTENTION_SUBGROUP) {
     VfBinding b[] = {{*q}, {cache->k}, {cache->v}, {*seq}, {*out}};
-    record_subgroup(cmd, "attention_causal_subgroup", &s, b, G_N_ELEMENTS(b));
+    record_subgroup(cmd, f16 ? "attention_causal_subgroup_f16" : "attention_causal_subgroup", &s, b,
+                    G_N_ELEMENTS(b));
   }
 }
 

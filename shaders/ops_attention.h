@@ -12,14 +12,30 @@
 
 #include "ops_common.h"
 
-/* KV cache of one layer: K and V each [kv_heads, capacity, head_dim] f32. */
+/* KV cache of one layer: K and V each [kv_heads, capacity, head_dim] in `dtype`:
+ *   VF_DTYPE_F32  one float per element (the zero value of the field)
+ *   VF_DTYPE_F16  IEEE halves, two per 32-bit word, element 2i in the low half:
+ *
+ *     word w:  bits 31 ........ 16 | 15 ......... 0
+ *              element 2w + 1      | element 2w
+ *
+ * The kernels widen what they read to f32 and accumulate in f32; only storage is 16-bit, so the cache
+ * halves (a 7B 32k-token context: 3.7 GB → 1.9 GB). Stored with packHalf2x16 and read with
+ * unpackHalf2x16, core GLSL: no 16-bit storage feature is needed. */
 typedef struct {
   VfBuffer k;
   VfBuffer v;
   uint32_t kv_heads;
   uint32_t head_dim;
   uint32_t capacity; /* tokens */
+  VfDType dtype;     /* VF_DTYPE_F32 or VF_DTYPE_F16 */
 } VfKvCache;
+
+/* The KV-cache dtype from VF_KV: "f32" (the default: the goldens' tolerances need it) or "f16" (half the
+ * memory); an error for anything else. */
+gboolean vf_ops_kv_dtype(VfDType *dtype, GError **error);
+/* Bytes of K (or V) of one layer's cache. */
+uint64_t vf_kv_cache_bytes(const VfKvCache *cache);
 
 /* Copies the new keys and values of `rows` tokens into the cache at token index seq[0] .. seq[0] + rows − 1.
  * qkv: rows of `row_stride` floats; k at column k_offset, v at v_offset, each kv_heads·head_dim wide.

@@ -2,6 +2,7 @@
 #define G_LOG_DOMAIN "vf-ops"
 
 #include "ops_common.h"
+#include "ops_attention.h"
 #include "ops_matmul.h"
 
 #include <stdarg.h>
@@ -101,5 +102,11 @@ vf_ops_policy_summary(VfDevice *dev)
   g_snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "; matmul: %s for M < %u, else %s",
              f == VF_KERNELS_GPU ? "gemv_subgroup" : "gemv_texel", vf_matmul_gemv_threshold(dev),
              f == VF_KERNELS_GPU ? "gemm_tiled" : "gemm_texel");
+  VfDType kv;
+  g_autoptr(GError) kv_error = NULL;
+  if (vf_ops_kv_dtype(&kv, &kv_error))
+    g_snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "; KV cache %s (VF_KV=f16|f32)", vf_dtype_name(kv));
+  else
+    g_snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "; %s", kv_error->message);
   return buf;
 }

@@ -1,6 +1,6 @@
 /* Matrix products: variant choice, limits, weight windows and dispatch.
  *
- * Every variant computes  Y[M, N] = X[M, K] · W[N, K]ᵀ (+ bias[N]) (+ residual[M, N])  and shares one
+ * Every variant computes  Y[M, N] = act(X[M, K] · W[N, K]ᵀ (+ bias[N])) (+ residual[M, N])  and shares one
  * binding layout and push-constant block (matmul_common.glsl):
  *
  *   binding 0  X         f32 [M, K]         storage buffer, or RGBA32F texel view (texel variants)
@@ -58,6 +58,7 @@ typedef struct {
 
 #define HAS_BIAS 1u
 #define HAS_RESIDUAL 2u
+#define QUICK_GELU 4u
 
 
 static const char *const variant_names[VF_MATMUL_N_VARIANTS] = {
@@ -251,12 +252,23 @@ void
 vf_op_matmul_variant(VfCmd *cmd, VfMatmulVariant variant, const VfBuffer *x, uint32_t m, const VfMatrix *w,
                      const VfBuffer *bias, const VfBuffer *residual, const VfBuffer *y)
 {
+  vf_op_matmul_act(cmd, variant, x, m, w, bias, residual, VF_MATMUL_ACT_NONE, y);
+}
+
+void
+vf_op_matmul_act(VfCmd *cmd, VfMatmulVariant variant, const VfBuffer *x, uint32_t m, const VfMatrix *w,
+                 const VfBuffer *bias, const VfBuffer *residual, VfMatmulActivation act, const VfBuffer *y)
+{
   if (!vf_cmd_ok(cmd))
     return;
   VfDevice *dev = vf_cmd_device(cmd);
   const VfDeviceInfo *info = vf_device_get_info(dev);
   if ((unsigned)variant >= VF_MATMUL_N_VARIANTS) {
     vf_ops_fail(cmd, "matmul", "unknown variant %d", (int)variant);
+    return;
+  }
+  if (act != VF_MATMUL_ACT_NONE && act != VF_MATMUL_ACT_QUICK_GELU) {
+    vf_ops_fail(cmd, "matmul", "unknown activation %d", (int)act);
     return;
   }
   if (variant == VF_MATMUL_AUTO)
@@ -351,7 +363,7 @@ vf_op_matmul_variant(VfCmd *cmd, VfMatmulVariant variant, const VfBuffer *x, uin
     .m = m,
     .k = (uint32_t)k,
     .ldy = (uint32_t)n,
-    .flags = (bias ? HAS_BIAS : 0) | (residual ? HAS_RESIDUAL : 0),
+    .flags = (bias ? HAS_BIAS : 0) | (residual ? HAS_RESIDUAL : 0) | (act == VF_MATMUL_ACT_QUICK_GELU ? QUICK_GELU : 0),
   };
 
   uint64_t row_bytes = k * vf_dtype_size(w->dtype);

@@ -42,6 +42,17 @@ void vf_op_matmul(VfCmd *cmd, const VfBuffer *x, uint32_t m, const VfMatrix *w, 
 void vf_op_matmul_variant(VfCmd *cmd, VfMatmulVariant variant, const VfBuffer *x, uint32_t m, const VfMatrix *w,
                           const VfBuffer *bias, const VfBuffer *residual, const VfBuffer *y);
 
+/* An activation fused into the store of every variant:  Y = act(X · Wᵀ + bias) (+ residual).
+ * QUICK_GELU computes exactly what vf_op_quick_gelu (unary.comp) does to the stored value, without the
+ * extra pass over Y. */
+typedef enum {
+  VF_MATMUL_ACT_NONE,
+  VF_MATMUL_ACT_QUICK_GELU,
+} VfMatmulActivation;
+
+void vf_op_matmul_act(VfCmd *cmd, VfMatmulVariant variant, const VfBuffer *x, uint32_t m, const VfMatrix *w,
+                      const VfBuffer *bias, const VfBuffer *residual, VfMatmulActivation act, const VfBuffer *y);
+
 /* Shapes the GPU-family kernels share with the packed ones (ops_matmul_quant.c). The tiled GEMM's tile: BM×BN
  * outputs per workgroup, BK-deep k-slices, TM×TN per invocation; FALSE when the device limits allow none. */
 typedef struct {

@@ -10,13 +10,21 @@
 #include "vf_tokenizer.h"
 #include "vf_test_data.h"
 
-static void
-test_golden_renders(void)
+static VfTokenizer *
+load_tokenizer(void)
 {
   g_autofree char *tok_dir = vf_test_data_path("tokenizer");
   g_autoptr(GError) error = NULL;
-  g_autoptr(VfTokenizer) tok = vf_tokenizer_load(tok_dir, &error);
+  VfTokenizer *tok = vf_tokenizer_load(tok_dir, &error);
   g_assert_no_error(error);
+  return tok;
+}
+
+static void
+test_golden_renders(void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VfTokenizer) tok = load_tokenizer();
 
   g_autofree char *file = vf_test_data_path("golden/cases/chat_template/chat_template_cases.json");
   g_autoptr(JsonParser) parser = json_parser_new();
@@ -36,7 +44,7 @@ test_golden_renders(void)
     if (json_object_get_boolean_member(cs, "add_vision_id"))
       flags |= VF_CHAT_TEMPLATE_VISION_ID;
 
-    g_autofree char *rendered = vf_chat_template_render(chat, flags);
+    g_autofree char *rendered = vf_chat_template_render(chat, flags, NULL);
     const char *want = json_object_get_string_member(cs, "rendered");
     if (strcmp(rendered, want) != 0)
       g_error("%s (flags %d): rendered\n%s\nwant\n%s", name, flags, rendered, want);
@@ -50,6 +58,30 @@ test_golden_renders(void)
         g_error("%s (flags %d): id %zu is %d, want %" G_GINT64_FORMAT, name, flags, i, ids[i],
                 json_array_get_int_element(want_ids, (guint)i));
   }
+}
+
+/* An earlier answer holding a NUL byte (token 188) renders with it and tokenizes back to 188, so the next
+ * turn's prompt repeats the cached tokens and the KV prefix match holds (issue 18). */
+static void
+test_nul_in_answer(void)
+{
+  g_autoptr(VfTokenizer) tok = load_tokenizer();
+  int32_t answer[] = {9707, 188, 24638}; /* "Hello\0reck" */
+  size_t len;
+  g_autofree char *text = vf_tokenizer_decode(tok, answer, G_N_ELEMENTS(answer), TRUE, &len);
+  g_autoptr(VfChat) chat = vf_chat_new();
+  vf_chat_message_append_text(vf_chat_append_message(chat, "user"), "Hi");
+  vf_chat_message_append_text_len(vf_chat_append_message(chat, "assistant"), text, len);
+  size_t rendered_len;
+  g_autofree char *rendered = vf_chat_template_render(chat, 0, &rendered_len);
+  static const char want[] = "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nHi"
+                             "<|im_end|>\n<|im_start|>assistant\nHello\0reck<|im_end|>\n";
+  g_assert_cmpmem(rendered, rendered_len, want, sizeof want - 1);
+  size_t n;
+  g_autofree int32_t *ids = vf_tokenizer_encode_len(tok, rendered, rendered_len, &n);
+  /* ... "assistant", "\n", then the answer's three ids, <|im_end|>, "\n". */
+  g_assert_cmpuint(n, >=, 5);
+  g_assert_cmpmem(ids + n - 5, 3 * sizeof *ids, answer, sizeof answer);
 }
 
 /* The spec §6.1 example (README conversation, add_vision_id), built with the C API. */
@@ -75,7 +107,7 @@ test_readme_example(void)
   vf_chat_message_append_text(m, "It was a trip to the mountains. Can you see the details in the images and video?");
 
   g_autofree char *text =
-    vf_chat_template_render(chat, VF_CHAT_TEMPLATE_GENERATION_PROMPT | VF_CHAT_TEMPLATE_VISION_ID);
+    vf_chat_template_render(chat, VF_CHAT_TEMPLATE_GENERATION_PROMPT | VF_CHAT_TEMPLATE_VISION_ID, NULL);
   g_assert_cmpstr(
     text, ==,
     "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
@@ -253,6 +285,7 @@ main(int argc, char **argv)
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/chat-template/golden-renders", test_golden_renders);
   g_test_add_func("/chat-template/readme-example", test_readme_example);
+  g_test_add_func("/chat-template/nul-in-answer", test_nul_in_answer);
   g_test_add_func("/chat-template/reader-fields", test_reader_fields);
   g_test_add_func("/chat-template/reader-errors", test_reader_errors);
   g_test_add_func("/chat-template/template-check", test_template_check);

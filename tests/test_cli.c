@@ -1,9 +1,12 @@
 /* viewfinder-cli as a user runs it: the streamed answer and its errors. */
+#include <gio/gio.h>
 #include <glib.h>
 #include <json-glib/json-glib.h>
+#include <signal.h>
 #include <glib/gstdio.h>
 #include <string.h>
 #include "vf_test_data.h"
+#include "vf_test_hub.h"
 
 /* Runs viewfinder-cli with `args`; returns its exit status, stdout and stderr. */
 static int
@@ -85,6 +88,77 @@ test_chat_json_lines(void)
     g_assert_cmpstr(type, ==, i + 1 == n ? "done" : "text");
   }
   g_assert_nonnull(strstr(lines[n - 1], "\"generated_tokens\":3"));
+  g_assert_nonnull(strstr(lines[n - 1], "\"stop_reason\":\"token_limit\""));
+  g_assert_nonnull(strstr(err, "3 tokens, the token limit"));
+}
+
+/* SIGINT in the middle of a --json answer: generation stops after the current step, the last line is the
+ * done record saying "stopped", and the exit status is 130, as for a process Ctrl-C ended (issue 18). */
+static void
+test_chat_sigint_mid_generation(void)
+{
+  g_autofree char *model = vf_test_data_path("models/tiny-a");
+  g_autofree char *tokenizer = vf_test_data_path("tokenizer");
+  /* Sampling at temperature 1 over a random tiny model: an eos within 100000 tokens is unlikely, so the
+   * signal lands mid-answer. */
+  const char *argv[] = {g_getenv("VF_CLI"), "chat", "-m", model, "--tokenizer", tokenizer, "-p", "Hi",
+                        "--max-new-tokens", "100000", "--temperature", "1", "--seed", "7", "--json", NULL};
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSubprocess) proc = g_subprocess_newv(argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
+                                                  &error);
+  g_assert_no_error(error);
+  g_autoptr(GDataInputStream) out = g_data_input_stream_new(g_subprocess_get_stdout_pipe(proc));
+  guint text_lines = 0;
+  g_autofree char *last = NULL;
+  for (;;) {
+    char *line = g_data_input_stream_read_line_utf8(out, NULL, NULL, &error);
+    g_assert_no_error(error);
+    if (!line)
+      break;
+    g_free(last);
+    last = line;
+    if (strstr(line, "\"type\":\"text\"") && ++text_lines == 3)
+      g_subprocess_send_signal(proc, SIGINT);
+  }
+  g_assert_true(g_subprocess_wait(proc, NULL, &error));
+  g_autofree char *err = NULL;
+  g_subprocess_communicate_utf8(proc, NULL, NULL, NULL, &err, NULL);
+  g_test_message("after SIGINT: %s / stderr %s", last, err);
+  g_assert_true(g_subprocess_get_if_exited(proc));
+  g_assert_cmpint(g_subprocess_get_exit_status(proc), ==, 130);
+  g_assert_cmpuint(text_lines, >=, 3);
+  g_assert_nonnull(last);
+  g_autoptr(JsonParser) p = json_parser_new();
+  g_assert_true(json_parser_load_from_data(p, last, -1, NULL));
+  JsonObject *done = json_node_get_object(json_parser_get_root(p));
+  g_assert_cmpstr(json_object_get_string_member(done, "type"), ==, "done");
+  g_assert_cmpstr(json_object_get_string_member(done, "stop_reason"), ==, "stopped");
+  g_assert_cmpint(json_object_get_int_member(done, "generated_tokens"), <, 100000);
+}
+
+/* A decompression bomb (tests/data/images/bomb-65500x2700.jpg: 824 bytes, a header saying 65500×2700) is
+ * answered like the reference answers it, with a warning record that says why the picture is grey. */
+static void
+test_chat_damaged_picture_warns(void)
+{
+  g_autofree char *model = vf_test_data_path("models/tiny-a");
+  g_autofree char *tokenizer = vf_test_data_path("tokenizer");
+  g_autofree char *bomb = vf_test_data_path("images/bomb-65500x2700.jpg");
+  const char *args[] = {"chat", "-m", model, "--tokenizer", tokenizer, "-p", "What is this?", "--image", bomb,
+                        "--max-pixels", "20000", "--max-new-tokens", "2", "--json", NULL};
+  g_autofree char *out = NULL, *err = NULL;
+  g_assert_cmpint(run_cli(args, &out, &err), ==, 0);
+  g_auto(GStrv) lines = g_strsplit(g_strstrip(out), "\n", -1);
+  g_assert_cmpuint(g_strv_length(lines), >=, 2);
+  g_autoptr(JsonParser) p = json_parser_new();
+  g_assert_true(json_parser_load_from_data(p, lines[0], -1, NULL));
+  JsonObject *warning = json_node_get_object(json_parser_get_root(p));
+  g_assert_cmpstr(json_object_get_string_member(warning, "type"), ==, "warning");
+  const char *message = json_object_get_string_member(warning, "message");
+  g_test_message("%s", message);
+  g_assert_true(g_str_has_prefix(message, "Picture 1 ("));
+  g_assert_nonnull(strstr(message, "damaged: the data stops at row 0 of 2700"));
+  g_assert_nonnull(strstr(lines[g_strv_length(lines) - 1], "\"type\":\"done\""));
 }
 
 /* The answer about a picture equals the reference's (case a02: the message's pixel limits as options). */
@@ -236,16 +310,60 @@ test_chat_errors(void)
   g_unsetenv("VF_DEVICE");
 }
 
+/* download: a model from a hub (the local imitation) into a cache folder; the snapshot on stdout, a progress
+ * line per finished file on stderr (not a terminal); a missing repository and a usage error fail clearly. */
+static void
+test_download(void)
+{
+  g_autofree char *tiny = vf_test_data_path("models/tiny-a");
+  g_autofree char *config = g_build_filename(tiny, "config.json", NULL);
+  g_autofree char *weights = g_build_filename(tiny, "model.safetensors", NULL);
+  const char *files[] = {"config.json", config, "model.safetensors", weights, NULL};
+  const char *commit = "fedcba9876543210fedcba9876543210fedcba98";
+  VfTestHub *hub = vf_test_hub_start("Qwen/Qwen2-VL-Tiny", commit, files);
+  g_autofree char *endpoint = vf_test_hub_endpoint(hub);
+  g_autofree char *cache = g_dir_make_tmp("vf-cli-hub-XXXXXX", NULL);
+  g_autofree char *out = NULL, *err = NULL;
+  const char *args[] = {"download", "--endpoint", endpoint, "--cache-dir", cache, "Qwen/Qwen2-VL-Tiny", NULL};
+  g_assert_cmpint(run_cli(args, &out, &err), ==, 0);
+  g_autofree char *snapshot = g_build_filename(cache, "models--Qwen--Qwen2-VL-Tiny", "snapshots", commit, NULL);
+  g_autofree char *want = g_strconcat(snapshot, "\n", NULL);
+  g_assert_cmpstr(out, ==, want);
+  g_assert_nonnull(strstr(err, "[1/2] config.json"));
+  g_assert_nonnull(strstr(err, "[2/2] model.safetensors 20.1 of 20.1 MB, total 20.1 of 20.1 MB"));
+  g_autofree char *weights_link = g_build_filename(snapshot, "model.safetensors", NULL);
+  g_assert_true(g_file_test(weights_link, G_FILE_TEST_IS_SYMLINK));
+
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  const char *missing[] = {"download", "--endpoint", endpoint, "--cache-dir", cache, "Qwen/Nope", NULL};
+  g_assert_cmpint(run_cli(missing, &out, &err), ==, 1);
+  g_assert_cmpstr(out, ==, "");
+  g_assert_cmpstr(err, ==, "viewfinder-cli download: Qwen/Nope (revision main): not found on the hub (404)\n");
+
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  const char *usage[] = {"download", NULL};
+  g_assert_cmpint(run_cli(usage, &out, &err), ==, 2);
+  g_assert_nonnull(strstr(err, "usage: download [--revision REV] OWNER/NAME"));
+  vf_test_hub_stop(hub);
+  const char *rm[] = {"rm", "-rf", cache, NULL};
+  g_assert_true(g_spawn_sync(NULL, (char **)rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL, NULL));
+}
+
 int
 main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/cli/chat-matches-reference", test_chat_matches_reference);
   g_test_add_func("/cli/chat-json-lines", test_chat_json_lines);
+  g_test_add_func("/cli/chat-sigint-mid-generation", test_chat_sigint_mid_generation);
   g_test_add_func("/cli/chat-image-matches-reference", test_chat_image_matches_reference);
+  g_test_add_func("/cli/chat-damaged-picture-warns", test_chat_damaged_picture_warns);
   g_test_add_func("/cli/chat-video-matches-reference", test_chat_video_matches_reference);
   g_test_add_func("/cli/ocr-json", test_ocr_json);
   g_test_add_func("/cli/ocr-batch-equals-sequential", test_ocr_batch_equals_sequential);
   g_test_add_func("/cli/chat-errors", test_chat_errors);
+  g_test_add_func("/cli/download", test_download);
   return g_test_run();
 }

@@ -172,6 +172,15 @@ vision_heads_3(JsonObject *o)
   json_object_set_int_member(json_object_get_object_member(o, "vision_config"), "num_heads", 3);
 }
 
+/* Issue 18's overflowing vision config: 16,000,000 × 1000 MLP channels (UBSan: 1.6e+10 outside uint32). */
+static void
+vision_mlp_overflow(JsonObject *o)
+{
+  JsonObject *v = json_object_get_object_member(o, "vision_config");
+  json_object_set_int_member(v, "embed_dim", 16000000);
+  json_object_set_int_member(v, "mlp_ratio", 1000);
+}
+
 static void
 vision_width_wrong(JsonObject *o)
 {
@@ -260,6 +269,8 @@ test_config_errors(void)
     {"special id past the vocabulary", image_id_past_vocab, VF_CONFIG_ERROR_MALFORMED,
      {"image_token_id", "5000", "vocab_size"}},
     {"vision heads not dividing the width", vision_heads_3, VF_CONFIG_ERROR_MALFORMED, {"vision_config.num_heads"}},
+    {"vision MLP wider than uint32", vision_mlp_overflow, VF_CONFIG_ERROR_MALFORMED,
+     {"vision_config.mlp_ratio", "16000000000", "more than 4294967295"}},
     {"vision width unlike the LLM's", vision_width_wrong, VF_CONFIG_ERROR_MALFORMED,
      {"vision_config.hidden_size", "128"}},
     {"reduced vision_config without hidden_size", vision_reduced_without_width, VF_CONFIG_ERROR_MALFORMED,

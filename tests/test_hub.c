@@ -285,6 +285,7 @@ test_checksums(void)
 
   g_free(cache);
   cache = fresh_cache();
+  opts = options_for(cache); /* the old options pointed at the freed folder name (ASan: use after free) */
   vf_test_hub_corrupt(hub, "model.safetensors", G_MAXUINT);
   const char *etag;
   weights(&etag);

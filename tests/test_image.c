@@ -13,6 +13,7 @@
 
 #include "vf_image.h"
 #include "vf_preprocess.h"
+#include "vf_resample.h"
 #include "vf_test_data.h"
 
 static char *tmp_dir;
@@ -278,6 +279,122 @@ decode_bytes(GBytes *bytes, const char *name)
   VfImage *image = vf_image_file_decode(file, &error);
   g_assert_no_error(error);
   return image;
+}
+
+/* A decompression bomb as issue 18 found it: a JPEG of a few hundred bytes whose frame header (SOF0) says
+ * w × h, with entropy data for a 16×16 picture only, then EOI. Pillow decodes it (to grey, with libjpeg's
+ * "premature end of data segment" warnings unseen). */
+static GBytes *
+make_bomb_jpeg(uint32_t w, uint32_t h)
+{
+  enum { S = 16 };
+  uint8_t rgb[S * S * 3];
+  for (int i = 0; i < S * S * 3; i++)
+    rgb[i] = (uint8_t)(i * 37 % 251);
+  g_autoptr(GBytes) small = make_jpeg(S, S, 3, JCS_RGB, JCS_YCbCr, rgb, 90, FALSE);
+  gsize n;
+  const void *encoded = g_bytes_get_data(small, &n);
+  uint8_t *data = g_memdup2(encoded, n);
+  gsize at = 2;
+  while (at + 9 < n && !(data[at] == 0xFF && data[at + 1] == 0xC0))
+    at++;
+  g_assert_cmpuint(at + 9, <, n);
+  /* FF C0, length (2), precision (1), height (2), width (2), big endian. */
+  data[at + 5] = (uint8_t)(h >> 8);
+  data[at + 6] = (uint8_t)h;
+  data[at + 7] = (uint8_t)(w >> 8);
+  data[at + 8] = (uint8_t)w;
+  return g_bytes_new_take(data, n);
+}
+
+/* A JPEG whose data stops early decodes to the reference's pixels (the rest filled in by libjpeg, as for
+ * Pillow) and says so; decoding resized in bands gives the bytes of decoding whole, then resizing. */
+static void
+test_jpeg_damaged(void)
+{
+  /* A real 600×400 picture whose entropy data is cut in the middle, EOI right after. */
+  enum { W = 600, H = 400 };
+  g_autofree uint8_t *pixels = g_malloc(W * H * 3);
+  for (int i = 0; i < W * H * 3; i++)
+    pixels[i] = (uint8_t)((i / 3 % W) * 255 / W + (i % 3) * 40 + (i / 3 / W) / 4);
+  g_autoptr(GBytes) full = make_jpeg(W, H, 3, JCS_RGB, JCS_YCbCr, pixels, 90, FALSE);
+  gsize full_size;
+  const uint8_t *full_data = g_bytes_get_data(full, &full_size);
+  gsize cut = full_size / 2;
+  uint8_t *cut_data = g_malloc(cut + 2);
+  memcpy(cut_data, full_data, cut);
+  cut_data[cut] = 0xFF;
+  cut_data[cut + 1] = 0xD9;
+  g_autoptr(GBytes) jpg = g_bytes_new_take(cut_data, cut + 2);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VfImageFile) file = vf_image_file_open_bytes(jpg, "damaged.jpg", &error);
+  g_assert_no_error(error);
+  g_assert_null(vf_image_file_damage(file));
+  g_autoptr(VfImage) whole = vf_image_file_decode(file, &error);
+  g_assert_no_error(error);
+  g_autofree char *damage = g_strdup(vf_image_file_damage(file));
+  g_assert_nonnull(damage);
+  g_test_message("600×400 JPEG cut to %" G_GSIZE_FORMAT " of %" G_GSIZE_FORMAT " bytes: %s", cut, full_size, damage);
+  unsigned row = 0;
+  g_assert_cmpint(sscanf(damage, "damaged: the data stops at row %u of 400", &row), ==, 1);
+  /* Half the data: the picture stops somewhere in the middle, on a block-row boundary. */
+  g_assert_cmpuint(row, >, 100);
+  g_assert_cmpuint(row, <, 300);
+  g_assert_cmpuint(row % 16, ==, 0);
+
+  const uint32_t sizes[][2] = {{300, 200}, {600, 120}, {84, 400}, {900, 700}};
+  for (size_t i = 0; i < G_N_ELEMENTS(sizes); i++) {
+    uint32_t w = sizes[i][0], h = sizes[i][1];
+    g_autofree uint8_t *want = g_malloc((size_t)w * h * 3);
+    g_assert_true(vf_resample_bicubic_rgb8(whole->rgb, 600, 400, want, w, h, NULL));
+    g_autoptr(VfImage) banded = vf_image_file_decode_resized(file, w, h, &error);
+    g_assert_no_error(error);
+    g_assert_cmpmem(banded->rgb, (size_t)w * h * 3, want, (size_t)w * h * 3);
+    g_assert_cmpstr(vf_image_file_damage(file), ==, damage);
+  }
+  /* An intact JPEG has no damage note. */
+  g_autoptr(GBytes) good = make_jpeg(16, 16, 1, JCS_GRAYSCALE, JCS_GRAYSCALE, whole->rgb, 90, FALSE);
+  g_autoptr(VfImageFile) good_file = vf_image_file_open_bytes(good, "good.jpg", &error);
+  g_autoptr(VfImage) good_image = vf_image_file_decode_resized(good_file, 8, 8, &error);
+  g_assert_no_error(error);
+  g_assert_null(vf_image_file_damage(good_file));
+}
+
+/* The two bombs, 65500×2700 and 2700×65500 (177 million pixels, 530 MB of RGB at full size), decoded and
+ * resized to the fetch size of the default limits in bands: peak RSS stays under 300 MB, far below the full
+ * picture, and the damage is reported. Runs in a subprocess so that its peak RSS is its own. */
+static void
+test_jpeg_bombs(void)
+{
+  if (!g_test_subprocess()) {
+    g_test_trap_subprocess(NULL, 60 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
+    g_test_trap_assert_passed();
+    return;
+  }
+  const uint32_t bombs[][2] = {{65500, 2700}, {2700, 65500}};
+  VfImageProcessorConfig cfg;
+  vf_image_processor_config_default(&cfg);
+  for (size_t i = 0; i < G_N_ELEMENTS(bombs); i++) {
+    g_autoptr(GBytes) jpg = make_bomb_jpeg(bombs[i][0], bombs[i][1]);
+    g_autofree char *name = g_strdup_printf("bomb-%ux%u.jpg", bombs[i][0], bombs[i][1]);
+    g_autofree char *path = write_tmp(name, g_bytes_get_data(jpg, NULL), g_bytes_get_size(jpg));
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VfImageFile) file = vf_image_file_open(path, &error);
+    g_assert_no_error(error);
+    VfImagePlan plan;
+    g_assert_true(vf_image_plan(bombs[i][0], bombs[i][1], NULL, &cfg, &plan, &error));
+    gint64 t0 = g_get_monotonic_time();
+    g_autoptr(VfImage) fetched = vf_image_file_decode_resized(file, plan.fetch_width, plan.fetch_height, &error);
+    g_assert_no_error(error);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    g_printerr("# %s: %" G_GSIZE_FORMAT " bytes, decoded and resized to %u×%u (%u tokens) in %.1f s, peak RSS "
+               "%.0f MB: %s\n", name, g_bytes_get_size(jpg), plan.fetch_width, plan.fetch_height, plan.n_tokens,
+               (g_get_monotonic_time() - t0) / 1e6, ru.ru_maxrss / 1024.0, vf_image_file_damage(file));
+    g_assert_cmpint(ru.ru_maxrss, <, 300 * 1000); /* KiB */
+    g_assert_nonnull(vf_image_file_damage(file));
+    g_assert_true(g_str_has_prefix(vf_image_file_damage(file), "damaged: the data stops at row "));
+  }
 }
 
 /* A grey JPEG becomes R = G = B (Pillow mode "L"). */
@@ -717,6 +834,8 @@ main(int argc, char **argv)
   g_test_add_func("/image/jpeg-grey", test_jpeg_grey);
   g_test_add_func("/image/jpeg-cmyk", test_jpeg_cmyk);
   g_test_add_func("/image/jpeg-progressive", test_jpeg_progressive);
+  g_test_add_func("/image/jpeg-damaged", test_jpeg_damaged);
+  g_test_add_func("/image/jpeg-bombs", test_jpeg_bombs);
   g_test_add_func("/image/av-lossless-formats", test_av_lossless_formats);
   g_test_add_func("/image/av-lossy-webp", test_av_lossy_webp);
   g_test_add_func("/image/sources", test_sources);

@@ -108,7 +108,8 @@ test_scan(void)
   g_autofree char *root = g_dir_make_tmp("vf-finder-XXXXXX", NULL);
   g_autofree char *hub = g_build_filename(root, "hf", "hub", NULL);
   g_autofree char *ms = g_build_filename(root, "modelscope", NULL);
-  g_setenv("HF_HOME", g_build_filename(root, "hf", NULL), TRUE);
+  g_autofree char *hf_home = g_build_filename(root, "hf", NULL);
+  g_setenv("HF_HOME", hf_home, TRUE);
   g_unsetenv("HF_HUB_CACHE");
   g_unsetenv("HUGGINGFACE_HUB_CACHE");
   g_setenv("MODELSCOPE_CACHE", ms, TRUE);

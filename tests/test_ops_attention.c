@@ -10,9 +10,26 @@
 #include <string.h>
 
 #include "ref/ref_attention.h"
+#include "ref/ref_common.h"
 #include "vf_test.h"
 
 static const VfAttentionVariant variants[] = {VF_ATTENTION_TEXEL, VF_ATTENTION_SUBGROUP};
+/* KV-cache dtypes: every causal case runs with both. */
+static const VfDType kv_dtypes[] = {VF_DTYPE_F32, VF_DTYPE_F16};
+
+/* FALSE (recorded in `tv` with the reason) when the device cannot run `variant` for this shape. */
+static gboolean
+variant_runs(VfTestVariants *tv, VfAttentionVariant variant, uint32_t head_dim, uint32_t stride)
+{
+  if (vf_attention_supports(vf_test_device(), variant, head_dim, stride)) {
+    tv->ran++;
+    return TRUE;
+  }
+  g_autofree char *reason = g_strdup_printf("not supported for head_dim %u, row stride %u at subgroup size %u",
+                                            head_dim, stride, vf_device_get_info(vf_test_device())->subgroup_size);
+  vf_test_variant_skipped(tv, vf_attention_variant_name(variant), reason);
+  return FALSE;
+}
 
 /* Fails the test where |got − want| > bound (or is NaN); reports the worst element and the ratio. */
 static void
@@ -67,7 +84,30 @@ typedef struct {
   float *k0, *v0;            /* cache before the step [kv, capacity, hd]: NaN where never valid */
   float *k1, *v1;            /* after the store */
   float *want, *bound;       /* [rows, heads·hd] */
+  /* The same through an f16 cache: k1, v1 rounded to nearest even (NaN stays NaN), and the attention
+   * over those values (the kernels widen each half exactly, so f32 bounds apply from there). */
+  float *k1_f16, *v1_f16;
+  float *want_f16, *bound_f16;
 } CausalData;
+
+/* Values as an f16 cache holds them. */
+static float *
+through_f16(const float *x, size_t n)
+{
+  float *y = g_new(float, n);
+  for (size_t i = 0; i < n; i++)
+    y[i] = isnan(x[i]) ? NAN : ref_f16_to_f32(ref_f32_to_f16(x[i]));
+  return y;
+}
+
+static uint16_t *
+to_f16_words(const float *x, size_t n)
+{
+  uint16_t *h = g_new(uint16_t, n);
+  for (size_t i = 0; i < n; i++)
+    h[i] = isnan(x[i]) ? 0x7e00u : ref_f32_to_f16(x[i]);
+  return h;
+}
 
 static CausalData
 causal_data(const CausalCase *c, uint32_t seed)
@@ -99,6 +139,12 @@ causal_data(const CausalCase *c, uint32_t seed)
   d.bound = g_new(float, out);
   ref_attention_causal(d.qkv, c->rows, d.stride, c->heads, d.k1, d.v1, c->kv_heads, d.capacity, hd, c->seq0,
                        c->key_begin, d.want, d.bound);
+  d.k1_f16 = through_f16(d.k1, cache);
+  d.v1_f16 = through_f16(d.v1, cache);
+  d.want_f16 = g_new(float, out);
+  d.bound_f16 = g_new(float, out);
+  ref_attention_causal(d.qkv, c->rows, d.stride, c->heads, d.k1_f16, d.v1_f16, c->kv_heads, d.capacity, hd,
+                       c->seq0, c->key_begin, d.want_f16, d.bound_f16);
   return d;
 }
 
@@ -112,32 +158,54 @@ causal_data_free(CausalData *d)
   g_free(d->v1);
   g_free(d->want);
   g_free(d->bound);
+  g_free(d->k1_f16);
+  g_free(d->v1_f16);
+  g_free(d->want_f16);
+  g_free(d->bound_f16);
 }
 
 static VfKvCache
-upload_cache(const CausalData *d, const float *k, const float *v)
+upload_cache(const CausalData *d, const float *k, const float *v, VfDType dtype)
 {
-  size_t bytes = (size_t)d->c.kv_heads * d->capacity * d->c.head_dim * 4;
-  return (VfKvCache){
-    .k = vf_test_upload(k, bytes),
-    .v = vf_test_upload(v, bytes),
+  size_t n = (size_t)d->c.kv_heads * d->capacity * d->c.head_dim;
+  VfKvCache cache = {
     .kv_heads = d->c.kv_heads,
     .head_dim = d->c.head_dim,
     .capacity = d->capacity,
+    .dtype = dtype,
   };
+  if (dtype == VF_DTYPE_F16) {
+    g_autofree uint16_t *kh = to_f16_words(k, n);
+    g_autofree uint16_t *vh = to_f16_words(v, n);
+    cache.k = vf_test_upload(kh, n * 2);
+    cache.v = vf_test_upload(vh, n * 2);
+  } else {
+    cache.k = vf_test_upload(k, n * 4);
+    cache.v = vf_test_upload(v, n * 4);
+  }
+  return cache;
 }
 
+/* The cache after the store: f32 a copy, bit for bit (NaN slots included); f16 each value rounded to nearest
+ * even, word for word. */
 static void
 check_cache(const CausalData *d, const VfKvCache *cache, const float *want_k, const float *want_v)
 {
   size_t n = (size_t)d->c.kv_heads * d->capacity * d->c.head_dim;
-  g_autofree float *k = g_new(float, n);
-  g_autofree float *v = g_new(float, n);
-  vf_test_download(&cache->k, k, n * 4);
-  vf_test_download(&cache->v, v, n * 4);
-  /* A copy: bit for bit, NaN slots included. */
-  g_assert_true(memcmp(k, want_k, n * 4) == 0);
-  g_assert_true(memcmp(v, want_v, n * 4) == 0);
+  size_t bytes = n * vf_dtype_size(cache->dtype);
+  g_autofree void *k = g_malloc(bytes);
+  g_autofree void *v = g_malloc(bytes);
+  vf_test_download(&cache->k, k, bytes);
+  vf_test_download(&cache->v, v, bytes);
+  if (cache->dtype == VF_DTYPE_F16) {
+    g_autofree uint16_t *kh = to_f16_words(want_k, n);
+    g_autofree uint16_t *vh = to_f16_words(want_v, n);
+    g_assert_cmpmem(k, bytes, kh, bytes);
+    g_assert_cmpmem(v, bytes, vh, bytes);
+  } else {
+    g_assert_true(memcmp(k, want_k, bytes) == 0);
+    g_assert_true(memcmp(v, want_v, bytes) == 0);
+  }
 }
 
 static void
@@ -156,24 +224,29 @@ check_causal(const CausalCase *c)
   static uint32_t seed = 100;
   CausalData d = causal_data(c, seed += 10);
   size_t out_floats = (size_t)c->rows * c->heads * c->head_dim;
-  for (size_t i = 0; i < G_N_ELEMENTS(variants); i++) {
-    if (!vf_attention_supports(vf_test_device(), variants[i], c->head_dim, d.stride))
+  VfTestVariants tv = {0};
+  for (size_t x = 0; x < G_N_ELEMENTS(variants) * G_N_ELEMENTS(kv_dtypes); x++) {
+    VfAttentionVariant variant = variants[x / G_N_ELEMENTS(kv_dtypes)];
+    VfDType dtype = kv_dtypes[x % G_N_ELEMENTS(kv_dtypes)];
+    bool f16 = dtype == VF_DTYPE_F16;
+    if (!variant_runs(&tv, variant, c->head_dim, d.stride))
       continue;
     VfBuffer qkv = vf_test_upload(d.qkv, (size_t)c->rows * d.stride * 4);
     VfBuffer seq = vf_test_upload(&c->seq0, 4);
     VfBuffer out = upload_poisoned(out_floats);
-    VfKvCache cache = upload_cache(&d, d.k0, d.v0);
+    VfKvCache cache = upload_cache(&d, d.k0, d.v0, dtype);
     VfCmd *cmd = vf_test_cmd();
-    record_step(cmd, variants[i], &d, &qkv, &cache, &seq, &out);
+    record_step(cmd, variant, &d, &qkv, &cache, &seq, &out);
     vf_test_submit(cmd);
 
     check_cache(&d, &cache, d.k1, d.v1);
     g_autofree float *got = g_new(float, out_floats);
     vf_test_download(&out, got, out_floats * 4);
     g_autofree char *what =
-      g_strdup_printf("causal %s hd %u heads %u/%u rows %u at %u key_begin %u", vf_attention_variant_name(variants[i]),
-                      c->head_dim, c->heads, c->kv_heads, c->rows, c->seq0, c->key_begin);
-    assert_within_bound(what, got, d.want, d.bound, out_floats);
+      g_strdup_printf("causal %s %s cache hd %u heads %u/%u rows %u at %u key_begin %u",
+                      vf_attention_variant_name(variant), vf_dtype_name(dtype), c->head_dim, c->heads, c->kv_heads,
+                      c->rows, c->seq0, c->key_begin);
+    assert_within_bound(what, got, f16 ? d.want_f16 : d.want, f16 ? d.bound_f16 : d.bound, out_floats);
     vf_test_release(&qkv);
     vf_test_release(&seq);
     vf_test_release(&out);
@@ -181,6 +254,7 @@ check_causal(const CausalCase *c)
     vf_test_release(&cache.v);
   }
   causal_data_free(&d);
+  vf_test_variants_done(&tv);
 }
 
 static void
@@ -238,10 +312,11 @@ test_causal_replay(void)
 {
   /* One recorded decode step (store + attention), submitted three times; between submits only the contents
    * of seq and qkv change, as in the decode loop. */
+  VfTestVariants tv = {0};
   for (size_t i = 0; i < G_N_ELEMENTS(variants); i++) {
     CausalCase c = {128, 12, 2, 200, 1, 0, 260, 1};
     CausalData d = causal_data(&c, 7);
-    if (!vf_attention_supports(vf_test_device(), variants[i], c.head_dim, d.stride)) {
+    if (!variant_runs(&tv, variants[i], c.head_dim, d.stride)) {
       causal_data_free(&d);
       continue;
     }
@@ -250,7 +325,7 @@ test_causal_replay(void)
     VfBuffer qkv = vf_test_upload(d.qkv, (size_t)d.stride * 4);
     VfBuffer seq = vf_test_upload(&c.seq0, 4);
     VfBuffer out = upload_poisoned(out_floats);
-    VfKvCache cache = upload_cache(&d, d.k0, d.v0);
+    VfKvCache cache = upload_cache(&d, d.k0, d.v0, VF_DTYPE_F32);
     g_autoptr(GError) error = NULL;
     VfCmd *cmd = vf_test_cmd();
     record_step(cmd, variants[i], &d, &qkv, &cache, &seq, &out);
@@ -284,6 +359,7 @@ test_causal_replay(void)
     vf_test_release(&cache.v);
     causal_data_free(&d);
   }
+  vf_test_variants_done(&tv);
 }
 
 /* ---- vision: attention inside cu_seqlens groups --------------------------------------------------------- */
@@ -308,11 +384,10 @@ check_groups(uint32_t heads, uint32_t hd, uint32_t stride_pad, const uint32_t *s
   g_autofree float *got = g_new(float, out_floats);
   ref_attention_groups(qkv, rows, stride, heads, hd, cu, groups, want, bound);
 
-  uint32_t ran = 0;
+  VfTestVariants tv = {0};
   for (size_t i = 0; i < G_N_ELEMENTS(variants); i++) {
-    if (!vf_attention_supports(vf_test_device(), variants[i], hd, stride))
+    if (!variant_runs(&tv, variants[i], hd, stride))
       continue;
-    ran++;
     VfBuffer b_qkv = vf_test_upload(qkv, (size_t)rows * stride * 4);
     VfBuffer b_cu = vf_test_upload(cu, (groups + 1) * 4);
     VfBuffer b_out = upload_poisoned(out_floats);
@@ -327,7 +402,7 @@ check_groups(uint32_t heads, uint32_t hd, uint32_t stride_pad, const uint32_t *s
     vf_test_release(&b_cu);
     vf_test_release(&b_out);
   }
-  g_assert_cmpuint(ran, >, 0);
+  vf_test_variants_done(&tv);
 }
 
 static void
@@ -387,11 +462,10 @@ check_groups_window(uint32_t heads, uint32_t hd, uint32_t stride_pad, const uint
   g_autofree float *got = g_new(float, out_floats);
   ref_attention_groups_window(qkv, stride, heads, hd, cu, groups, w->q_first, w->rows, w->kv_first, w->kv_rows,
                               want, bound);
-  uint32_t ran = 0;
+  VfTestVariants tv = {0};
   for (size_t i = 0; i < G_N_ELEMENTS(variants); i++) {
-    if (!vf_attention_supports(vf_test_device(), variants[i], hd, stride))
+    if (!variant_runs(&tv, variants[i], hd, stride))
       continue;
-    ran++;
     VfBuffer b_qkv = vf_test_upload(qkv, (size_t)total * stride * 4);
     VfBuffer b_cu = vf_test_upload(cu, (groups + 1) * 4);
     g_autofree float *poison = g_new(float, out_floats);
@@ -411,7 +485,7 @@ check_groups_window(uint32_t heads, uint32_t hd, uint32_t stride_pad, const uint
     vf_test_release(&b_cu);
     vf_test_release(&b_out);
   }
-  g_assert_cmpuint(ran, >, 0);
+  vf_test_variants_done(&tv);
 }
 
 static void
@@ -492,91 +566,6 @@ test_errors(void)
   vf_test_release(&big);
 }
 
-/* ---- timings (printed, never asserted) -------------------------------------------------------------------- */
-
-static double
-time_submit(VfCmd *cmd)
-{
-  double best = INFINITY;
-  g_autoptr(GError) error = NULL;
-  for (int i = 0; i < 2; i++) {
-    gint64 t0 = g_get_monotonic_time();
-    g_assert_true(vf_cmd_submit(cmd, &error));
-    best = MIN(best, (g_get_monotonic_time() - t0) / 1e3);
-  }
-  return best;
-}
-
-static void
-test_timing(void)
-{
-  VfDevice *dev = vf_test_device();
-  vf_profile_reset();
-  for (size_t i = 0; i < G_N_ELEMENTS(variants); i++) {
-    VfAttentionVariant v = variants[i];
-    const char *name = vf_attention_variant_name(v);
-    /* Vision: one 1024-patch image, 16 heads × 80. */
-    {
-      uint32_t rows = 1024, width = 16 * 80, stride = 3 * width;
-      g_autofree float *qkv = vf_test_random((size_t)rows * stride, -1, 1, 5);
-      int32_t cu[] = {0, (int32_t)rows};
-      VfBuffer b_qkv = vf_test_upload(qkv, (size_t)rows * stride * 4), b_cu = vf_test_upload(cu, sizeof cu);
-      VfBuffer b_out = vf_test_upload(NULL, (size_t)rows * width * 4);
-      VfCmd *cmd = vf_test_cmd();
-      vf_op_attention_groups_variant(cmd, v, &b_qkv, rows, stride, 16, 80, &b_cu, 1, &b_out);
-      double ms = time_submit(cmd);
-      vf_cmd_free(cmd);
-      double flops = 4.0 * rows * rows * width;
-      g_test_message("timing %s: vision 1024 patches x 16 heads x 80: %.1f ms (%.1f GFLOP/s)", name, ms,
-                     flops / ms / 1e6);
-      vf_test_release(&b_qkv);
-      vf_test_release(&b_cu);
-      vf_test_release(&b_out);
-    }
-    /* Text: a 512-token prefill, then one decode step over 4096 keys; 12/2 heads of 128. */
-    {
-      uint32_t hd = 128, heads = 12, kv = 2, capacity = 4096, stride = (heads + 2 * kv) * hd;
-      uint32_t rows = 512;
-      g_autofree float *qkv = vf_test_random((size_t)rows * stride, -1, 1, 6);
-      g_autofree float *kv_init = vf_test_random((size_t)kv * capacity * hd, -1, 1, 7);
-      VfBuffer b_qkv = vf_test_upload(qkv, (size_t)rows * stride * 4);
-      VfKvCache cache = {
-        .k = vf_test_upload(kv_init, (size_t)kv * capacity * hd * 4),
-        .v = vf_test_upload(kv_init, (size_t)kv * capacity * hd * 4),
-        .kv_heads = kv,
-        .head_dim = hd,
-        .capacity = capacity,
-      };
-      uint32_t zero = 0, last = capacity - 1;
-      VfBuffer seq_prefill = vf_test_upload(&zero, 4), seq_decode = vf_test_upload(&last, 4);
-      VfBuffer b_out = vf_test_upload(NULL, (size_t)rows * heads * hd * 4);
-      VfCmd *cmd = vf_test_cmd();
-      vf_op_attention_causal_variant(cmd, v, &b_qkv, rows, stride, heads, &cache, &seq_prefill, 0, &b_out);
-      double ms = time_submit(cmd);
-      vf_cmd_free(cmd);
-      double flops = 4.0 * rows * (rows + 1) / 2 * heads * hd;
-      g_test_message("timing %s: prefill 512 rows x 12/2 heads x 128: %.1f ms (%.1f GFLOP/s)", name, ms,
-                     flops / ms / 1e6);
-      cmd = vf_test_cmd();
-      vf_op_attention_causal_variant(cmd, v, &b_qkv, 1, stride, heads, &cache, &seq_decode, 0, &b_out);
-      ms = time_submit(cmd);
-      vf_cmd_free(cmd);
-      double bytes = 2.0 * kv * capacity * hd * 4;
-      g_test_message("timing %s: decode 1 row over 4096 keys, 12/2 heads x 128: %.2f ms (K/V %.1f GB/s)", name, ms,
-                     bytes / ms / 1e6);
-      vf_test_release(&b_qkv);
-      vf_test_release(&cache.k);
-      vf_test_release(&cache.v);
-      vf_test_release(&seq_prefill);
-      vf_test_release(&seq_decode);
-      vf_test_release(&b_out);
-    }
-  }
-  g_test_message("AUTO picks %s here", vf_attention_variant_name(vf_attention_choose(dev, 128, 2048)));
-  if (vf_profile_enabled())
-    vf_profile_print(stderr);
-}
-
 int
 main(int argc, char **argv)
 {
@@ -590,6 +579,5 @@ main(int argc, char **argv)
   g_test_add_func("/ops/attention/groups/odd_stride", test_groups_odd_stride);
   g_test_add_func("/ops/attention/groups/window", test_groups_window);
   g_test_add_func("/ops/attention/errors", test_errors);
-  g_test_add_func("/ops/attention/timing", test_timing);
   return vf_test_finish();
 }

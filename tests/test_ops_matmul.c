@@ -818,12 +818,62 @@ test_packed_windows(void)
   packed_free(pw);
 }
 
+/* The fused QuickGELU epilogue gives, bit for bit, what the matmul followed by the quick_gelu op gives, in
+ * every variant and weight dtype, with and without bias, for GEMV- and GEMM-sized M. */
+static void
+test_quick_gelu_epilogue(void)
+{
+  const uint32_t n = 200, k = 64, rows[] = {1, 37};
+  VfDevice *dev = vf_test_device();
+  for (size_t d = 0; d < G_N_ELEMENTS(all_dtypes); d++)
+    for (size_t v = 0; v < G_N_ELEMENTS(all_variants); v++)
+      for (size_t r = 0; r < G_N_ELEMENTS(rows); r++)
+        for (int with_bias = 0; with_bias < 2; with_bias++) {
+          uint32_t m = rows[r];
+          g_autofree float *wv = vf_test_random((size_t)n * k, -0.3f, 0.3f, 70 + (uint32_t)d);
+          g_autofree void *wq = quantize(all_dtypes[d], wv, (size_t)n * k);
+          VfMatrix w = {.buf = vf_test_upload(wq, (size_t)n * k * vf_dtype_size(all_dtypes[d])),
+                        .dtype = all_dtypes[d], .rows = n, .cols = k};
+          if (!vf_matmul_supports(dev, all_variants[v], &w, m)) {
+            vf_test_release(&w.buf);
+            continue;
+          }
+          /* Inputs of a few units: both tails of the sigmoid and its middle. */
+          g_autofree float *xv = vf_test_random((size_t)m * k, -2, 2, 80 + m);
+          g_autofree float *bv = vf_test_random(n, -3, 3, 90);
+          VfBuffer x = vf_test_upload(xv, (size_t)m * k * 4), bias = vf_test_upload(bv, n * 4);
+          VfBuffer fused = vf_test_upload(NULL, (size_t)m * n * 4), apart = vf_test_upload(NULL, (size_t)m * n * 4);
+          VfCmd *cmd = vf_test_cmd();
+          const VfBuffer *b = with_bias ? &bias : NULL;
+          vf_op_matmul_act(cmd, all_variants[v], &x, m, &w, b, NULL, VF_MATMUL_ACT_QUICK_GELU, &fused);
+          vf_op_matmul_variant(cmd, all_variants[v], &x, m, &w, b, NULL, &apart);
+          vf_op_quick_gelu(cmd, &apart, &apart, m * n);
+          vf_test_submit(cmd);
+          g_autofree float *got = g_new(float, (size_t)m * n);
+          g_autofree float *want = g_new(float, (size_t)m * n);
+          vf_test_download(&fused, got, (size_t)m * n * 4);
+          vf_test_download(&apart, want, (size_t)m * n * 4);
+          size_t differ = 0;
+          for (size_t i = 0; i < (size_t)m * n; i++)
+            differ += memcmp(&got[i], &want[i], 4) != 0;
+          if (differ)
+            g_printerr("quick_gelu epilogue %s %s M=%u bias %d: %zu of %u differ\n",
+                       vf_matmul_variant_name(all_variants[v]), vf_dtype_name(all_dtypes[d]), m, with_bias, differ,
+                       m * n);
+          g_assert_cmpuint(differ, ==, 0);
+          VfBuffer *bufs[] = {&w.buf, &x, &bias, &fused, &apart};
+          for (size_t i = 0; i < G_N_ELEMENTS(bufs); i++)
+            vf_test_release(bufs[i]);
+        }
+}
+
 int
 main(int argc, char **argv)
 {
   vf_test_init(&argc, &argv);
   g_test_add_func("/ops/matmul/odd-sizes", test_odd_sizes);
   g_test_add_func("/ops/matmul/bias-residual", test_bias_residual);
+  g_test_add_func("/ops/matmul/quick-gelu-epilogue", test_quick_gelu_epilogue);
   g_test_add_func("/ops/matmul/policy", test_policy);
   g_test_add_func("/ops/matmul/windows-simulated", test_windows_simulated);
   g_test_add_func("/ops/matmul/qwen2-gemv", test_qwen2_gemv);

@@ -25,6 +25,7 @@ typedef struct {
 
 static Variant variants[4];
 static int nvariants;
+static VfTestVariants skipped; /* the variants setup_variants left out, said again by every test that loops */
 
 static void
 setup_variants(void)
@@ -41,8 +42,19 @@ setup_variants(void)
     if (vf_ops_reduction_supported(dev, all[i].red))
       variants[nvariants++] = all[i];
     else
-      g_printerr("norm: skipping variant %s (not supported here)\n", all[i].name);
+      vf_test_variant_skipped(&skipped, all[i].name, "vf_ops_reduction_supported says no");
   }
+  g_assert_cmpint(nvariants, >, 0);
+}
+
+/* End of a test that looped over `variants`: the left-out ones make it a visible skip. */
+static void
+variants_done(void)
+{
+  VfTestVariants tv = {.ran = (uint32_t)nvariants};
+  if (skipped.skipped)
+    tv.skipped = g_string_new(skipped.skipped->str);
+  vf_test_variants_done(&tv);
 }
 
 /* x: rows of uniform noise of amplitude `scale` around `offset` (the offset varies by row). */
@@ -159,6 +171,7 @@ test_rmsnorm_variants(void)
   for (int v = 0; v < nvariants; v++)
     for (size_t i = 0; i < G_N_ELEMENTS(widths); i++)
       check_rmsnorm(&variants[v], 1 + (uint32_t)(i % 4) * 2, widths[i], 3, FALSE);
+  variants_done();
 }
 
 static void
@@ -167,6 +180,7 @@ test_rmsnorm_eps(void)
   /* mean(x²) ≈ 3e-7 is below eps = 1e-6: a missing or misplaced eps is far outside the tolerance. */
   for (int v = 0; v < nvariants; v++)
     check_rmsnorm(&variants[v], 3, 1536, 1e-3f, FALSE);
+  variants_done();
 }
 
 static void
@@ -175,6 +189,7 @@ test_layernorm_variants(void)
   for (int v = 0; v < nvariants; v++)
     for (size_t i = 0; i < G_N_ELEMENTS(widths); i++)
       check_layernorm(&variants[v], 1 + (uint32_t)(i % 4) * 2, widths[i], 2, 0.5f, FALSE);
+  variants_done();
 }
 
 static void
@@ -185,6 +200,7 @@ test_layernorm_offset(void)
     check_layernorm(&variants[v], 5, 1280, 0.5f, 40, FALSE);
   for (int v = 0; v < nvariants; v++)
     check_layernorm(&variants[v], 3, 1280, 1e-3f, 0, FALSE);
+  variants_done();
 }
 
 static void

@@ -93,6 +93,18 @@ test_inv_freq_formula(void)
   }
 }
 
+/* The angle of position p and frequency `inv` (spec §8.3): the f32 product, then cos/sin in double, rounded
+ * once. Written out here from the spec, with the frequencies taken from §12.5, not from vf_rope.c. */
+static void
+expect_entry(const VfRopeTables *t, uint32_t p, uint32_t j, uint32_t inv_bits)
+{
+  float inv;
+  memcpy(&inv, &inv_bits, 4);
+  float angle = (float)p * inv;
+  g_assert_cmphex(bits(t->cos[(size_t)p * t->freqs + j]), ==, bits((float)cos((double)angle)));
+  g_assert_cmphex(bits(t->sin[(size_t)p * t->freqs + j]), ==, bits((float)sin((double)angle)));
+}
+
 static void
 test_llm_tables(void)
 {
@@ -101,50 +113,49 @@ test_llm_tables(void)
   g_assert_no_error(error);
   g_assert_cmpuint(t->positions, ==, 32768);
   g_assert_cmpuint(t->freqs, ==, 64);
-  float inv[64];
-  vf_rope_inv_freq(1000000.0f, 128, inv);
-  /* Every entry is cos/sin of the f32 product (float)p · inv[j], evaluated in double and rounded once. */
-  for (uint32_t p = 0; p < 32768; p += 97) {
-    for (uint32_t j = 0; j < 64; j++) {
-      float angle = (float)p * inv[j];
-      g_assert_cmphex(bits(t->cos[p * 64 + j]), ==, bits((float)cos((double)angle)));
-      g_assert_cmphex(bits(t->sin[p * 64 + j]), ==, bits((float)sin((double)angle)));
-    }
-  }
+  for (uint32_t p = 0; p < 32768; p += 97)
+    for (uint32_t j = 0; j < 64; j++)
+      expect_entry(t, p, j, spec_text[j]);
+  for (uint32_t j = 0; j < 64; j++)
+    expect_entry(t, 32767, j, spec_text[j]);
+  /* Values written out: p = 0 is the identity, p = 1 at j = 0 is cos/sin(1) (inv[0] = 1). */
   g_assert_cmpfloat(t->cos[0], ==, 1.0f);
   g_assert_cmpfloat(t->sin[0], ==, 0.0f);
-  g_assert_cmpfloat(t->cos[64], ==, (float)cos(1.0)); /* p = 1, j = 0: inv[0] = 1 */
-  /* The last row: the angle is the f32 product, not p · inv in double (they differ at p = 32767). */
-  float a = 32767.0f * inv[5];
-  g_assert_cmpfloat(t->sin[32767 * 64 + 5], ==, (float)sin((double)a));
+  g_assert_cmphex(bits(t->cos[64]), ==, 0x3f0a5140); /* cos(1) = 0.540302306 */
+  g_assert_cmphex(bits(t->sin[64]), ==, 0x3f576aa4); /* sin(1) = 0.841470985 */
 }
 
 static void
 test_vision_tables(void)
 {
   g_autoptr(GError) error = NULL;
+  /* 2B/7B: head_dim 80, rotary dim 40, the §12.5 vision frequencies. */
+  g_autoptr(VfRopeTables) t = vf_rope_tables_vision(10000.0f, 80, 300, &error);
+  g_assert_no_error(error);
+  g_assert_cmpuint(t->freqs, ==, 40);
+  for (uint32_t p = 0; p < 300; p++)
+    for (uint32_t j = 0; j < 40; j++)
+      /* The row half (j < 20) and the column half use the same 20 frequencies. */
+      expect_entry(t, p, j, spec_vision[j % 20]);
+  /* tiny-a: head_dim 32, no published table: the frequencies 1 / 10000^((float)(2j) / 16) in double, the
+   * formula's 1 ulp from torch at most (see inv-freq-formula), so the entries agree to a few ulp · p. */
+  g_autoptr(VfRopeTables) small = vf_rope_tables_vision(10000.0f, 32, 50, &error);
+  g_assert_no_error(error);
+  g_assert_cmpuint(small->freqs, ==, 16);
+  for (uint32_t p = 0; p < 50; p++)
+    for (uint32_t j = 0; j < 16; j++) {
+      double inv = 1.0 / pow(10000.0, (double)((float)(2 * (j % 8)) / 16.0f));
+      double angle = p * inv;
+      g_assert_cmpfloat_with_epsilon(small->cos[p * 16 + j], cos(angle), 2.5e-7 * (1 + p));
+      g_assert_cmpfloat_with_epsilon(small->sin[p * 16 + j], sin(angle), 2.5e-7 * (1 + p));
+    }
   const uint32_t head_dims[] = {80, 32};
   for (size_t k = 0; k < G_N_ELEMENTS(head_dims); k++) {
-    uint32_t hd = head_dims[k], f = hd / 2, q = hd / 4;
-    g_autoptr(VfRopeTables) t = vf_rope_tables_vision(10000.0f, hd, 300, &error);
-    g_assert_no_error(error);
-    g_assert_cmpuint(t->freqs, ==, f);
-    float inv_v[20];
-    vf_rope_inv_freq(10000.0f, hd / 2, inv_v);
-    for (uint32_t p = 0; p < 300; p++) {
-      for (uint32_t j = 0; j < f; j++) {
-        float angle = (float)p * inv_v[j % q];
-        g_assert_cmphex(bits(t->cos[p * f + j]), ==, bits((float)cos((double)angle)));
-        g_assert_cmphex(bits(t->sin[p * f + j]), ==, bits((float)sin((double)angle)));
-      }
-      /* The row half and the column half use the same frequencies. */
-      g_assert_cmpmem(t->cos + p * f, q * 4, t->cos + p * f + q, q * 4);
-    }
     uint32_t sections[3];
-    vf_rope_vision_sections(hd, sections);
+    vf_rope_vision_sections(head_dims[k], sections);
     g_assert_cmpuint(sections[0], ==, 0);
-    g_assert_cmpuint(sections[1], ==, q);
-    g_assert_cmpuint(sections[2], ==, q);
+    g_assert_cmpuint(sections[1], ==, head_dims[k] / 4);
+    g_assert_cmpuint(sections[2], ==, head_dims[k] / 4);
   }
 }
 

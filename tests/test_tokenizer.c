@@ -53,10 +53,13 @@ check_all_cases(VfTokenizer *t)
     for (size_t i = 0; i < n_want; i++)
       g_assert_cmpstr(vf_tokenizer_token_string(t, want[i]), ==, json_array_get_string_element(tokens, (guint)i));
 
-    g_autofree char *decoded = vf_tokenizer_decode(t, want, n_want, FALSE);
-    g_autofree char *decoded_skip = vf_tokenizer_decode(t, want, n_want, TRUE);
+    size_t len, len_skip;
+    g_autofree char *decoded = vf_tokenizer_decode(t, want, n_want, FALSE, &len);
+    g_autofree char *decoded_skip = vf_tokenizer_decode(t, want, n_want, TRUE, &len_skip);
     g_assert_cmpstr(decoded, ==, json_object_get_string_member(cs, "decoded"));
     g_assert_cmpstr(decoded_skip, ==, json_object_get_string_member(cs, "decoded_skip_special"));
+    g_assert_cmpuint(len, ==, strlen(decoded));
+    g_assert_cmpuint(len_skip, ==, strlen(decoded_skip));
   }
 }
 
@@ -117,8 +120,49 @@ static void
 test_decode_invalid_ids(void)
 {
   int32_t ids[] = {9707, 151657, -5, 1879, 151935};
-  g_autofree char *text = vf_tokenizer_decode(tok, ids, G_N_ELEMENTS(ids), FALSE);
+  size_t len;
+  g_autofree char *text = vf_tokenizer_decode(tok, ids, G_N_ELEMENTS(ids), FALSE, &len);
   g_assert_cmpstr(text, ==, "Hello world");
+  g_assert_cmpuint(len, ==, 11);
+}
+
+/* Token 188 ("Ā") is the byte 0x00: ordinary vocabulary, and Python decodes [9707, 188, 24638] to
+ * "Hello\x00reck" (issue 18). Decode, the stream and encode carry it as a byte, not an end of string. */
+static void
+test_nul_byte(void)
+{
+  static const char want[] = "Hello\0reck";
+  int32_t ids[] = {9707, 188, 24638};
+  size_t len;
+  g_autofree char *text = vf_tokenizer_decode(tok, ids, G_N_ELEMENTS(ids), FALSE, &len);
+  g_assert_cmpmem(text, len, want, sizeof want - 1);
+
+  g_autoptr(VfTokenStream) stream = vf_token_stream_new(tok, TRUE);
+  g_autoptr(GString) streamed = g_string_new(NULL);
+  for (size_t i = 0; i < G_N_ELEMENTS(ids); i++) {
+    size_t piece_len;
+    g_autofree char *piece = vf_token_stream_feed(stream, ids[i], &piece_len);
+    g_string_append_len(streamed, piece, (gssize)piece_len);
+  }
+  g_assert_cmpmem(streamed->str, streamed->len, want, sizeof want - 1);
+
+  size_t n;
+  g_autofree int32_t *again = vf_tokenizer_encode_len(tok, want, sizeof want - 1, &n);
+  assert_ids_equal("Hello\\0reck", again, n, ids, G_N_ELEMENTS(ids));
+
+  /* NFC keeps the NUL too (it used to stop there once a composing character followed: found by
+   * fuzz-tokenizer_roundtrip), and so does the round trip through it. */
+  static const char mixed[] = "a\0e\xCC\x81", composed[] = "a\0\xC3\xA9";
+  size_t nfc_len;
+  g_autofree char *nfc = vf_utf8_nfc(mixed, sizeof mixed - 1, &nfc_len);
+  g_assert_cmpmem(nfc, nfc_len, composed, sizeof composed - 1);
+  size_t n_mixed, back_len;
+  g_autofree int32_t *mixed_ids = vf_tokenizer_encode_len(tok, mixed, sizeof mixed - 1, &n_mixed);
+  g_autofree char *back = vf_tokenizer_decode(tok, mixed_ids, n_mixed, FALSE, &back_len);
+  g_assert_cmpmem(back, back_len, composed, sizeof composed - 1);
+
+  g_autofree char *shown = vf_utf8_show_nul(text, len);
+  g_assert_cmpstr(shown, ==, "Hello\xE2\x90\x80reck");
 }
 
 /* Decoding in pieces one id at a time gives the same text as decoding all ids at once. */
@@ -128,14 +172,16 @@ check_stream(const int32_t *ids, size_t n, gboolean skip_special, const char *na
   g_autoptr(VfTokenStream) stream = vf_token_stream_new(tok, skip_special);
   g_autoptr(GString) text = g_string_new(NULL);
   for (size_t i = 0; i < n; i++) {
-    g_autofree char *piece = vf_token_stream_feed(stream, ids[i]);
-    g_assert_true(g_utf8_validate(piece, -1, NULL));
-    g_string_append(text, piece);
+    size_t len;
+    g_autofree char *piece = vf_token_stream_feed(stream, ids[i], &len);
+    g_assert_true(g_utf8_validate(piece, (gssize)len, NULL));
+    g_string_append_len(text, piece, (gssize)len);
   }
-  g_autofree char *rest = vf_token_stream_flush(stream);
-  g_string_append(text, rest);
-  g_autofree char *whole = vf_tokenizer_decode(tok, ids, n, skip_special);
-  if (strcmp(text->str, whole) != 0)
+  size_t len;
+  g_autofree char *rest = vf_token_stream_flush(stream, &len);
+  g_string_append_len(text, rest, (gssize)len);
+  g_autofree char *whole = vf_tokenizer_decode(tok, ids, n, skip_special, &len);
+  if (text->len != len || memcmp(text->str, whole, len) != 0)
     g_error("%s: streamed \"%s\", decode gives \"%s\"", name, text->str, whole);
 }
 
@@ -160,19 +206,20 @@ static void
 test_stream_holds_partial_characters(void)
 {
   g_autoptr(VfTokenStream) stream = vf_token_stream_new(tok, TRUE);
-  g_autofree char *a = vf_token_stream_feed(stream, 11162);
-  g_autofree char *b = vf_token_stream_feed(stream, 235);
-  g_autofree char *c = vf_token_stream_feed(stream, 243);
-  g_autofree char *d = vf_token_stream_feed(stream, 151645); /* skipped special */
-  g_autofree char *e = vf_token_stream_feed(stream, 11162);
-  g_autofree char *f = vf_token_stream_flush(stream);
+  size_t len;
+  g_autofree char *a = vf_token_stream_feed(stream, 11162, &len);
+  g_autofree char *b = vf_token_stream_feed(stream, 235, &len);
+  g_autofree char *c = vf_token_stream_feed(stream, 243, &len);
+  g_autofree char *d = vf_token_stream_feed(stream, 151645, &len); /* skipped special */
+  g_autofree char *e = vf_token_stream_feed(stream, 11162, &len);
+  g_autofree char *f = vf_token_stream_flush(stream, &len);
   g_assert_cmpstr(a, ==, " ");
   g_assert_cmpstr(b, ==, "");
   g_assert_cmpstr(c, ==, "\xF0\x9F\x8D\x95");
   g_assert_cmpstr(d, ==, "");
   g_assert_cmpstr(e, ==, " ");
   g_assert_cmpstr(f, ==, "\xEF\xBF\xBD"); /* the unfinished emoji */
-  g_autofree char *again = vf_token_stream_feed(stream, 9707);
+  g_autofree char *again = vf_token_stream_feed(stream, 9707, &len);
   g_assert_cmpstr(again, ==, "Hello");
 }
 
@@ -425,7 +472,8 @@ test_encode_speed(void)
   gint64 t2 = g_get_monotonic_time();
   g_autofree int32_t *warm = vf_tokenizer_encode(t, text->str, &n_warm);
   gint64 t3 = g_get_monotonic_time();
-  g_autofree char *decoded = vf_tokenizer_decode(t, warm, n_warm, FALSE);
+  size_t decoded_len;
+  g_autofree char *decoded = vf_tokenizer_decode(t, warm, n_warm, FALSE, &decoded_len);
   gint64 t4 = g_get_monotonic_time();
 
   assert_ids_equal("1 MB text", warm, n_warm, cold, n_cold);
@@ -455,6 +503,7 @@ main(int argc, char **argv)
   g_test_add_func("/tokenizer/specials-and-sizes", test_specials_and_sizes);
   g_test_add_func("/tokenizer/spec-examples", test_spec_examples);
   g_test_add_func("/tokenizer/decode-invalid-ids", test_decode_invalid_ids);
+  g_test_add_func("/tokenizer/nul-byte", test_nul_byte);
   g_test_add_func("/tokenizer/stream-matches-decode", test_stream_matches_decode);
   g_test_add_func("/tokenizer/stream-holds-partial-characters", test_stream_holds_partial_characters);
   g_test_add_func("/tokenizer/utf8-replacement", test_utf8_replacement);

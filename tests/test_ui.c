@@ -14,6 +14,8 @@
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <string.h>
+
+#include "vf_test_bmp.h"
 #include "vf_test_data.h"
 #include "vf_test_hub.h"
 
@@ -515,6 +517,67 @@ test_stop_and_ask_again(void)
   app_quit(app);
 }
 
+static gboolean
+stage_starts(JsonObject *dump, gconstpointer prefix)
+{
+  guint n = json_array_get_length(messages(dump));
+  return n > 0 && g_str_has_prefix(json_object_get_string_member_with_default(message(dump, n - 1), "stage", ""),
+                                   prefix);
+}
+
+static gboolean
+stopped_in_encode(JsonObject *dump, gconstpointer unused)
+{
+  guint n = json_array_get_length(messages(dump));
+  if (n > 0) {
+    const char *stage = json_object_get_string_member_with_default(message(dump, n - 1), "stage", "");
+    g_assert_true(stage == NULL || g_str_has_prefix(stage, "Encoding picture 1: block"));
+  }
+  return answer_finished(dump, GUINT_TO_POINTER(0));
+}
+
+/* Esc while a 2000×2000 picture is encoded (after its first progress event): the turn ends within a block and
+ * leaves the conversation as it was, with the question back in the composer — its text and its picture. */
+static void
+test_stop_during_encode(void)
+{
+  g_autofree char *tmp = g_dir_make_tmp("vf-ui-big-XXXXXX", NULL);
+  g_autofree char *big = vf_test_write_bmp(tmp, "big.bmp", 2000, 2000);
+  g_autofree char *model = vf_test_data_path("models/tiny-a");
+  g_autofree char *tokenizer = vf_test_data_path("tokenizer");
+  const char *args[] = {"--model", model, "--tokenizer", tokenizer, "--max-new-tokens", "8", "--context", "6144",
+                        NULL};
+  App *app = app_start(args);
+  json_node_unref(app_wait(app, "the model to load", model_ready, NULL, 60));
+  app_focus();
+  const char *files[] = {big, NULL};
+  app_drop(app, files);
+  json_node_unref(app_wait(app, "the picture", draft_has, GUINT_TO_POINTER(1), 30));
+  type_text("What is this?");
+  json_node_unref(app_wait(app, "the typed text", draft_text_is, "What is this?", 20));
+  g_autoptr(JsonNode) before = app_dump(app);
+  g_autofree char *draft_before = json_to_string(json_object_get_member(json_node_get_object(before), "draft"), FALSE);
+  press("Return");
+  json_node_unref(app_wait(app, "the encode", stage_starts, "Encoding picture 1: block", 60));
+  gint64 t0 = g_get_monotonic_time();
+  press("Escape");
+  /* Until the turn ends, no stage after the encode shows up (it stops within the block it was in). */
+  g_autoptr(JsonNode) stopped = app_wait(app, "the stop", stopped_in_encode, NULL, 60);
+  g_test_message("the turn ended %.2f s after Esc", (g_get_monotonic_time() - t0) / 1e6);
+  JsonObject *s = json_node_get_object(stopped);
+  g_assert_cmpuint(json_array_get_length(json_object_get_array_member(s, "toasts")), ==, 0);
+  /* The draft is back as it was (the status line aside, which the count fills in again). */
+  JsonObject *d = draft(s);
+  json_object_set_string_member(d, "status", json_object_get_string_member_with_default(
+                                                 draft(json_node_get_object(before)), "status", ""));
+  g_autofree char *draft_after = json_to_string(json_object_get_member(s, "draft"), FALSE);
+  g_assert_cmpstr(draft_after, ==, draft_before);
+  assert_no_validation_messages(s);
+  app_quit(app);
+  g_remove(big);
+  g_rmdir(tmp);
+}
+
 /* A corrupt picture: a toast naming the file and the reason; the conversation and the draft stay. */
 static void
 test_corrupt_picture(void)
@@ -669,6 +732,7 @@ main(int argc, char **argv)
   g_test_add_func("/ui/picture-and-video", test_picture_and_video);
   g_test_add_func("/ui/quantized-model", test_quantized_model);
   g_test_add_func("/ui/stop-and-ask-again", test_stop_and_ask_again);
+  g_test_add_func("/ui/stop-during-encode", test_stop_during_encode);
   g_test_add_func("/ui/corrupt-picture", test_corrupt_picture);
   g_test_add_func("/ui/folder-of-pictures", test_folder_of_pictures);
   g_test_add_func("/ui/get-models", test_get_models);

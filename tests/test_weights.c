@@ -3,6 +3,7 @@
  * renamed copies, F16/F32 checkpoints, progress reporting, and failures that must leave nothing allocated
  * and the device ready for the next load. */
 #include <string.h>
+#include <unistd.h>
 
 #include "quantize_model.h"
 #include "ref/ref_common.h"
@@ -516,6 +517,84 @@ test_bad_checkpoints(void)
   st_remove_dir(dir);
 }
 
+/* Absurd layer counts (issue 18's reproducers) are refused against the checkpoint's inventory before anything
+ * that scales with them is allocated: no 344 GB g_new0, no 5·10^6-layer plan. */
+static void
+test_absurd_layer_counts(void)
+{
+  g_autofree char *golden = st_model_dir("tiny-b");
+  struct {
+    const char *object, *field;
+    int64_t value;
+    const char *needles[3];
+  } cases[] = {
+    {NULL, "num_hidden_layers", 1000000000, {"num_hidden_layers is 1000000000", "has 3", "model.layers.2"}},
+    {NULL, "num_hidden_layers", 5000000, {"num_hidden_layers is 5000000", "has 3"}},
+    {"vision_config", "depth", 1000000000, {"vision_config.depth is 1000000000", "has 3", "visual.blocks.2"}},
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+    g_autofree char *dir = st_make_temp_dir();
+    st_copy_configs(golden, dir);
+    st_copy_file(golden, dir, "model.safetensors");
+    g_autofree char *config_path = g_build_filename(dir, "config.json", NULL);
+    JsonNode *root = st_read_json(config_path);
+    JsonObject *obj = json_node_get_object(root);
+    if (cases[i].object)
+      obj = json_object_get_object_member(obj, cases[i].object);
+    json_object_set_int_member(obj, cases[i].field, cases[i].value);
+    st_write_json(config_path, root);
+    json_node_unref(root);
+
+    g_autoptr(VfConfig) c = config_of(dir);
+    gint64 start = g_get_monotonic_time();
+    expect_load_error(dir, c, VF_WEIGHTS_ERROR, VF_WEIGHTS_ERROR_MISSING, cases[i].needles, cases[i].field);
+    /* The inventory check is one pass over the tensor names. */
+    g_assert_cmpint(g_get_monotonic_time() - start, <, 2 * G_USEC_PER_SEC);
+    st_remove_dir(dir);
+  }
+}
+
+/* The checkpoint shrinks while it loads (a download still running, a file replaced): issue 18's reproducer.
+ * Reading the vanished pages through the mapping would SIGBUS; read with pread, the load fails with an
+ * error naming the file and frees what it had uploaded. */
+typedef struct {
+  const char *path;
+  gboolean truncated;
+} Truncator;
+
+static void
+truncate_after_first_upload(uint64_t done, uint64_t total, void *user)
+{
+  Truncator *tr = user;
+  if (done > 0 && !tr->truncated) {
+    g_assert_cmpint(truncate(tr->path, 4096), ==, 0);
+    tr->truncated = TRUE;
+  }
+}
+
+static void
+test_truncated_during_load(void)
+{
+  g_autofree char *golden = st_model_dir("tiny-b");
+  g_autofree char *dir = st_make_temp_dir();
+  st_copy_configs(golden, dir);
+  st_copy_file(golden, dir, "model.safetensors");
+  g_autofree char *path = g_build_filename(dir, "model.safetensors", NULL);
+  g_autoptr(VfConfig) c = config_of(dir);
+  uint64_t before = device_in_use();
+  Truncator tr = {path, FALSE};
+  g_autoptr(GError) error = NULL;
+  VfWeights *w = vf_weights_load(vf_test_device(), c, dir, truncate_after_first_upload, &tr, &error);
+  g_assert_null(w);
+  g_assert_true(tr.truncated);
+  g_assert_error(error, VF_SAFETENSORS_ERROR, VF_SAFETENSORS_ERROR_IO);
+  g_assert_nonnull(strstr(error->message, path));
+  g_assert_nonnull(strstr(error->message, "the file ends at byte 4096"));
+  g_test_message("%s", error->message);
+  g_assert_cmpuint(device_in_use(), ==, before);
+  st_remove_dir(dir);
+}
+
 /* A failure after part of the model is on the device: tiny-b with an intermediate size whose fused
  * gate_up matrix exceeds the device's largest allocation. The big tensors are holes in a sparse file,
  * never read: the check passes, embed/lm_head/layer 0 attention are uploaded, then gate_up cannot be
@@ -779,6 +858,8 @@ main(int argc, char **argv)
   g_test_add_func("/weights/bad-checkpoints", test_bad_checkpoints);
   g_test_add_func("/weights/quantized", test_quantized);
   g_test_add_func("/weights/quantized-refusals", test_quantized_refusals);
+  g_test_add_func("/weights/absurd-layer-counts", test_absurd_layer_counts);
+  g_test_add_func("/weights/truncated-during-load", test_truncated_during_load);
   g_test_add_func("/weights/failure-after-uploads", test_failure_after_uploads);
   g_test_add_func("/weights/load-after-failures", test_load_after_failures);
   return vf_test_finish();

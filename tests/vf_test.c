@@ -189,3 +189,25 @@ vf_test_assert_within(const char *what, const float *got, const float *want, con
                    worst_ratio, worst, got[worst], want[worst], tol[worst]);
   }
 }
+
+void
+vf_test_variant_skipped(VfTestVariants *tv, const char *name, const char *reason)
+{
+  if (!tv->skipped)
+    tv->skipped = g_string_new(NULL);
+  g_string_append_printf(tv->skipped, "%s%s (%s)", tv->skipped->len ? "; " : "", name, reason);
+  g_test_message("skipping variant %s: %s", name, reason);
+}
+
+void
+vf_test_variants_done(VfTestVariants *tv)
+{
+  if (tv->ran == 0)
+    g_error("no variant ran%s%s", tv->skipped ? ": " : "", tv->skipped ? tv->skipped->str : "");
+  if (tv->skipped) {
+    g_autofree char *reason = g_strdup_printf("not run on this device: %s", tv->skipped->str);
+    g_string_free(tv->skipped, TRUE);
+    tv->skipped = NULL;
+    g_test_skip(reason);
+  }
+}

@@ -36,5 +36,16 @@ void vf_test_assert_close(const char *what, const float *got, const float *want,
                           double rtol);
 /* Asserts |got - want| <= tol[i] for every element (per-element bounds derived by the test); reports the worst. */
 void vf_test_assert_within(const char *what, const float *got, const float *want, const double *tol, size_t n);
+/* Loops over kernel variants: a variant the device cannot run is skipped out loud, never silently.
+ *   VfTestVariants tv = {0};
+ *   for (each variant) { if (!supported) { vf_test_variant_skipped(&tv, name, reason); continue; } tv.ran++; ... }
+ *   vf_test_variants_done(&tv);   // fails when none ran; g_test_skip() with the reasons when some did not */
+typedef struct {
+  uint32_t ran;
+  GString *skipped; /* "name (reason); ..." */
+} VfTestVariants;
+void vf_test_variant_skipped(VfTestVariants *tv, const char *name, const char *reason);
+void vf_test_variants_done(VfTestVariants *tv);
+
 /* Max |x| over n values (for relative-to-max tolerances). */
 double vf_test_max_abs(const float *x, size_t n);

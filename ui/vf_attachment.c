@@ -5,8 +5,6 @@
 
 #include <string.h>
 
-#include "vf_image.h"
-#include "vf_video_decode.h"
 #include "vf_video_plan.h"
 
 #define THUMBNAIL_SIZE 96 /* pixels per side: chips show 48 px, twice that on HiDPI screens */
@@ -17,18 +15,15 @@ struct _VfAttachment {
   GFile *file;
   char *path;
   char *name;
-  VfAttachmentKind kind;
+  VfMediaItem *item; /* what the file was read into: it goes on with the message to the vision encode */
   GdkPaintable *thumbnail;
-  guint width, height;
-  guint64 video_frames; /* videos: frames in the file (counted by demuxing) */
-  double video_fps;     /* videos: the frame rate sampling uses; 0 when unknown */
   char *label;
   VfMediaOptions options;
   VfImageProcessorConfig processor;
   guint tokens;
+  VfMediaPlan plan;   /* the cost; the item's own plan is the engine's */
   char *cost_problem; /* why tokens is 0, or NULL */
-  VfImagePlan plan;           /* pictures */
-  VfVideoPlan *video_plan;    /* videos */
+  char *damage;       /* pictures that decode but are damaged: what is wrong, or NULL */
 };
 
 G_DEFINE_FINAL_TYPE(VfAttachment, vf_attachment, G_TYPE_OBJECT)
@@ -50,29 +45,17 @@ static GParamSpec *properties[N_PROPS];
  * Cost
  * ------------------------------------------------------------------------------------------------- */
 
+/* From the header the item read when the file was attached: nothing is read again. */
 static void
 update_cost(VfAttachment *self)
 {
   guint tokens = 0;
   g_clear_pointer(&self->cost_problem, g_free);
   g_autoptr(GError) error = NULL;
-  if (self->kind == VF_ATTACHMENT_VIDEO) {
-    g_clear_pointer(&self->video_plan, vf_video_plan_free);
-    self->video_plan = vf_video_plan_new(self->width, self->height, self->video_frames, self->video_fps,
-                                         &self->options, &self->processor, &error);
-    if (self->video_plan)
-      tokens = self->video_plan->n_tokens;
-  } else {
-    VfImageOptions options = {
-      .min_pixels = self->options.min_pixels,
-      .max_pixels = self->options.max_pixels,
-      .resized_height = self->options.resized_height,
-      .resized_width = self->options.resized_width,
-    };
-    if (vf_image_plan(self->width, self->height, &options, &self->processor, &self->plan, &error))
-      tokens = self->plan.n_tokens;
-  }
-  if (error)
+  vf_media_plan_clear(&self->plan);
+  if (vf_media_item_plan_for(self->item, &self->options, &self->processor, &self->plan, &error))
+    tokens = self->plan.n_tokens;
+  else
     self->cost_problem = g_strdup(error->message);
   if (tokens != self->tokens) {
     self->tokens = tokens;
@@ -87,14 +70,16 @@ vf_attachment_describe_cost(VfAttachment *self)
 {
   if (self->cost_problem)
     return g_strdup(self->cost_problem);
-  if (self->kind == VF_ATTACHMENT_VIDEO) {
-    const VfVideoPlan *p = self->video_plan;
+  uint32_t width, height;
+  vf_media_item_size(self->item, &width, &height);
+  if (vf_media_item_kind(self->item) == VF_MEDIA_VIDEO) {
+    const VfVideoPlan *p = self->plan.video;
     return g_strdup_printf("%" G_GUINT64_FORMAT " frames of %u×%u px → %u frames of %u×%u · %u tokens",
-                           self->video_frames, self->width, self->height, p->n_frames, p->out_width, p->out_height,
-                           self->tokens);
+                           vf_media_item_video_frames(self->item), width, height, p->n_frames, p->out_width,
+                           p->out_height, self->tokens);
   }
-  return g_strdup_printf("%u×%u px → %u×%u · %u tokens", self->width, self->height, self->plan.out_width,
-                         self->plan.out_height, self->tokens);
+  return g_strdup_printf("%u×%u px → %u×%u · %u tokens", width, height, self->plan.image.out_width,
+                         self->plan.image.out_height, self->tokens);
 }
 
 void
@@ -118,21 +103,25 @@ vf_attachment_set_options(VfAttachment *self, const VfMediaOptions *options)
  * ------------------------------------------------------------------------------------------------- */
 
 typedef struct {
-  VfAttachmentKind kind;
-  guint width, height;
-  guint64 video_frames;
-  double video_fps;
+  VfMediaItem *item;
   GBytes *thumbnail; /* RGB8 [thumb_size, thumb_size, 3] */
-  guint thumb_size;
+  guint32 thumb_size;
+  char *damage;
 } Inspection;
 
 static void
 inspection_free(Inspection *in)
 {
+  vf_media_item_unref(in->item);
   if (in->thumbnail)
     g_bytes_unref(in->thumbnail);
+  g_free(in->damage);
   g_free(in);
 }
+
+/* The thumbnail is made from a copy at most this many pixels on its longer side, decoded and resized in
+ * bands: a picture whose header says 65500×2700 costs a few MB here, not 530. */
+#define PREVIEW_SIDE 1024u
 
 char *
 vf_attachment_format_error(const char *path, const GError *error)
@@ -143,89 +132,6 @@ vf_attachment_format_error(const char *path, const GError *error)
   if (g_str_has_prefix(message, path) && g_str_has_prefix(message + strlen(path), ": "))
     message += strlen(path) + 2;
   return g_strdup_printf("%s: %s", name, message);
-}
-
-/* A square thumbnail: the centre square of `image`, box-filtered to THUMBNAIL_SIZE (or less for a small
- * picture), as a chip shows it (cropped to fill, like a photo grid). */
-static GBytes *
-make_thumbnail(const VfImage *image, guint *out_size)
-{
-  guint side = MIN(image->width, image->height);
-  guint x_off = (image->width - side) / 2, y_off = (image->height - side) / 2;
-  guint n = MIN(side, THUMBNAIL_SIZE);
-  guint8 *out = g_malloc((gsize)n * n * 3);
-  for (guint y = 0; y < n; y++) {
-    guint y0 = (guint)((guint64)y * side / n), y1 = MAX(y0 + 1, (guint)((guint64)(y + 1) * side / n));
-    for (guint x = 0; x < n; x++) {
-      guint x0 = (guint)((guint64)x * side / n), x1 = MAX(x0 + 1, (guint)((guint64)(x + 1) * side / n));
-      guint64 sum[3] = {0, 0, 0};
-      for (guint sy = y0; sy < y1; sy++) {
-        const guint8 *row = image->rgb + ((gsize)(sy + y_off) * image->width + x0 + x_off) * 3;
-        for (guint sx = x0; sx < x1; sx++, row += 3)
-          for (int c = 0; c < 3; c++)
-            sum[c] += row[c];
-      }
-      guint64 count = (guint64)(y1 - y0) * (x1 - x0);
-      for (int c = 0; c < 3; c++)
-        out[((gsize)y * n + x) * 3 + c] = (guint8)((sum[c] + count / 2) / count);
-    }
-  }
-  *out_size = n;
-  return g_bytes_new_take(out, (gsize)n * n * 3);
-}
-
-static gboolean
-looks_like_video(const char *path)
-{
-  guchar head[4096];
-  gsize got = 0;
-  g_autoptr(GFile) file = g_file_new_for_path(path);
-  g_autoptr(GFileInputStream) in = g_file_read(file, NULL, NULL);
-  if (in)
-    g_input_stream_read_all(G_INPUT_STREAM(in), head, sizeof head, &got, NULL, NULL);
-  gboolean uncertain = FALSE;
-  g_autofree char *type = g_content_type_guess(path, head, got, &uncertain);
-  g_autofree char *mime = g_content_type_get_mime_type(type);
-  return mime && g_str_has_prefix(mime, "video/");
-}
-
-/* Keeps the first decoded frame of a video. */
-static gboolean
-keep_frame(uint32_t slot, const uint8_t *rgb, size_t stride, void *user, GError **error)
-{
-  VfImage *frame = user;
-  for (uint32_t y = 0; y < frame->height; y++)
-    memcpy(frame->rgb + (size_t)y * frame->width * 3, rgb + y * stride, (size_t)frame->width * 3);
-  return TRUE;
-}
-
-/* A video: its size, frame count (demuxed, exact for a healthy file) and frame rate, and its first frame as
- * the thumbnail; the decoders' errors name the file and the reason. */
-static gboolean
-inspect_video(const char *path, Inspection *in, GError **error)
-{
-  g_autoptr(VfVideoFile) file = vf_video_file_open(path, error);
-  if (!file || !vf_video_file_count_packets(file, NULL, error))
-    return FALSE;
-  const VfVideoInfo *info = vf_video_file_info(file);
-  g_autoptr(VfImage) frame = vf_image_new(info->width, info->height, error);
-  if (!frame)
-    return FALSE;
-  const uint32_t first = 0;
-  gboolean complete = TRUE;
-  if (!vf_video_file_read_frames(file, &first, 1, keep_frame, frame, NULL, &complete, NULL, error))
-    return FALSE;
-  if (!complete) {
-    g_set_error(error, VF_VIDEO_ERROR, VF_VIDEO_ERROR_CORRUPT, "%s: the first frame cannot be decoded", path);
-    return FALSE;
-  }
-  in->kind = VF_ATTACHMENT_VIDEO;
-  in->width = info->width;
-  in->height = info->height;
-  in->video_frames = info->n_frames;
-  in->video_fps = info->fps;
-  in->thumbnail = make_thumbnail(frame, &in->thumb_size);
-  return TRUE;
 }
 
 typedef struct {
@@ -241,37 +147,25 @@ request_free(Request *request)
   g_free(request);
 }
 
+/* The file becomes the media item the engine will encode; a picture is decoded here, once, for its thumbnail
+ * (and the item keeps the pixels for the encode), so a corrupt file is refused before it is attached. */
 static void
 inspect_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
 {
   const Request *request = data;
-  const char *path = request->path;
   g_autoptr(GError) error = NULL;
   Inspection *in = g_new0(Inspection, 1);
-  g_autoptr(VfImageFile) file = vf_image_file_open(path, &error);
-  if (file) {
-    g_autoptr(VfImage) image = vf_image_file_decode(file, &error);
-    if (image) {
-      in->kind = VF_ATTACHMENT_IMAGE;
-      in->width = image->width;
-      in->height = image->height;
-      in->thumbnail = make_thumbnail(image, &in->thumb_size);
-      g_task_return_pointer(task, in, (GDestroyNotify)inspection_free);
-      return;
-    }
-  } else if (g_error_matches(error, VF_IMAGE_ERROR, VF_IMAGE_ERROR_UNKNOWN_FORMAT) && looks_like_video(path)) {
-    g_clear_error(&error);
-    if (inspect_video(path, in, &error)) {
-      g_task_return_pointer(task, in, (GDestroyNotify)inspection_free);
-      return;
-    }
-  } else if (g_error_matches(error, VF_IMAGE_ERROR, VF_IMAGE_ERROR_UNKNOWN_FORMAT)) {
-    g_clear_error(&error);
-    g_set_error(&error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-                "%s: not a picture or video Viewfinder can read (pictures: PNG, JPEG, WebP, BMP, TIFF, GIF)", path);
+  in->item = vf_media_item_open_file(request->path, cancellable, &error);
+  if (in->item)
+    in->thumbnail = vf_media_item_thumbnail(in->item, THUMBNAIL_SIZE, &in->thumb_size, &error);
+  if (in->thumbnail)
+    in->damage = g_strdup(vf_media_item_damage(in->item));
+  if (in->thumbnail) {
+    g_task_return_pointer(task, in, (GDestroyNotify)inspection_free);
+    return;
   }
   inspection_free(in);
-  g_autofree char *message = vf_attachment_format_error(path, error);
+  g_autofree char *message = vf_attachment_format_error(request->path, error);
   g_task_return_new_error(task, error->domain, error->code, "%s", message);
 }
 
@@ -304,15 +198,11 @@ vf_attachment_inspect_finish(GAsyncResult *result, GError **error)
     return NULL;
   const Request *request = g_task_get_task_data(G_TASK(result));
   VfAttachment *self = g_object_new(VF_TYPE_ATTACHMENT, "file", request->file, NULL);
-  self->kind = in->kind;
-  self->width = in->width;
-  self->height = in->height;
-  self->video_frames = in->video_frames;
-  self->video_fps = in->video_fps;
-  if (in->thumbnail)
-    self->thumbnail = GDK_PAINTABLE(gdk_memory_texture_new((int)in->thumb_size, (int)in->thumb_size,
-                                                           GDK_MEMORY_R8G8B8, in->thumbnail,
-                                                           (gsize)in->thumb_size * 3));
+  self->item = g_steal_pointer(&in->item);
+  self->thumbnail = GDK_PAINTABLE(gdk_memory_texture_new((int)in->thumb_size, (int)in->thumb_size,
+                                                         GDK_MEMORY_R8G8B8, in->thumbnail,
+                                                         (gsize)in->thumb_size * 3));
+  self->damage = g_steal_pointer(&in->damage);
   inspection_free(in);
   update_cost(self);
   return self;
@@ -325,20 +215,29 @@ vf_attachment_inspect_finish(GAsyncResult *result, GError **error)
 GFile *vf_attachment_get_file(VfAttachment *self) { return self->file; }
 const char *vf_attachment_get_path(VfAttachment *self) { return self->path; }
 const char *vf_attachment_get_name(VfAttachment *self) { return self->name; }
-VfAttachmentKind vf_attachment_get_kind(VfAttachment *self) { return self->kind; }
+VfAttachmentKind
+vf_attachment_get_kind(VfAttachment *self)
+{
+  return vf_media_item_kind(self->item) == VF_MEDIA_VIDEO ? VF_ATTACHMENT_VIDEO : VF_ATTACHMENT_IMAGE;
+}
+
+VfMediaItem *vf_attachment_get_item(VfAttachment *self) { return self->item; }
 GdkPaintable *vf_attachment_get_thumbnail(VfAttachment *self) { return self->thumbnail; }
+const char *vf_attachment_get_damage(VfAttachment *self) { return self->damage; }
 
 const char *
 vf_attachment_get_icon_name(VfAttachment *self)
 {
-  return self->kind == VF_ATTACHMENT_VIDEO ? "video-x-generic-symbolic" : "image-x-generic-symbolic";
+  return vf_attachment_get_kind(self) == VF_ATTACHMENT_VIDEO ? "video-x-generic-symbolic" : "image-x-generic-symbolic";
 }
 
 void
 vf_attachment_get_size(VfAttachment *self, guint *width, guint *height)
 {
-  *width = self->width;
-  *height = self->height;
+  uint32_t w, h;
+  vf_media_item_size(self->item, &w, &h);
+  *width = w;
+  *height = h;
 }
 
 const char *vf_attachment_get_label(VfAttachment *self) { return self->label; }
@@ -356,9 +255,7 @@ vf_attachment_set_label(VfAttachment *self, const char *label)
 void
 vf_attachment_append_to(VfAttachment *self, VfChatMessage *message)
 {
-  VfChatPart *part = self->kind == VF_ATTACHMENT_VIDEO ? vf_chat_message_append_video(message, self->path)
-                                                       : vf_chat_message_append_image(message, self->path);
-  part->options = self->options;
+  vf_media_item_append_to(self->item, message, &self->options);
 }
 
 /* ---------------------------------------------------------------------------------------------------
@@ -377,7 +274,7 @@ vf_attachment_get_property(GObject *object, guint prop_id, GValue *value, GParam
     g_value_set_string(value, self->name);
     break;
   case PROP_KIND:
-    g_value_set_int(value, self->kind);
+    g_value_set_int(value, vf_attachment_get_kind(self));
     break;
   case PROP_THUMBNAIL:
     g_value_set_object(value, self->thumbnail);
@@ -421,7 +318,9 @@ vf_attachment_finalize(GObject *object)
   g_free(self->name);
   g_free(self->label);
   g_free(self->cost_problem);
-  g_clear_pointer(&self->video_plan, vf_video_plan_free);
+  g_clear_pointer(&self->item, vf_media_item_unref);
+  vf_media_plan_clear(&self->plan);
+  g_free(self->damage);
   G_OBJECT_CLASS(vf_attachment_parent_class)->finalize(object);
 }
 

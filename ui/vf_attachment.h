@@ -1,4 +1,4 @@
-/* VfAttachment: one picture or video the user attached — its file, a thumbnail, the "Picture N" /
+/* VfAttachment: one picture or video the user attached — its file and VfMediaItem, a thumbnail, the "Picture N" /
  * "Video N" label the chat template will give it, the per-item settings (max pixels or an exact size;
  * fps / max frames) and what they cost in visual tokens. Made by vf_attachment_inspect_async(), which
  * decodes the file off the main thread with the engine's own decoders, so a file the model could not read
@@ -8,6 +8,7 @@
 #include <gtk/gtk.h>
 
 #include "vf_chat.h"
+#include "vf_media_item.h"
 #include "vf_preprocess.h"
 
 G_BEGIN_DECLS
@@ -20,20 +21,25 @@ typedef enum {
 #define VF_TYPE_ATTACHMENT (vf_attachment_get_type())
 G_DECLARE_FINAL_TYPE(VfAttachment, vf_attachment, VF, ATTACHMENT, GObject)
 
-/* Reads `file`: a picture is decoded in full (thumbnail, size); a file whose content says video is opened
- * with the engine's video reader (size, frame count, frame rate; its first frame is the thumbnail). Errors
- * read "name.png: reason". */
+/* Reads `file` into a VfMediaItem: a picture is decoded in full, once (the thumbnail comes from it, and the item
+ * keeps the pixels for the encode); a file whose content says video is demuxed once (size, frame count, frame
+ * rate; its first frame is the thumbnail). Errors read "name.png: reason". */
 void vf_attachment_inspect_async(GFile *file, GCancellable *cancellable, GAsyncReadyCallback callback,
                                  gpointer user_data);
 VfAttachment *vf_attachment_inspect_finish(GAsyncResult *result, GError **error);
 
 GFile *vf_attachment_get_file(VfAttachment *self);
+/* The media item the file was read into (header, plan, the kept decode): the draft's part carries it. */
+VfMediaItem *vf_attachment_get_item(VfAttachment *self);
 const char *vf_attachment_get_path(VfAttachment *self);
 const char *vf_attachment_get_name(VfAttachment *self);
 VfAttachmentKind vf_attachment_get_kind(VfAttachment *self);
 /* The thumbnail (a picture, a video's first frame), or NULL: show vf_attachment_get_icon_name() then. */
 GdkPaintable *vf_attachment_get_thumbnail(VfAttachment *self);
 const char *vf_attachment_get_icon_name(VfAttachment *self);
+/* A picture that decoded but is damaged: why it looks wrong ("damaged: the data stops at row 14 of 2700"),
+ * else NULL. */
+const char *vf_attachment_get_damage(VfAttachment *self);
 /* Source size in pixels (a video's frame size). */
 void vf_attachment_get_size(VfAttachment *self, guint *width, guint *height);
 

@@ -47,10 +47,18 @@ update(VfAttachmentChip *self)
   gtk_label_set_text(self->label, label);
   gtk_label_set_text(self->name, vf_attachment_get_name(a));
   guint tokens = vf_attachment_get_tokens(a);
-  g_autofree char *cost = tokens ? g_strdup_printf("%u tokens", tokens) : g_strdup("tokens: ?");
+  const char *damage = vf_attachment_get_damage(a);
+  g_autofree char *cost = tokens ? g_strdup_printf("%u tokens%s", tokens, damage ? " · damaged" : "")
+                                 : g_strdup(damage ? "tokens: ? · damaged" : "tokens: ?");
   gtk_label_set_text(self->cost, cost);
-  g_autofree char *detail = vf_attachment_describe_cost(a);
+  g_autofree char *cost_detail = vf_attachment_describe_cost(a);
+  /* Why a damaged picture looks grey where its data is missing. */
+  g_autofree char *detail = damage ? g_strdup_printf("%s\n%s", damage, cost_detail) : g_strdup(cost_detail);
   gtk_widget_set_tooltip_text(GTK_WIDGET(self->cost), detail);
+  if (damage)
+    gtk_widget_add_css_class(GTK_WIDGET(self->cost), "warning");
+  else
+    gtk_widget_remove_css_class(GTK_WIDGET(self->cost), "warning");
   g_autofree char *remove = g_strdup_printf("Remove %s (%s)", label, vf_attachment_get_name(a));
   gtk_accessible_update_property(GTK_ACCESSIBLE(self->remove_button), GTK_ACCESSIBLE_PROPERTY_LABEL, remove, -1);
   g_autofree char *settings = g_strdup_printf("Size settings of %s", label);

@@ -46,13 +46,12 @@ static guint signals[N_SIGNALS];
 static void
 relabel(VfComposer *self)
 {
-  guint pictures = self->pictures_before, videos = self->videos_before;
+  uint32_t pictures = self->pictures_before, videos = self->videos_before;
   guint n = g_list_model_get_n_items(G_LIST_MODEL(self->attachments));
   for (guint i = 0; i < n; i++) {
     g_autoptr(VfAttachment) a = g_list_model_get_item(G_LIST_MODEL(self->attachments), i);
-    g_autofree char *label = vf_attachment_get_kind(a) == VF_ATTACHMENT_VIDEO
-                               ? g_strdup_printf("Video %u", ++videos)
-                               : g_strdup_printf("Picture %u", ++pictures);
+    VfChatPartKind kind = vf_attachment_get_kind(a) == VF_ATTACHMENT_VIDEO ? VF_CHAT_PART_VIDEO : VF_CHAT_PART_IMAGE;
+    g_autofree char *label = vf_chat_media_label(kind, vf_chat_media_number_next(kind, &pictures, &videos));
     vf_attachment_set_label(a, label);
   }
   gtk_widget_set_visible(self->attachments_scroller, n > 0);

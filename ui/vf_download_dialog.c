@@ -75,28 +75,6 @@ enum {
 
 static guint signals[N_SIGNALS];
 
-/* "4.4 GB" with a plain space (g_format_size() puts a no-break space there). */
-static char *
-format_bytes(guint64 bytes)
-{
-  if (bytes >= 1000000000)
-    return g_strdup_printf("%.1f GB", bytes / 1e9);
-  return g_strdup_printf("%.1f MB", bytes / 1e6);
-}
-
-static char *
-format_time_left(double seconds)
-{
-  if (seconds < 0)
-    return g_strdup("time left unknown");
-  guint64 s = (guint64)(seconds + 0.5);
-  if (s >= 3600)
-    return g_strdup_printf("%" G_GUINT64_FORMAT " h %" G_GUINT64_FORMAT " min left", s / 3600, s / 60 % 60);
-  if (s >= 60)
-    return g_strdup_printf("%" G_GUINT64_FORMAT " min %" G_GUINT64_FORMAT " s left", s / 60, s % 60);
-  return g_strdup_printf("%" G_GUINT64_FORMAT " s left", s);
-}
-
 static ModelRow *
 find_row(VfDownloadDialog *self, const char *repo_id)
 {
@@ -115,7 +93,7 @@ find_row(VfDownloadDialog *self, const char *repo_id)
 static void
 show_row(VfDownloadDialog *self, ModelRow *r, const char *problem)
 {
-  g_autofree char *size = format_bytes(r->total), *have = format_bytes(r->total - r->missing);
+  g_autofree char *size = vf_hub_format_bytes(r->total), *have = vf_hub_format_bytes(r->total - r->missing);
   g_autofree char *subtitle = NULL;
   const char *button = "_Download";
   switch (r->state) {
@@ -243,14 +221,14 @@ show_progress(VfDownloadDialog *self)
     break;
   }
   gtk_label_set_text(self->progress_title, title);
-  g_autofree char *file_done = format_bytes(p->file_done), *file_size = format_bytes(p->file_size);
+  g_autofree char *file_done = vf_hub_format_bytes(p->file_done), *file_size = vf_hub_format_bytes(p->file_size);
   g_autofree char *file = p->file ? g_strdup_printf("File %u of %u: %s, %s of %s", p->file_index + 1, p->n_files,
                                                     p->file, file_done, file_size)
                                   : g_strdup("Listing the files…");
   gtk_label_set_text(self->file_label, file);
   gtk_progress_bar_set_fraction(self->file_bar, p->file_size ? (double)p->file_done / p->file_size : 0);
-  g_autofree char *done = format_bytes(p->done), *total = format_bytes(p->total);
-  g_autofree char *left = format_time_left(p->seconds_left);
+  g_autofree char *done = vf_hub_format_bytes(p->done), *total = vf_hub_format_bytes(p->total);
+  g_autofree char *left = vf_hub_format_time_left(p->seconds_left);
   g_autofree char *summary =
     self->download_state == DOWNLOAD_RUNNING && p->bytes_per_second > 0
       ? g_strdup_printf("%s of %s · %.1f MB/s · %s", done, total, p->bytes_per_second / 1e6, left)

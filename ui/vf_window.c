@@ -52,9 +52,22 @@ vf_window_dismiss_toasts(VfWindow *self)
 char *
 vf_window_explain_error(VfWindow *self, const GError *error)
 {
-  if (g_error_matches(error, VF_ENGINE_ERROR, VF_ENGINE_ERROR_OUT_OF_MEMORY))
+  if (error->domain != VF_ENGINE_ERROR)
+    return g_strdup(error->message);
+  switch ((VfEngineError)error->code) {
+  case VF_ENGINE_ERROR_OUT_OF_MEMORY:
     return g_strdup_printf("Out of GPU memory (%s). Try a lower max pixels for the pictures (their ⋯ button).",
                            error->message);
+  case VF_ENGINE_ERROR_CONTEXT_FULL:
+    return g_strdup_printf("The conversation no longer fits the model's context (%s). Start a new chat, or give "
+                           "the pictures a lower max pixels.",
+                           error->message);
+  case VF_ENGINE_ERROR_DEVICE_LOST:
+    return g_strdup_printf("The GPU stopped working (%s). Open the model again to go on.", error->message);
+  case VF_ENGINE_ERROR_MEDIA:
+  case VF_ENGINE_ERROR_NO_MODEL:
+    break;
+  }
   return g_strdup(error->message);
 }
 
@@ -90,7 +103,7 @@ on_counted(GObject *source, GAsyncResult *result, gpointer user_data)
     vf_composer_set_status(self->composer, error->message, TRUE);
     return;
   }
-  const VfEngineModelInfo *info = vf_engine_get_model_info(self->engine);
+  g_autoptr(VfEngineModelInfo) info = vf_engine_get_model_info(self->engine);
   guint context = info ? info->context : 0;
   g_autofree char *text = g_strdup_printf("Prompt: %u of %u tokens", tokens, context);
   vf_composer_set_status(self->composer, text, tokens >= context);
@@ -101,7 +114,7 @@ count_now(gpointer data)
 {
   VfWindow *self = data;
   self->count_source = 0;
-  if (!vf_engine_get_model_info(self->engine) || self->loading) {
+  if (!vf_engine_has_model(self->engine) || self->loading) {
     show_draft_cost(self);
     return G_SOURCE_REMOVE;
   }
@@ -321,6 +334,19 @@ on_loaded(GObject *source, GAsyncResult *result, gpointer user_data)
     return;
   self->loading = FALSE;
   g_clear_object(&self->load_cancellable);
+  if (!ok && vf_engine_has_model(self->engine)) {
+    /* The folder was refused before the working model was released: it and the conversation go on. */
+    g_autofree char *message = g_strdup_printf("%s: %s", self->loading_name, error->message);
+    g_warning("%s", message);
+    vf_window_toast(self, message);
+    g_autoptr(VfEngineModelInfo) kept = vf_engine_get_model_info(self->engine);
+    g_autofree char *subtitle = g_strdup_printf("%s · %s", kept->display_name, kept->device_name);
+    adw_window_title_set_subtitle(self->window_title, subtitle);
+    gtk_revealer_set_reveal_child(self->device_banner, kept->software);
+    gtk_stack_set_visible_child_name(self->stack, "chat");
+    vf_window_update_actions(self);
+    return;
+  }
   if (!ok) {
     g_free(self->welcome_error);
     if (g_error_matches(error, VF_ENGINE_ERROR, VF_ENGINE_ERROR_OUT_OF_MEMORY))
@@ -336,7 +362,7 @@ on_loaded(GObject *source, GAsyncResult *result, gpointer user_data)
   }
   g_clear_pointer(&self->welcome_error, g_free);
 
-  const VfEngineModelInfo *info = vf_engine_get_model_info(self->engine);
+  g_autoptr(VfEngineModelInfo) info = vf_engine_get_model_info(self->engine);
   g_autofree char *subtitle = g_strdup_printf("%s · %s · %s", info->display_name, info->format, info->device_name);
   adw_window_title_set_subtitle(self->window_title, subtitle);
   gtk_widget_set_tooltip_text(GTK_WIDGET(self->window_title), info->device_summary);
@@ -372,8 +398,7 @@ vf_window_load_model(VfWindow *self, const char *model_dir, const char *tokenize
     g_cancellable_cancel(self->turn_cancellable);
   if (self->load_cancellable)
     g_cancellable_cancel(self->load_cancellable);
-  g_list_store_remove_all(self->messages);
-  vf_window_update_media_numbers(self);
+  /* The conversation stays: the engine keeps it when the folder is refused and moves it to the new model. */
 
   g_free(self->loading_name);
   self->loading_name = vf_model_display_name(model_dir);

@@ -6,7 +6,7 @@
 void
 vf_window_update_actions(VfWindow *self)
 {
-  gboolean ready = vf_engine_get_model_info(self->engine) != NULL && !self->loading;
+  gboolean ready = vf_engine_has_model(self->engine) && !self->loading;
   GtkWidget *widget = GTK_WIDGET(self);
   gtk_widget_action_set_enabled(widget, "chat.send", ready && !self->answering);
   gtk_widget_action_set_enabled(widget, "chat.stop", self->answering != NULL);
@@ -87,9 +87,12 @@ on_answered(GObject *source, GAsyncResult *result, gpointer user_data)
     g_message("answer: %u tokens, prefill %u tokens in %.2f s, decode %.2f s%s", stats.generated_tokens,
               stats.prefilled_tokens, stats.prefill_seconds, stats.decode_seconds, stats.stopped ? ", stopped" : "");
   } else {
+    /* A turn that failed, or was stopped before its first token, leaves the conversation as it was. */
     give_back_draft(self, answer);
-    g_autofree char *message = vf_window_explain_error(self, error);
-    vf_window_toast(self, message);
+    if (!g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+      g_autofree char *message = vf_window_explain_error(self, error);
+      vf_window_toast(self, message);
+    }
   }
   g_clear_pointer(&self->sent_text, g_free);
   g_clear_object(&self->sent_attachments);
@@ -102,7 +105,7 @@ vf_window_send(VfWindow *self)
 {
   if (self->answering || self->loading)
     return;
-  if (!vf_engine_get_model_info(self->engine)) {
+  if (!vf_engine_has_model(self->engine)) {
     vf_window_toast(self, "Open a model first");
     return;
   }

@@ -34,7 +34,7 @@ flush_pending(void)
     g_queue_pop_head(&pending_queue);
     VfWindow *self = p->window;
     if (p->attachment) {
-      const VfEngineModelInfo *info = vf_engine_get_model_info(self->engine);
+      g_autoptr(VfEngineModelInfo) info = vf_engine_get_model_info(self->engine);
       if (info)
         vf_attachment_set_processor(p->attachment, &info->processor);
       vf_composer_add_attachment(self->composer, p->attachment);

@@ -29,6 +29,8 @@ add_attachments(JsonBuilder *b, GListModel *attachments)
     add_string(b, "name", vf_attachment_get_name(a));
     json_builder_set_member_name(b, "tokens");
     json_builder_add_int_value(b, vf_attachment_get_tokens(a));
+    if (vf_attachment_get_damage(a))
+      add_string(b, "damage", vf_attachment_get_damage(a));
     json_builder_end_object(b);
   }
   json_builder_end_array(b);
@@ -40,7 +42,7 @@ vf_window_dump(VfWindow *self)
   g_autoptr(JsonBuilder) b = json_builder_new();
   json_builder_begin_object(b);
   add_string(b, "page", gtk_stack_get_visible_child_name(self->stack));
-  const VfEngineModelInfo *info = vf_engine_get_model_info(self->engine);
+  g_autoptr(VfEngineModelInfo) info = vf_engine_get_model_info(self->engine);
   add_string(b, "model", info ? info->display_name : NULL);
   add_string(b, "subtitle", adw_window_title_get_subtitle(self->window_title));
   add_string(b, "banner",
@@ -67,6 +69,7 @@ vf_window_dump(VfWindow *self)
     add_string(b, "role", vf_message_get_role(m) == VF_MESSAGE_USER ? "user" : "assistant");
     add_string(b, "text", vf_message_get_text(m));
     add_string(b, "state", state_names[vf_message_get_state(m)]);
+    add_string(b, "stage", vf_message_get_stage(m));
     add_attachments(b, vf_message_get_attachments(m));
     json_builder_set_member_name(b, "tokens");
     json_builder_add_int_value(b, vf_message_get_tokens(m));

@@ -18,6 +18,7 @@ typedef enum {
   VF_VK_ERROR_CALL,            /* any other failing Vulkan call */
   VF_VK_ERROR_SHADER,          /* a SPIR-V module is missing or invalid */
   VF_VK_ERROR_LIMIT,           /* a request exceeds a device limit */
+  VF_VK_ERROR_DEVICE_LOST,     /* VK_ERROR_DEVICE_LOST: the driver reset or the GPU hung; nothing more runs */
 } VfVkError;
 
 GQuark vf_vk_error_quark(void);

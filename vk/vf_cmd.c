@@ -250,6 +250,10 @@ emit_barrier(VfCmd *cmd)
 static void
 track(VfCmd *cmd, VkBuffer buffer, VkDeviceSize offset, VkDeviceSize size, bool write)
 {
+#ifdef VF_CMD_DROP_BARRIERS
+  /* tests/test_syncval.c's own copy of this file: no barriers, so synchronization validation must object. */
+  return;
+#endif
   for (guint i = 0; i < cmd->pending->len; i++) {
     Access *a = &g_array_index(cmd->pending, Access, i);
     if (overlaps(a, buffer, offset, size) && (write || a->written)) {

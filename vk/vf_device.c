@@ -52,6 +52,8 @@ vf_vk_set_error(GError **error, VkResult result, const char *call, const char *f
   int code = VF_VK_ERROR_CALL;
   if (result == VK_ERROR_OUT_OF_DEVICE_MEMORY || result == VK_ERROR_OUT_OF_HOST_MEMORY)
     code = VF_VK_ERROR_OUT_OF_MEMORY;
+  else if (result == VK_ERROR_DEVICE_LOST)
+    code = VF_VK_ERROR_DEVICE_LOST;
   g_debug("%s:%d: %s failed: %s", file, line, call, vf_vk_result_name(result));
   g_set_error(error, VF_VK_ERROR, code, "%s failed: %s (%s:%d)", call, vf_vk_result_name(result),
               file, line);
@@ -564,7 +566,9 @@ vf_device_create(const VfDeviceOptions *options, GError **error)
   dev->arena = vf_arena_create(dev, error);
   if (!dev->arena)
     goto fail;
-  dev->pipelines = vf_pipeline_cache_create(dev);
+  dev->pipelines = vf_pipeline_cache_create(dev, error);
+  if (!dev->pipelines)
+    goto fail;
 
   fill_summary(info);
   return dev;

@@ -4,7 +4,12 @@
 #include "vf_pipeline.h"
 
 #include <gio/gio.h>
+#include <stdio.h>
 #include <string.h>
+
+#include "vf_pipeline_store.h"
+
+#define DEFAULT_RESOURCE_PREFIX "/org/viewfinder/shaders"
 
 struct VfPipeline {
   char *key;
@@ -19,7 +24,11 @@ struct VfPipeline {
 
 struct VfPipelineCache {
   VfDevice *dev;
-  GHashTable *by_key; /* key string -> VfPipeline* */
+  GHashTable *by_key;     /* key string -> VfPipeline* */
+  VfPipelineStore *store; /* the driver's cache on disk; NULL when VF_PIPELINE_CACHE=0 */
+  bool store_dirty;       /* pipelines were built since the store was read */
+  VfPipelineStats stats;
+  char *summary;          /* vf_pipeline_cache_summary(), made once */
   GMutex lock;
 };
 
@@ -49,25 +58,75 @@ pipeline_destroy(VfDevice *dev, VfPipeline *p)
   g_free(p);
 }
 
+static const char *
+prefix(void)
+{
+  return resource_prefix ? resource_prefix : DEFAULT_RESOURCE_PREFIX;
+}
+
+/* VF_PIPELINE_CACHE: unset or 1 → $XDG_CACHE_HOME/viewfinder; 0/off/no → no file; else a directory. */
+static char *
+store_directory(void)
+{
+  const char *v = vf_env("VF_PIPELINE_CACHE");
+  if (v && (g_str_equal(v, "0") || g_ascii_strcasecmp(v, "off") == 0 || g_ascii_strcasecmp(v, "no") == 0))
+    return NULL;
+  if (v && *v && !g_str_equal(v, "1"))
+    return g_strdup(v);
+  return g_build_filename(g_get_user_cache_dir(), "viewfinder", NULL);
+}
+
 VfPipelineCache *
-vf_pipeline_cache_create(VfDevice *dev)
+vf_pipeline_cache_create(VfDevice *dev, GError **error)
 {
   VfPipelineCache *c = g_new0(VfPipelineCache, 1);
   c->dev = dev;
   c->by_key = g_hash_table_new(g_str_hash, g_str_equal);
   g_mutex_init(&c->lock);
+  g_autofree char *dir = store_directory();
+  if (dir) {
+    uint8_t spirv_sha256[32];
+    vf_pipeline_store_hash_resources(prefix(), spirv_sha256);
+    c->store = vf_pipeline_store_open(dev, dir, spirv_sha256, error);
+    if (!c->store) {
+      vf_pipeline_cache_free(c);
+      return NULL;
+    }
+    /* An unusable file is replaced even by a run that builds nothing. */
+    c->store_dirty = vf_pipeline_store_state(c->store) == VF_PIPELINE_STORE_IGNORED;
+  }
   return c;
+}
+
+gboolean
+vf_pipeline_cache_save(VfPipelineCache *cache, GError **error)
+{
+  g_mutex_lock(&cache->lock);
+  gboolean ok = TRUE;
+  if (cache->store && cache->store_dirty) {
+    ok = vf_pipeline_store_save(cache->store, error);
+    cache->store_dirty = !ok;
+  }
+  g_mutex_unlock(&cache->lock);
+  return ok;
 }
 
 void
 vf_pipeline_cache_free(VfPipelineCache *cache)
 {
+  if (cache->store) {
+    g_autoptr(GError) error = NULL;
+    if (!vf_pipeline_cache_save(cache, &error))
+      fprintf(stderr, "viewfinder: pipeline cache not saved: %s\n", error->message);
+    vf_pipeline_store_free(cache->store);
+  }
   GHashTableIter it;
   gpointer value;
   g_hash_table_iter_init(&it, cache->by_key);
   while (g_hash_table_iter_next(&it, NULL, &value))
     pipeline_destroy(cache->dev, value);
   g_hash_table_unref(cache->by_key);
+  g_free(cache->summary);
   g_mutex_clear(&cache->lock);
   g_free(cache);
 }
@@ -83,7 +142,7 @@ make_key(const VfPipelineDesc *d)
 }
 
 static VfPipeline *
-pipeline_build(VfDevice *dev, const VfPipelineDesc *d, GError **error)
+pipeline_build(VfDevice *dev, VkPipelineCache driver_cache, const VfPipelineDesc *d, GError **error)
 {
   VkDevice device = vf_device_handle(dev);
   size_t nb = strlen(d->bindings);
@@ -93,8 +152,7 @@ pipeline_build(VfDevice *dev, const VfPipelineDesc *d, GError **error)
     return NULL;
   }
 
-  g_autofree char *path = g_strdup_printf("%s/%s.spv", resource_prefix ? resource_prefix : "/org/viewfinder/shaders",
-                                          d->shader);
+  g_autofree char *path = g_strdup_printf("%s/%s.spv", prefix(), d->shader);
   g_autoptr(GError) lookup_error = NULL;
   g_autoptr(GBytes) spirv = g_resources_lookup_data(path, G_RESOURCE_LOOKUP_FLAGS_NONE, &lookup_error);
   if (!spirv) {
@@ -182,7 +240,7 @@ pipeline_build(VfDevice *dev, const VfPipelineDesc *d, GError **error)
     },
     .layout = p->layout,
   };
-  VF_VK_TRY(vkCreateComputePipelines(device, VK_NULL_HANDLE, 1, &ci, NULL, &p->pipeline), error, fail);
+  VF_VK_TRY(vkCreateComputePipelines(device, driver_cache, 1, &ci, NULL, &p->pipeline), error, fail);
   return p;
 
 fail:
@@ -198,10 +256,16 @@ vf_pipeline_get(VfDevice *dev, const VfPipelineDesc *desc, GError **error)
   g_mutex_lock(&cache->lock);
   VfPipeline *p = g_hash_table_lookup(cache->by_key, key);
   if (!p) {
-    p = pipeline_build(dev, desc, error);
+    gint64 t0 = g_get_monotonic_time();
+    p = pipeline_build(dev, cache->store ? vf_pipeline_store_handle(cache->store) : VK_NULL_HANDLE, desc, error);
     if (p) {
       p->key = g_steal_pointer(&key);
       g_hash_table_insert(cache->by_key, p->key, p);
+      cache->store_dirty = true;
+      cache->stats.built++;
+      double seconds = (g_get_monotonic_time() - t0) * 1e-6;
+      cache->stats.build_seconds += seconds;
+      g_debug("pipeline %s built in %.1f ms", p->key, seconds * 1e3);
     }
   }
   g_mutex_unlock(&cache->lock);
@@ -213,3 +277,45 @@ const char *vf_pipeline_bindings(const VfPipeline *p) { return p->bindings; }
 uint32_t vf_pipeline_push_size(const VfPipeline *p) { return p->push_size; }
 VkPipeline vf_pipeline_handle(const VfPipeline *p) { return p->pipeline; }
 VkPipelineLayout vf_pipeline_layout(const VfPipeline *p) { return p->layout; }
+
+VfPipelineStats
+vf_pipeline_stats(VfDevice *dev)
+{
+  VfPipelineCache *cache = vf_device_pipeline_cache(dev);
+  g_mutex_lock(&cache->lock);
+  VfPipelineStats st = cache->stats;
+  g_mutex_unlock(&cache->lock);
+  return st;
+}
+
+const char *
+vf_pipeline_cache_summary(VfDevice *dev)
+{
+  VfPipelineCache *cache = vf_device_pipeline_cache(dev);
+  if (!cache->store)
+    return "pipeline cache: off (VF_PIPELINE_CACHE=0)";
+  g_mutex_lock(&cache->lock);
+  if (!cache->summary) {
+    VfPipelineStore *s = cache->store;
+    switch (vf_pipeline_store_state(s)) {
+    case VF_PIPELINE_STORE_LOADED:
+      cache->summary = g_strdup_printf("pipeline cache: %s (%" G_GSIZE_FORMAT " bytes loaded)",
+                                       vf_pipeline_store_path(s), vf_pipeline_store_loaded_bytes(s));
+      break;
+    case VF_PIPELINE_STORE_IGNORED:
+      cache->summary = g_strdup_printf("pipeline cache: %s (ignored: %s)", vf_pipeline_store_path(s),
+                                       vf_pipeline_store_note(s));
+      break;
+    default:
+      cache->summary = g_strdup_printf("pipeline cache: %s (new)", vf_pipeline_store_path(s));
+    }
+  }
+  g_mutex_unlock(&cache->lock);
+  return cache->summary;
+}
+
+VfPipelineStore *
+vf_pipeline_cache_store(VfDevice *dev)
+{
+  return vf_device_pipeline_cache(dev)->store;
+}

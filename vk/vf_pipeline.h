@@ -43,6 +43,22 @@ VkPipelineLayout vf_pipeline_layout(const VfPipeline *p);
 /* Where the SPIR-V comes from: a GResource registered by the shaders library. */
 void vf_pipeline_set_resource_prefix(const char *prefix);
 
-VfPipelineCache *vf_pipeline_cache_create(VfDevice *dev);
+/* The device's pipelines, and the driver's VkPipelineCache persisted on disk (vf_pipeline_store.h):
+ * VF_PIPELINE_CACHE unset or 1 keeps it in $XDG_CACHE_HOME/viewfinder/, 0 switches it off, any other
+ * value names the directory. Saved when the device is freed (and by vf_pipeline_cache_save). */
+VfPipelineCache *vf_pipeline_cache_create(VfDevice *dev, GError **error);
+gboolean vf_pipeline_cache_save(VfPipelineCache *cache, GError **error);
 void vf_pipeline_cache_free(VfPipelineCache *cache);
 VfPipelineCache *vf_device_pipeline_cache(VfDevice *dev);
+
+typedef struct {
+  uint32_t built;       /* pipelines created so far */
+  double build_seconds; /* wall time spent creating them */
+} VfPipelineStats;
+
+VfPipelineStats vf_pipeline_stats(VfDevice *dev);
+/* One line for start-up: where the cache lives and whether its file was loaded, new or ignored. */
+const char *vf_pipeline_cache_summary(VfDevice *dev);
+/* The on-disk store, or NULL when switched off. */
+typedef struct VfPipelineStore VfPipelineStore;
+VfPipelineStore *vf_pipeline_cache_store(VfDevice *dev);

@@ -9,8 +9,28 @@
 #include "vf_model_finder.h"
 #include "vf_prompt.h"
 #include "vf_session.h"
+#include "vf_utf8.h"
 
 G_DEFINE_QUARK(vf-engine-error-quark, vf_engine_error)
+
+GError *
+vf_engine_error_classify(GError *error)
+{
+  int code = -1;
+  if (g_error_matches(error, VF_VK_ERROR, VF_VK_ERROR_OUT_OF_MEMORY) ||
+      g_error_matches(error, VF_IMAGE_ERROR, VF_IMAGE_ERROR_NO_MEMORY) ||
+      g_error_matches(error, VF_VIDEO_ERROR, VF_VIDEO_ERROR_NO_MEMORY))
+    code = VF_ENGINE_ERROR_OUT_OF_MEMORY;
+  else if (g_error_matches(error, VF_VK_ERROR, VF_VK_ERROR_DEVICE_LOST))
+    code = VF_ENGINE_ERROR_DEVICE_LOST;
+  else if (error->domain == VF_IMAGE_ERROR || error->domain == VF_VIDEO_ERROR || error->domain == VF_MEDIA_ERROR)
+    code = VF_ENGINE_ERROR_MEDIA;
+  if (code < 0)
+    return error;
+  GError *classified = g_error_new_literal(VF_ENGINE_ERROR, code, error->message);
+  g_error_free(error);
+  return classified;
+}
 
 /* ---------------------------------------------------------------------------------------------------
  * Model info
@@ -57,6 +77,7 @@ typedef enum {
   JOB_SEND,
   JOB_COUNT,
   JOB_RESET,
+  JOB_TRUNCATE,
   JOB_QUIT,
 } JobKind;
 
@@ -68,6 +89,7 @@ typedef struct {
   VfChat *draft;
   guint max_new_tokens;
   gboolean label_media;
+  guint keep_messages; /* TRUNCATE */
 } Job;
 
 static void
@@ -101,6 +123,7 @@ struct _VfEngine {
   VfModel *model;
   VfTokenizer *tokenizer;
   VfSession *session;
+  VfChat *kept_chat; /* the conversation between a released model and the next one, or NULL */
 };
 
 G_DEFINE_FINAL_TYPE(VfEngine, vf_engine, G_TYPE_OBJECT)
@@ -183,12 +206,13 @@ on_stage(const char *stage, double fraction, void *user)
 }
 
 static void
-on_text(const char *piece, void *user)
+on_text(const char *piece, size_t len, void *user)
 {
   VfEngine *self = user;
   Post *p = g_new0(Post, 1);
   p->signal = SIGNAL_TEXT;
-  p->text = g_strdup(piece);
+  /* A signal's string ends at NUL: a NUL byte of the answer is shown as ␀ (the session keeps the byte). */
+  p->text = vf_utf8_show_nul(piece, len);
   post(self, p);
 }
 
@@ -207,32 +231,26 @@ release_model(VfEngine *self)
   g_mutex_unlock(&self->lock);
 }
 
-/* Out-of-memory errors of every layer become one code the window can give advice for. */
-static GError *
-classify(GError *error)
-{
-  if (g_error_matches(error, VF_VK_ERROR, VF_VK_ERROR_OUT_OF_MEMORY) ||
-      g_error_matches(error, VF_IMAGE_ERROR, VF_IMAGE_ERROR_NO_MEMORY)) {
-    GError *oom = g_error_new(VF_ENGINE_ERROR, VF_ENGINE_ERROR_OUT_OF_MEMORY, "%s", error->message);
-    g_error_free(error);
-    return oom;
-  }
-  return error;
-}
-
 static void
 run_load(VfEngine *self, Job *job)
 {
   g_autoptr(GError) error = NULL;
-  release_model(self);
   const char *tokenizer_dir = job->tokenizer_dir ? job->tokenizer_dir : job->model_dir;
   int64_t t0 = g_get_monotonic_time();
 
+  /* The new folder is checked before the working model goes: its tokenizer, its configs and its tensor
+   * inventory. A folder that fails leaves the old model and the conversation as they were. */
   g_autoptr(VfTokenizer) tokenizer = vf_tokenizer_load(tokenizer_dir, &error);
-  if (!tokenizer) {
+  if (!tokenizer || !vf_model_check(job->model_dir, &error)) {
     g_task_return_error(job->task, g_steal_pointer(&error));
     return;
   }
+  /* The conversation moves to the new model (a failed upload keeps it for the next one). */
+  if (self->session) {
+    vf_chat_free(self->kept_chat);
+    self->kept_chat = vf_session_replace_chat(self->session, vf_chat_new());
+  }
+  release_model(self);
   if (!self->device) {
     self->device = vf_device_create(NULL, &error);
     if (!self->device) {
@@ -241,11 +259,12 @@ run_load(VfEngine *self, Job *job)
       return;
     }
     g_message("%s", vf_device_get_info(self->device)->summary);
+    g_message("%s", vf_pipeline_cache_summary(self->device));
   }
   VfLlmOptions options = {.context = job->context};
   g_autoptr(VfModel) model = vf_model_load(self->device, job->model_dir, &options, on_load_progress, self, &error);
   if (!model) {
-    g_task_return_error(job->task, classify(g_steal_pointer(&error)));
+    g_task_return_error(job->task, vf_engine_error_classify(g_steal_pointer(&error)));
     return;
   }
 
@@ -267,6 +286,8 @@ run_load(VfEngine *self, Job *job)
   self->tokenizer = g_steal_pointer(&tokenizer);
   self->model = g_steal_pointer(&model);
   self->session = vf_session_new(self->model, self->tokenizer);
+  if (self->kept_chat)
+    vf_chat_free(vf_session_replace_chat(self->session, g_steal_pointer(&self->kept_chat)));
   g_mutex_lock(&self->lock);
   self->info = info;
   g_mutex_unlock(&self->lock);
@@ -319,18 +340,13 @@ run_send(VfEngine *self, Job *job)
     g_task_return_pointer(job->task, stats, g_free);
     return;
   }
-  if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
-    /* Stopped before the first token: the question stays, with an empty answer, as a stop after it would. */
-    vf_chat_message_append_text(vf_chat_append_message(chat, "assistant"), "");
-    stats->stopped = TRUE;
-    g_task_return_pointer(job->task, stats, g_free);
-    return;
-  }
   g_free(stats);
-  /* The question goes out again, so the user can change it and resend; the session's caches (KV prefix,
-   * vision embeddings keyed by source and settings) stay valid for whatever is sent next. */
+  /* Failed, or stopped before the first token (in any stage: decoding, encoding, reading the prompt): the
+   * question goes out again, so the conversation is as before the turn and the user can change it and resend;
+   * the session's caches (KV prefix, vision embeddings keyed by source and settings, a picture's kept decode)
+   * stay valid for whatever is sent next. */
   g_ptr_array_set_size(chat->messages, before);
-  g_task_return_error(job->task, classify(g_steal_pointer(&error)));
+  g_task_return_error(job->task, vf_engine_error_classify(g_steal_pointer(&error)));
 }
 
 static void
@@ -340,18 +356,14 @@ run_count(VfEngine *self, Job *job)
     return;
   VfGenerateOptions opts;
   fill_options(self, job, &opts);
-  VfChat *chat = vf_session_chat(self->session);
-  guint before = chat->messages->len;
-  append_draft(chat, job->draft);
   uint32_t tokens = 0;
   g_autoptr(GError) error = NULL;
-  gboolean ok = vf_session_count_prompt(self->session, &opts, &tokens, &error);
-  /* Counting encodes nothing, so the draft's parts left no vision embeddings behind. */
-  g_ptr_array_set_size(chat->messages, before);
+  /* The conversation's own tokens are kept; only the draft is rendered and tokenized. */
+  gboolean ok = vf_session_count_draft(self->session, &opts, job->draft, &tokens, &error);
   if (ok)
     g_task_return_int(job->task, tokens);
   else
-    g_task_return_error(job->task, g_steal_pointer(&error));
+    g_task_return_error(job->task, vf_engine_error_classify(g_steal_pointer(&error)));
 }
 
 static gpointer
@@ -363,8 +375,7 @@ worker_main(gpointer data)
     if (job->kind == JOB_QUIT)
       break;
     GCancellable *cancellable = job->task ? g_task_get_cancellable(job->task) : NULL;
-    /* A turn stopped before it started still answers (empty, stopped), like one stopped later. */
-    if (cancellable && job->kind != JOB_SEND && g_task_return_error_if_cancelled(job->task))
+    if (cancellable && g_task_return_error_if_cancelled(job->task))
       continue;
     g_mutex_lock(&self->lock);
     g_set_object(&self->running, cancellable);
@@ -379,9 +390,17 @@ worker_main(gpointer data)
     case JOB_COUNT:
       run_count(self, job);
       break;
+    case JOB_TRUNCATE:
+      if (self->session) {
+        /* The prompt cache and the KV cache keep what still matches the shorter conversation. */
+        GPtrArray *messages = vf_session_chat(self->session)->messages;
+        g_ptr_array_set_size(messages, MIN(job->keep_messages, messages->len));
+      }
+      break;
     case JOB_RESET:
       if (self->session)
         vf_session_reset(self->session);
+      g_clear_pointer(&self->kept_chat, vf_chat_free);
       break;
     case JOB_QUIT:
       break;
@@ -398,6 +417,7 @@ worker_main(gpointer data)
     job_free(rest);
   }
   release_model(self);
+  g_clear_pointer(&self->kept_chat, vf_chat_free);
   g_clear_pointer(&self->device, vf_device_free);
   return NULL;
 }
@@ -502,21 +522,39 @@ vf_engine_count_finish(VfEngine *self, GAsyncResult *result, guint *tokens, GErr
 }
 
 void
+vf_engine_truncate(VfEngine *self, guint keep_messages)
+{
+  g_return_if_fail(VF_IS_ENGINE(self));
+  Job *job = job_new(self, JOB_TRUNCATE, NULL, NULL, NULL, NULL);
+  job->keep_messages = keep_messages;
+  queue(self, job);
+}
+
+void
 vf_engine_reset(VfEngine *self)
 {
   g_return_if_fail(VF_IS_ENGINE(self));
   queue(self, job_new(self, JOB_RESET, NULL, NULL, NULL, NULL));
 }
 
-const VfEngineModelInfo *
+VfEngineModelInfo *
 vf_engine_get_model_info(VfEngine *self)
 {
-  /* `info` changes only on the worker between a load's start and its completion; the main thread reads it
-   * after the completion it caused, and the lock orders the two. */
+  /* A copy made under the lock: the worker replaces `info` when a load starts releasing the old model, which
+   * can happen at any moment after the caller's last completion (a load queued earlier). */
   g_mutex_lock(&self->lock);
-  const VfEngineModelInfo *info = self->info;
+  VfEngineModelInfo *info = self->info ? vf_engine_model_info_copy(self->info) : NULL;
   g_mutex_unlock(&self->lock);
   return info;
+}
+
+gboolean
+vf_engine_has_model(VfEngine *self)
+{
+  g_mutex_lock(&self->lock);
+  gboolean loaded = self->info != NULL;
+  g_mutex_unlock(&self->lock);
+  return loaded;
 }
 
 guint

@@ -18,18 +18,11 @@
 #include <gio/gio.h>
 
 #include "vf_chat.h"
+#include "vf_engine_error.h"
 #include "vf_preprocess.h"
 #include "vf_turn_stats.h"
 
 G_BEGIN_DECLS
-
-#define VF_ENGINE_ERROR (vf_engine_error_quark())
-GQuark vf_engine_error_quark(void);
-
-typedef enum {
-  VF_ENGINE_ERROR_NO_MODEL,      /* a request that needs a loaded model came first */
-  VF_ENGINE_ERROR_OUT_OF_MEMORY, /* the device (or host) ran out of memory: smaller inputs may fit */
-} VfEngineError;
 
 /* What the window shows about a loaded model. */
 typedef struct {
@@ -59,8 +52,10 @@ G_DECLARE_FINAL_TYPE(VfEngine, vf_engine, VF, ENGINE, GObject)
 /* Starts the worker thread. The device is created on the first load. */
 VfEngine *vf_engine_new(void);
 
-/* The loaded model, or NULL (none yet, or the last load failed). */
-const VfEngineModelInfo *vf_engine_get_model_info(VfEngine *self);
+/* A copy of what describes the loaded model (free with vf_engine_model_info_free), or NULL: none yet, or the
+ * last load released it and failed. */
+VfEngineModelInfo *vf_engine_get_model_info(VfEngine *self);
+gboolean vf_engine_has_model(VfEngine *self);
 /* Validation-layer messages the device has reported so far (0 without VF_VALIDATE). */
 guint vf_engine_get_validation_messages(VfEngine *self);
 
@@ -73,18 +68,21 @@ gboolean vf_engine_get_label_media(VfEngine *self);
 /* KV-cache size for later loads; 0 lets the memory budget decide. */
 void vf_engine_set_context(VfEngine *self, guint context);
 
-/* Replaces the loaded model (the old one is released first, and with it the conversation).
- * tokenizer_dir: NULL to read the tokenizer from model_dir. Emits "load-progress" while weights upload.
- * The cancellable only drops the result: an upload in flight runs to its end. */
+/* Replaces the loaded model. The new folder is checked first (tokenizer, configs, tensor inventory); when that
+ * fails, the old model and the conversation stay as they were. Then the old model is released and the new one
+ * uploaded; the conversation goes on with it (prefilled again at the next turn). tokenizer_dir: NULL to read
+ * the tokenizer from model_dir. Emits "load-progress" while weights upload. The cancellable only drops the
+ * result: an upload in flight runs to its end. */
 void vf_engine_load_async(VfEngine *self, const char *model_dir, const char *tokenizer_dir,
                           GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data);
 gboolean vf_engine_load_finish(VfEngine *self, GAsyncResult *result, GError **error);
 
 /* Appends the messages of `draft` (normally one user message; taken over) to the conversation and
- * generates the answer, emitting "stage" until the first token and "text" for every piece. Cancelling
- * stops within one decode step; the partial answer is kept and stats->stopped is set (a cancel before the
- * first token keeps an empty answer). On failure the draft's messages are removed again, so the
- * conversation is as it was before the call. */
+ * generates the answer, emitting "stage" until the first token and "text" for every piece (display text: a
+ * NUL byte of the answer arrives as U+2400 "␀", the stored answer keeps the byte). Cancelling stops
+ * within one decode step, one prefill chunk or one vision block. After the first token the partial answer is
+ * kept and stats->stopped is set; before it the turn fails with G_IO_ERROR_CANCELLED. On failure the draft's
+ * messages are removed again, so the conversation is as it was before the call. */
 void vf_engine_send_async(VfEngine *self, VfChat *draft, GCancellable *cancellable, GAsyncReadyCallback callback,
                           gpointer user_data);
 gboolean vf_engine_send_finish(VfEngine *self, GAsyncResult *result, VfTurnStats *stats, GError **error);
@@ -101,5 +99,8 @@ void vf_engine_shutdown(VfEngine *self);
 
 /* Forgets the conversation and its KV cache (queued like any request). */
 void vf_engine_reset(VfEngine *self);
+/* Keeps the first `keep_messages` messages of the conversation and drops the rest (edit and regenerate build on
+ * this); what the kept messages cost stays cached. Queued like any request. */
+void vf_engine_truncate(VfEngine *self, guint keep_messages);
 
 G_END_DECLS

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "vf_chat_template.h"
+#include "vf_engine_error.h"
 #include "vf_prompt.h"
 #include "vf_vision.h"
 
@@ -17,6 +18,7 @@ struct VfSession {
   GArray *answer; /* int32: the last answer's ids */
   GHashTable *embeds; /* "source|options" -> VfBuffer *: vision output of each attachment, kept across turns */
   uint32_t sequence;  /* the model's KV-cache sequence this conversation lives in */
+  VfPromptCache *prompt; /* the tokens of the conversation's messages so far; NULL until the first build */
 };
 
 static void
@@ -67,6 +69,7 @@ vf_session_free(VfSession *s)
     return;
   forget_embeds(s);
   g_hash_table_unref(s->embeds);
+  vf_prompt_cache_free(s->prompt);
   vf_chat_free(s->chat);
   g_array_unref(s->cached);
   g_array_unref(s->answer);
@@ -75,16 +78,26 @@ vf_session_free(VfSession *s)
 
 VfChat *vf_session_chat(VfSession *s) { return s->chat; }
 
+
+
 void
 vf_session_reset(VfSession *s)
 {
+  vf_chat_free(vf_session_replace_chat(s, vf_chat_new()));
+}
+
+VfChat *
+vf_session_replace_chat(VfSession *s, VfChat *chat)
+{
   forget_embeds(s);
-  vf_chat_free(s->chat);
-  s->chat = vf_chat_new();
+  g_clear_pointer(&s->prompt, vf_prompt_cache_free);
   g_array_set_size(s->cached, 0);
   g_array_set_size(s->answer, 0);
   vf_llm_select(s->model->llm, s->sequence);
   vf_llm_truncate(s->model->llm, 0);
+  VfChat *old = s->chat;
+  s->chat = chat;
+  return old;
 }
 
 const int32_t *
@@ -107,19 +120,32 @@ vf_session_default_options(VfSession *s, VfGenerateOptions *opts)
   opts->max_new_tokens = 512;
 }
 
+/* The prompt of the conversation, then `draft` (NULL: none; its messages are not kept), then the assistant's
+ * header. Only messages the cache has not seen are tokenized. */
 static VfPrompt *
-build_prompt(VfSession *s, const VfGenerateOptions *opts, GError **error)
+build_prompt(VfSession *s, const VfGenerateOptions *opts, VfChat *draft, GError **error)
 {
-  VfChatTemplateFlags flags = VF_CHAT_TEMPLATE_GENERATION_PROMPT;
-  if (opts->add_vision_id)
-    flags |= VF_CHAT_TEMPLATE_VISION_ID;
-  return vf_prompt_build(s->chat, s->tok, s->model->config, flags, opts->media_dir, NULL, NULL, error);
+  VfChatTemplateFlags flags = opts->add_vision_id ? VF_CHAT_TEMPLATE_VISION_ID : 0;
+  if (s->prompt && !vf_prompt_cache_fits(s->prompt, flags, opts->media_dir))
+    g_clear_pointer(&s->prompt, vf_prompt_cache_free);
+  if (!s->prompt)
+    s->prompt = vf_prompt_cache_new(s->tok, s->model->config, flags, opts->media_dir, NULL, NULL);
+  if (!vf_prompt_cache_sync(s->prompt, s->chat, error))
+    return NULL;
+  return vf_prompt_cache_build(s->prompt, draft, TRUE, error);
 }
 
 gboolean
 vf_session_count_prompt(VfSession *s, const VfGenerateOptions *opts, uint32_t *tokens, GError **error)
 {
-  g_autoptr(VfPrompt) p = build_prompt(s, opts, error);
+  return vf_session_count_draft(s, opts, NULL, tokens, error);
+}
+
+gboolean
+vf_session_count_draft(VfSession *s, const VfGenerateOptions *opts, VfChat *draft, uint32_t *tokens,
+                       GError **error)
+{
+  g_autoptr(VfPrompt) p = build_prompt(s, opts, draft, error);
   if (!p)
     return FALSE;
   *tokens = p->n;
@@ -153,6 +179,22 @@ on_video_progress(uint32_t done, uint32_t total, void *user)
   vp->opts->on_stage(stage, (double)done / total, vp->opts->stage_user);
 }
 
+typedef struct {
+  const VfGenerateOptions *opts;
+  const char *label;
+  uint32_t index;
+} EncodeProgress;
+
+static void
+on_encode_progress(uint32_t done, uint32_t blocks, void *user)
+{
+  EncodeProgress *ep = user;
+  if (!ep->opts->on_stage || blocks == 0)
+    return;
+  g_autofree char *stage = g_strdup_printf("Encoding %s %u: block %u of %u", ep->label, ep->index, done, blocks);
+  ep->opts->on_stage(stage, (double)done / blocks, ep->opts->stage_user);
+}
+
 /* The vision output of an attachment, encoded once and kept for later turns. */
 static const VfBuffer *
 item_embeds(VfSession *s, const VfGenerateOptions *opts, const VfPromptItem *it, GCancellable *cancellable,
@@ -167,8 +209,12 @@ item_embeds(VfSession *s, const VfGenerateOptions *opts, const VfPromptItem *it,
     return NULL;
   }
   const char *label = it->is_video ? "video" : "picture";
-  VfImageProcessorConfig proc;
-  vf_prompt_processor_config(s->model->config, &proc);
+  /* The file the user attached must still be that file; the plan (and the prompt) were made from it. */
+  g_autofree char *name = vf_chat_media_label(it->part->kind, it->index);
+  if (!vf_media_item_check(it->media, error)) {
+    g_prefix_error(error, "%s: ", name);
+    return NULL;
+  }
   g_autoptr(VfImageInput) image = NULL;
   g_autoptr(VfVideoInput) video = NULL;
   const float *pixels;
@@ -177,40 +223,50 @@ item_embeds(VfSession *s, const VfGenerateOptions *opts, const VfPromptItem *it,
   if (it->is_video) {
     VideoProgress vp = {opts, it->index};
     VfVideoRunOptions run = {.progress = on_video_progress, .progress_user = &vp, .cancellable = cancellable};
-    video = it->frames ? vf_video_input_new_from_frames((const char *const *)it->frames, &it->part->options, &proc,
-                                                         &run, error)
-                       : vf_video_input_new(it->source, &it->part->options, &proc, &run, error);
+    video = vf_media_item_video_input(it->media, &run, error);
     if (!video)
       return NULL;
     pixels = video->pixel_values;
     n_patches = video->plan->n_patches;
     grid = video->plan->grid;
   } else {
-    image = vf_image_input_new(it->source, &it->options, &proc, error);
+    /* Resizing and patchifying a large photo takes a while too; there is nothing to count in it. */
+    if (opts->on_stage) {
+      g_autofree char *stage = g_strdup_printf("Preparing picture %u", it->index);
+      opts->on_stage(stage, 0, opts->stage_user);
+    }
+    image = vf_media_item_image_input(it->media, error);
     if (!image)
       return NULL;
+    if (image->damage && opts->on_warning) {
+      g_autofree char *warning = g_strdup_printf("Picture %u (%s): %s", it->index, it->source, image->damage);
+      opts->on_warning(warning, opts->stage_user);
+    }
     pixels = image->pixel_values;
     n_patches = image->plan.n_patches;
     grid = image->plan.grid;
   }
   /* The prompt was planned from the header; a file (or URL) that changed since would not fit it. */
   if (grid.t != it->grid.t || grid.h != it->grid.h || grid.w != it->grid.w) {
-    g_set_error(error, VF_CONFIG_ERROR, VF_CONFIG_ERROR_MALFORMED,
-                "%s %u (%s) changed while it was being read: its grid is %u×%u×%u, planned %u×%u×%u",
-                it->is_video ? "Video" : "Picture", it->index, it->source ? it->source : it->frames[0], grid.t,
+    g_set_error(error, VF_MEDIA_ERROR, VF_MEDIA_ERROR_CHANGED,
+                "%s (%s) changed while it was being read: its grid is %u×%u×%u, planned %u×%u×%u",
+                name, it->source ? it->source : it->frames[0], grid.t,
                 grid.h, grid.w, it->grid.t, it->grid.h, it->grid.w);
     return NULL;
   }
-  if (opts->on_stage) {
-    g_autofree char *stage = g_strdup_printf("Encoding %s %u", label, it->index);
-    opts->on_stage(stage, -1, opts->stage_user);
-  }
+  /* Resizing a large photo is one step that cannot be interrupted; a stop during it ends the turn here. */
+  if (g_cancellable_set_error_if_cancelled(cancellable, error))
+    return NULL;
+  EncodeProgress ep = {opts, label, it->index};
+  VfVisionRun run = {.progress = on_encode_progress, .progress_user = &ep, .cancellable = cancellable};
   buf = g_new0(VfBuffer, 1);
-  if (!vf_vision_encode(s->model->vision, pixels, n_patches, &grid, 1, buf, NULL, error)) {
+  if (!vf_vision_encode_run(s->model->vision, pixels, n_patches, &grid, 1, buf, NULL, &run, error)) {
     g_free(buf);
     return NULL;
   }
   g_hash_table_insert(s->embeds, g_steal_pointer(&key), buf);
+  /* The vision output replaces the pixels (a picture kept its decode from the thumbnail until now). */
+  vf_media_item_release_pixels(it->media);
   return buf;
 }
 
@@ -236,6 +292,18 @@ is_stop(const VfConfig *c, int32_t id)
     if (c->gen_eos_ids[i] == id)
       return TRUE;
   return id == c->eos_id;
+}
+
+const char *
+vf_stop_reason_name(VfStopReason reason)
+{
+  switch (reason) {
+  case VF_STOP_EOS: return "eos";
+  case VF_STOP_TOKEN_LIMIT: return "token_limit";
+  case VF_STOP_CONTEXT_FULL: return "context_full";
+  case VF_STOP_CANCELLED: return "stopped";
+  }
+  g_assert_not_reached();
 }
 
 /* One answer being generated. */
@@ -276,18 +344,25 @@ turn_accept(Turn *t, int32_t token)
   t->stats->generated_tokens++;
   if (is_stop(s->model->config, token)) {
     t->stats->finished_with_eos = TRUE;
+    t->stats->stop_reason = VF_STOP_EOS;
     t->done = TRUE;
     return;
   }
-  g_autofree char *piece = vf_token_stream_feed(t->stream, token);
-  if (t->on_text && *piece)
-    t->on_text(piece, t->user);
+  size_t len;
+  g_autofree char *piece = vf_token_stream_feed(t->stream, token, &len);
+  if (t->on_text && len)
+    t->on_text(piece, len, t->user);
   vf_llm_select(s->model->llm, s->sequence);
-  if (t->stats->generated_tokens >= t->opts->max_new_tokens ||
-      vf_llm_length(s->model->llm) + 1 >= vf_llm_context(s->model->llm))
+  if (t->stats->generated_tokens >= t->opts->max_new_tokens) {
+    t->stats->stop_reason = VF_STOP_TOKEN_LIMIT;
     t->done = TRUE;
-  else if (g_cancellable_is_cancelled(t->cancellable))
+  } else if (vf_llm_length(s->model->llm) + 1 >= vf_llm_context(s->model->llm)) {
+    t->stats->stop_reason = VF_STOP_CONTEXT_FULL;
+    t->done = TRUE;
+  } else if (g_cancellable_is_cancelled(t->cancellable)) {
+    t->stats->stop_reason = VF_STOP_CANCELLED;
     t->done = t->stats->stopped = TRUE;
+  }
 }
 
 /* The position the latest token goes in at: prompt length + tokens generated before it + rope delta (§8.5). */
@@ -315,14 +390,14 @@ turn_begin(Turn *t, VfSession *s, const VfGenerateOptions *opts, VfTextFunc on_t
   VfLlm *llm = s->model->llm;
   vf_llm_select(llm, s->sequence);
 
-  g_autoptr(VfPrompt) prompt = build_prompt(s, opts, error);
+  g_autoptr(VfPrompt) prompt = build_prompt(s, opts, NULL, error);
   if (!prompt)
     return FALSE;
   const int32_t *ids = prompt->ids;
   uint32_t n = prompt->n;
   uint32_t context = vf_llm_context(llm);
   if (n + 1 > context) {
-    g_set_error(error, VF_CONFIG_ERROR, VF_CONFIG_ERROR_UNSUPPORTED,
+    g_set_error(error, VF_ENGINE_ERROR, VF_ENGINE_ERROR_CONTEXT_FULL,
                 "the conversation needs %u prompt tokens but the context holds %u", n, context);
     return FALSE;
   }
@@ -413,13 +488,14 @@ static gboolean
 turn_finish(Turn *t, gboolean ok)
 {
   VfSession *s = t->s;
-  g_autofree char *rest = vf_token_stream_flush(t->stream);
-  if (t->on_text && *rest)
-    t->on_text(rest, t->user);
+  size_t len;
+  g_autofree char *rest = vf_token_stream_flush(t->stream, &len);
+  if (t->on_text && len)
+    t->on_text(rest, len, t->user);
   t->stats->decode_seconds = (g_get_monotonic_time() - t->t1) / 1e6;
   if (ok) {
-    g_autofree char *text = vf_tokenizer_decode(s->tok, (const int32_t *)s->answer->data, s->answer->len, TRUE);
-    vf_chat_message_append_text(vf_chat_append_message(s->chat, "assistant"), text);
+    g_autofree char *text = vf_tokenizer_decode(s->tok, (const int32_t *)s->answer->data, s->answer->len, TRUE, &len);
+    vf_chat_message_append_text_len(vf_chat_append_message(s->chat, "assistant"), text, len);
   } else {
     /* Whatever a failed step left in the cache past the known tokens is forgotten. */
     vf_llm_select(s->model->llm, s->sequence);

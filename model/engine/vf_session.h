@@ -29,10 +29,18 @@ typedef struct {
   gboolean add_vision_id;
   const char *media_dir;  /* folder for relative media paths (NULL: the current folder) */
   VfStageFunc on_stage;   /* optional */
+  /* Optional: what the user should know about an input that was read anyway, e.g. "Picture 1 (x.jpg):
+   * damaged: the data stops at row 14 of 2700". Gets stage_user. */
+  void (*on_warning)(const char *message, void *user);
   void *stage_user;
 } VfGenerateOptions;
 
-typedef void (*VfTextFunc)(const char *piece, void *user);
+/* "eos", "token_limit", "context_full", "stopped" (VfStopReason, vf_turn_stats.h): the spelling of the CLI's
+ * JSON. */
+const char *vf_stop_reason_name(VfStopReason reason);
+
+/* A piece of the answer: `len` bytes, which may include NUL bytes (token 188 is the byte 0x00). */
+typedef void (*VfTextFunc)(const char *piece, size_t len, void *user);
 
 /* `model` and `tok` must outlive the session; the model's KV cache (sequence 0) belongs to this session while
  * it lives. */
@@ -45,12 +53,20 @@ void vf_session_free(VfSession *s);
 VfChat *vf_session_chat(VfSession *s);
 /* Forgets the conversation and the cache. */
 void vf_session_reset(VfSession *s);
+/* Gives the session another conversation (taken over; its media parts keep their items) with an empty cache,
+ * and returns the one it had: a conversation moves to a newly loaded model this way. */
+VfChat *vf_session_replace_chat(VfSession *s, VfChat *chat);
 
 /* The sampling the model folder asks for (generation_config.json), greedy when it gives none. */
 void vf_session_default_options(VfSession *s, VfGenerateOptions *opts);
 
 /* Token count of the conversation's prompt if it were sent now (for "prompt too long" checks and the UI). */
 gboolean vf_session_count_prompt(VfSession *s, const VfGenerateOptions *opts, uint32_t *tokens, GError **error);
+/* The same with the messages of `draft` after the conversation, which stays as it is. The conversation's own
+ * messages are tokenized once (the session keeps their tokens), so this costs only the draft's work: its text,
+ * and the header of a picture the draft's part has no VfMediaItem for yet. */
+gboolean vf_session_count_draft(VfSession *s, const VfGenerateOptions *opts, VfChat *draft, uint32_t *tokens,
+                                GError **error);
 
 /* Generates the answer to the conversation as it stands (its last message is normally the user's). On
  * success the answer is appended as an assistant message, also when cancelled (stats->stopped). On failure

@@ -4,6 +4,14 @@
 #include <glib.h>
 #include <stdint.h>
 
+/* Why an answer ended. */
+typedef enum {
+  VF_STOP_EOS,          /* the model ended it (an eos token) */
+  VF_STOP_TOKEN_LIMIT,  /* max_new_tokens reached */
+  VF_STOP_CONTEXT_FULL, /* the KV cache is full */
+  VF_STOP_CANCELLED,    /* the cancellable was cancelled (a Stop button, a signal) */
+} VfStopReason;
+
 typedef struct {
   uint32_t prompt_tokens;    /* the whole conversation's prompt, tokens */
   uint32_t prefilled_tokens; /* of those, run this turn (the rest came from the cache) */
@@ -12,4 +20,5 @@ typedef struct {
   double decode_seconds;     /* from the first to the last generated token */
   gboolean finished_with_eos;
   gboolean stopped;          /* cancelled; the partial answer was kept */
+  VfStopReason stop_reason;
 } VfTurnStats;

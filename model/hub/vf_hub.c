@@ -77,9 +77,8 @@ token_from_environment(void)
   return contents;
 }
 
-/* "4.4 GB", with a plain space (g_format_size() puts a no-break space there). */
-static char *
-format_bytes(guint64 bytes)
+char *
+vf_hub_format_bytes(guint64 bytes)
 {
   if (bytes >= 1000000000)
     return g_strdup_printf("%.1f GB", bytes / 1e9);
@@ -88,6 +87,19 @@ format_bytes(guint64 bytes)
   if (bytes >= 1000)
     return g_strdup_printf("%.1f kB", bytes / 1e3);
   return g_strdup_printf("%" G_GUINT64_FORMAT " bytes", bytes);
+}
+
+char *
+vf_hub_format_time_left(double seconds)
+{
+  if (seconds < 0)
+    return g_strdup("time left unknown");
+  guint64 s = (guint64)(seconds + 0.5);
+  if (s >= 3600)
+    return g_strdup_printf("%" G_GUINT64_FORMAT " h %02" G_GUINT64_FORMAT " min left", s / 3600, s / 60 % 60);
+  if (s >= 60)
+    return g_strdup_printf("%" G_GUINT64_FORMAT " min %02" G_GUINT64_FORMAT " s left", s / 60, s % 60);
+  return g_strdup_printf("%" G_GUINT64_FORMAT " s left", s);
 }
 
 /* ---- one download -------------------------------------------------------------------------------------- */
@@ -682,8 +694,8 @@ run_download(Download *d, const char *revision, const VfHubOptions *o, GError **
   if (!free_space(cache, &free_bytes, error))
     return NULL;
   if (missing > 0 && (missing > free_bytes || free_bytes - missing < o->reserve_bytes)) {
-    g_autofree char *need = format_bytes(missing), *have = format_bytes(free_bytes);
-    g_autofree char *keep = format_bytes(o->reserve_bytes);
+    g_autofree char *need = vf_hub_format_bytes(missing), *have = vf_hub_format_bytes(free_bytes);
+    g_autofree char *keep = vf_hub_format_bytes(o->reserve_bytes);
     g_autofree char *keeping = o->reserve_bytes ? g_strdup_printf(" (keeping %s free)", keep) : g_strdup("");
     g_set_error(error, VF_HUB_ERROR, VF_HUB_ERROR_DISK_FULL, "%s needs %s more on disk and %s has %s free%s",
                 d->repo_id, need, cache, have, keeping);

@@ -82,6 +82,11 @@ char *vf_hub_cache_dir(void);
 /* "Qwen/Qwen2-VL-2B-Instruct" → "<cache>/models--Qwen--Qwen2-VL-2B-Instruct". */
 char *vf_hub_repo_dir(const char *cache_dir, const char *repo_id);
 
+/* "4.4 GB", "20.1 MB" (decimal units, a plain space), and "1 min 30 s left" / "time left unknown" (< 0),
+ * for progress lines. */
+char *vf_hub_format_bytes(guint64 bytes);
+char *vf_hub_format_time_left(double seconds);
+
 /* Downloads every file of `repo_id` at `revision` (NULL: "main") that is not in the cache yet and returns
  * the snapshot folder. Progress comes at most every 100 ms and at the end of each file. Cancelling is a
  * pause: the partial file stays and the next call resumes it (G_IO_ERROR_CANCELLED). */

@@ -12,6 +12,8 @@
 
 #include "vf_image_decoders.h"
 #include "vf_image_url.h"
+#include "vf_media_stats.h"
+#include "vf_resample.h"
 
 G_DEFINE_QUARK(vf-image-error-quark, vf_image_error)
 
@@ -20,6 +22,7 @@ struct VfImageFile {
   char *name;    /* for messages */
   VfImageFormat format;
   uint32_t width, height;
+  char *damage;  /* after a decode: what was wrong with data the decoder went past, or NULL */
 };
 
 const char *
@@ -209,6 +212,7 @@ sniff_format(const uint8_t *d, size_t n, VfImageFormat *format)
 VfImageFile *
 vf_image_file_open_bytes(GBytes *bytes, const char *name, GError **error)
 {
+  vf_media_stats_count(VF_MEDIA_STAT_IMAGE_HEADER);
   size_t size = 0;
   const uint8_t *data = g_bytes_get_data(bytes, &size);
   if (size == 0) {
@@ -265,6 +269,7 @@ vf_image_file_free(VfImageFile *file)
     return;
   g_bytes_unref(file->bytes);
   g_free(file->name);
+  g_free(file->damage);
   g_free(file);
 }
 
@@ -292,29 +297,78 @@ vf_image_file_name(const VfImageFile *file)
   return file->name;
 }
 
+const char *
+vf_image_file_damage(const VfImageFile *file)
+{
+  return file->damage;
+}
+
+gboolean
+vf_image_file_decode_rows(VfImageFile *file, VfImageRowFunc row, void *user, GError **error)
+{
+  size_t size = 0;
+  const uint8_t *data = g_bytes_get_data(file->bytes, &size);
+  g_clear_pointer(&file->damage, g_free);
+  switch (file->format) {
+  case VF_IMAGE_FORMAT_PNG:
+    return vf_png_decode(data, size, file->name, file->width, file->height, row, user, error);
+  case VF_IMAGE_FORMAT_JPEG:
+    return vf_jpeg_decode(data, size, file->name, file->width, file->height, row, user, &file->damage, error);
+  default: {
+    /* libavcodec hands over whole frames. */
+    g_autoptr(VfImage) image = vf_image_new(file->width, file->height, error);
+    if (!image) {
+      g_prefix_error(error, "%s: ", file->name);
+      return FALSE;
+    }
+    if (!vf_av_decode(file->format, data, size, file->name, image, error))
+      return FALSE;
+    for (uint32_t y = 0; y < image->height; y++)
+      row(image->rgb + (size_t)y * image->width * 3, y, user);
+    return TRUE;
+  }
+  }
+}
+
+static void
+copy_row(const uint8_t *rgb, uint32_t y, void *user)
+{
+  VfImage *image = user;
+  memcpy(image->rgb + (size_t)y * image->width * 3, rgb, (size_t)image->width * 3);
+}
+
 VfImage *
 vf_image_file_decode(VfImageFile *file, GError **error)
 {
+  vf_media_stats_count(VF_MEDIA_STAT_IMAGE_DECODE);
   g_autoptr(VfImage) image = vf_image_new(file->width, file->height, error);
   if (!image) {
     g_prefix_error(error, "%s: ", file->name);
     return NULL;
   }
-  size_t size = 0;
-  const uint8_t *data = g_bytes_get_data(file->bytes, &size);
-  gboolean ok;
-  switch (file->format) {
-  case VF_IMAGE_FORMAT_PNG:
-    ok = vf_png_decode(data, size, file->name, image, error);
-    break;
-  case VF_IMAGE_FORMAT_JPEG:
-    ok = vf_jpeg_decode(data, size, file->name, image, error);
-    break;
-  default:
-    ok = vf_av_decode(file->format, data, size, file->name, image, error);
-    break;
+  return vf_image_file_decode_rows(file, copy_row, image, error) ? g_steal_pointer(&image) : NULL;
+}
+
+static void
+push_row(const uint8_t *rgb, uint32_t y, void *user)
+{
+  vf_resample_stream_push(user, rgb);
+}
+
+VfImage *
+vf_image_file_decode_resized(VfImageFile *file, uint32_t width, uint32_t height, GError **error)
+{
+  g_autoptr(VfImage) image = vf_image_new(width, height, error);
+  g_autoptr(VfResampleStream) stream =
+    image ? vf_resample_stream_new(file->width, file->height, image->rgb, width, height, error) : NULL;
+  if (!stream) {
+    g_prefix_error(error, "%s: ", file->name);
+    return NULL;
   }
-  return ok ? g_steal_pointer(&image) : NULL;
+  if (!vf_image_file_decode_rows(file, push_row, stream, error))
+    return NULL;
+  g_assert(vf_resample_stream_done(stream));
+  return g_steal_pointer(&image);
 }
 
 VfImage *

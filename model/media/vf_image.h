@@ -16,11 +16,17 @@
  * 0…255; Adobe CMYK JPEGs are inverted and converted with Pillow's cmyk2rgb. No EXIF rotation.
  *
  * Bounded memory: the header is read first and an image of more than VF_IMAGE_MAX_PIXELS pixels or a side
- * over VF_IMAGE_MAX_SIDE is refused before any pixel is decoded. Decoding then needs the 3 bytes per pixel of
- * the result plus one row (PNG, interlaced too; baseline JPEG), libjpeg's coefficient buffers for progressive
- * JPEGs (2 bytes per coefficient: 3 to 6 bytes per pixel), or the decoder's own frame (libavcodec formats,
- * capped by the same limit through AVCodecContext.max_pixels). Files are mapped, not read into memory.
- * Every error names the source and the reason. */
+ * over VF_IMAGE_MAX_SIDE is refused before any pixel is decoded. vf_image_file_decode() then needs the 3 bytes
+ * per pixel of the result plus one row (PNG, interlaced too; baseline JPEG), libjpeg's coefficient buffers for
+ * progressive JPEGs (2 bytes per coefficient: 3 to 6 bytes per pixel), or the decoder's own frame (libavcodec
+ * formats, capped by the same limit through AVCodecContext.max_pixels). vf_image_file_decode_resized() resizes
+ * the rows as they come out (vf_resample's stream), so a baseline JPEG or a non-interlaced PNG never exists at
+ * its full size: a decompression bomb (a tiny file whose header says 65500×2700) costs the output's memory.
+ * Files are mapped, not read into memory. Every error names the source and the reason.
+ *
+ * Damaged data that the reference decodes anyway (a JPEG whose entropy data stops early: Pillow shows the
+ * rest grey, with a warning nobody sees) decodes to the same pixels here, and vf_image_file_damage() says
+ * what was wrong, for the UI and the CLI to show. */
 #pragma once
 
 #include <glib.h>
@@ -91,6 +97,15 @@ const char *vf_image_file_name(const VfImageFile *file);
 
 /* Decodes the pixels and converts them to RGB as Pillow's convert("RGB"). */
 VfImage *vf_image_file_decode(VfImageFile *file, GError **error);
+/* The same, resized to width × height with Pillow's BICUBIC (the bytes of vf_resample_bicubic_rgb8 on the
+ * decoded image) while decoding, in bands. */
+VfImage *vf_image_file_decode_resized(VfImageFile *file, uint32_t width, uint32_t height, GError **error);
+/* RGB rows [width, 3] in order, top to bottom; the buffer is only valid during the call. */
+typedef void (*VfImageRowFunc)(const uint8_t *rgb, uint32_t y, void *user);
+gboolean vf_image_file_decode_rows(VfImageFile *file, VfImageRowFunc row, void *user, GError **error);
+/* After a decode: NULL, or why the picture looks wrong although it decoded ("damaged: the data stops at row
+ * 14 of 2700"). Owned by `file`. */
+const char *vf_image_file_damage(const VfImageFile *file);
 
 /* open + decode. */
 VfImage *vf_image_load(const char *source, GError **error);

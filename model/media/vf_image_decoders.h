@@ -9,15 +9,23 @@
 
 #include "vf_image.h"
 
+/* PNG and JPEG hand their RGB rows over in order (VfImageRowFunc), so the caller decides what to keep: a whole
+ * image or a band that is being resized. */
+
 /* libpng (vf_image_png.c) */
 gboolean vf_png_read_header(const uint8_t *data, size_t size, const char *name, uint32_t *width,
                             uint32_t *height, GError **error);
-gboolean vf_png_decode(const uint8_t *data, size_t size, const char *name, VfImage *out, GError **error);
+/* Interlaced files are assembled whole first (every pass touches every row). */
+gboolean vf_png_decode(const uint8_t *data, size_t size, const char *name, uint32_t width, uint32_t height,
+                       VfImageRowFunc row, void *user, GError **error);
 
 /* libjpeg-turbo (vf_image_jpeg.c) */
 gboolean vf_jpeg_read_header(const uint8_t *data, size_t size, const char *name, uint32_t *width,
                              uint32_t *height, GError **error);
-gboolean vf_jpeg_decode(const uint8_t *data, size_t size, const char *name, VfImage *out, GError **error);
+/* `damage`: set to a description when libjpeg found corrupt data and went on (the rest is grey, as in Pillow),
+ * e.g. "damaged: the data stops at row 14 of 2700"; free with g_free. */
+gboolean vf_jpeg_decode(const uint8_t *data, size_t size, const char *name, uint32_t width, uint32_t height,
+                        VfImageRowFunc row, void *user, char **damage, GError **error);
 
 /* libavcodec: WebP, BMP, TIFF, GIF (vf_image_av.c) */
 gboolean vf_av_read_header(VfImageFormat format, const uint8_t *data, size_t size, const char *name,

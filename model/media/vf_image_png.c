@@ -145,7 +145,8 @@ expand_row(uint8_t *row, uint32_t width, int color_type, int bit_depth, const ui
 }
 
 gboolean
-vf_png_decode(const uint8_t *data, size_t size, const char *name, VfImage *out, GError **error)
+vf_png_decode(const uint8_t *data, size_t size, const char *name, uint32_t out_width, uint32_t out_height,
+              VfImageRowFunc emit, void *user, GError **error)
 {
   PngReader r = {.data = data, .size = size, .name = name};
   png_infop info = NULL;
@@ -155,9 +156,11 @@ vf_png_decode(const uint8_t *data, size_t size, const char *name, VfImage *out, 
     return FALSE;
   }
   png_bytep *volatile rows = NULL;
+  uint8_t *volatile pixels = NULL;
   if (setjmp(png_jmpbuf(png))) {
     set_png_error(&r, error);
     g_free(rows);
+    g_free(pixels);
     png_destroy_read_struct(&png, &info, NULL);
     return FALSE;
   }
@@ -165,7 +168,7 @@ vf_png_decode(const uint8_t *data, size_t size, const char *name, VfImage *out, 
   uint32_t width = png_get_image_width(png, info), height = png_get_image_height(png, info);
   int bit_depth = png_get_bit_depth(png, info);
   int color_type = png_get_color_type(png, info);
-  if (width != out->width || height != out->height)
+  if (width != out_width || height != out_height)
     png_error(png, "the image size changed between reads");
 
   uint8_t palette[256][3];
@@ -196,21 +199,28 @@ vf_png_decode(const uint8_t *data, size_t size, const char *name, VfImage *out, 
     png_error(png, "unexpected row size");
 
   if (passes > 1) {
+    pixels = g_try_malloc(stride * height);
+    if (!pixels)
+      png_error(png, "out of memory for an interlaced image");
     rows = g_new(png_bytep, height);
     for (uint32_t y = 0; y < height; y++)
-      rows[y] = out->rgb + y * stride;
+      rows[y] = pixels + y * stride;
     png_read_image(png, rows);
-    for (uint32_t y = 0; y < height; y++)
-      expand_row(rows[y], width, color_type, bit_depth, palette);
-  } else {
     for (uint32_t y = 0; y < height; y++) {
-      uint8_t *row = out->rgb + y * stride;
-      png_read_row(png, row, NULL);
-      expand_row(row, width, color_type, bit_depth, palette);
+      expand_row(rows[y], width, color_type, bit_depth, palette);
+      emit(rows[y], y, user);
+    }
+  } else {
+    pixels = g_malloc(stride);
+    for (uint32_t y = 0; y < height; y++) {
+      png_read_row(png, pixels, NULL);
+      expand_row(pixels, width, color_type, bit_depth, palette);
+      emit(pixels, y, user);
     }
   }
   /* Pillow does not require the chunks after the image data (IEND may be missing); neither do we. */
   g_free(rows);
+  g_free(pixels);
   png_destroy_read_struct(&png, &info, NULL);
   return TRUE;
 }

@@ -6,6 +6,8 @@
 #include <libsoup/soup.h>
 #include <string.h>
 
+#include "vf_media_stats.h"
+
 /* The body is read in pieces of this size; a piece past max_bytes is how an unannounced excess is noticed. */
 #define READ_CHUNK (64 * 1024)
 
@@ -286,6 +288,7 @@ vf_image_url_fetch(const char *url, const VfImageUrlLimits *limits, GError **err
   g_return_val_if_fail(limits->timeout_s > 0, NULL);
   g_return_val_if_fail(limits->max_bytes > 0 && limits->max_bytes <= G_MAXUINT32 / 2, NULL);
 
+  vf_media_stats_count(VF_MEDIA_STAT_URL_FETCH);
   g_autofree char *name = vf_image_url_display_name(url);
   g_autoptr(GUri) uri = parse_http_url(url, name, error);
   if (!uri)

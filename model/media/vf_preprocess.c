@@ -178,20 +178,13 @@ vf_patchify_rgb8(const uint8_t *const *frames, uint32_t n_frames, uint32_t heigh
           }
 }
 
-VfImageInput *
-vf_image_input_new_from_image(const VfImage *decoded, const VfImageOptions *options,
-                              const VfImageProcessorConfig *config, GError **error)
+/* The processor's part: from qwen-vl-utils' resized image `fetched` (taken) to pixel_values. */
+static VfImageInput *
+input_from_fetched(VfImageInput *input_in, VfImage *fetched_in, const VfImageProcessorConfig *config, GError **error)
 {
-  g_autoptr(VfImageInput) input = g_new0(VfImageInput, 1);
-  VfImagePlan *plan = &input->plan;
-  if (!vf_image_plan(decoded->width, decoded->height, options, config, plan, error))
-    return NULL;
-
-  /* qwen-vl-utils' resize, then the processor's (a copy when the size is unchanged). */
-  g_autoptr(VfImage) fetched = vf_image_new(plan->fetch_width, plan->fetch_height, error);
-  if (!fetched || !vf_resample_bicubic_rgb8(decoded->rgb, decoded->width, decoded->height, fetched->rgb,
-                                            plan->fetch_width, plan->fetch_height, error))
-    return NULL;
+  g_autoptr(VfImageInput) input = input_in;
+  g_autoptr(VfImage) fetched = fetched_in;
+  const VfImagePlan *plan = &input->plan;
   if (plan->out_width == plan->fetch_width && plan->out_height == plan->fetch_height) {
     input->resized = g_steal_pointer(&fetched);
   } else {
@@ -199,6 +192,7 @@ vf_image_input_new_from_image(const VfImage *decoded, const VfImageOptions *opti
     if (!input->resized || !vf_resample_bicubic_rgb8(fetched->rgb, fetched->width, fetched->height,
                                                      input->resized->rgb, plan->out_width, plan->out_height, error))
       return NULL;
+    g_clear_pointer(&fetched, vf_image_free);
   }
 
   input->pixel_values = g_try_malloc((size_t)plan->n_patches * VF_PATCH_DIM * sizeof(float));
@@ -215,6 +209,22 @@ vf_image_input_new_from_image(const VfImage *decoded, const VfImageOptions *opti
 }
 
 VfImageInput *
+vf_image_input_new_from_image(const VfImage *decoded, const VfImageOptions *options,
+                              const VfImageProcessorConfig *config, GError **error)
+{
+  g_autoptr(VfImageInput) input = g_new0(VfImageInput, 1);
+  VfImagePlan *plan = &input->plan;
+  if (!vf_image_plan(decoded->width, decoded->height, options, config, plan, error))
+    return NULL;
+  /* qwen-vl-utils' resize, then the processor's (a copy when the size is unchanged). */
+  g_autoptr(VfImage) fetched = vf_image_new(plan->fetch_width, plan->fetch_height, error);
+  if (!fetched || !vf_resample_bicubic_rgb8(decoded->rgb, decoded->width, decoded->height, fetched->rgb,
+                                            plan->fetch_width, plan->fetch_height, error))
+    return NULL;
+  return input_from_fetched(g_steal_pointer(&input), g_steal_pointer(&fetched), config, error);
+}
+
+VfImageInput *
 vf_image_input_new(const char *source, const VfImageOptions *options, const VfImageProcessorConfig *config,
                    GError **error)
 {
@@ -222,18 +232,21 @@ vf_image_input_new(const char *source, const VfImageOptions *options, const VfIm
   if (!file)
     return NULL;
   /* Plan first: a bad shape (aspect ratio) is reported before anything is decoded. */
-  VfImagePlan plan;
-  if (!vf_image_plan(vf_image_file_width(file), vf_image_file_height(file), options, config, &plan, error)) {
+  g_autoptr(VfImageInput) input = g_new0(VfImageInput, 1);
+  VfImagePlan *plan = &input->plan;
+  if (!vf_image_plan(vf_image_file_width(file), vf_image_file_height(file), options, config, plan, error)) {
     g_prefix_error(error, "%s: ", vf_image_file_name(file));
     return NULL;
   }
-  g_autoptr(VfImage) decoded = vf_image_file_decode(file, error);
-  if (!decoded)
+  /* qwen-vl-utils' resize while decoding: the full-size picture never exists. */
+  VfImage *fetched = vf_image_file_decode_resized(file, plan->fetch_width, plan->fetch_height, error);
+  if (!fetched)
     return NULL;
-  VfImageInput *input = vf_image_input_new_from_image(decoded, options, config, error);
-  if (!input)
+  input->damage = g_strdup(vf_image_file_damage(file));
+  VfImageInput *done = input_from_fetched(g_steal_pointer(&input), fetched, config, error);
+  if (!done)
     g_prefix_error(error, "%s: ", vf_image_file_name(file));
-  return input;
+  return done;
 }
 
 void
@@ -243,5 +256,6 @@ vf_image_input_free(VfImageInput *input)
     return;
   vf_image_free(input->resized);
   g_free(input->pixel_values);
+  g_free(input->damage);
   g_free(input);
 }

@@ -102,9 +102,11 @@ typedef struct {
   VfImagePlan plan;
   VfImage *resized;    /* [out_height, out_width, 3] RGB8: what the processor normalises */
   float *pixel_values; /* [plan.n_patches, 1176] f32 */
+  char *damage;        /* vf_image_file_damage() of the source, or NULL */
 } VfImageInput;
 
-/* The whole pipeline for one source (path, file:// or data: URI); options may be NULL. */
+/* The whole pipeline for one source (path, file:// or data: URI); options may be NULL. The source is
+ * decoded and resized to the fetch size in bands (vf_image_file_decode_resized). */
 VfImageInput *vf_image_input_new(const char *source, const VfImageOptions *options,
                                  const VfImageProcessorConfig *config, GError **error);
 /* The pipeline from an already decoded image (a video frame list reuses it per frame). */

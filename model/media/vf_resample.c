@@ -120,35 +120,117 @@ resample_horizontal(const VfResampleAxis *ax, const uint8_t *restrict src, uint3
   }
 }
 
-/* dst [out_size, width, 3] from src rows (first[o] − row0 …) of [.., width, 3]. Accumulates a whole output
- * row at a time (integer sums, so the order of the terms does not matter). */
+/* One output row of the vertical pass: dst [width, 3] from the rows first[o] … first[o] + count[o] − 1, which
+ * lie in `ring` (row r at slot r % ring_rows, each [width, 3]). Integer sums, so the order of the terms does
+ * not matter. */
 static void
-resample_vertical(const VfResampleAxis *ax, const uint8_t *restrict src, uint32_t row0, uint32_t width,
-                  int32_t *restrict acc, uint8_t *restrict dst)
+vertical_row(const VfResampleAxis *ax, uint32_t o, const uint8_t *restrict ring, uint32_t ring_rows, uint32_t width,
+             int32_t *restrict acc, uint8_t *restrict dst)
 {
   const int32_t half = 1 << (VF_RESAMPLE_PRECISION_BITS - 1);
   const size_t n = (size_t)width * 3;
-  const uint32_t out_h = ax->out_size, taps = ax->max_taps;
-  for (uint32_t o = 0; o < out_h; o++) {
-    const int32_t *k = ax->weights + (size_t)o * taps;
-    const uint32_t first = ax->first[o], count = ax->count[o];
-    for (size_t x = 0; x < n; x++)
-      acc[x] = half;
-    for (uint32_t i = 0; i < count; i++) {
-      const uint8_t *restrict in = src + (size_t)(first - row0 + i) * n;
-      const int32_t w = k[i];
-      /* Fixed-length blocks so that -O2's cautious vectoriser widens them too. */
-      size_t x = 0;
-      for (; x + 16 <= n; x += 16)
-        for (size_t j = 0; j < 16; j++)
-          acc[x + j] += in[x + j] * w;
-      for (; x < n; x++)
-        acc[x] += in[x] * w;
-    }
-    uint8_t *out = dst + (size_t)o * n;
-    for (size_t x = 0; x < n; x++)
-      out[x] = clip8(acc[x]);
+  const int32_t *k = ax->weights + (size_t)o * ax->max_taps;
+  const uint32_t first = ax->first[o], count = ax->count[o];
+  for (size_t x = 0; x < n; x++)
+    acc[x] = half;
+  for (uint32_t i = 0; i < count; i++) {
+    const uint8_t *restrict in = ring + (size_t)((first + i) % ring_rows) * n;
+    const int32_t w = k[i];
+    /* Fixed-length blocks so that -O2's cautious vectoriser widens them too. */
+    size_t x = 0;
+    for (; x + 16 <= n; x += 16)
+      for (size_t j = 0; j < 16; j++)
+        acc[x + j] += in[x + j] * w;
+    for (; x < n; x++)
+      acc[x] += in[x] * w;
   }
+  for (size_t x = 0; x < n; x++)
+    dst[x] = clip8(acc[x]);
+}
+
+struct VfResampleStream {
+  uint32_t in_w, in_h, out_w, out_h;
+  uint8_t *dst;          /* [out_h, out_w, 3], the caller's */
+  VfResampleAxis *hax;   /* NULL when the width stays */
+  VfResampleAxis *vax;   /* NULL when the height stays */
+  uint8_t *ring;         /* [ring_rows, out_w, 3]: the latest input rows after the horizontal pass */
+  uint32_t ring_rows;
+  int32_t *acc;          /* [out_w · 3] */
+  uint32_t next_in;      /* input rows pushed */
+  uint32_t next_out;     /* output rows written */
+};
+
+VfResampleStream *
+vf_resample_stream_new(uint32_t in_w, uint32_t in_h, uint8_t *dst, uint32_t out_w, uint32_t out_h, GError **error)
+{
+  g_assert(in_w > 0 && in_h > 0 && out_w > 0 && out_h > 0);
+  VfResampleStream *st = g_new0(VfResampleStream, 1);
+  *st = (VfResampleStream){.in_w = in_w, .in_h = in_h, .out_w = out_w, .out_h = out_h, .dst = dst};
+  if (out_w != in_w)
+    st->hax = vf_resample_axis_new(in_w, out_w);
+  if (out_h != in_h) {
+    st->vax = vf_resample_axis_new(in_h, out_h);
+    /* An output row reads at most max_taps consecutive input rows, the last of them the one just pushed. */
+    st->ring_rows = st->vax->max_taps;
+    st->ring = g_try_malloc((size_t)st->ring_rows * out_w * 3);
+    st->acc = g_try_new(int32_t, (size_t)out_w * 3);
+    if (!st->ring || !st->acc) {
+      g_set_error(error, VF_IMAGE_ERROR, VF_IMAGE_ERROR_NO_MEMORY, "out of memory resizing %u×%u to %u×%u", in_w,
+                  in_h, out_w, out_h);
+      vf_resample_stream_free(st);
+      return NULL;
+    }
+  }
+  return st;
+}
+
+void
+vf_resample_stream_push(VfResampleStream *st, const uint8_t *row)
+{
+  g_assert(st->next_in < st->in_h);
+  uint32_t y = st->next_in++;
+  if (!st->vax) {
+    /* Pillow skips the vertical pass: input row y is output row y. */
+    uint8_t *out = st->dst + (size_t)y * st->out_w * 3;
+    if (st->hax)
+      resample_horizontal(st->hax, row, st->in_w, 0, 1, out);
+    else
+      memcpy(out, row, (size_t)st->in_w * 3);
+    return;
+  }
+  const VfResampleAxis *v = st->vax;
+  /* Rows before the first one any output reads, or after the last, are not needed. */
+  if (y < v->first[0] || y >= v->first[st->out_h - 1] + v->count[st->out_h - 1])
+    return;
+  uint8_t *slot = st->ring + (size_t)(y % st->ring_rows) * st->out_w * 3;
+  if (st->hax)
+    resample_horizontal(st->hax, row, st->in_w, 0, 1, slot);
+  else
+    memcpy(slot, row, (size_t)st->in_w * 3);
+  /* Every output row whose last input row this is (first + count is non-decreasing in o). */
+  while (st->next_out < st->out_h && v->first[st->next_out] + v->count[st->next_out] == y + 1) {
+    vertical_row(v, st->next_out, st->ring, st->ring_rows, st->out_w, st->acc,
+                 st->dst + (size_t)st->next_out * st->out_w * 3);
+    st->next_out++;
+  }
+}
+
+gboolean
+vf_resample_stream_done(const VfResampleStream *st)
+{
+  return st->next_in == st->in_h;
+}
+
+void
+vf_resample_stream_free(VfResampleStream *st)
+{
+  if (!st)
+    return;
+  vf_resample_axis_free(st->hax);
+  vf_resample_axis_free(st->vax);
+  g_free(st->ring);
+  g_free(st->acc);
+  g_free(st);
 }
 
 gboolean
@@ -156,45 +238,10 @@ vf_resample_bicubic_rgb8(const uint8_t *src, uint32_t in_w, uint32_t in_h, uint8
                          uint32_t out_h, GError **error)
 {
   g_assert(in_w > 0 && in_h > 0 && out_w > 0 && out_h > 0);
-  gboolean horizontal = out_w != in_w, vertical = out_h != in_h;
-  if (!horizontal && !vertical) {
-    memcpy(dst, src, (size_t)in_w * in_h * 3);
-    return TRUE;
-  }
-
-  g_autoptr(VfResampleAxis) vax = vf_resample_axis_new(in_h, out_h);
-  /* Rows of the source the vertical pass reads: the horizontal pass only needs those. */
-  uint32_t row_first = vax->first[0];
-  uint32_t row_end = vax->first[out_h - 1] + vax->count[out_h - 1];
-
-  if (!vertical) {
-    g_autoptr(VfResampleAxis) hax = vf_resample_axis_new(in_w, out_w);
-    resample_horizontal(hax, src, in_w, 0, in_h, dst);
-    return TRUE;
-  }
-
-  const uint8_t *vsrc = src;
-  uint32_t vrow0 = 0, vwidth = in_w;
-  g_autofree uint8_t *tmp = NULL;
-  if (horizontal) {
-    g_autoptr(VfResampleAxis) hax = vf_resample_axis_new(in_w, out_w);
-    tmp = g_try_malloc((size_t)(row_end - row_first) * out_w * 3);
-    if (!tmp) {
-      g_set_error(error, VF_IMAGE_ERROR, VF_IMAGE_ERROR_NO_MEMORY,
-                  "out of memory resizing %u×%u to %u×%u", in_w, in_h, out_w, out_h);
-      return FALSE;
-    }
-    resample_horizontal(hax, src, in_w, row_first, row_end - row_first, tmp);
-    vsrc = tmp;
-    vrow0 = row_first;
-    vwidth = out_w;
-  }
-  g_autofree int32_t *acc = g_try_new(int32_t, (size_t)vwidth * 3);
-  if (!acc) {
-    g_set_error(error, VF_IMAGE_ERROR, VF_IMAGE_ERROR_NO_MEMORY, "out of memory resizing %u×%u to %u×%u", in_w,
-                in_h, out_w, out_h);
+  g_autoptr(VfResampleStream) st = vf_resample_stream_new(in_w, in_h, dst, out_w, out_h, error);
+  if (!st)
     return FALSE;
-  }
-  resample_vertical(vax, vsrc, vrow0, vwidth, acc, dst);
+  for (uint32_t y = 0; y < in_h; y++)
+    vf_resample_stream_push(st, src + (size_t)y * in_w * 3);
   return TRUE;
 }

@@ -198,11 +198,18 @@ VfVideoInput *
 vf_video_input_new(const char *source, const VfMediaOptions *options, const VfImageProcessorConfig *config,
                    const VfVideoRunOptions *run, GError **error)
 {
+  g_autoptr(VfVideoFile) file = vf_video_file_open(source, error);
+  return file ? vf_video_input_new_from_file(file, options, config, run, error) : NULL;
+}
+
+VfVideoInput *
+vf_video_input_new_from_file(VfVideoFile *file, const VfMediaOptions *options, const VfImageProcessorConfig *config,
+                             const VfVideoRunOptions *run, GError **error)
+{
   gint64 start = g_get_monotonic_time();
   if (!run)
     run = &no_run;
-  g_autoptr(VfVideoFile) file = vf_video_file_open(source, error);
-  if (!file || !vf_video_file_count_packets(file, run->cancellable, error))
+  if (!vf_video_file_count_packets(file, run->cancellable, error))
     return NULL;
   const char *name = vf_video_file_name(file);
 

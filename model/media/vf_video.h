@@ -75,6 +75,10 @@ VfVideoPlan *vf_video_plan_frame_list(const char *const *frames, const VfMediaOp
 /* The whole pipeline for a video file (path or file://). options and run may be NULL. */
 VfVideoInput *vf_video_input_new(const char *source, const VfMediaOptions *options,
                                  const VfImageProcessorConfig *config, const VfVideoRunOptions *run, GError **error);
+/* The same for a file already opened (its frames counted once: a counted file is not demuxed again). */
+VfVideoInput *vf_video_input_new_from_file(VfVideoFile *file, const VfMediaOptions *options,
+                                           const VfImageProcessorConfig *config, const VfVideoRunOptions *run,
+                                           GError **error);
 /* The whole pipeline for a frame list (NULL-terminated image sources; each as vf_image.h reads it). */
 VfVideoInput *vf_video_input_new_from_frames(const char *const *frames, const VfMediaOptions *options,
                                              const VfImageProcessorConfig *config, const VfVideoRunOptions *run,

@@ -15,6 +15,7 @@
 #include <libswscale/swscale.h>
 
 #include "vf_image.h" /* VF_IMAGE_MAX_PIXELS: the same limit for one frame */
+#include "vf_media_stats.h"
 
 #define NO_PACKET UINT32_MAX
 
@@ -429,6 +430,7 @@ vf_video_file_count_packets(VfVideoFile *file, GCancellable *cancellable, GError
 {
   if (file->counted)
     return TRUE;
+  vf_media_stats_count(VF_MEDIA_STAT_VIDEO_COUNT);
   Pass p;
   if (!pass_open(&p, file, FALSE, error))
     return FALSE;
@@ -653,6 +655,7 @@ vf_video_file_read_frames(VfVideoFile *file, const uint32_t *indices, uint32_t n
                           GCancellable *cancellable, gboolean *complete, VfVideoReadStats *stats, GError **error)
 {
   g_return_val_if_fail(file->counted, FALSE);
+  vf_media_stats_count(VF_MEDIA_STAT_VIDEO_DECODE);
   for (uint32_t i = 0; i < n; i++)
     g_return_val_if_fail(indices[i] < file->frames->len && (i == 0 || indices[i - 1] <= indices[i]), FALSE);
   *complete = FALSE;

@@ -390,10 +390,16 @@ parse_vision(VfConfig *c, const Fields *top, GError **error)
       /* transformers reads in_channels; the in_chans written in the files is ignored. */
       !get_count(&f, "in_channels", DEFAULT_IN_CHANNELS, &v->in_channels, error))
     return FALSE;
-  /* int(embed_dim * mlp_ratio), as transformers sizes the MLP. */
-  v->mlp_dim = (uint32_t)(v->embed_dim * mlp_ratio);
-  if (v->mlp_dim == 0)
+  /* int(embed_dim * mlp_ratio), as transformers sizes the MLP; range-checked before the conversion (a
+   * double outside uint32's range converts to anything). */
+  double mlp_dim = floor(v->embed_dim * mlp_ratio);
+  if (mlp_dim < 1)
     return field_error(error, VF_CONFIG_ERROR_MALFORMED, &f, f.prefix, "mlp_ratio", "gives an empty MLP");
+  if (mlp_dim > UINT32_MAX)
+    return field_error(error, VF_CONFIG_ERROR_MALFORMED, &f, f.prefix, "mlp_ratio",
+                       "%g × embed_dim %u = %.0f MLP channels, more than %u", mlp_ratio, v->embed_dim, mlp_dim,
+                       UINT32_MAX);
+  v->mlp_dim = (uint32_t)mlp_dim;
 
   if (v->embed_dim % v->num_heads)
     return field_error(error, VF_CONFIG_ERROR_MALFORMED, &f, f.prefix, "num_heads",
@@ -707,7 +713,7 @@ parse_generation(VfConfig *c, const char *path, GError **error)
     return FALSE;
   if (top_k != floor(top_k))
     return field_error(error, VF_CONFIG_ERROR_MALFORMED, &f, "", "top_k", "expected an integer");
-  c->top_k = (uint32_t)top_k;
+  c->top_k = (uint32_t)top_k; /* get_number checked [0, UINT32_MAX] */
 
   const char *unused;
   JsonNode *eos = field_node(&f, "eos_token_id", &unused);

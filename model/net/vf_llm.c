@@ -46,6 +46,7 @@ struct VfLlm {
   Sequence *seqs; /* [n_seqs]: independent conversations, each with its own KV cache */
   uint32_t n_seqs;
   uint32_t current; /* the sequence prefill, decode, length and truncate act on */
+  VfDType kv_dtype; /* of every cache: f32 unless VF_KV=f16 */
   uint64_t cache_bytes;
 
   /* Recorded on first use and replayed: one step of the current sequence, and one of all sequences. Each is
@@ -66,7 +67,7 @@ static uint32_t
 choose_context(VfLlm *llm, const VfLlmOptions *options, uint64_t scratch_bytes)
 {
   const VfConfig *c = llm->cfg;
-  uint64_t per_token = 2ull * c->layers * c->kv_heads * c->head_dim * sizeof(float) /* K and V */
+  uint64_t per_token = 2ull * c->layers * c->kv_heads * c->head_dim * vf_dtype_size(llm->kv_dtype) /* K and V */
                        + 2ull * (c->head_dim / 2) * sizeof(float);             /* rope tables */
   uint32_t limit = MIN(MAX_CONTEXT, c->max_positions ? c->max_positions : MAX_CONTEXT);
   if (options && options->context)
@@ -95,6 +96,8 @@ vf_llm_create(VfDevice *dev, const VfConfig *config, const VfWeights *weights, c
   llm->seqs = g_new0(Sequence, llm->n_seqs);
   llm->batch_key_begin = g_new0(uint32_t, llm->n_seqs);
 
+  if (!vf_ops_kv_dtype(&llm->kv_dtype, error))
+    goto fail;
   uint64_t C = llm->chunk;
   uint64_t scratch = C * 4 * (3ull * H + llm->qkv_width + 3ull * I) + (uint64_t)c->vocab * 4;
   llm->context = choose_context(llm, options, scratch);
@@ -132,7 +135,8 @@ vf_llm_create(VfDevice *dev, const VfConfig *config, const VfWeights *weights, c
       kv->kv_heads = c->kv_heads;
       kv->head_dim = c->head_dim;
       kv->capacity = llm->context;
-      uint64_t bytes = (uint64_t)c->kv_heads * llm->context * c->head_dim * 4;
+      kv->dtype = llm->kv_dtype;
+      uint64_t bytes = vf_kv_cache_bytes(kv);
       if (!alloc(llm, VF_MEMORY_DEVICE, bytes, &kv->k, error) || !alloc(llm, VF_MEMORY_DEVICE, bytes, &kv->v, error))
         goto fail;
       llm->cache_bytes += 2 * bytes;

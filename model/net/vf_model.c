@@ -41,6 +41,13 @@ fail:
   return NULL;
 }
 
+gboolean
+vf_model_check(const char *dir, GError **error)
+{
+  g_autoptr(VfConfig) config = vf_config_load(dir, error);
+  return config && vf_weights_check(config, dir, error);
+}
+
 void
 vf_model_free(VfModel *m)
 {

@@ -21,5 +21,7 @@ typedef struct {
 VfModel *vf_model_load(VfDevice *dev, const char *dir, const VfLlmOptions *options, VfProgressFunc progress,
                        void *user, GError **error);
 void vf_model_free(VfModel *model);
+/* Whether `dir` would load: its config and its tensor inventory (names, dtypes, shapes), read without a device. */
+gboolean vf_model_check(const char *dir, GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VfModel, vf_model_free)

@@ -19,6 +19,7 @@ G_DEFINE_QUARK(vf-safetensors-error-quark, vf_safetensors_error)
 
 struct VfSafetensors {
   char *path;
+  int fd;             /* kept open for vf_tensor_read */
   const uint8_t *map; /* the whole file, read-only */
   uint64_t map_size;
   VfTensor *tensors;  /* [count], ascending data offset */
@@ -223,6 +224,8 @@ parse_tensor(VfSafetensors *st, const char *name, JsonNode *node, uint64_t data_
                         (guint64)(end - begin), vf_st_dtype_name(t->dtype), s, (guint64)(bits / 8));
   }
   t->data = st->map + (st->map_size - data_size) + begin;
+  t->fd = st->fd;
+  t->file_offset = (uint64_t)(t->data - st->map);
   t->size = end - begin;
   return TRUE;
 }
@@ -291,11 +294,12 @@ VfSafetensors *
 vf_safetensors_open(const char *path, GError **error)
 {
   VfSafetensors *st = g_new0(VfSafetensors, 1);
+  st->fd = -1;
   st->path = g_strdup(path);
   st->by_name = g_hash_table_new(g_str_hash, g_str_equal);
   st->metadata = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  int fd = st->fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     int e = errno;
     g_set_error(error, VF_SAFETENSORS_ERROR, VF_SAFETENSORS_ERROR_IO, "%s: cannot open: %s", path, g_strerror(e));
@@ -304,7 +308,6 @@ vf_safetensors_open(const char *path, GError **error)
   struct stat sb;
   if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
     g_set_error(error, VF_SAFETENSORS_ERROR, VF_SAFETENSORS_ERROR_IO, "%s: not a regular file", path);
-    close(fd);
     goto fail;
   }
   st->map_size = (uint64_t)sb.st_size;
@@ -312,12 +315,10 @@ vf_safetensors_open(const char *path, GError **error)
     g_set_error(error, VF_SAFETENSORS_ERROR, VF_SAFETENSORS_ERROR_FORMAT,
                 "%s: truncated: %" G_GUINT64_FORMAT " bytes, less than the 8-byte header length", path,
                 (guint64)st->map_size);
-    close(fd);
     goto fail;
   }
   void *map = mmap(NULL, st->map_size, PROT_READ, MAP_PRIVATE, fd, 0);
   int map_errno = errno;
-  close(fd);
   if (map == MAP_FAILED) {
     g_set_error(error, VF_SAFETENSORS_ERROR, VF_SAFETENSORS_ERROR_IO, "%s: cannot map: %s", path,
                 g_strerror(map_errno));
@@ -356,6 +357,8 @@ vf_safetensors_free(VfSafetensors *st)
     return;
   if (st->map)
     munmap((void *)st->map, st->map_size);
+  if (st->fd >= 0)
+    close(st->fd);
   for (uint32_t i = 0; i < st->count; i++)
     g_free((char *)st->tensors[i].name);
   g_free(st->tensors);
@@ -392,4 +395,34 @@ vf_safetensors_advise_sequential(const VfSafetensors *st)
 {
   if (st->map)
     madvise((void *)st->map, st->map_size, MADV_SEQUENTIAL);
+  if (st->fd >= 0)
+    posix_fadvise(st->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+}
+
+gboolean
+vf_tensor_read(const VfTensor *t, uint64_t offset, void *dst, uint64_t n, GError **error)
+{
+  g_assert(offset <= t->size && n <= t->size - offset);
+  uint8_t *out = dst;
+  for (uint64_t done = 0; done < n;) {
+    ssize_t got = pread(t->fd, out + done, MIN(n - done, 1ull << 30), (off_t)(t->file_offset + offset + done));
+    if (got < 0 && errno == EINTR)
+      continue;
+    if (got <= 0) {
+      int e = got < 0 ? errno : 0;
+      struct stat sb;
+      uint64_t now = fstat(t->fd, &sb) == 0 ? (uint64_t)sb.st_size : 0;
+      if (e)
+        g_set_error(error, VF_SAFETENSORS_ERROR, VF_SAFETENSORS_ERROR_IO, "%s: tensor '%s': cannot read: %s", t->path,
+                    t->name, g_strerror(e));
+      else
+        g_set_error(error, VF_SAFETENSORS_ERROR, VF_SAFETENSORS_ERROR_IO,
+                    "%s: tensor '%s': the file ends at byte %" G_GUINT64_FORMAT " but the tensor's data runs to byte "
+                    "%" G_GUINT64_FORMAT " (was the file changed or truncated during the load?)",
+                    t->path, t->name, (guint64)now, (guint64)(t->file_offset + t->size));
+      return FALSE;
+    }
+    done += (uint64_t)got;
+  }
+  return TRUE;
 }

@@ -17,6 +17,10 @@
  * and no two tensors overlap. Tensor data pointers are NOT aligned (offsets need not be multiples of the
  * element size): read them with memcpy. The mapping is read-only and lives until vf_safetensors_free().
  *
+ * A file that shrinks while it is mapped (a download still running, a file replaced) makes a read of the
+ * vanished pages SIGBUS. Bulk readers (the weight upload) therefore use vf_tensor_read(), which reads the
+ * file with pread and turns a short read into an error; the mapping serves tests and small lookups.
+ *
  *   g_autoptr(GError) error = NULL;
  *   VfSafetensors *st = vf_safetensors_open("model.safetensors", &error);
  *   const VfTensor *t = vf_safetensors_find(st, "model.norm.weight");   // NULL when absent
@@ -83,7 +87,13 @@ typedef struct {
   uint64_t shape[VF_TENSOR_MAX_RANK];
   const uint8_t *data;       /* into the mapping; unaligned; `size` bytes */
   uint64_t size;             /* bytes = product(shape) · bits / 8 */
+  int fd;                    /* the open file (owned by its VfSafetensors) */
+  uint64_t file_offset;      /* where the bytes start in the file */
 } VfTensor;
+
+/* Reads bytes [offset, offset + n) of the tensor from the file (not the mapping) into `dst`. A file that
+ * has become shorter than its header promised is an error naming the file and the tensor. */
+gboolean vf_tensor_read(const VfTensor *t, uint64_t offset, void *dst, uint64_t n, GError **error);
 
 /* Elements: the product of the shape (1 for a scalar). */
 uint64_t vf_tensor_numel(const VfTensor *t);

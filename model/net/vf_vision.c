@@ -332,8 +332,7 @@ record_block(VfVision *v, VfCmd *cmd, const Plan *p, const Buffers *b, const VfV
                                   &window, &attn);
     vf_op_matmul(cmd, &attn, rows, &B->proj, &B->proj_bias, &x, &x);
     vf_op_layernorm(cmd, &x, &B->norm2_w, &B->norm2_b, &xn, rows, E, VISION_LN_EPS);
-    vf_op_matmul(cmd, &xn, rows, &B->fc1, &B->fc1_bias, NULL, &hidden);
-    vf_op_quick_gelu(cmd, &hidden, &hidden, rows * M);
+    vf_op_matmul_act(cmd, VF_MATMUL_AUTO, &xn, rows, &B->fc1, &B->fc1_bias, NULL, VF_MATMUL_ACT_QUICK_GELU, &hidden);
     vf_op_matmul(cmd, &hidden, rows, &B->fc2, &B->fc2_bias, &x, &x);
   }
 }
@@ -386,6 +385,26 @@ gboolean
 vf_vision_encode(VfVision *v, const float *pixels, uint32_t n_patches, const VfGrid *grids, uint32_t n_grids,
                  VfBuffer *out, const VfVisionTrace *trace, GError **error)
 {
+  return vf_vision_encode_run(v, pixels, n_patches, grids, n_grids, out, trace, NULL, error);
+}
+
+/* Between two submits: the stop request, then how far the encode is. */
+static gboolean
+between_submits(const VfVisionRun *run, uint32_t blocks_done, uint32_t blocks, GError **error)
+{
+  if (!run)
+    return TRUE;
+  if (g_cancellable_set_error_if_cancelled(run->cancellable, error))
+    return FALSE;
+  if (run->progress)
+    run->progress(blocks_done, blocks, run->progress_user);
+  return TRUE;
+}
+
+gboolean
+vf_vision_encode_run(VfVision *v, const float *pixels, uint32_t n_patches, const VfGrid *grids, uint32_t n_grids,
+                     VfBuffer *out, const VfVisionTrace *trace, const VfVisionRun *run, GError **error)
+{
   Plan p = {0};
   Buffers b = {0};
   v->scratch_bytes = v->scratch_in_use = 0;
@@ -405,7 +424,9 @@ vf_vision_encode(VfVision *v, const float *pixels, uint32_t n_patches, const VfG
   if (!cmd)
     goto fail;
   record_patch_embed(v, cmd, &p, &b);
-  if (!submit(cmd, error) || !download(v, &b.x, trace ? trace->patch_embed : NULL, N * E, error))
+  uint32_t depth = v->cfg->vision.depth;
+  if (!submit(cmd, error) || !download(v, &b.x, trace ? trace->patch_embed : NULL, N * E, error) ||
+      !between_submits(run, 0, depth, error))
     goto fail;
   release(v, &b.pixels);
 
@@ -426,7 +447,7 @@ vf_vision_encode(VfVision *v, const float *pixels, uint32_t n_patches, const VfG
       goto fail;
   }
 
-  for (uint32_t l = 0; l < v->cfg->vision.depth; l++) {
+  for (uint32_t l = 0; l < depth; l++) {
     cmd = vf_cmd_new(v->dev, error);
     if (!cmd)
       goto fail;
@@ -434,6 +455,8 @@ vf_vision_encode(VfVision *v, const float *pixels, uint32_t n_patches, const VfG
     if (!submit(cmd, error))
       goto fail;
     if (l == 0 && trace && !download(v, &b.x, trace->block0_out, N * E, error))
+      goto fail;
+    if (!between_submits(run, l + 1, depth, error))
       goto fail;
   }
 

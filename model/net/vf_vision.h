@@ -14,6 +14,7 @@
  */
 #pragma once
 
+#include <gio/gio.h>
 #include <glib.h>
 
 #include "vf_config.h"
@@ -42,6 +43,20 @@ uint32_t vf_vision_groups(const VfGrid *grids, uint32_t n_grids);
  * f32 [n_patches / 4, H] that the caller releases with vf_buffer_release. */
 gboolean vf_vision_encode(VfVision *vision, const float *pixels, uint32_t n_patches, const VfGrid *grids,
                           uint32_t n_grids, VfBuffer *out, const VfVisionTrace *trace, GError **error);
+
+/* Blocks done / blocks (vision depth), after the patch embedding (0) and after each block. */
+typedef void (*VfVisionProgressFunc)(uint32_t blocks_done, uint32_t blocks, void *user);
+
+typedef struct {
+  VfVisionProgressFunc progress; /* may be NULL */
+  void *progress_user;
+  GCancellable *cancellable;     /* may be NULL; checked between submits (one block each): G_IO_ERROR_CANCELLED */
+} VfVisionRun;
+
+/* vf_vision_encode with progress and Stop; run may be NULL. */
+gboolean vf_vision_encode_run(VfVision *vision, const float *pixels, uint32_t n_patches, const VfGrid *grids,
+                              uint32_t n_grids, VfBuffer *out, const VfVisionTrace *trace, const VfVisionRun *run,
+                              GError **error);
 
 /* Rows per chunk of the row-wise passes (GEMMs, norms, activations, attention queries); 0: the default
  * (2048, fewer when the device's binding limit asks for it). Rounded down to whole merged tokens and

@@ -1,5 +1,6 @@
 /* Loading a checkpoint onto the device: plan every destination from the config, check every tensor
- * against the plan, then stream the tensors from the file mapping into the arena (spec §2.2–2.4). */
+ * against the plan, then read the tensors from the files into the arena (spec §2.2–2.4) with pread, so that
+ * a file that shrinks during the load is an error, not a SIGBUS. */
 #define G_LOG_DOMAIN "vf-model"
 
 #include "vf_weights.h"
@@ -408,17 +409,17 @@ f16_to_f32(uint16_t h)
   return sign ? -v : v;
 }
 
-/* Widens `n` elements of a BF16/F16/F32 tensor (unaligned bytes) to f32. */
+/* Widens `n` elements of a BF16/F16/F32 tensor (its bytes as read from the file) to f32. */
 static void
-widen_to_f32(const VfTensor *t, uint64_t n, float *out)
+widen_to_f32(const VfTensor *t, const uint8_t *bytes, uint64_t n, float *out)
 {
   if (t->dtype == VF_ST_F32) {
-    memcpy(out, t->data, n * sizeof(float));
+    memcpy(out, bytes, n * sizeof(float));
     return;
   }
   for (uint64_t i = 0; i < n; i++) {
     uint16_t h;
-    memcpy(&h, t->data + 2 * i, 2);
+    memcpy(&h, bytes + 2 * i, 2);
     if (t->dtype == VF_ST_BF16) {
       uint32_t bits = (uint32_t)h << 16;
       memcpy(&out[i], &bits, 4);
@@ -447,14 +448,29 @@ upload_packed_slot(VfDevice *dev, Slot *s, Progress *pr, GError **error)
   for (uint32_t k = 0; k < s->n_parts; k++) {
     const Part *part = &s->parts[k];
     uint32_t rows = (uint32_t)part->shape[0];
+    /* Read with pread, not through the mapping (see upload_slot). */
     VfQuantTensors t = {{0}};
-    for (int which = 0; which < VF_QUANT_N_TENSORS; which++)
-      t.data[which] = part->quant[which] ? part->quant[which]->data : NULL;
+    void *read_back[VF_QUANT_N_TENSORS] = {NULL};
+    gboolean read_ok = TRUE;
+    for (int which = 0; which < VF_QUANT_N_TENSORS && read_ok; which++)
+      if (part->quant[which]) {
+        read_back[which] = g_malloc(part->quant[which]->size);
+        read_ok = vf_tensor_read(part->quant[which], 0, read_back[which], part->quant[which]->size, error);
+        t.data[which] = read_back[which];
+      }
+    if (!read_ok) {
+      for (int which = 0; which < VF_QUANT_N_TENSORS; which++)
+        g_free(read_back[which]);
+      return FALSE;
+    }
     g_autofree uint32_t *words = g_malloc(rows * word_row);
     g_autofree uint32_t *groups = g_malloc(rows * group_row);
     g_autofree uint32_t *g_idx = g_new(uint32_t, m->cols);
     bool act_order;
-    if (!vf_quant_repack(s->quant, rows, m->cols, &t, words, groups, g_idx, &act_order, error)) {
+    gboolean repacked = vf_quant_repack(s->quant, rows, m->cols, &t, words, groups, g_idx, &act_order, error);
+    for (int which = 0; which < VF_QUANT_N_TENSORS; which++)
+      g_free(read_back[which]);
+    if (!repacked) {
       g_prefix_error(error, "%s: ", part->name);
       return FALSE;
     }
@@ -471,8 +487,10 @@ upload_packed_slot(VfDevice *dev, Slot *s, Progress *pr, GError **error)
   return TRUE;
 }
 
+/* `staging` is UPLOAD_CHUNK bytes: tensors are read from the file with pread (vf_tensor_read), not through the
+ * mapping, so a checkpoint that shrinks during the load is an error instead of a SIGBUS. */
 static gboolean
-upload_slot(VfDevice *dev, Slot *s, Progress *pr, GError **error)
+upload_slot(VfDevice *dev, Slot *s, uint8_t *staging, Progress *pr, GError **error)
 {
   if (s->quant)
     return upload_packed_slot(dev, s, pr, error);
@@ -485,10 +503,11 @@ upload_slot(VfDevice *dev, Slot *s, Progress *pr, GError **error)
   for (uint32_t k = 0; k < s->n_parts; k++) {
     const VfTensor *t = s->parts[k].tensor;
     if (s->matrix) {
-      /* Straight from the mapping to the device, a chunk at a time: no host copy of the tensor. */
+      /* From the file to the device a chunk at a time: no host copy of the whole tensor. */
       for (uint64_t done = 0; done < t->size;) {
         uint64_t n = MIN(UPLOAD_CHUNK, t->size - done);
-        if (!vf_buffer_upload(dev, buf, offset + done, t->data + done, n, error))
+        if (!vf_tensor_read(t, done, staging, n, error) ||
+            !vf_buffer_upload(dev, buf, offset + done, staging, n, error))
           return FALSE;
         done += n;
         progress_add(pr, n);
@@ -497,8 +516,11 @@ upload_slot(VfDevice *dev, Slot *s, Progress *pr, GError **error)
     } else {
       /* 1-D tensors are at most a few thousand elements: widen on the host. */
       uint64_t n = vf_tensor_numel(t);
+      g_autofree uint8_t *bytes = g_malloc(t->size);
+      if (!vf_tensor_read(t, 0, bytes, t->size, error))
+        return FALSE;
       g_autofree float *wide = g_new(float, n);
-      widen_to_f32(t, n, wide);
+      widen_to_f32(t, bytes, n, wide);
       if (!vf_buffer_upload(dev, buf, offset, wide, n * sizeof(float), error))
         return FALSE;
       progress_add(pr, n * sizeof(float));
@@ -510,13 +532,64 @@ upload_slot(VfDevice *dev, Slot *s, Progress *pr, GError **error)
   return TRUE;
 }
 
+/* How many numbered groups "<prefix>N." the checkpoint holds: the highest N + 1 (0 when none). */
+static uint64_t
+count_numbered(const VfCheckpoint *ck, const char *prefix)
+{
+  size_t len = strlen(prefix);
+  uint64_t count = 0;
+  for (uint32_t i = 0; i < vf_checkpoint_count(ck); i++) {
+    const char *name;
+    vf_checkpoint_tensor(ck, i, &name);
+    if (strncmp(name, prefix, len) != 0 || !g_ascii_isdigit(name[len]))
+      continue;
+    char *end;
+    uint64_t n = g_ascii_strtoull(name + len, &end, 10);
+    if (*end == '.' && n < UINT32_MAX)
+      count = MAX(count, n + 1);
+  }
+  return count;
+}
+
+/* The layer counts of config.json against the checkpoint's inventory, before anything that scales with them
+ * is allocated or planned: a config claiming 10^9 layers is an error here, not a 344 GB allocation. */
+static gboolean
+check_counts(const VfCheckpoint *ck, const VfConfig *config, GError **error)
+{
+  struct {
+    const char *field, *prefix;
+    uint32_t want;
+  } counts[] = {
+    {"num_hidden_layers", "model.layers.", config->layers},
+    {"vision_config.depth", "visual.blocks.", config->vision.depth},
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS(counts); i++) {
+    uint64_t have = count_numbered(ck, counts[i].prefix);
+    if (counts[i].want > have) {
+      if (have)
+        g_set_error(error, VF_WEIGHTS_ERROR, VF_WEIGHTS_ERROR_MISSING,
+                    "%s: config.json's %s is %u, but the checkpoint has %" G_GUINT64_FORMAT
+                    " (%s0 to %s%" G_GUINT64_FORMAT ")",
+                    vf_checkpoint_source(ck), counts[i].field, counts[i].want, (guint64)have, counts[i].prefix,
+                    counts[i].prefix, (guint64)(have - 1));
+      else
+        g_set_error(error, VF_WEIGHTS_ERROR, VF_WEIGHTS_ERROR_MISSING,
+                    "%s: config.json's %s is %u, but the checkpoint has no %sN tensors", vf_checkpoint_source(ck),
+                    counts[i].field, counts[i].want, counts[i].prefix);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
 VfWeights *
 vf_weights_load(VfDevice *dev, const VfConfig *config, const char *dir, VfProgressFunc progress, void *user,
                 GError **error)
 {
   g_autoptr(VfCheckpoint) ck = vf_checkpoint_open(dir, error);
-  if (!ck)
+  if (!ck || !check_counts(ck, config, error))
     return NULL;
+  g_autofree uint8_t *staging = NULL; /* declared before the first goto fail */
 
   VfWeights *w = g_new0(VfWeights, 1);
   w->dev = dev;
@@ -538,8 +611,9 @@ vf_weights_load(VfDevice *dev, const VfConfig *config, const char *dir, VfProgre
   if (progress)
     progress(0, pr.total, user);
   vf_checkpoint_advise_sequential(ck);
+  staging = g_malloc(UPLOAD_CHUNK);
   for (guint i = 0; i < plan.slots->len; i++)
-    if (!upload_slot(dev, plan.slots->pdata[i], &pr, error))
+    if (!upload_slot(dev, plan.slots->pdata[i], staging, &pr, error))
       goto fail;
   g_assert(pr.done == pr.total);
   w->device_bytes = pr.total;
@@ -565,6 +639,26 @@ fail:
   plan_free(&plan);
   vf_weights_free(w);
   return NULL;
+}
+
+gboolean
+vf_weights_check(const VfConfig *config, const char *dir, GError **error)
+{
+  g_autoptr(VfCheckpoint) ck = vf_checkpoint_open(dir, error);
+  if (!ck)
+    return FALSE;
+  /* The same plan as a load, pointing into weights that are never uploaded. */
+  VfWeights w = {.config = config};
+  w.layers = g_new0(VfLlmLayer, config->layers);
+  w.blocks = g_new0(VfVisionBlock, config->vision.depth);
+  bool tied = config->tie_embeddings || !vf_checkpoint_find(ck, "lm_head.weight");
+  Plan plan = {g_ptr_array_new_with_free_func(g_free), g_string_chunk_new(4096)};
+  build_plan(&plan, config, &w, tied);
+  gboolean ok = check_plan(ck, &plan, error);
+  plan_free(&plan);
+  g_free(w.layers);
+  g_free(w.blocks);
+  return ok;
 }
 
 /* ---- freeing --------------------------------------------------------------------------------------- */

@@ -84,3 +84,6 @@ typedef void (*VfProgressFunc)(uint64_t done, uint64_t total, void *user);
 VfWeights *vf_weights_load(VfDevice *dev, const VfConfig *config, const char *dir, VfProgressFunc progress,
                            void *user, GError **error);
 void vf_weights_free(VfWeights *weights);
+/* The checks of vf_weights_load (every tensor's name, dtype and shape against `config`) without a device or an
+ * upload: whether a folder would load, asked before the working model is released. */
+gboolean vf_weights_check(const VfConfig *config, const char *dir, GError **error);

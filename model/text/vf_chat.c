@@ -13,6 +13,8 @@ part_free(gpointer data)
   g_free(part->text);
   g_free(part->source);
   g_strfreev(part->frames);
+  if (part->media)
+    part->media_unref(part->media);
   g_free(part);
 }
 
@@ -46,7 +48,9 @@ VfChatMessage *
 vf_chat_append_message(VfChat *chat, const char *role)
 {
   VfChatMessage *message = g_new0(VfChatMessage, 1);
+  static gsize last_id; /* pointer-sized, as g_atomic_pointer_add wants */
   message->role = g_strdup(role);
+  message->id = g_atomic_pointer_add(&last_id, 1) + 1;
   message->parts = g_ptr_array_new_with_free_func(part_free);
   g_ptr_array_add(chat->messages, message);
   return message;
@@ -64,8 +68,16 @@ append_part(VfChatMessage *message, VfChatPartKind kind)
 VfChatPart *
 vf_chat_message_append_text(VfChatMessage *message, const char *text)
 {
+  return vf_chat_message_append_text_len(message, text, strlen(text));
+}
+
+VfChatPart *
+vf_chat_message_append_text_len(VfChatMessage *message, const char *text, size_t len)
+{
   VfChatPart *part = append_part(message, VF_CHAT_PART_TEXT);
-  part->text = g_strdup(text);
+  part->text = g_strndup(text, len);
+  memcpy(part->text, text, len); /* g_strndup stops at a NUL */
+  part->text_len = len;
   return part;
 }
 
@@ -91,6 +103,19 @@ vf_chat_message_append_video_frames(VfChatMessage *message, const char *const *f
   VfChatPart *part = append_part(message, VF_CHAT_PART_VIDEO);
   part->frames = g_strdupv((char **)frames);
   return part;
+}
+
+uint32_t
+vf_chat_media_number_next(VfChatPartKind kind, uint32_t *images, uint32_t *videos)
+{
+  g_return_val_if_fail(kind != VF_CHAT_PART_TEXT, 0);
+  return kind == VF_CHAT_PART_VIDEO ? ++*videos : ++*images;
+}
+
+char *
+vf_chat_media_label(VfChatPartKind kind, uint32_t number)
+{
+  return g_strdup_printf("%s %u", kind == VF_CHAT_PART_VIDEO ? "Video" : "Picture", number);
 }
 
 void

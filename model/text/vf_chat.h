@@ -42,16 +42,24 @@ typedef struct {
 
 typedef struct {
   VfChatPartKind kind;
-  char *text;             /* TEXT: UTF-8, rendered verbatim */
+  char *text;             /* TEXT: UTF-8, rendered verbatim; may hold NUL bytes (an answer can) */
+  size_t text_len;        /* TEXT: bytes of text */
   char *source;           /* IMAGE / VIDEO: path, file:// or http(s):// URL or data: URI; NULL for a video
                            * given as frames, or when the item named none */
   char **frames;          /* VIDEO given as a list of images (NULL-terminated), else NULL */
   VfMediaOptions options; /* IMAGE / VIDEO */
+  /* IMAGE / VIDEO: the VfMediaItem (model/media/vf_media_item.h) that read this part's source, or NULL until
+   * something reads it; it goes with the part from the drop to the vision encode and is unreferenced with it.
+   * Opaque here: text/ knows no media. */
+  gpointer media;
+  GDestroyNotify media_unref;
 } VfChatPart;
 
 typedef struct {
   char *role;       /* "system", "user", "assistant", ... emitted as given */
   GPtrArray *parts; /* VfChatPart *, in order */
+  uint64_t id;      /* unique in the process: a prompt cache knows the message it tokenized (parts are not
+                     * changed once a turn has read the message) */
 } VfChatMessage;
 
 typedef struct {
@@ -64,10 +72,18 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VfChat, vf_chat_free)
 
 VfChatMessage *vf_chat_append_message(VfChat *chat, const char *role);
 VfChatPart *vf_chat_message_append_text(VfChatMessage *message, const char *text);
+/* `len` bytes of text, NUL bytes included. */
+VfChatPart *vf_chat_message_append_text_len(VfChatMessage *message, const char *text, size_t len);
 VfChatPart *vf_chat_message_append_image(VfChatMessage *message, const char *source);
 VfChatPart *vf_chat_message_append_video(VfChatMessage *message, const char *source);
 /* `frames`: NULL-terminated list of image sources, copied. */
 VfChatPart *vf_chat_message_append_video_frames(VfChatMessage *message, const char *const *frames);
+
+/* The number the template gives the next picture (video) after *images pictures (*videos videos), advancing
+ * that count, and its label: "Picture 3", "Video 1" (free with g_free). The one place Picture/Video N is
+ * numbered — the template, the prompt's items and the window's chips all go through it. */
+uint32_t vf_chat_media_number_next(VfChatPartKind kind, uint32_t *images, uint32_t *videos);
+char *vf_chat_media_label(VfChatPartKind kind, uint32_t number);
 
 /* Images and videos over the whole conversation (what Picture N / Video N count). */
 void vf_chat_count_media(const VfChat *chat, uint32_t *n_images, uint32_t *n_videos);

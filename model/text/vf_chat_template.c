@@ -24,43 +24,49 @@ const char vf_chat_template_qwen2_vl[] =
   "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}";
 
 static const char default_system[] = "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n";
+const char vf_chat_template_generation_prompt[] = "<|im_start|>assistant\n";
+
+void
+vf_chat_template_render_message(GString *out, const VfChatMessage *message, gboolean first, uint32_t *images,
+                                uint32_t *videos, VfChatTemplateFlags flags)
+{
+  gboolean vision_id = (flags & VF_CHAT_TEMPLATE_VISION_ID) != 0;
+  if (first && strcmp(message->role, "system") != 0)
+    g_string_append(out, default_system);
+  g_string_append_printf(out, "<|im_start|>%s\n", message->role);
+  for (guint p = 0; p < message->parts->len; p++) {
+    const VfChatPart *part = g_ptr_array_index(message->parts, p);
+    switch (part->kind) {
+    case VF_CHAT_PART_TEXT:
+      g_string_append_len(out, part->text, (gssize)part->text_len); /* may hold NUL bytes */
+      break;
+    case VF_CHAT_PART_IMAGE:
+    case VF_CHAT_PART_VIDEO: {
+      uint32_t number = vf_chat_media_number_next(part->kind, images, videos);
+      if (vision_id) {
+        g_autofree char *label = vf_chat_media_label(part->kind, number);
+        g_string_append_printf(out, "%s: ", label);
+      }
+      g_string_append(out, part->kind == VF_CHAT_PART_VIDEO ? "<|vision_start|><|video_pad|><|vision_end|>"
+                                                            : "<|vision_start|><|image_pad|><|vision_end|>");
+      break;
+    }
+    }
+  }
+  g_string_append(out, "<|im_end|>\n");
+}
 
 char *
-vf_chat_template_render(const VfChat *chat, VfChatTemplateFlags flags)
+vf_chat_template_render(const VfChat *chat, VfChatTemplateFlags flags, size_t *len)
 {
   GString *out = g_string_new(NULL);
-  gboolean vision_id = (flags & VF_CHAT_TEMPLATE_VISION_ID) != 0;
-  unsigned images = 0, videos = 0; /* counted over the whole conversation */
-
-  for (guint m = 0; m < chat->messages->len; m++) {
-    const VfChatMessage *message = g_ptr_array_index(chat->messages, m);
-    if (m == 0 && strcmp(message->role, "system") != 0)
-      g_string_append(out, default_system);
-    g_string_append_printf(out, "<|im_start|>%s\n", message->role);
-    for (guint p = 0; p < message->parts->len; p++) {
-      const VfChatPart *part = g_ptr_array_index(message->parts, p);
-      switch (part->kind) {
-      case VF_CHAT_PART_TEXT:
-        g_string_append(out, part->text);
-        break;
-      case VF_CHAT_PART_IMAGE:
-        images++;
-        if (vision_id)
-          g_string_append_printf(out, "Picture %u: ", images);
-        g_string_append(out, "<|vision_start|><|image_pad|><|vision_end|>");
-        break;
-      case VF_CHAT_PART_VIDEO:
-        videos++;
-        if (vision_id)
-          g_string_append_printf(out, "Video %u: ", videos);
-        g_string_append(out, "<|vision_start|><|video_pad|><|vision_end|>");
-        break;
-      }
-    }
-    g_string_append(out, "<|im_end|>\n");
-  }
+  uint32_t images = 0, videos = 0; /* counted over the whole conversation */
+  for (guint m = 0; m < chat->messages->len; m++)
+    vf_chat_template_render_message(out, g_ptr_array_index(chat->messages, m), m == 0, &images, &videos, flags);
   if (flags & VF_CHAT_TEMPLATE_GENERATION_PROMPT)
-    g_string_append(out, "<|im_start|>assistant\n");
+    g_string_append(out, vf_chat_template_generation_prompt);
+  if (len)
+    *len = out->len;
   return g_string_free(out, FALSE);
 }
 

@@ -23,8 +23,17 @@ typedef enum {
  * implements. */
 extern const char vf_chat_template_qwen2_vl[];
 
-/* The prompt text of `chat` (free with g_free). */
-char *vf_chat_template_render(const VfChat *chat, VfChatTemplateFlags flags);
+/* The prompt text of `chat` (free with g_free) and, when `len` is not NULL, its bytes: text parts may hold
+ * NUL bytes, so a caller that tokenizes the prompt must take the length. */
+char *vf_chat_template_render(const VfChat *chat, VfChatTemplateFlags flags, size_t *len);
+/* One message alone, appended to `out` (`first`: the conversation's first message, which gets the default system
+ * message before it when it is not one); *images and *videos are the pictures and videos before it and are
+ * advanced past its own, so that rendering every message in turn and then the generation prompt is
+ * vf_chat_template_render(). This is where the prompt numbers Picture N / Video N. */
+void vf_chat_template_render_message(GString *out, const VfChatMessage *message, gboolean first, uint32_t *images,
+                                     uint32_t *videos, VfChatTemplateFlags flags);
+/* "<|im_start|>assistant\n" */
+extern const char vf_chat_template_generation_prompt[];
 
 /* Compares the template a model folder ships (chat_template.jinja, else chat_template.json, else
  * tokenizer_config.json "chat_template") with vf_chat_template_qwen2_vl. Returns NULL when it is the same

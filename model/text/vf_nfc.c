@@ -77,10 +77,11 @@ vf_utf8_nfc(const char *text, size_t len, size_t *out_len)
       starter = (ptrdiff_t)out - 1;
   }
 
-  glong written = 0;
-  char *result = g_ucs4_to_utf8(buf, (glong)out, NULL, &written, NULL);
+  /* Encoded one by one: g_ucs4_to_utf8 would stop at a U+0000, and NUL is text here (token 188). */
+  GString *result = g_string_sized_new(len + 1);
+  for (size_t i = 0; i < out; i++)
+    g_string_append_unichar(result, buf[i]);
   g_free(buf);
-  g_assert(result); /* every code point came from valid UTF-8 or GLib's tables */
-  *out_len = (size_t)written;
-  return result;
+  *out_len = result->len;
+  return g_string_free(result, FALSE);
 }

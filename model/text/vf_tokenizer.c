@@ -157,7 +157,9 @@ encode_word(const char *word, size_t len, void *user_data)
 {
   EncodeState *st = user_data;
   VfTokenizer *tok = st->tok;
-  if (len > CACHE_MAX_WORD) {
+  /* The cache is keyed by C strings: a word holding a NUL byte (token 188) would collide with its prefix
+   * (found by fuzz-tokenizer_roundtrip), so such words, rare, are not cached. */
+  if (len > CACHE_MAX_WORD || memchr(word, 0, len)) {
     bpe_word(tok, (const uint8_t *)word, len, st->out);
     return;
   }
@@ -208,10 +210,10 @@ encode_piece(EncodeState *st, const char *text, size_t len)
 
 /* Length of the longest added token at `s`, or 0; its id in *id. */
 static size_t
-match_added(const VfTokenizer *tok, const char *s, int32_t *id)
+match_added(const VfTokenizer *tok, const char *s, size_t left, int32_t *id)
 {
   for (size_t i = 0; i < tok->n_added; i++) {
-    if (strncmp(s, tok->added[i].content, tok->added[i].len) == 0) {
+    if (tok->added[i].len <= left && memcmp(s, tok->added[i].content, tok->added[i].len) == 0) {
       *id = tok->added[i].id;
       return tok->added[i].len;
     }
@@ -222,19 +224,27 @@ match_added(const VfTokenizer *tok, const char *s, int32_t *id)
 int32_t *
 vf_tokenizer_encode(VfTokenizer *tok, const char *text, size_t *n_ids)
 {
-  g_autofree char *valid = NULL;
-  if (!g_utf8_validate(text, -1, NULL))
-    text = valid = g_utf8_make_valid(text, -1);
+  return vf_tokenizer_encode_len(tok, text, strlen(text), n_ids);
+}
+
+int32_t *
+vf_tokenizer_encode_len(VfTokenizer *tok, const char *text, size_t text_len, size_t *n_ids)
+{
+  /* Made valid the way decoding makes bytes valid (NUL stays a character; g_utf8_validate would refuse it). */
+  g_autoptr(GString) valid = g_string_sized_new(text_len + 1);
+  vf_utf8_append_lossy(valid, (const uint8_t *)text, text_len, TRUE);
+  text = valid->str;
+  const char *end = valid->str + valid->len;
 
   EncodeState st = {.tok = tok, .out = g_array_sized_new(FALSE, FALSE, sizeof(int32_t), 64)};
   /* Added tokens are found in the raw text, before normalisation (spec §5.1 steps 1-2), leftmost first,
    * longest at a position. (This is the fast tokenizer's order; the slow one normalises first, which
    * differs only when a combining mark right after a special token composes with its final ">".) */
   const char *piece = text, *p = text;
-  while (*p) {
+  while (p < end) {
     int32_t id;
     size_t len;
-    if (tok->added_first_byte[(uint8_t)*p] && (len = match_added(tok, p, &id)) > 0) {
+    if (tok->added_first_byte[(uint8_t)*p] && (len = match_added(tok, p, (size_t)(end - p), &id)) > 0) {
       encode_piece(&st, piece, (size_t)(p - piece));
       g_array_append_val(st.out, id);
       p += len;
@@ -267,13 +277,14 @@ append_id_bytes(const VfTokenizer *tok, GByteArray *out, int32_t id, gboolean sk
 }
 
 char *
-vf_tokenizer_decode(const VfTokenizer *tok, const int32_t *ids, size_t n_ids, gboolean skip_special)
+vf_tokenizer_decode(const VfTokenizer *tok, const int32_t *ids, size_t n_ids, gboolean skip_special, size_t *len)
 {
   g_autoptr(GByteArray) bytes = g_byte_array_new();
   for (size_t i = 0; i < n_ids; i++)
     append_id_bytes(tok, bytes, ids[i], skip_special);
   GString *text = g_string_sized_new(bytes->len + 1);
   vf_utf8_append_lossy(text, bytes->data, bytes->len, TRUE);
+  *len = text->len;
   return g_string_free(text, FALSE);
 }
 
@@ -294,25 +305,26 @@ vf_token_stream_new(const VfTokenizer *tok, gboolean skip_special)
 }
 
 static char *
-stream_take(VfTokenStream *stream, gboolean final)
+stream_take(VfTokenStream *stream, gboolean final, size_t *len)
 {
   GString *text = g_string_new(NULL);
   size_t used = vf_utf8_append_lossy(text, stream->pending->data, stream->pending->len, final);
   g_byte_array_remove_range(stream->pending, 0, (guint)used);
+  *len = text->len;
   return g_string_free(text, FALSE);
 }
 
 char *
-vf_token_stream_feed(VfTokenStream *stream, int32_t id)
+vf_token_stream_feed(VfTokenStream *stream, int32_t id, size_t *len)
 {
   append_id_bytes(stream->tok, stream->pending, id, stream->skip_special);
-  return stream_take(stream, FALSE);
+  return stream_take(stream, FALSE, len);
 }
 
 char *
-vf_token_stream_flush(VfTokenStream *stream)
+vf_token_stream_flush(VfTokenStream *stream, size_t *len)
 {
-  return stream_take(stream, TRUE);
+  return stream_take(stream, TRUE, len);
 }
 
 void

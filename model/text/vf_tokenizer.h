@@ -4,12 +4,17 @@
  *   g_autoptr(VfTokenizer) tok = vf_tokenizer_load("models/Qwen2-VL-2B-Instruct", &error);
  *   size_t n;
  *   g_autofree int32_t *ids = vf_tokenizer_encode(tok, "Hello world", &n);   // {9707, 1879}
- *   g_autofree char *text = vf_tokenizer_decode(tok, ids, n, FALSE);        // "Hello world"
+ *   size_t len;
+ *   g_autofree char *text = vf_tokenizer_decode(tok, ids, n, FALSE, &len);  // "Hello world", 11
  *
  * Encoding: added tokens written in the text (e.g. "<|im_end|>") become their ids directly, the rest is
  * NFC-normalised, split by the Qwen2 pre-tokenizer (vf_pretokenizer.h), mapped byte by byte to the GPT-2
  * byte alphabet and merged by BPE rank. No BOS/EOS is added. Decoding maps ids back to bytes and replaces
  * invalid UTF-8 by U+FFFD exactly as Python's `bytes.decode("utf-8", errors="replace")` does.
+ *
+ * Texts carry their byte length: a NUL byte is ordinary text (token 188 "Ā" is the byte 0x00, and
+ * decode([9707, 188, 24638]) is "Hello\0reck", as in Python), so every decoded text comes with its length and
+ * vf_tokenizer_encode_len() takes one. The returned buffers are NUL-terminated as well.
  *
  * A loaded tokenizer is immutable apart from an internal word cache behind a mutex: every function may be
  * called from any thread. */
@@ -37,14 +42,18 @@ VfTokenizer *vf_tokenizer_load(const char *dir, GError **error);
 void vf_tokenizer_free(VfTokenizer *tok);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VfTokenizer, vf_tokenizer_free)
 
-/* Token ids of `text` (UTF-8; invalid bytes are first replaced by U+FFFD). Never fails; the result is
- * never NULL (free with g_free), *n_ids may be 0. */
+/* Token ids of the `len` bytes of `text` (UTF-8, NUL bytes included; invalid bytes are first replaced by
+ * U+FFFD). Never fails; the result is never NULL (free with g_free), *n_ids may be 0. */
+int32_t *vf_tokenizer_encode_len(VfTokenizer *tok, const char *text, size_t len, size_t *n_ids);
+/* The same for a NUL-terminated string. */
 int32_t *vf_tokenizer_encode(VfTokenizer *tok, const char *text, size_t *n_ids);
 
 /* The text of `ids` (free with g_free). With skip_special, tokens marked special are left out. Ids that
  * name no token (negative, or embedding rows past the tokenizer, e.g. 151657..151935) are skipped, as
- * Hugging Face's fast tokenizer does; vf_tokenizer_is_valid_id() tells them apart. */
-char *vf_tokenizer_decode(const VfTokenizer *tok, const int32_t *ids, size_t n_ids, gboolean skip_special);
+ * Hugging Face's fast tokenizer does; vf_tokenizer_is_valid_id() tells them apart. *len: the text's bytes,
+ * which may include NUL bytes. */
+char *vf_tokenizer_decode(const VfTokenizer *tok, const int32_t *ids, size_t n_ids, gboolean skip_special,
+                          size_t *len);
 
 /* The id of a token given in its vocabulary form (added tokens as written, e.g. "<|im_end|>"; ordinary
  * tokens in the byte alphabet, e.g. "Ġworld"), or -1. */
@@ -66,9 +75,9 @@ typedef struct VfTokenStream VfTokenStream;
 
 /* `tok` must outlive the stream. */
 VfTokenStream *vf_token_stream_new(const VfTokenizer *tok, gboolean skip_special);
-/* The newly completed text, possibly "" (free with g_free). */
-char *vf_token_stream_feed(VfTokenStream *stream, int32_t id);
+/* The newly completed text, possibly "" (free with g_free), and its length in bytes (NUL bytes included). */
+char *vf_token_stream_feed(VfTokenStream *stream, int32_t id, size_t *len);
 /* Ends the text: bytes of an unfinished character come back as U+FFFD. The stream can be reused. */
-char *vf_token_stream_flush(VfTokenStream *stream);
+char *vf_token_stream_flush(VfTokenStream *stream, size_t *len);
 void vf_token_stream_free(VfTokenStream *stream);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VfTokenStream, vf_token_stream_free)

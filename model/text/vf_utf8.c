@@ -1,5 +1,7 @@
 #include "vf_utf8.h"
 
+#include <string.h>
+
 static const char replacement[] = "\xEF\xBF\xBD"; /* U+FFFD */
 
 /* The well-formed byte sequences (Unicode Table 3-7): the lead byte fixes the number of continuation
@@ -71,4 +73,19 @@ vf_utf8_append_lossy(GString *out, const uint8_t *bytes, size_t n, gboolean fina
     }
   }
   return n;
+}
+
+char *
+vf_utf8_show_nul(const char *text, size_t len)
+{
+  GString *out = g_string_sized_new(len + 1);
+  for (const char *p = text, *end = text + len; p < end;) {
+    const char *nul = memchr(p, 0, (size_t)(end - p));
+    g_string_append_len(out, p, (nul ? nul : end) - p);
+    if (!nul)
+      break;
+    g_string_append(out, "\xE2\x90\x80"); /* U+2400 */
+    p = nul + 1;
+  }
+  return g_string_free(out, FALSE);
 }
