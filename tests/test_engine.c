@@ -33,7 +33,8 @@ on_text(VfEngine *engine, const char *piece, Result *r)
 static void
 count_encode(VfEngine *engine, const char *stage, double fraction, guint *encodes)
 {
-  if (g_str_has_prefix(stage, "Encoding picture"))
+  /* "Encoding picture N: block k of B" comes for k = 0 … B: an encode starts at block 0. */
+  if (g_str_has_prefix(stage, "Encoding picture") && strstr(stage, ": block 0 of "))
     (*encodes)++;
 }
 

@@ -491,6 +491,8 @@ vf_media_item_image_input(VfMediaItem *item, GError **error)
   VfImageInput *input = vf_image_input_new_from_image(pixels, &item->plan.image_options, &item->config, error);
   if (!input)
     g_prefix_error(error, "%s: ", item->name);
+  else
+    input->damage = g_strdup(item->damage);
   return input;
 }
 
