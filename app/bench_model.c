@@ -181,10 +181,10 @@ vf_cli_bench_model(int argc, char **argv)
   printf("roofline: %.2f GB of weights per token / %.1f GB/s measured read bandwidth = %.3f s/token; "
          "decode reaches %.0f %% of it\n",
          per_token / 1e9, bandwidth, roofline_s, 100.0 * roofline_s / step_s);
-  printf("memory: peak device %.2f GB (weights %.2f GB, KV cache %.1f MB, context %u); planned %.2f GB without "
-         "vision scratch\n",
-         st.device_bytes_peak / 1e9, w->device_bytes / 1e9, vf_llm_cache_bytes(llm) / 1e6, vf_llm_context(llm),
-         (plan.total - plan.vision_scratch) / 1e9);
+  printf("memory: peak device %.2f GB (weights %.2f GB, KV cache %.1f MB, context %u; %.2f GB of weights in host "
+         "memory); planned %.2f GB without vision scratch\n",
+         st.device_bytes_peak / 1e9, (w->device_bytes - w->host_bytes) / 1e9, vf_llm_cache_bytes(llm) / 1e6,
+         vf_llm_context(llm), w->host_bytes / 1e9, (plan.total - plan.vision_scratch) / 1e9);
   status = 0;
 out:
   if (status)

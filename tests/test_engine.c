@@ -33,7 +33,8 @@ on_text(VfEngine *engine, const char *piece, Result *r)
 static void
 count_encode(VfEngine *engine, const char *stage, double fraction, guint *encodes)
 {
-  if (g_str_has_prefix(stage, "Encoding picture"))
+  /* "Encoding picture N: block k of B" comes for k = 0 … B: an encode starts at block 0. */
+  if (g_str_has_prefix(stage, "Encoding picture") && strstr(stage, ": block 0 of "))
     (*encodes)++;
 }
 
@@ -380,6 +381,90 @@ test_changed_or_vanished_media(void)
   g_object_unref(engine);
 }
 
+/* ---- the conversation view ------------------------------------------------------------------------------- */
+
+typedef struct {
+  guint changes;
+  guint text_len_at_change; /* the streamed text's length when the last change arrived */
+  GString *text;
+} ViewChanges;
+
+static void
+on_view_changed(GListModel *model, guint position, guint removed, guint added, ViewChanges *v)
+{
+  v->changes++;
+  v->text_len_at_change = v->text ? (guint)v->text->len : 0;
+}
+
+static void
+on_view_text(VfEngine *engine, const char *piece, ViewChanges *v)
+{
+  g_string_append(v->text, piece);
+}
+
+static VfConversationMessage *
+view_message(GListModel *view, guint i)
+{
+  VfConversationMessage *m = g_list_model_get_item(view, i);
+  g_object_unref(m); /* the view holds it */
+  return m;
+}
+
+/* The engine's conversation as a GListModel: a turn adds its question and answer together (after the answer's
+ * last piece of text), with the media labelled as the prompt labels them; a failed turn adds nothing; truncate
+ * and reset remove. */
+static void
+test_conversation_view(void)
+{
+  VfEngine *engine = load_tiny();
+  GListModel *view = vf_engine_get_conversation(engine);
+  ViewChanges v = {.text = g_string_new(NULL)};
+  g_signal_connect(view, "items-changed", G_CALLBACK(on_view_changed), &v);
+  g_signal_connect(engine, "text", G_CALLBACK(on_view_text), &v);
+  g_assert_cmpuint(g_list_model_get_n_items(view), ==, 0);
+
+  send_ok(engine, question("Hello", NULL));
+  g_autofree char *photo = vf_test_data_path("golden/cases/a02_image_photo/chelsea.png");
+  g_autoptr(VfMediaItem) picture = attach(photo);
+  g_string_truncate(v.text, 0);
+  send_ok(engine, draft_with("What is this?", picture));
+  g_assert_cmpuint(v.changes, ==, 2);
+  g_assert_cmpuint(v.text_len_at_change, ==, v.text->len);
+  g_assert_cmpuint(g_list_model_get_n_items(view), ==, 4);
+  VfConversationMessage *q = view_message(view, 2), *a = view_message(view, 3);
+  g_assert_cmpstr(vf_conversation_message_get_role(q), ==, "user");
+  g_assert_cmpstr(vf_conversation_message_get_text(q), ==, "What is this?");
+  g_assert_cmpuint(vf_conversation_message_get_n_media(q), ==, 1);
+  g_assert_true(vf_conversation_message_get_media(q, 0) == picture);
+  g_assert_cmpstr(vf_conversation_message_get_label(q, 0), ==, "Picture 1");
+  g_assert_cmpstr(vf_conversation_message_get_role(a), ==, "assistant");
+  g_assert_cmpstr(vf_conversation_message_get_text(a), ==, v.text->str);
+
+  /* A failed turn: no change. */
+  g_autofree char *bad = vf_test_data_path("ui/corrupt.png");
+  Result f = {0};
+  vf_engine_send_async(engine, question("And this?", bad), NULL, on_sent, &f);
+  wait_for(&f);
+  g_assert_nonnull(f.error);
+  g_clear_error(&f.error);
+  g_assert_cmpuint(v.changes, ==, 2);
+  g_assert_cmpuint(g_list_model_get_n_items(view), ==, 4);
+
+  vf_engine_truncate(engine, 2);
+  count(engine, vf_chat_new()); /* queued behind the truncation */
+  g_assert_cmpuint(g_list_model_get_n_items(view), ==, 2);
+  vf_engine_reset(engine);
+  count(engine, vf_chat_new());
+  g_assert_cmpuint(g_list_model_get_n_items(view), ==, 0);
+  g_assert_cmpuint(v.changes, ==, 4);
+
+  g_signal_handlers_disconnect_by_data(view, &v);
+  g_signal_handlers_disconnect_by_data(engine, &v);
+  vf_engine_shutdown(engine);
+  g_object_unref(engine);
+  g_string_free(v.text, TRUE);
+}
+
 /* ---- model switch ---------------------------------------------------------------------------------------- */
 
 static GError *
@@ -547,6 +632,7 @@ main(int argc, char **argv)
   g_test_add_func("/engine/turns", test_turns);
   g_test_add_func("/engine/work-counts", test_work_counts);
   g_test_add_func("/engine/changed-or-vanished-media", test_changed_or_vanished_media);
+  g_test_add_func("/engine/conversation-view", test_conversation_view);
   g_test_add_func("/engine/switch-to-broken-folder", test_switch_to_broken_folder);
   g_test_add_func("/engine/model-info-is-a-copy", test_model_info_is_a_copy);
   g_test_add_func("/engine/no-model-and-shutdown", test_no_model_and_shutdown);

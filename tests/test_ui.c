@@ -14,6 +14,7 @@
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "vf_test_bmp.h"
 #include "vf_test_data.h"
@@ -578,16 +579,68 @@ test_stop_during_encode(void)
   g_rmdir(tmp);
 }
 
+static gboolean
+toast_starts(JsonObject *dump, gconstpointer prefix)
+{
+  JsonArray *toasts = json_object_get_array_member(dump, "toasts");
+  for (guint i = 0; i < json_array_get_length(toasts); i++)
+    if (g_str_has_prefix(json_array_get_string_element(toasts, i), prefix))
+      return !json_object_get_boolean_member(dump, "loading");
+  return FALSE;
+}
+
+/* "Hello", sent and answered; returns the window's messages as JSON. */
+static char *
+answer_hello(App *app)
+{
+  type_text("Hello");
+  press("Return");
+  g_autoptr(JsonNode) answered = app_wait(app, "the answer", answer_finished, GUINT_TO_POINTER(2), 60);
+  return json_to_string(json_object_get_member(json_node_get_object(answered), "messages"), FALSE);
+}
+
+/* A dropped model folder without a tokenizer is refused before the working model goes: a toast, the chat page,
+ * the same model and conversation, and the next question is answered. */
+static void
+test_broken_model_folder(void)
+{
+  App *app = start_with_tiny_model("8");
+  g_autofree char *before_messages = answer_hello(app);
+  g_autofree char *tmp = g_dir_make_tmp("vf-ui-broken-XXXXXX", NULL);
+  g_autofree char *config = vf_test_data_path("models/tiny-a/config.json");
+  g_autofree char *copy = g_build_filename(tmp, "config.json", NULL);
+  g_autofree char *bytes = NULL;
+  gsize size = 0;
+  g_assert_true(g_file_get_contents(config, &bytes, &size, NULL));
+  g_assert_true(g_file_set_contents(copy, bytes, (gssize)size, NULL));
+  g_autofree char *weights = vf_test_data_path("models/tiny-a/model.safetensors");
+  g_autofree char *link = g_build_filename(tmp, "model.safetensors", NULL);
+  g_assert_cmpint(symlink(weights, link), ==, 0);
+  const char *folder[] = {tmp, NULL};
+  app_drop(app, folder);
+  g_autofree char *prefix = g_strdup_printf("%s: ", strrchr(tmp, '/') + 1);
+  g_autoptr(JsonNode) refused = app_wait(app, "the refusal", toast_starts, prefix, 30);
+  JsonObject *r = json_node_get_object(refused);
+  g_assert_cmpstr(json_object_get_string_member(r, "page"), ==, "chat");
+  g_assert_cmpstr(json_object_get_string_member(r, "model"), ==, "tiny-a");
+  g_autofree char *after_messages = json_to_string(json_object_get_member(r, "messages"), FALSE);
+  g_assert_cmpstr(after_messages, ==, before_messages);
+  type_text("Again");
+  press("Return");
+  g_autoptr(JsonNode) again = app_wait(app, "the second answer", answer_finished, GUINT_TO_POINTER(4), 60);
+  g_assert_cmpstr(json_object_get_string_member(message(json_node_get_object(again), 3), "state"), ==, "done");
+  app_quit(app);
+  g_remove(link);
+  g_remove(copy);
+  g_rmdir(tmp);
+}
+
 /* A corrupt picture: a toast naming the file and the reason; the conversation and the draft stay. */
 static void
 test_corrupt_picture(void)
 {
   App *app = start_with_tiny_model("8");
-  type_text("Hello");
-  press("Return");
-  g_autoptr(JsonNode) before = app_wait(app, "the answer", answer_finished, GUINT_TO_POINTER(2), 60);
-  g_autofree char *before_messages = json_to_string(json_object_get_member(json_node_get_object(before), "messages"),
-                                                    FALSE);
+  g_autofree char *before_messages = answer_hello(app);
   /* Keys go through the X server, the drop through D-Bus: wait until the typing has arrived. */
   type_text("Look at this");
   json_node_unref(app_wait(app, "the typed text", draft_text_is, "Look at this", 20));
@@ -734,6 +787,7 @@ main(int argc, char **argv)
   g_test_add_func("/ui/stop-and-ask-again", test_stop_and_ask_again);
   g_test_add_func("/ui/stop-during-encode", test_stop_during_encode);
   g_test_add_func("/ui/corrupt-picture", test_corrupt_picture);
+  g_test_add_func("/ui/broken-model-folder", test_broken_model_folder);
   g_test_add_func("/ui/folder-of-pictures", test_folder_of_pictures);
   g_test_add_func("/ui/get-models", test_get_models);
   return g_test_run();

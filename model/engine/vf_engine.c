@@ -112,6 +112,7 @@ struct _VfEngine {
   GAsyncQueue *jobs;          /* Job * */
   GMutex lock;                /* guards `running` and `info` */
   GCancellable *running;      /* the request being worked on, for shutdown */
+  GListStore *conversation;   /* VfConversationMessage: the view, main thread only */
   VfEngineModelInfo *info;
   guint max_new_tokens;
   gboolean label_media;
@@ -133,6 +134,7 @@ enum {
   SIGNAL_STAGE,
   SIGNAL_TEXT,
   N_SIGNALS,
+  POST_CONVERSATION = N_SIGNALS, /* not a signal: a change of the conversation view */
 };
 
 static guint signals[N_SIGNALS];
@@ -147,6 +149,8 @@ typedef struct {
   char *text;
   double fraction;
   guint64 done, total;
+  guint position, removed; /* POST_CONVERSATION */
+  GPtrArray *added;        /* POST_CONVERSATION: VfConversationMessage * */
 } Post;
 
 static void
@@ -155,6 +159,8 @@ post_free(gpointer data)
   Post *post = data;
   g_object_unref(post->engine);
   g_free(post->text);
+  if (post->added)
+    g_ptr_array_unref(post->added);
   g_free(post);
 }
 
@@ -171,6 +177,10 @@ post_dispatch(gpointer data)
     break;
   case SIGNAL_TEXT:
     g_signal_emit(post->engine, signals[SIGNAL_TEXT], 0, post->text);
+    break;
+  case POST_CONVERSATION:
+    g_list_store_splice(post->engine->conversation, post->position, post->removed, post->added->pdata,
+                        post->added->len);
     break;
   }
   return G_SOURCE_REMOVE;
@@ -213,6 +223,32 @@ on_text(const char *piece, size_t len, void *user)
   p->signal = SIGNAL_TEXT;
   /* A signal's string ends at NUL: a NUL byte of the answer is shown as ␀ (the session keeps the byte). */
   p->text = vf_utf8_show_nul(piece, len);
+  post(self, p);
+}
+
+/* The conversation's messages [position, position + removed) were replaced by its messages [position,
+ * position + added): the view follows, in order with the other posts. */
+static void
+post_conversation(VfEngine *self, const VfChat *chat, guint position, guint removed, guint added)
+{
+  Post *p = g_new0(Post, 1);
+  p->signal = POST_CONVERSATION;
+  p->position = position;
+  p->removed = removed;
+  p->added = g_ptr_array_new_with_free_func(g_object_unref);
+  uint32_t images = 0, videos = 0;
+  for (guint m = 0; m < position + added; m++) {
+    const VfChatMessage *message = chat->messages->pdata[m];
+    if (m < position) {
+      for (guint k = 0; k < message->parts->len; k++) {
+        const VfChatPart *part = message->parts->pdata[k];
+        if (part->kind != VF_CHAT_PART_TEXT)
+          vf_chat_media_number_next(part->kind, &images, &videos);
+      }
+      continue;
+    }
+    g_ptr_array_add(p->added, vf_conversation_message_new(message, &images, &videos));
+  }
   post(self, p);
 }
 
@@ -331,12 +367,15 @@ run_send(VfEngine *self, Job *job)
   VfChat *chat = vf_session_chat(self->session);
   guint before = chat->messages->len;
   append_draft(chat, job->draft);
+  guint asked = chat->messages->len - before;
 
   g_autoptr(GError) error = NULL;
   VfTurnStats *stats = g_new0(VfTurnStats, 1);
   GCancellable *cancellable = g_task_get_cancellable(job->task);
   if (!g_cancellable_set_error_if_cancelled(cancellable, &error) &&
       vf_session_generate(self->session, &opts, on_text, self, cancellable, stats, &error)) {
+    /* The question and the answer enter the view together, after the answer's last piece of text. */
+    post_conversation(self, chat, before, 0, asked + 1);
     g_task_return_pointer(job->task, stats, g_free);
     return;
   }
@@ -393,13 +432,20 @@ worker_main(gpointer data)
     case JOB_TRUNCATE:
       if (self->session) {
         /* The prompt cache and the KV cache keep what still matches the shorter conversation. */
-        GPtrArray *messages = vf_session_chat(self->session)->messages;
-        g_ptr_array_set_size(messages, MIN(job->keep_messages, messages->len));
+        VfChat *chat = vf_session_chat(self->session);
+        guint len = chat->messages->len, keep = MIN(job->keep_messages, len);
+        g_ptr_array_set_size(chat->messages, keep);
+        post_conversation(self, chat, keep, len - keep, 0);
       }
       break;
     case JOB_RESET:
-      if (self->session)
+      if (self->session) {
+        VfChat *chat = vf_session_chat(self->session);
+        post_conversation(self, chat, 0, chat->messages->len, 0);
         vf_session_reset(self->session);
+      } else if (self->kept_chat) {
+        post_conversation(self, self->kept_chat, 0, self->kept_chat->messages->len, 0);
+      }
       g_clear_pointer(&self->kept_chat, vf_chat_free);
       break;
     case JOB_QUIT:
@@ -557,6 +603,8 @@ vf_engine_has_model(VfEngine *self)
   return loaded;
 }
 
+GListModel *vf_engine_get_conversation(VfEngine *self) { return G_LIST_MODEL(self->conversation); }
+
 guint
 vf_engine_get_validation_messages(VfEngine *self)
 {
@@ -609,6 +657,7 @@ vf_engine_finalize(GObject *object)
   VfEngine *self = VF_ENGINE(object);
   g_async_queue_unref(self->jobs);
   g_clear_pointer(&self->info, vf_engine_model_info_free);
+  g_clear_object(&self->conversation);
   g_main_context_unref(self->main_context);
   g_mutex_clear(&self->lock);
   G_OBJECT_CLASS(vf_engine_parent_class)->finalize(object);
@@ -638,6 +687,7 @@ vf_engine_init(VfEngine *self)
   g_mutex_init(&self->lock);
   self->main_context = g_main_context_ref_thread_default();
   self->jobs = g_async_queue_new();
+  self->conversation = g_list_store_new(VF_TYPE_CONVERSATION_MESSAGE);
   self->max_new_tokens = 512;
   self->label_media = TRUE;
 }

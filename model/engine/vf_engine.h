@@ -18,6 +18,7 @@
 #include <gio/gio.h>
 
 #include "vf_chat.h"
+#include "vf_conversation.h"
 #include "vf_engine_error.h"
 #include "vf_preprocess.h"
 #include "vf_turn_stats.h"
@@ -56,6 +57,11 @@ VfEngine *vf_engine_new(void);
  * last load released it and failed. */
 VfEngineModelInfo *vf_engine_get_model_info(VfEngine *self);
 gboolean vf_engine_has_model(VfEngine *self);
+/* The conversation as a GListModel of VfConversationMessage (vf_conversation.h), owned by the engine and changed
+ * on the main context as the worker changes its own: a successful turn adds its question and answer (after the
+ * answer's last "text"); a failed or stopped-before-the-first-token turn adds nothing; truncate and reset remove
+ * messages. A new model keeps it. */
+GListModel *vf_engine_get_conversation(VfEngine *self);
 /* Validation-layer messages the device has reported so far (0 without VF_VALIDATE). */
 guint vf_engine_get_validation_messages(VfEngine *self);
 

@@ -358,6 +358,7 @@ push_row(const uint8_t *rgb, uint32_t y, void *user)
 VfImage *
 vf_image_file_decode_resized(VfImageFile *file, uint32_t width, uint32_t height, GError **error)
 {
+  vf_media_stats_count(VF_MEDIA_STAT_IMAGE_DECODE);
   g_autoptr(VfImage) image = vf_image_new(width, height, error);
   g_autoptr(VfResampleStream) stream =
     image ? vf_resample_stream_new(file->width, file->height, image->rgb, width, height, error) : NULL;

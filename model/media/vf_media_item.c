@@ -448,19 +448,22 @@ vf_media_item_check(const VfMediaItem *item, GError **error)
   return TRUE;
 }
 
-/* The picture's pixels: kept from an earlier decode, or decoded now (and kept). */
+/* The picture's pixels at qwen-vl-utils' fetch size (width × height): kept from an earlier decode at that
+ * size, or decoded now (and kept) through the banded decoder, which resizes rows as they come, so memory follows
+ * the fetch size and not the header's (a 65500 × 2700 bomb never holds its 530 MB of RGB). The bytes equal
+ * a whole decode resized afterwards. */
 static const VfImage *
-decoded_pixels(VfMediaItem *item, GError **error)
+decoded_pixels(VfMediaItem *item, uint32_t width, uint32_t height, GError **error)
 {
-  if (item->pixels && (item->pixels->width != item->width || item->pixels->height != item->height))
-    g_clear_pointer(&item->pixels, vf_image_free); /* a PDF page rendered for another budget */
-  if (item->pixels)
+  if (item->pixels && item->pixels->width == width && item->pixels->height == height)
     return item->pixels;
+  g_clear_pointer(&item->pixels, vf_image_free);
   if (item->pdf) {
+    /* A page renders straight at the fetch size (its plan's size: the resize after it is a copy). */
     if (!vf_media_item_check(item, error))
       return NULL;
     g_mutex_lock(&item->pdf_lock);
-    item->pixels = vf_pdf_render(item->pdf, item->pdf_page, item->width, item->height, error);
+    item->pixels = vf_pdf_render(item->pdf, item->pdf_page, width, height, error);
     g_mutex_unlock(&item->pdf_lock);
     return item->pixels;
   }
@@ -471,7 +474,7 @@ decoded_pixels(VfMediaItem *item, GError **error)
       return NULL;
     file = reopened;
   }
-  item->pixels = vf_image_file_decode(file, error);
+  item->pixels = vf_image_file_decode_resized(file, width, height, error);
   if (item->pixels && !item->damage && vf_image_file_damage(file))
     item->damage = g_strdup(vf_image_file_damage(file));
   return item->pixels;
@@ -539,7 +542,16 @@ vf_media_item_thumbnail(VfMediaItem *item, uint32_t max_side, uint32_t *side, GE
 {
   g_return_val_if_fail(max_side > 0, NULL);
   if (item->kind == VF_MEDIA_IMAGE) {
-    const VfImage *pixels = decoded_pixels(item, error);
+    /* At the fetch size the encode will want: the item's plan, or the default one (what a send without
+     * settings uses), so that one decode serves both. */
+    VfImagePlan plan;
+    VfImageProcessorConfig defaults;
+    vf_image_processor_config_default(&defaults);
+    if (item->planned)
+      plan = item->plan.image;
+    else if (!vf_image_plan(item->width, item->height, NULL, &defaults, &plan, error))
+      return NULL;
+    const VfImage *pixels = decoded_pixels(item, plan.fetch_width, plan.fetch_height, error);
     return pixels ? square_thumbnail(pixels, max_side, side) : NULL;
   }
   if (!item->video) {
@@ -554,12 +566,14 @@ VfImageInput *
 vf_media_item_image_input(VfMediaItem *item, GError **error)
 {
   g_return_val_if_fail(item->planned && item->kind == VF_MEDIA_IMAGE, NULL);
-  const VfImage *pixels = decoded_pixels(item, error);
+  const VfImage *pixels = decoded_pixels(item, item->plan.image.fetch_width, item->plan.image.fetch_height, error);
   if (!pixels)
     return NULL;
   VfImageInput *input = vf_image_input_new_from_image(pixels, &item->plan.image_options, &item->config, error);
   if (!input)
     g_prefix_error(error, "%s: ", item->name);
+  else
+    input->damage = g_strdup(item->damage);
   return input;
 }
 

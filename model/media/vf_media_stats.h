@@ -10,7 +10,7 @@
 
 typedef struct {
   guint image_headers;  /* vf_image_file_open*: an encoded picture's header read (and its size checked) */
-  guint image_decodes;  /* vf_image_file_decode: a picture decoded to RGB */
+  guint image_decodes;  /* vf_image_file_decode(_resized): a picture decoded to RGB */
   guint url_fetches;    /* vf_image_url_fetch: an http(s) download started */
   guint video_counts;   /* vf_video_file_count_packets: a video file demuxed to count its frames */
   guint video_decodes;  /* vf_video_file_read_frames: a pass decoding frames of a video file */
