@@ -1,5 +1,4 @@
 /* viewfinder-cli as a user runs it: the streamed answer and its errors. */
-#include <cairo-pdf.h>
 #include <gio/gio.h>
 #include <glib.h>
 #include <json-glib/json-glib.h>
@@ -8,6 +7,7 @@
 #include <string.h>
 #include "vf_test_data.h"
 #include "vf_test_hub.h"
+#include "vf_test_pdf.h"
 
 /* Runs viewfinder-cli with `args`; returns its exit status, stdout and stderr. */
 static int
@@ -264,29 +264,7 @@ test_ocr_batch_equals_sequential(void)
   g_rmdir(tmp);
 }
 
-/* A PDF with `n` pages of the given sizes in points, "Page N" written on each (as tests/test_pdf.c makes). */
-static void
-write_pdf(const char *path, guint n, const double (*sizes)[2])
-{
-  cairo_surface_t *surface = cairo_pdf_surface_create(path, sizes[0][0], sizes[0][1]);
-  cairo_t *cr = cairo_create(surface);
-  for (guint i = 0; i < n; i++) {
-    cairo_pdf_surface_set_size(surface, sizes[i][0], sizes[i][1]);
-    cairo_set_font_size(cr, 48);
-    cairo_set_source_rgb(cr, 0, 0, 0);
-    cairo_move_to(cr, sizes[i][0] * 0.1, sizes[i][1] * 0.1 + 48);
-    g_autofree char *text = g_strdup_printf("Page %u", i + 1);
-    cairo_show_text(cr, text);
-    cairo_show_page(cr);
-  }
-  cairo_destroy(cr);
-  cairo_surface_finish(surface);
-  g_assert_cmpint(cairo_surface_status(surface), ==, CAIRO_STATUS_SUCCESS);
-  cairo_surface_destroy(surface);
-}
-
-/* A4, letter and landscape A4: under 20000 pixels each renders at 112×168 (168×112), 24 visual tokens. */
-static const double three_pages[3][2] = {{595.276, 841.89}, {612.0, 792.0}, {841.89, 595.276}};
+/* vf_test_three_pages under 20000 pixels each renders at 112×168 (168×112): 24 visual tokens. */
 
 /* The prompt_tokens of a `chat --json` run with these --image arguments (-1 and its stderr when it fails). */
 static gint64
@@ -327,7 +305,7 @@ test_chat_pdf_pages(void)
 {
   g_autofree char *tmp = g_dir_make_tmp("vf-cli-pdf-XXXXXX", NULL);
   g_autofree char *pdf = g_build_filename(tmp, "three.pdf", NULL);
-  write_pdf(pdf, 3, three_pages);
+  vf_test_write_pdf(pdf, 3, vf_test_three_pages);
   g_autofree char *page2 = g_strdup_printf("%s#page=2", pdf);
   g_autofree char *page3 = g_strdup_printf("%s#page=3", pdf);
   const char *one[] = {page2, NULL}, *other[] = {page3, NULL}, *all[] = {pdf, NULL};

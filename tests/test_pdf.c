@@ -4,19 +4,13 @@
  * qwen-vl-utils' formula in Python), the render is white paper with the text where it was drawn; page ranges
  * and "#page=N" sources parse; an encrypted PDF, a truncated one, a text file named .pdf and an empty file each
  * get their own error; a 500-page PDF opens without its memory growing with the page count. */
-#include <cairo-pdf.h>
-#include <cairo.h>
 #include <glib/gstdio.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "vf_pdf.h"
-
-#define A4_W 595.276
-#define A4_H 841.89
-#define LETTER_W 612.0
-#define LETTER_H 792.0
+#include "vf_test_pdf.h"
 
 static char *tmp_dir;
 
@@ -26,35 +20,12 @@ tmp_path(const char *name)
   return g_build_filename(tmp_dir, name, NULL);
 }
 
-/* One page per size, each with "Page N" in 48-pt type whose top-left corner is 10 % in from the top left. */
-static void
-write_pdf(const char *path, guint n, const double (*sizes)[2])
-{
-  cairo_surface_t *surface = cairo_pdf_surface_create(path, sizes[0][0], sizes[0][1]);
-  cairo_t *cr = cairo_create(surface);
-  for (guint i = 0; i < n; i++) {
-    cairo_pdf_surface_set_size(surface, sizes[i][0], sizes[i][1]);
-    cairo_select_font_face(cr, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_BOLD);
-    cairo_set_font_size(cr, 48);
-    cairo_set_source_rgb(cr, 0, 0, 0);
-    cairo_move_to(cr, sizes[i][0] * 0.1, sizes[i][1] * 0.1 + 48);
-    g_autofree char *text = g_strdup_printf("Page %u", i + 1);
-    cairo_show_text(cr, text);
-    cairo_show_page(cr);
-  }
-  cairo_destroy(cr);
-  cairo_surface_finish(surface);
-  g_assert_cmpint(cairo_surface_status(surface), ==, CAIRO_STATUS_SUCCESS);
-  cairo_surface_destroy(surface);
-}
-
-static const double three_pages[3][2] = {{A4_W, A4_H}, {LETTER_W, LETTER_H}, {A4_H, A4_W}};
 
 static char *
 three_page_pdf(void)
 {
   char *path = tmp_path("three-pages.pdf");
-  write_pdf(path, 3, three_pages);
+  vf_test_write_pdf(path, 3, vf_test_three_pages);
   return path;
 }
 
@@ -82,8 +53,8 @@ test_pages_sizes_and_render(void)
   for (guint i = 0; i < 3; i++) {
     double w = 0, h = 0;
     vf_pdf_page_size(pdf, i, &w, &h);
-    g_assert_cmpfloat_with_epsilon(w, three_pages[i][0], 0.01);
-    g_assert_cmpfloat_with_epsilon(h, three_pages[i][1], 0.01);
+    g_assert_cmpfloat_with_epsilon(w, vf_test_three_pages[i][0], 0.01);
+    g_assert_cmpfloat_with_epsilon(h, vf_test_three_pages[i][1], 0.01);
   }
 
   /* qwen-vl-utils' smart_resize of each page, at 2048 and 256 visual tokens (Python, see the file comment). */
@@ -271,10 +242,10 @@ test_many_pages(void)
   g_autofree char *path = tmp_path("long.pdf");
   double(*sizes)[2] = g_malloc(500 * sizeof *sizes);
   for (guint i = 0; i < 500; i++) {
-    sizes[i][0] = A4_W;
-    sizes[i][1] = A4_H;
+    sizes[i][0] = VF_TEST_A4_W;
+    sizes[i][1] = VF_TEST_A4_H;
   }
-  write_pdf(path, 500, (const double(*)[2])sizes);
+  vf_test_write_pdf(path, 500, (const double(*)[2])sizes);
   g_free(sizes);
   GStatBuf st;
   g_assert_cmpint(g_stat(path, &st), ==, 0);
