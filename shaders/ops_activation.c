@@ -19,9 +19,10 @@ typedef struct {
 } SiluMulPush;
 
 void
-vf_op_silu_mul(VfCmd *cmd, const VfBuffer *x, uint32_t rows, uint32_t row_stride, uint32_t gate, uint32_t up,
-               uint32_t width, const VfBuffer *y)
+vf_op_silu_mul(VfCmd *cmd, const VfBuffer *x, const VfSiluMulShape *shape, const VfBuffer *y)
 {
+  uint32_t rows = shape->rows, row_stride = shape->row_stride, gate = shape->gate, up = shape->up;
+  uint32_t width = shape->width;
   VfDevice *dev = vf_cmd_device(cmd);
   if ((uint64_t)gate + width > row_stride || (uint64_t)up + width > row_stride) {
     vf_ops_fail(cmd, "silu_mul", "columns gate %u / up %u + width %u exceed a row of %u floats", gate, up, width,

@@ -4,10 +4,17 @@
 #include "ops_common.h"
 #include "ops_reduce.h"
 
-/* Y[r, i] = silu(X[r, gate + i]) · X[r, up + i],  i < width; X rows of `row_stride` floats,
- * Y [rows, width] contiguous. silu(u) = u / (1 + exp(−u)). */
-void vf_op_silu_mul(VfCmd *cmd, const VfBuffer *x, uint32_t rows, uint32_t row_stride, uint32_t gate,
-                    uint32_t up, uint32_t width, const VfBuffer *y);
+typedef struct {
+  uint32_t rows;
+  uint32_t row_stride; /* floats per row of X */
+  uint32_t gate;       /* first column of the gate half */
+  uint32_t up;         /* first column of the up half */
+  uint32_t width;      /* columns of each half, and of Y */
+} VfSiluMulShape;
+
+/* Y[r, i] = silu(X[r, gate + i]) · X[r, up + i],  i < width; Y [rows, width] contiguous.
+ * silu(u) = u / (1 + exp(−u)). */
+void vf_op_silu_mul(VfCmd *cmd, const VfBuffer *x, const VfSiluMulShape *shape, const VfBuffer *y);
 
 /* Y = X · sigmoid(1.702 · X), n elements; Y may alias X. */
 void vf_op_quick_gelu(VfCmd *cmd, const VfBuffer *x, const VfBuffer *y, uint32_t n);

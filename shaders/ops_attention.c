@@ -217,9 +217,11 @@ cache_fits(const VfKvCache *cache)
 }
 
 void
-vf_op_kv_store(VfCmd *cmd, const VfBuffer *qkv, uint32_t rows, uint32_t row_stride, uint32_t k_offset,
-               uint32_t v_offset, const VfKvCache *cache, const VfBuffer *seq)
+vf_op_kv_store(VfCmd *cmd, const VfBuffer *qkv, const VfKvStoreShape *shape, const VfKvCache *cache,
+               const VfBuffer *seq)
 {
+  uint32_t rows = shape->rows, row_stride = shape->row_stride, k_offset = shape->k_offset;
+  uint32_t v_offset = shape->v_offset;
   if (rows == 0)
     return;
   uint32_t width = cache->kv_heads * cache->head_dim;

@@ -37,12 +37,19 @@ gboolean vf_ops_kv_dtype(VfDType *dtype, GError **error);
 /* Bytes of K (or V) of one layer's cache. */
 uint64_t vf_kv_cache_bytes(const VfKvCache *cache);
 
+/* Where the new keys and values sit in the fused qkv rows. */
+typedef struct {
+  uint32_t rows;       /* tokens */
+  uint32_t row_stride; /* floats per qkv row */
+  uint32_t k_offset;   /* first column of k, kv_heads·head_dim wide */
+  uint32_t v_offset;   /* first column of v, as wide */
+} VfKvStoreShape;
+
 /* Copies the new keys and values of `rows` tokens into the cache at token index seq[0] .. seq[0] + rows − 1.
- * qkv: rows of `row_stride` floats; k at column k_offset, v at v_offset, each kv_heads·head_dim wide.
  * seq: uint32 [1] in a buffer (so a recorded step can be replayed with a new length). Tokens at or past
  * the capacity are not stored (the host, which knows the length, checks it before submitting). */
-void vf_op_kv_store(VfCmd *cmd, const VfBuffer *qkv, uint32_t rows, uint32_t row_stride, uint32_t k_offset,
-                    uint32_t v_offset, const VfKvCache *cache, const VfBuffer *seq);
+void vf_op_kv_store(VfCmd *cmd, const VfBuffer *qkv, const VfKvStoreShape *shape, const VfKvCache *cache,
+                    const VfBuffer *seq);
 
 /* Causal attention of `rows` new queries over the cache (GQA: query head h uses kv head
  * h / (heads / kv_heads)). Query i is the token at index seq[0] + i and sees cache tokens

@@ -18,10 +18,12 @@ typedef struct {
 } RopePush;
 
 void
-vf_op_rope(VfCmd *cmd, const VfBuffer *x, uint32_t rows, uint32_t row_stride, uint32_t heads, uint32_t head_dim,
-           const VfBuffer *positions, const uint32_t sections[3], const VfBuffer *cos_table,
-           const VfBuffer *sin_table, uint32_t max_position)
+vf_op_rope(VfCmd *cmd, const VfBuffer *x, const VfRopeShape *shape, const VfBuffer *positions,
+           const VfBuffer *cos_table, const VfBuffer *sin_table)
 {
+  uint32_t rows = shape->rows, row_stride = shape->row_stride, heads = shape->heads, head_dim = shape->head_dim;
+  const uint32_t *sections = shape->sections;
+  uint32_t max_position = shape->max_position;
   VfDevice *dev = vf_cmd_device(cmd);
   uint32_t freqs = head_dim / 2;
   if (head_dim == 0 || head_dim % 2 != 0) {

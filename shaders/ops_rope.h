@@ -23,6 +23,14 @@
 
 #include "ops_common.h"
 
-void vf_op_rope(VfCmd *cmd, const VfBuffer *x, uint32_t rows, uint32_t row_stride, uint32_t heads,
-                uint32_t head_dim, const VfBuffer *positions, const uint32_t sections[3],
-                const VfBuffer *cos_table, const VfBuffer *sin_table, uint32_t max_position);
+typedef struct {
+  uint32_t rows;
+  uint32_t row_stride;   /* floats per row of X */
+  uint32_t heads;        /* heads rotated, from column 0 */
+  uint32_t head_dim;
+  uint32_t sections[3];  /* frequencies per position stream, summing to head_dim / 2 */
+  uint32_t max_position; /* rows of the cos/sin tables */
+} VfRopeShape;
+
+void vf_op_rope(VfCmd *cmd, const VfBuffer *x, const VfRopeShape *shape, const VfBuffer *positions,
+                const VfBuffer *cos_table, const VfBuffer *sin_table);

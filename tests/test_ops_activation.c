@@ -171,7 +171,8 @@ check_silu_mul(uint32_t rows, uint32_t width, uint32_t gate, uint32_t up, uint32
     }
   VfBuffer bx = vf_test_upload(x, nx * 4), by = vf_test_upload(NULL, ny * 4);
   VfCmd *cmd = vf_test_cmd();
-  vf_op_silu_mul(cmd, &bx, rows, row_stride, gate, up, width, &by);
+  VfSiluMulShape shape = {.rows = rows, .row_stride = row_stride, .gate = gate, .up = up, .width = width};
+  vf_op_silu_mul(cmd, &bx, &shape, &by);
   vf_test_submit(cmd);
   vf_test_download(&by, got, ny * 4);
   g_autofree char *what = g_strdup_printf("silu_mul %ux%u (gate %u, up %u, stride %u)", rows, width, gate, up,

@@ -214,7 +214,9 @@ record_step(VfCmd *cmd, VfAttentionVariant variant, const CausalData *d, const V
 {
   const CausalCase *c = &d->c;
   uint32_t hd = c->head_dim;
-  vf_op_kv_store(cmd, qkv, c->rows, d->stride, c->heads * hd, (c->heads + c->kv_heads) * hd, cache, seq);
+  VfKvStoreShape store = {
+    .rows = c->rows, .row_stride = d->stride, .k_offset = c->heads * hd, .v_offset = (c->heads + c->kv_heads) * hd};
+  vf_op_kv_store(cmd, qkv, &store, cache, seq);
   vf_op_attention_causal_variant(cmd, variant, qkv, c->rows, d->stride, c->heads, cache, seq, c->key_begin, out);
 }
 
@@ -545,7 +547,8 @@ test_errors(void)
   expect_error(cmd, "do not fit");
 
   cmd = vf_test_cmd();
-  vf_op_kv_store(cmd, &big, 2, 100, 0, 64, &cache, &small); /* v past the row */
+  VfKvStoreShape past = {.rows = 2, .row_stride = 100, .k_offset = 0, .v_offset = 64}; /* v past the row */
+  vf_op_kv_store(cmd, &big, &past, &cache, &small);
   expect_error(cmd, "kv_store");
 
   cmd = vf_test_cmd();

@@ -64,7 +64,10 @@ check_rope(const RopeCase *c)
   VfBuffer bx = vf_test_upload(x, n * 4), bp = vf_test_upload(pos, 3 * c->rows * 4);
   VfBuffer bc = vf_test_upload(t->cos, table_bytes), bs = vf_test_upload(t->sin, table_bytes);
   VfCmd *cmd = vf_test_cmd();
-  vf_op_rope(cmd, &bx, c->rows, stride, heads, c->head_dim, &bp, c->sections, &bc, &bs, c->max_position);
+  VfRopeShape shape = {.rows = c->rows, .row_stride = stride, .heads = heads, .head_dim = c->head_dim,
+                       .max_position = c->max_position};
+  memcpy(shape.sections, c->sections, sizeof shape.sections);
+  vf_op_rope(cmd, &bx, &shape, &bp, &bc, &bs);
   vf_test_submit(cmd);
   g_autofree float *got = g_new(float, n);
   vf_test_download(&bx, got, n * 4);
@@ -118,9 +121,10 @@ static void
 test_rope_bad_sections(void)
 {
   VfBuffer x = vf_test_upload(NULL, 4096), pos = vf_test_upload(NULL, 64), table = vf_test_upload(NULL, 4096);
-  const uint32_t bad[3] = {4, 6, 5}; /* sums to 15, not 16 */
+  /* sections sum to 15, not 16 */
+  VfRopeShape bad = {.rows = 2, .row_stride = 64, .heads = 1, .head_dim = 32, .sections = {4, 6, 5}, .max_position = 8};
   VfCmd *cmd = vf_test_cmd();
-  vf_op_rope(cmd, &x, 2, 64, 1, 32, &pos, bad, &table, &table, 8);
+  vf_op_rope(cmd, &x, &bad, &pos, &table, &table);
   g_autoptr(GError) error = NULL;
   g_assert_false(vf_cmd_submit(cmd, &error));
   g_assert_nonnull(strstr(error->message, "sections"));

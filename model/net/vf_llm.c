@@ -255,27 +255,31 @@ record_layers(VfLlm *llm, VfCmd *cmd, uint32_t rows, VfLlmSequence *const *seqs,
   VfBuffer gu = rows_of(&llm->gu, 2 * I * 4, 0, rows);
   VfBuffer act = rows_of(&llm->act, I * 4, 0, rows);
   VfBuffer positions = vf_buffer_slice(&llm->positions, 0, 3ull * rows * 4);
+  /* q and k heads sit side by side at the start of each qkv row. */
+  VfRopeShape rope = {.rows = rows, .row_stride = llm->qkv_width, .heads = c->heads + c->kv_heads,
+                      .head_dim = c->head_dim, .max_position = llm->context};
+  memcpy(rope.sections, c->mrope_section, sizeof rope.sections);
+  VfSiluMulShape silu_mul = {.rows = rows, .row_stride = 2 * I, .gate = 0, .up = I, .width = I};
 
   for (uint32_t l = 0; l < c->layers; l++) {
     const VfLlmLayer *L = &w->layers[l];
     vf_op_rmsnorm(cmd, &x, &L->attn_norm, &xn, rows, H, c->rms_eps);
     vf_op_matmul(cmd, &xn, rows, &L->qkv, &L->qkv_bias, NULL, &qkv);
-    /* q and k heads sit side by side at the start of each qkv row. */
-    vf_op_rope(cmd, &qkv, rows, llm->qkv_width, c->heads + c->kv_heads, c->head_dim, &positions,
-               c->mrope_section, &llm->rope_cos, &llm->rope_sin, llm->context);
+    vf_op_rope(cmd, &qkv, &rope, &positions, &llm->rope_cos, &llm->rope_sin);
     for (uint32_t g = 0; g < nseqs; g++) {
       uint32_t first = nseqs == 1 ? 0 : g, count = nseqs == 1 ? rows : 1;
       VfBuffer q = rows_of(&llm->qkv, llm->qkv_width * 4, first, count);
       VfBuffer a = rows_of(&llm->attn, H * 4, first, count);
       VfLlmSequence *sq = seqs[g];
-      vf_op_kv_store(cmd, &q, count, llm->qkv_width, H, H + K, &sq->cache[l], &sq->seq);
+      VfKvStoreShape store = {.rows = count, .row_stride = llm->qkv_width, .k_offset = H, .v_offset = H + K};
+      vf_op_kv_store(cmd, &q, &store, &sq->cache[l], &sq->seq);
       vf_op_attention_causal(cmd, &q, count, llm->qkv_width, c->heads, &sq->cache[l], &sq->seq, sq->key_begin,
                              &a);
     }
     vf_op_matmul(cmd, &attn, rows, &L->o, NULL, &x, &x);
     vf_op_rmsnorm(cmd, &x, &L->mlp_norm, &xn, rows, H, c->rms_eps);
     vf_op_matmul(cmd, &xn, rows, &L->gate_up, NULL, NULL, &gu);
-    vf_op_silu_mul(cmd, &gu, rows, 2 * I, 0, I, I, &act);
+    vf_op_silu_mul(cmd, &gu, &silu_mul, &act);
     vf_op_matmul(cmd, &act, rows, &L->down, NULL, &x, &x);
     if (l == 0 && trace_layer0)
       vf_cmd_copy(cmd, &x, trace_layer0, (uint64_t)rows * H * 4);

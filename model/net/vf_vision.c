@@ -315,10 +315,10 @@ record_block(VfVision *v, VfCmd *cmd, const Plan *p, const Buffers *b, const VfV
   }
   /* q and k heads sit side by side at the start of each qkv row: 2·heads heads to rotate. Streams 1 and
    * 2 of the positions are the patch's row and column; sections [0, F/2, F/2]. */
-  uint32_t sections[3];
-  vf_rope_vision_sections(v->head_dim, sections);
-  vf_op_rope(cmd, &b->qkv, p->n, 3 * E, 2 * v->heads, v->head_dim, &b->positions, sections, &b->rope_cos,
-             &b->rope_sin, p->max_side);
+  VfRopeShape rope = {.rows = p->n, .row_stride = 3 * E, .heads = 2 * v->heads, .head_dim = v->head_dim,
+                      .max_position = p->max_side};
+  vf_rope_vision_sections(v->head_dim, rope.sections);
+  vf_op_rope(cmd, &b->qkv, &rope, &b->positions, &b->rope_cos, &b->rope_sin);
 
   uint32_t rows;
   for (uint32_t first = 0; first < p->n; first += rows) {
