@@ -93,7 +93,7 @@ run_answer(VfDevice *dev, const VfConfig *config, const VfWeights *weights, cons
   }
 
   VfLlmOptions opts = {.context = n + 16};
-  VfVision *vision = vf_vision_create(dev, config, weights, error);
+  VfVision *vision = vf_vision_create(dev, config, weights, 0, error);
   VfLlm *llm = vision ? vf_llm_create(dev, config, weights, &opts, error) : NULL;
   VfLlmSequence *seq = llm ? vf_llm_sequence_new(llm, error) : NULL;
   gboolean ok = seq != NULL;

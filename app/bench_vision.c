@@ -165,7 +165,7 @@ vf_cli_bench_vision(int argc, char **argv)
     fprintf(stderr, "viewfinder-cli bench vision: %s\n", error->message);
     return 1;
   }
-  VfVision *vision = vf_vision_create(dev, config, weights, &error);
+  VfVision *vision = vf_vision_create(dev, config, weights, 0, &error);
   int rc = vision ? 0 : 1;
   if (!vision)
     fprintf(stderr, "viewfinder-cli bench vision: %s\n", error->message);

@@ -161,7 +161,7 @@ run_case(const Case *c, const Model *m, const Config *config)
   if (config->kernels)
     g_setenv("VF_KERNELS", config->kernels, TRUE);
   g_autoptr(GError) error = NULL;
-  VfVision *vision = vf_vision_create(vf_test_device(), m->config, m->weights, &error);
+  VfVision *vision = vf_vision_create(vf_test_device(), m->config, m->weights, 0, &error);
   g_assert_no_error(error);
   vf_vision_set_chunk(vision, config->chunk);
 
@@ -230,7 +230,7 @@ test_errors(void)
 {
   Model m = model_load("tiny-a");
   g_autoptr(GError) error = NULL;
-  VfVision *vision = vf_vision_create(vf_test_device(), m.config, m.weights, &error);
+  VfVision *vision = vf_vision_create(vf_test_device(), m.config, m.weights, 0, &error);
   g_assert_no_error(error);
   g_autofree float *pixels = vf_test_random(16 * 1176, -1, 1, 3);
   VfArenaStats before, after;
@@ -284,7 +284,7 @@ test_video_groups(void)
   const uint32_t chunks[] = {0, 8, 28};
   for (size_t i = 0; i < G_N_ELEMENTS(chunks); i++) {
     g_autoptr(GError) error = NULL;
-    VfVision *vision = vf_vision_create(vf_test_device(), m->config, m->weights, &error);
+    VfVision *vision = vf_vision_create(vf_test_device(), m->config, m->weights, 0, &error);
     g_assert_no_error(error);
     vf_vision_set_chunk(vision, chunks[i]);
     VfVisionTrace trace = {.merger_out = i == 0 ? want : got, .cu_seqlens = cu};
@@ -302,7 +302,7 @@ test_video_groups(void)
   }
   /* And encoding each item alone gives the same rows (groups never see each other). */
   g_autoptr(GError) error = NULL;
-  VfVision *vision = vf_vision_create(vf_test_device(), m->config, m->weights, &error);
+  VfVision *vision = vf_vision_create(vf_test_device(), m->config, m->weights, 0, &error);
   g_assert_no_error(error);
   VfVisionTrace trace = {.merger_out = got};
   VfBuffer out = {0};
@@ -328,7 +328,7 @@ test_scratch_linear(void)
     uint32_t n = grids[i].h * grids[i].w;
     g_autofree float *pixels = vf_test_random((size_t)n * 1176, -2, 2, 5);
     g_autoptr(GError) error = NULL;
-    VfVision *vision = vf_vision_create(vf_test_device(), m->config, m->weights, &error);
+    VfVision *vision = vf_vision_create(vf_test_device(), m->config, m->weights, 0, &error);
     VfBuffer out = {0};
     g_assert_true(vf_vision_encode(vision, pixels, n, &grids[i], 1, &out, NULL, &error));
     g_assert_no_error(error);
@@ -340,6 +340,55 @@ test_scratch_linear(void)
                  bytes[0], bytes[1]);
   g_assert_cmpuint(bytes[1], <, 9 * bytes[0]); /* 8× plus alignment slack */
   g_assert_cmpuint(bytes[1], >, bytes[0]);
+  model_free(&model);
+}
+
+/* Encodes `grid` of random pixels (seed) with `vision`; the merger output comes back in a new array. */
+static float *
+encode_random(VfVision *vision, const Model *m, VfGrid grid, uint64_t seed)
+{
+  uint32_t n = grid.t * grid.h * grid.w;
+  size_t nm = (size_t)n / 4 * m->config->vision.out_hidden;
+  g_autofree float *pixels = vf_test_random((size_t)n * 1176, -2, 2, seed);
+  float *merger = g_new(float, nm);
+  VfVisionTrace trace = {.merger_out = merger};
+  VfBuffer out = {0};
+  g_autoptr(GError) error = NULL;
+  g_assert_true(vf_vision_encode(vision, pixels, n, &grid, 1, &out, &trace, &error));
+  g_assert_no_error(error);
+  vf_buffer_release(vf_test_device(), &out);
+  return merger;
+}
+
+/* The scratch is planned once per tower, for the largest item: encodes of different sizes within it plan
+ * nothing again and give bit for bit what a tower planned for each alone gives; only a larger item plans
+ * again. */
+static void
+test_scratch_planned_once(void)
+{
+  Model model = model_load("tiny-a");
+  const Model *m = &model;
+  VfGrid grids[] = {{1, 16, 16}, {1, 8, 12}, {2, 4, 8}, {1, 32, 64}};
+  size_t H = m->config->vision.out_hidden;
+  g_autoptr(GError) error = NULL;
+  VfVision *vision = vf_vision_create(vf_test_device(), m->config, m->weights, 1024, &error);
+  g_assert_no_error(error);
+  g_assert_cmpuint(vf_vision_plans(vision), ==, 0);
+  for (size_t i = 0; i < G_N_ELEMENTS(grids); i++) {
+    VfGrid g = grids[i];
+    uint32_t n = g.t * g.h * g.w;
+    g_autofree float *got = encode_random(vision, m, g, 20 + i);
+    g_assert_cmpuint(vf_vision_plans(vision), ==, n <= 1024 ? 1 : 2);
+    VfVision *alone = vf_vision_create(vf_test_device(), m->config, m->weights, 0, &error);
+    g_assert_no_error(error);
+    g_autofree float *want = encode_random(alone, m, g, 20 + i);
+    g_assert_cmpuint(vf_vision_plans(alone), ==, 1);
+    vf_vision_free(alone);
+    g_assert_cmpmem(got, n / 4 * H * 4, want, n / 4 * H * 4);
+  }
+  g_test_message("%u scratch plans for %zu encodes (the last past the planned 1024 patches)",
+                 vf_vision_plans(vision), G_N_ELEMENTS(grids));
+  vf_vision_free(vision);
   model_free(&model);
 }
 
@@ -361,6 +410,7 @@ main(int argc, char **argv)
   g_test_add_func("/vision/groups", test_groups);
   g_test_add_func("/vision/video_groups", test_video_groups);
   g_test_add_func("/vision/scratch_linear", test_scratch_linear);
+  g_test_add_func("/vision/scratch_planned_once", test_scratch_planned_once);
   g_test_add_func("/vision/errors", test_errors);
   return vf_test_finish();
 }

@@ -46,18 +46,26 @@ vision_weight_bytes(const VfConfig *c)
          (E4 + c->hidden) * 4;
 }
 
-/* vf_vision_encode's peak for N patches: x and qkv over all rows, chunks of the row-wise passes, the
- * merger output, positions. (The pixels [N, 1176] are released before qkv is allocated.) */
+/* vf_vision_encode's scratch for N patches: x and qkv over all rows (the pixels [N, 1176] share qkv's memory),
+ * chunks of the row-wise passes, the merger output, positions. */
 static uint64_t
 vision_scratch_bytes(const VfConfig *c, uint64_t N)
 {
   const VfVisionConfig *v = &c->vision;
   uint64_t E = v->embed_dim, unit = (uint64_t)v->merge_size * v->merge_size, C = MIN(N, VISION_CHUNK);
-  uint64_t with_qkv = N * E * 4 + N * 3 * E * 4 + C * E * 4 * 2 + C * MAX((uint64_t)v->mlp_dim, E) * 4 +
-                      N / unit * c->hidden * 4 + 3 * N * 4;
-  uint64_t with_pixels = N * (uint64_t)v->in_channels * v->temporal_patch * v->patch_size * v->patch_size * 4 +
-                         N * E * 4;
-  return MAX(with_qkv, with_pixels);
+  uint64_t patch_dim = (uint64_t)v->in_channels * v->temporal_patch * v->patch_size * v->patch_size;
+  return N * E * 4 + N * MAX(3 * E, patch_dim) * 4 + C * E * 4 * 2 + C * MAX((uint64_t)v->mlp_dim, E) * 4 +
+         N / unit * c->hidden * 4 + 3 * N * 4;
+}
+
+uint32_t
+vf_memory_plan_vision_patches(const VfConfig *c, uint32_t context)
+{
+  uint64_t unit = (uint64_t)c->vision.merge_size * c->vision.merge_size;
+  uint64_t patch_pixels = (uint64_t)c->vision.patch_size * c->vision.patch_size;
+  if (unit == 0 || patch_pixels == 0)
+    return 0;
+  return (uint32_t)MIN((uint64_t)context * unit, c->max_pixels / patch_pixels / unit * unit);
 }
 
 void
@@ -75,11 +83,7 @@ vf_memory_plan(const VfConfig *c, uint32_t context, bool with_vision, VfMemoryPl
                    2ull * context * (c->head_dim / 2) * 4;
   if (with_vision) {
     p->vision_weights = vision_weight_bytes(c);
-    /* The largest image a context holds: `context` merged tokens, within max_pixels. */
-    uint64_t unit = (uint64_t)c->vision.merge_size * c->vision.merge_size;
-    uint64_t patch_pixels = (uint64_t)c->vision.patch_size * c->vision.patch_size;
-    uint64_t patches = MIN((uint64_t)context * unit, c->max_pixels / patch_pixels / unit * unit);
-    p->vision_scratch = vision_scratch_bytes(c, patches);
+    p->vision_scratch = vision_scratch_bytes(c, vf_memory_plan_vision_patches(c, context));
   }
   p->total = p->llm_weights + p->vision_weights + p->kv_cache + p->llm_scratch + p->vision_scratch;
 }

@@ -33,6 +33,10 @@ typedef struct {
 /* Plans `config` at `context` tokens, one sequence, with or without the vision tower. */
 void vf_memory_plan(const VfConfig *config, uint32_t context, bool with_vision, VfMemoryPlan *plan);
 
+/* Patches of the largest picture `context` tokens hold: `context` merged tokens, within max_pixels (what the
+ * vision tower's scratch is planned for). */
+uint32_t vf_memory_plan_vision_patches(const VfConfig *config, uint32_t context);
+
 /* Bytes of the language model's decoder weights alone (the 7 linears of every layer, as stored). */
 uint64_t vf_memory_plan_linear_bytes(const VfConfig *config);
 

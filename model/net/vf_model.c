@@ -31,7 +31,8 @@ vf_model_load(VfDevice *dev, const char *dir, const VfLlmOptions *options, VfPro
   if (!m->llm)
     goto fail;
   if (m->weights->blocks) {
-    m->vision = vf_vision_create(dev, m->config, m->weights, error);
+    uint32_t patches = vf_memory_plan_vision_patches(m->config, vf_llm_context(m->llm));
+    m->vision = vf_vision_create(dev, m->config, m->weights, patches, error);
     if (!m->vision)
       goto fail;
   }

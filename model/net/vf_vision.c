@@ -1,10 +1,11 @@
 /* The Qwen2-VL vision tower as Vulkan graphs (spec §7), with device memory that grows linearly with the
  * number of patches N and no binding larger than one window.
  *
- * Memory of one encode (f32, row-major), allocated for the call and released at its end:
- *   pixels [N, 1176]          patch rows; only until the patch embedding is done
+ * Scratch, planned once for the largest encode (`capacity` patches, from the memory plan), allocated at the
+ * first encode and kept; each encode works in views of its own N rows (f32, row-major):
  *   x      [N, E]             residual stream
- *   qkv    [N, 3E]            q | k | v of the current block (q and k rotated in place)
+ *   qkv    [N, 3E]            q | k | v of the current block (q and k rotated in place); until the patch
+ *                             embedding is done the same memory holds the pixels [N, 1176]
  *   xn     [C, E]             a chunk of normalised rows (LayerNorm 1 / 2 / merger)
  *   attn   [C, E]             a chunk of attention output
  *   hidden [C, max(M, E)]     a chunk of MLP activations; the merger's [C/4, 4E] hidden rows
@@ -47,10 +48,22 @@ struct VfVision {
   uint32_t patch_dim;  /* in_channels · temporal_patch · patch² = 1176 */
   uint32_t chunk_max;  /* 0: DEFAULT_CHUNK_ROWS */
   uint64_t scratch_bytes, scratch_in_use;
+
+  /* The scratch plan: made at the first encode for `capacity` patches (or that encode's own size when
+   * created with 0), again only for a larger encode or a new chunk size. */
+  uint32_t capacity;   /* patches the scratch holds */
+  uint32_t chunk;      /* rows per row-wise pass (a multiple of unit and of the alignment step) */
+  uint32_t step;       /* window starts in x and qkv must be multiples of this many rows */
+  uint32_t max_side;   /* rows of the rotary tables: the longest grid side `capacity` patches allow */
+  uint32_t plans;      /* scratch plans made (for the tests) */
+  struct {
+    VfBuffer x, qkv, xn, attn, hidden, cu, positions, rope_cos, rope_sin;
+  } scratch;
 };
 
 VfVision *
-vf_vision_create(VfDevice *dev, const VfConfig *config, const VfWeights *weights, GError **error)
+vf_vision_create(VfDevice *dev, const VfConfig *config, const VfWeights *weights, uint32_t max_patches,
+                 GError **error)
 {
   const VfVisionConfig *vc = &config->vision;
   if (!weights->blocks || !weights->patch_embed.buf.buffer) {
@@ -78,19 +91,34 @@ vf_vision_create(VfDevice *dev, const VfConfig *config, const VfWeights *weights
   v->H = vc->out_hidden;
   v->unit = vc->merge_size * vc->merge_size;
   v->patch_dim = patch_dim;
+  v->capacity = max_patches / v->unit * v->unit;
   return v;
 }
+
+static void scratch_release(VfVision *v);
 
 void
 vf_vision_free(VfVision *vision)
 {
+  if (!vision)
+    return;
+  scratch_release(vision);
   g_free(vision);
 }
 
 void
 vf_vision_set_chunk(VfVision *vision, uint32_t rows)
 {
+  if (rows == vision->chunk_max)
+    return;
   vision->chunk_max = rows;
+  scratch_release(vision); /* its chunk buffers were sized for the old chunk: the next encode plans again */
+}
+
+uint32_t
+vf_vision_plans(const VfVision *vision)
+{
+  return vision->plans;
 }
 
 uint64_t
@@ -116,8 +144,8 @@ typedef struct {
   int32_t *cu;         /* [groups + 1] cu_seqlens */
   int32_t *positions;  /* [3, n] stream-major: 0, the patch's row h, its column w (vf_op_rope's layout) */
   uint32_t max_side;   /* the longest grid side: rows of the rotary tables */
-  uint32_t chunk;      /* rows per row-wise pass (a multiple of unit and of the alignment step) */
-  uint32_t step;       /* window starts in x and qkv must be multiples of this many rows */
+  uint32_t chunk;      /* rows per row-wise pass: the scratch plan's, at most n */
+  uint32_t step;       /* the scratch plan's alignment step */
 } Plan;
 
 static void
@@ -175,27 +203,6 @@ plan_build(VfVision *v, uint32_t n_patches, const VfGrid *grids, uint32_t n_grid
     }
   }
 
-  /* Chunk rows: whole merged tokens, window starts aligned in every buffer that is windowed by rows,
-   * and no chunk binding over the device's limit for the widest row (pixels, qkv or the MLP). */
-  const VfDeviceInfo *info = vf_device_get_info(v->dev);
-  uint64_t align = MAX(MAX(info->storage_align, info->texel_align), 4);
-  uint64_t rows_bytes[] = {(uint64_t)v->E * 4, 3ull * v->E * 4, (uint64_t)v->patch_dim * 4};
-  p->step = (uint32_t)vf_ops_row_step(align, rows_bytes, G_N_ELEMENTS(rows_bytes));
-  uint64_t out_bytes[] = {(uint64_t)v->H * 4};
-  uint64_t merge_step = v->unit * vf_ops_row_step(align, out_bytes, 1); /* merger output rows per chunk start */
-  uint64_t multiple = p->step / vf_ops_gcd(p->step, merge_step) * merge_step;
-  uint64_t widest = MAX(MAX((uint64_t)v->patch_dim, 3ull * v->E), MAX((uint64_t)v->M, (uint64_t)v->E)) * 4;
-  uint64_t fit = info->max_storage_range / widest;
-  uint64_t want = MIN(v->chunk_max ? v->chunk_max : DEFAULT_CHUNK_ROWS, fit);
-  p->chunk = (uint32_t)(want / multiple * multiple);
-  /* A single chunk needs no aligned successor: small inputs get buffers of their own size. */
-  p->chunk = MIN(p->chunk, p->n);
-  if (p->chunk == 0) {
-    g_set_error(error, VF_VK_ERROR, VF_VK_ERROR_LIMIT,
-                "vision chunks must be multiples of %" G_GUINT64_FORMAT " rows, but only %" G_GUINT64_FORMAT
-                " rows fit one binding (or the chunk size asked for is smaller)", multiple, want);
-    return FALSE;
-  }
   return TRUE;
 }
 
@@ -235,11 +242,12 @@ query_chunk(const Plan *p, uint32_t first, uint32_t *rows, VfAttentionWindow *wi
                                 .kv_rows = kv_end - kv_first};
 }
 
-/* ---- device buffers of one encode ------------------------------------------------------------------ */
+/* ---- device buffers: the scratch plan, and the views of one encode ---------------------------------- */
 
 typedef struct {
-  VfBuffer pixels, x, qkv, xn, attn, hidden, out;
+  VfBuffer pixels, x, qkv, xn, attn, hidden; /* views of the scratch (pixels and qkv share memory) */
   VfBuffer cu, positions, rope_cos, rope_sin;
+  VfBuffer out; /* allocated for the encode and handed to the caller */
 } Buffers;
 
 static gboolean
@@ -263,12 +271,103 @@ release(VfVision *v, VfBuffer *buf)
 }
 
 static void
-buffers_release(VfVision *v, Buffers *b)
+scratch_release(VfVision *v)
 {
-  VfBuffer *all[] = {&b->pixels, &b->x, &b->qkv, &b->xn, &b->attn, &b->hidden, &b->out,
-                     &b->cu, &b->positions, &b->rope_cos, &b->rope_sin};
+  VfBuffer *all[] = {&v->scratch.x,   &v->scratch.qkv,       &v->scratch.xn,       &v->scratch.attn,
+                     &v->scratch.hidden, &v->scratch.cu,    &v->scratch.positions, &v->scratch.rope_cos,
+                     &v->scratch.rope_sin};
   for (size_t i = 0; i < G_N_ELEMENTS(all); i++)
     release(v, all[i]);
+}
+
+/* Chunk rows: whole merged tokens, window starts aligned in every buffer that is windowed by rows, and no
+ * chunk binding over the device's limit for the widest row (pixels, qkv or the MLP). */
+static gboolean
+plan_chunk(VfVision *v, GError **error)
+{
+  const VfDeviceInfo *info = vf_device_get_info(v->dev);
+  uint64_t align = MAX(MAX(info->storage_align, info->texel_align), 4);
+  uint64_t rows_bytes[] = {(uint64_t)v->E * 4, 3ull * v->E * 4, (uint64_t)v->patch_dim * 4};
+  v->step = (uint32_t)vf_ops_row_step(align, rows_bytes, G_N_ELEMENTS(rows_bytes));
+  uint64_t out_bytes[] = {(uint64_t)v->H * 4};
+  uint64_t merge_step = v->unit * vf_ops_row_step(align, out_bytes, 1); /* merger output rows per chunk start */
+  uint64_t multiple = v->step / vf_ops_gcd(v->step, merge_step) * merge_step;
+  uint64_t widest = MAX(MAX((uint64_t)v->patch_dim, 3ull * v->E), MAX((uint64_t)v->M, (uint64_t)v->E)) * 4;
+  uint64_t fit = info->max_storage_range / widest;
+  uint64_t want = MIN(v->chunk_max ? v->chunk_max : DEFAULT_CHUNK_ROWS, fit);
+  v->chunk = (uint32_t)(want / multiple * multiple);
+  if (v->chunk == 0) {
+    g_set_error(error, VF_VK_ERROR, VF_VK_ERROR_LIMIT,
+                "vision chunks must be multiples of %" G_GUINT64_FORMAT " rows, but only %" G_GUINT64_FORMAT
+                " rows fit one binding (or the chunk size asked for is smaller)", multiple, want);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* Plans and allocates the scratch for `capacity` patches, with the rotary tables of every position such an
+ * encode can have (a grid side is at most capacity / merge_size, the other side being at least that). */
+static gboolean
+plan_scratch(VfVision *v, uint32_t capacity, GError **error)
+{
+  scratch_release(v);
+  v->plans++;
+  if (!plan_chunk(v, error))
+    return FALSE;
+  uint64_t N = capacity, E = v->E, C = MIN(v->chunk, capacity);
+  uint32_t ms = v->cfg->vision.merge_size;
+  v->max_side = MAX(capacity / ms, ms);
+  g_autoptr(VfRopeTables) t = vf_rope_tables_vision(VISION_ROPE_THETA, v->head_dim, v->max_side, error);
+  uint64_t table_bytes = (uint64_t)v->max_side * (v->head_dim / 2) * 4;
+  uint64_t hidden_floats = MAX((uint64_t)v->M, E); /* per chunk row: the MLP, or the merger's unit·E per unit rows */
+  if (!t || !alloc(v, N * E * 4, &v->scratch.x, error) ||
+      !alloc(v, N * MAX(3 * E, (uint64_t)v->patch_dim) * 4, &v->scratch.qkv, error) ||
+      !alloc(v, C * E * 4, &v->scratch.xn, error) || !alloc(v, C * E * 4, &v->scratch.attn, error) ||
+      !alloc(v, C * hidden_floats * 4, &v->scratch.hidden, error) ||
+      !alloc(v, (N / v->unit + 1) * 4, &v->scratch.cu, error) || /* a group holds at least one merged token */
+      !alloc(v, 3 * N * 4, &v->scratch.positions, error) || !alloc(v, table_bytes, &v->scratch.rope_cos, error) ||
+      !alloc(v, table_bytes, &v->scratch.rope_sin, error) ||
+      !vf_buffer_upload(v->dev, &v->scratch.rope_cos, 0, t->cos, table_bytes, error) ||
+      !vf_buffer_upload(v->dev, &v->scratch.rope_sin, 0, t->sin, table_bytes, error)) {
+    scratch_release(v);
+    return FALSE;
+  }
+  v->capacity = capacity;
+  return TRUE;
+}
+
+/* The scratch for an encode of `n` patches: the plan made once, unless this encode is larger than any
+ * planned for (a VfVision created without a capacity, or an item past the memory plan's largest) or the
+ * chunk size changed. A re-plan is logged: it is the exception the memory plan did not count. */
+static gboolean
+scratch_for(VfVision *v, uint32_t n, GError **error)
+{
+  if (v->scratch.x.buffer && n <= v->capacity)
+    return TRUE;
+  uint32_t capacity = MAX(n, v->capacity);
+  if (v->plans > 0 && n > v->capacity)
+    g_message("vision scratch planned again for %u patches (planned for %u)", n, v->capacity);
+  return plan_scratch(v, capacity, error);
+}
+
+/* Views of the scratch for the encode planned in `p`, each as large as the encode needs (so every binding is
+ * what it would be with buffers of the encode's own size). */
+static void
+buffers_view(VfVision *v, const Plan *p, Buffers *b)
+{
+  uint64_t N = p->n, E = v->E, C = p->chunk;
+  uint64_t hidden_floats = MAX((uint64_t)v->M, E);
+  uint64_t table_bytes = (uint64_t)p->max_side * (v->head_dim / 2) * 4;
+  b->pixels = vf_buffer_slice(&v->scratch.qkv, 0, N * v->patch_dim * 4);
+  b->x = vf_buffer_slice(&v->scratch.x, 0, N * E * 4);
+  b->qkv = vf_buffer_slice(&v->scratch.qkv, 0, N * 3 * E * 4);
+  b->xn = vf_buffer_slice(&v->scratch.xn, 0, C * E * 4);
+  b->attn = vf_buffer_slice(&v->scratch.attn, 0, C * E * 4);
+  b->hidden = vf_buffer_slice(&v->scratch.hidden, 0, C * hidden_floats * 4);
+  b->cu = vf_buffer_slice(&v->scratch.cu, 0, (uint64_t)(p->groups + 1) * 4);
+  b->positions = vf_buffer_slice(&v->scratch.positions, 0, 3 * N * 4);
+  b->rope_cos = vf_buffer_slice(&v->scratch.rope_cos, 0, table_bytes);
+  b->rope_sin = vf_buffer_slice(&v->scratch.rope_sin, 0, table_bytes);
 }
 
 static VfBuffer
@@ -407,45 +506,34 @@ vf_vision_encode_run(VfVision *v, const float *pixels, uint32_t n_patches, const
 {
   Plan p = {0};
   Buffers b = {0};
-  v->scratch_bytes = v->scratch_in_use = 0;
-  if (!plan_build(v, n_patches, grids, n_grids, &p, error))
+  if (!plan_build(v, n_patches, grids, n_grids, &p, error) || !scratch_for(v, p.n, error))
     goto fail;
-  uint64_t N = p.n, E = v->E;
+  /* A single chunk needs no aligned successor: small inputs bind only their own rows. */
+  p.chunk = MIN(v->chunk, p.n);
+  p.step = v->step;
+  uint64_t N = p.n;
   if (trace && trace->cu_seqlens)
     memcpy(trace->cu_seqlens, p.cu, (p.groups + 1) * sizeof(int32_t));
   if (trace && trace->rot_pos_emb)
     trace_rotary_angles(v, &p, trace->rot_pos_emb);
+  buffers_view(v, &p, &b);
 
-  /* Patch embedding: the pixels live on the device only until x holds their embeddings. */
-  if (!alloc(v, N * v->patch_dim * 4, &b.pixels, error) || !alloc(v, N * E * 4, &b.x, error) ||
-      !vf_buffer_upload(v->dev, &b.pixels, 0, pixels, N * v->patch_dim * 4, error))
+  /* Patch embedding: the pixels live in qkv's memory only until x holds their embeddings. */
+  if (!vf_buffer_upload(v->dev, &b.pixels, 0, pixels, N * v->patch_dim * 4, error))
     goto fail;
   VfCmd *cmd = vf_cmd_new(v->dev, error);
   if (!cmd)
     goto fail;
   record_patch_embed(v, cmd, &p, &b);
   uint32_t depth = v->cfg->vision.depth;
-  if (!submit(cmd, error) || !download(v, &b.x, trace ? trace->patch_embed : NULL, N * E, error) ||
+  if (!submit(cmd, error) || !download(v, &b.x, trace ? trace->patch_embed : NULL, N * v->E, error) ||
       !between_submits(run, 0, depth, error))
     goto fail;
-  release(v, &b.pixels);
 
-  {
-    g_autoptr(VfRopeTables) t = vf_rope_tables_vision(VISION_ROPE_THETA, v->head_dim, p.max_side, error);
-    uint64_t table_bytes = (uint64_t)p.max_side * (v->head_dim / 2) * 4;
-    uint64_t hidden_floats = MAX((uint64_t)v->M, E); /* per chunk row: the MLP, or the merger's unit·E per unit rows */
-    if (!t || !alloc(v, N * 3 * E * 4, &b.qkv, error) || !alloc(v, (uint64_t)p.chunk * E * 4, &b.xn, error) ||
-        !alloc(v, (uint64_t)p.chunk * E * 4, &b.attn, error) ||
-        !alloc(v, p.chunk * hidden_floats * 4, &b.hidden, error) ||
-        !alloc(v, (uint64_t)(p.groups + 1) * 4, &b.cu, error) || !alloc(v, 3 * N * 4, &b.positions, error) ||
-        !alloc(v, table_bytes, &b.rope_cos, error) || !alloc(v, table_bytes, &b.rope_sin, error) ||
-        !alloc(v, N / v->unit * v->H * 4, &b.out, error) ||
-        !vf_buffer_upload(v->dev, &b.cu, 0, p.cu, (uint64_t)(p.groups + 1) * 4, error) ||
-        !vf_buffer_upload(v->dev, &b.positions, 0, p.positions, 3 * N * 4, error) ||
-        !vf_buffer_upload(v->dev, &b.rope_cos, 0, t->cos, table_bytes, error) ||
-        !vf_buffer_upload(v->dev, &b.rope_sin, 0, t->sin, table_bytes, error))
-      goto fail;
-  }
+  if (!alloc(v, N / v->unit * v->H * 4, &b.out, error) ||
+      !vf_buffer_upload(v->dev, &b.cu, 0, p.cu, (uint64_t)(p.groups + 1) * 4, error) ||
+      !vf_buffer_upload(v->dev, &b.positions, 0, p.positions, 3 * N * 4, error))
+    goto fail;
 
   for (uint32_t l = 0; l < depth; l++) {
     cmd = vf_cmd_new(v->dev, error);
@@ -454,7 +542,7 @@ vf_vision_encode_run(VfVision *v, const float *pixels, uint32_t n_patches, const
     record_block(v, cmd, &p, &b, &v->w->blocks[l]);
     if (!submit(cmd, error))
       goto fail;
-    if (l == 0 && trace && !download(v, &b.x, trace->block0_out, N * E, error))
+    if (l == 0 && trace && !download(v, &b.x, trace->block0_out, N * v->E, error))
       goto fail;
     if (!between_submits(run, l + 1, depth, error))
       goto fail;
@@ -469,14 +557,12 @@ vf_vision_encode_run(VfVision *v, const float *pixels, uint32_t n_patches, const
     goto fail;
 
   *out = b.out;
-  memset(&b.out, 0, sizeof b.out); /* the caller's now */
-  v->scratch_in_use -= out->size;
-  buffers_release(v, &b);
+  v->scratch_in_use -= out->size; /* the caller's now */
   plan_clear(&p);
   return TRUE;
 
 fail:
-  buffers_release(v, &b);
+  release(v, &b.out);
   plan_clear(&p);
   return FALSE;
 }

@@ -32,7 +32,11 @@ typedef struct {
   float *merger_out;   /* [N / 4, H] (what the LLM receives) */
 } VfVisionTrace;
 
-VfVision *vf_vision_create(VfDevice *dev, const VfConfig *config, const VfWeights *weights, GError **error);
+/* The scratch is planned once, at the first encode, for `max_patches` patches (the largest item the memory
+ * plan allows: vf_memory_plan_vision_patches), or for the first encode's own size when 0; only a larger
+ * encode plans it again. */
+VfVision *vf_vision_create(VfDevice *dev, const VfConfig *config, const VfWeights *weights, uint32_t max_patches,
+                           GError **error);
 void vf_vision_free(VfVision *vision);
 
 /* Groups of the attention (cu_seqlens) for these grids: for each grid t groups of h·w patches. */
@@ -63,6 +67,8 @@ gboolean vf_vision_encode_run(VfVision *vision, const float *pixels, uint32_t n_
  * aligned window starts. Small values let the tests cross chunk and group boundaries with tiny inputs. */
 void vf_vision_set_chunk(VfVision *vision, uint32_t rows);
 
-/* Peak device bytes of scratch the last encode used, the returned output included (for the bench and
- * the note). */
+/* Peak device bytes of scratch (the planned buffers and an encode's output, for the bench and the note). */
 uint64_t vf_vision_scratch_bytes(const VfVision *vision);
+
+/* Scratch plans made so far: 1 after any number of encodes within the planned size. */
+uint32_t vf_vision_plans(const VfVision *vision);
