@@ -273,9 +273,8 @@ release(VfVision *v, VfBuffer *buf)
 static void
 scratch_release(VfVision *v)
 {
-  VfBuffer *all[] = {&v->scratch.x,   &v->scratch.qkv,       &v->scratch.xn,       &v->scratch.attn,
-                     &v->scratch.hidden, &v->scratch.cu,    &v->scratch.positions, &v->scratch.rope_cos,
-                     &v->scratch.rope_sin};
+  VfBuffer *all[] = {&v->scratch.x, &v->scratch.qkv, &v->scratch.xn, &v->scratch.attn, &v->scratch.hidden,
+                     &v->scratch.cu, &v->scratch.positions, &v->scratch.rope_cos, &v->scratch.rope_sin};
   for (size_t i = 0; i < G_N_ELEMENTS(all); i++)
     release(v, all[i]);
 }
