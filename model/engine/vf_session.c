@@ -534,81 +534,127 @@ vf_session_generate(VfSession *s, const VfGenerateOptions *opts, VfTextFunc on_t
   return turn_finish(&t, ok);
 }
 
+struct VfSessionTurn {
+  Turn t;
+  VfGenerateOptions opts; /* the turn reads them until it ends */
+  VfTurnStats stats;
+};
+
+VfSessionTurn *
+vf_session_turn_begin(VfSession *s, const VfGenerateOptions *opts, VfTextFunc on_text, void *user,
+                      GCancellable *cancellable, GError **error)
+{
+  VfSessionTurn *turn = g_new0(VfSessionTurn, 1);
+  turn->opts = *opts;
+  if (!turn_begin(&turn->t, s, &turn->opts, on_text, user, cancellable, &turn->stats, error)) {
+    turn_clear(&turn->t);
+    g_free(turn);
+    return NULL;
+  }
+  return turn;
+}
+
 gboolean
-vf_session_generate_together(VfSession *const *sessions, uint32_t n, const VfGenerateOptions *opts,
-                             VfTextFunc on_text, void *const *users, GCancellable *cancellable, VfTurnStats *stats,
-                             GError **errors_out, GError **error)
+vf_session_turn_done(const VfSessionTurn *turn)
+{
+  return turn->t.done;
+}
+
+gboolean
+vf_session_turns_step(VfSessionTurn *const *turns, uint32_t n, GError **error)
 {
   g_return_val_if_fail(n > 0, FALSE);
-  VfModel *model = sessions[0]->model;
+  VfModel *model = turns[0]->t.s->model;
   VfLlm *llm = model->llm;
+  const VfConfig *c = model->config;
   uint32_t nseq = vf_llm_sequences(llm);
+  /* The turn going on each sequence, if any. */
+  g_autofree Turn **on = g_new0(Turn *, nseq);
+  gboolean need_logits = FALSE;
+  for (uint32_t i = 0; i < n; i++) {
+    Turn *t = &turns[i]->t;
+    g_return_val_if_fail(t->s->model == model && !on[t->s->sequence], FALSE);
+    if (t->done)
+      continue;
+    on[t->s->sequence] = t;
+    need_logits |= !t->device_argmax;
+  }
+  g_autofree int32_t *ids = g_new0(int32_t, nseq), *positions = g_new0(int32_t, nseq), *best = g_new(int32_t, nseq);
+  g_autofree uint32_t *lengths = g_new(uint32_t, nseq);
+  g_autofree float *logits = need_logits ? g_new(float, (size_t)nseq * c->vocab) : NULL;
+  /* Sequences without a turn going (finished, failed, or unused) are fed a token whose result is dropped, and
+   * their cache is wound back. */
+  gboolean any = FALSE;
+  for (uint32_t r = 0; r < nseq; r++) {
+    any |= on[r] != NULL;
+    vf_llm_select(llm, r);
+    lengths[r] = vf_llm_length(llm);
+    ids[r] = on[r] ? on[r]->token : c->pad_id;
+    positions[r] = on[r] ? turn_position(on[r]) : 0;
+    if (!on[r] && lengths[r] + 1 > vf_llm_context(llm))
+      vf_llm_truncate(llm, vf_llm_context(llm) - 1);
+  }
+  if (!any)
+    return TRUE;
+  if (!vf_llm_decode_all(llm, ids, positions, logits, best, error))
+    return FALSE;
+  for (uint32_t r = 0; r < nseq; r++) {
+    vf_llm_select(llm, r);
+    if (!on[r]) {
+      vf_llm_truncate(llm, lengths[r]);
+      continue;
+    }
+    turn_fed(on[r]);
+    if (logits)
+      memcpy(on[r]->logits, logits + (size_t)r * c->vocab, (size_t)c->vocab * 4);
+    turn_accept(on[r], turn_pick(on[r], best[r]));
+  }
+  return TRUE;
+}
+
+gboolean
+vf_session_turn_finish(VfSessionTurn *turn, gboolean ok, VfTurnStats *stats)
+{
+  ok = turn_finish(&turn->t, ok);
+  if (stats)
+    *stats = turn->stats;
+  g_free(turn);
+  return ok;
+}
+
+gboolean
+vf_session_generate_together(VfSession *const *sessions, uint32_t n, const VfGenerateOptions *opts,
+                             VfTextFunc on_text, void *const *users, GCancellable *cancellable,
+                             VfTurnStats *stats, GError **errors_out, GError **error)
+{
+  g_return_val_if_fail(n > 0, FALSE);
+  uint32_t nseq = vf_llm_sequences(sessions[0]->model->llm);
   if (n > nseq) {
     g_set_error(error, VF_CONFIG_ERROR, VF_CONFIG_ERROR_UNSUPPORTED,
                 "%u conversations at once, but the model was loaded with %u sequences", n, nseq);
     return FALSE;
   }
-  for (uint32_t i = 0; i < n; i++)
-    for (uint32_t j = 0; j < i; j++)
-      g_return_val_if_fail(sessions[i]->model == model && sessions[i]->sequence != sessions[j]->sequence, FALSE);
-
   /* Each prompt into its own sequence; a conversation that fails here is reported and left out. */
-  g_autofree Turn *turns = g_new0(Turn, nseq);
-  g_autofree gboolean *active = g_new0(gboolean, nseq);
-  g_autofree uint32_t *row_of = g_new(uint32_t, n); /* sequence of each conversation */
+  g_autofree VfSessionTurn **turns = g_new0(VfSessionTurn *, n);
+  uint32_t going = 0;
   for (uint32_t i = 0; i < n; i++) {
-    uint32_t r = sessions[i]->sequence;
-    row_of[i] = r;
-    if (turn_begin(&turns[r], sessions[i], opts, on_text, users ? users[i] : NULL, cancellable, &stats[i],
-                   &errors_out[i]))
-      active[r] = TRUE;
-    else
-      turn_clear(&turns[r]);
+    memset(&stats[i], 0, sizeof stats[i]);
+    VfSessionTurn *turn = vf_session_turn_begin(sessions[i], opts, on_text, users ? users[i] : NULL, cancellable,
+                                                &errors_out[i]);
+    if (turn)
+      turns[going++] = turn;
   }
-
-  /* Then every conversation one token per step, the weights read once for all. Sequences not taking part
-   * (finished, failed, or unused) are fed a token whose result is dropped, and their cache is wound back. */
-  VfConfig *c = model->config;
-  g_autofree int32_t *ids = g_new0(int32_t, nseq), *positions = g_new0(int32_t, nseq), *best = g_new(int32_t, nseq);
-  g_autofree uint32_t *lengths = g_new(uint32_t, nseq);
-  g_autofree float *logits = NULL;
-  gboolean need_logits = FALSE, ok = TRUE;
-  for (uint32_t r = 0; r < nseq; r++)
-    need_logits |= active[r] && !turns[r].device_argmax;
-  if (need_logits)
-    logits = g_new(float, (size_t)nseq * c->vocab);
+  /* Then every conversation one token per step, the weights read once for all. */
+  gboolean ok = TRUE;
   for (;;) {
     gboolean any = FALSE;
-    for (uint32_t r = 0; r < nseq; r++) {
-      gboolean going = active[r] && !turns[r].done;
-      any |= going;
-      vf_llm_select(llm, r);
-      lengths[r] = vf_llm_length(llm);
-      ids[r] = going ? turns[r].token : c->pad_id;
-      positions[r] = going ? turn_position(&turns[r]) : 0;
-      if (!going && lengths[r] + 1 > vf_llm_context(llm))
-        vf_llm_truncate(llm, vf_llm_context(llm) - 1);
-    }
-    if (!any)
+    for (uint32_t i = 0; i < going; i++)
+      any |= !vf_session_turn_done(turns[i]);
+    if (!any || !(ok = vf_session_turns_step(turns, going, error)))
       break;
-    if (!vf_llm_decode_all(llm, ids, positions, logits, best, error)) {
-      ok = FALSE;
-      break;
-    }
-    for (uint32_t r = 0; r < nseq; r++) {
-      vf_llm_select(llm, r);
-      if (!(active[r] && !turns[r].done)) {
-        vf_llm_truncate(llm, lengths[r]);
-        continue;
-      }
-      turn_fed(&turns[r]);
-      if (logits)
-        memcpy(turns[r].logits, logits + (size_t)r * c->vocab, (size_t)c->vocab * 4);
-      turn_accept(&turns[r], turn_pick(&turns[r], best[r]));
-    }
   }
-  for (uint32_t i = 0; i < n; i++)
-    if (active[row_of[i]])
-      turn_finish(&turns[row_of[i]], ok);
+  for (uint32_t i = 0, k = 0; i < n; i++)
+    if (!errors_out[i])
+      vf_session_turn_finish(turns[k++], ok, &stats[i]);
   return ok;
 }
