@@ -2,6 +2,7 @@
  *
  *   viewfinder-cli devices                         list Vulkan devices, describe the chosen one
  *   viewfinder-cli chat -m DIR -p TEXT [...]       ask a model, stream the answer
+ *   viewfinder-cli serve -m DIR [...]              an OpenAI-compatible server
  *   viewfinder-cli golden [--models DIR] CASE...   compare with reference cases
  *   viewfinder-cli bench ops | vision | --synthetic 2b|7b   time the ops against the memory roofline,
  *                                                  the vision tower, or the language model
@@ -215,6 +216,7 @@ usage(FILE *out)
           "commands:\n"
           "  devices     list Vulkan devices and describe the one Viewfinder would use\n"
           "  chat        ask a model a question: chat -m MODEL_DIR [--image PATH] [--video PATH] -p TEXT (--help for options)\n"
+          "  serve       an OpenAI-compatible server: serve -m MODEL_DIR [--host IP] [--port N] [--api-key KEY] [--max-concurrent N]\n"
           "  ocr         transcribe images: ocr -m MODEL_DIR FILE... [--json]\n"
           "  download    fetch a model into the Hugging Face cache: download OWNER/NAME [--revision REV]\n"
           "  golden      compare with reference cases: golden [--models DIR] [--tokenizer DIR] CASE_DIR...\n"
@@ -240,6 +242,8 @@ main(int argc, char **argv)
     return vf_cli_chat(argc - 1, argv + 1);
   if (strcmp(argv[1], "ocr") == 0)
     return vf_cli_ocr(argc - 1, argv + 1);
+  if (strcmp(argv[1], "serve") == 0)
+    return vf_cli_serve(argc - 1, argv + 1);
   if (strcmp(argv[1], "golden") == 0)
     return vf_cli_golden(argc - 1, argv + 1);
   if (strcmp(argv[1], "download") == 0)
