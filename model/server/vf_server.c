@@ -506,6 +506,8 @@ early_handler(SoupServer *soup, SoupServerMessage *msg, const char *path, GHashT
       soup_message_headers_get_content_length(headers) > (goffset)VF_SERVER_MAX_BODY) {
     g_autofree char *message = g_strdup_printf("the request body is over %" G_GSIZE_FORMAT " bytes", VF_SERVER_MAX_BODY);
     send_error(msg, VF_SERVER_ERROR_TOO_LARGE, message);
+    /* The body is not read: the connection cannot carry another request. */
+    soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Connection", "close");
   }
 }
 
@@ -646,7 +648,9 @@ handler(SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTable *
   else if (route == 1)
     list_models(server, msg);
   else
-    send_json(msg, SOUP_STATUS_OK, g_strdup("{\"status\":\"ok\"}"));
+    send_json(msg, SOUP_STATUS_OK, g_strdup_printf("{\"status\":\"ok\",\"active\":%d,\"waiting\":%d}",
+                                                   g_atomic_int_get(&server->active),
+                                                   g_atomic_int_get(&server->waiting)));
 }
 
 /* ---------------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
  *
  *   POST /v1/chat/completions   vf_server_request.h; an answer, or SSE chunks with "stream": true
  *   GET  /v1/models             the one model, by its name
- *   GET  /health                {"status": "ok"}
+ *   GET  /health                {"status": "ok", "active": answers going, "waiting": requests queued}
  *
  * Threads: the SoupServer runs on the main context of the thread that made it (the caller iterates it); one
  * worker thread owns the model and answers up to max_concurrent requests together, each in a KV-cache sequence
