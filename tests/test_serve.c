@@ -461,6 +461,259 @@ test_bad_input(void)
   answer_clear(&a);
 }
 
+/* ---- several clients -------------------------------------------------------------------------------------- */
+
+static char *
+question_body(guint i, guint max_tokens, gboolean stream)
+{
+  return g_strdup_printf("{\"messages\": [{\"role\": \"user\", \"content\": \"Question %u: what does the sea say?\"}], "
+                         "\"max_tokens\": %u, \"temperature\": 0, \"stream\": %s}", i, max_tokens,
+                         stream ? "true" : "false");
+}
+
+typedef struct {
+  const Server *server;
+  guint first, count;    /* questions first … first + count - 1 (mod n_questions) */
+  guint n_questions;
+  guint max_tokens;
+  gboolean stream;
+  char **answers;        /* [count] */
+  double *latencies;     /* [count] seconds */
+} Client;
+
+static gpointer
+client_run(gpointer data)
+{
+  Client *c = data;
+  for (guint k = 0; k < c->count; k++) {
+    g_autofree char *body = question_body((c->first + k) % c->n_questions, c->max_tokens, c->stream);
+    Answer a = {0};
+    gint64 t0 = g_get_monotonic_time();
+    if (c->stream)
+      ask_streaming(c->server, body, FALSE, &a);
+    else
+      ask(c->server, body, &a);
+    c->latencies[k] = (g_get_monotonic_time() - t0) / 1e6;
+    c->answers[k] = g_steal_pointer(&a.content);
+    answer_clear(&a);
+  }
+  return NULL;
+}
+
+static char **
+solo_answers(const Server *s, guint n, guint max_tokens)
+{
+  char **answers = g_new0(char *, n + 1);
+  for (guint i = 0; i < n; i++) {
+    g_autofree char *body = question_body(i, max_tokens, FALSE);
+    Answer a = {0};
+    ask(s, body, &a);
+    answers[i] = g_steal_pointer(&a.content);
+    answer_clear(&a);
+  }
+  return answers;
+}
+
+/* 8 streaming clients at once on 4 sequences (4 answer together, 4 wait and join as others finish): each gets
+ * exactly the answer it gets alone. */
+static void
+test_concurrent_clients(void)
+{
+  Server *s = the_server();
+  enum { N = 8, TOKENS = 12 };
+  g_auto(GStrv) solo = solo_answers(s, N, TOKENS);
+  Client clients[N];
+  GThread *threads[N];
+  for (guint i = 0; i < N; i++) {
+    clients[i] = (Client){.server = s, .first = i, .count = 1, .n_questions = N, .max_tokens = TOKENS, .stream = TRUE,
+                          .answers = g_new0(char *, 1), .latencies = g_new0(double, 1)};
+    threads[i] = g_thread_new("client", client_run, &clients[i]);
+  }
+  for (guint i = 0; i < N; i++) {
+    g_thread_join(threads[i]);
+    g_assert_cmpstr(clients[i].answers[0], ==, solo[i]);
+    g_free(clients[i].answers[0]);
+    g_free(clients[i].answers);
+    g_free(clients[i].latencies);
+  }
+}
+
+/* A raw connection with a request sent and the response read until `until` appears (NULL: nothing read). */
+static GSocketConnection *
+open_request(const Server *s, const char *body, const char *until)
+{
+  g_autoptr(GSocketClient) client = g_socket_client_new();
+  g_autoptr(GError) error = NULL;
+  GSocketConnection *conn = g_socket_client_connect_to_host(client, "127.0.0.1", (guint16)s->port, NULL, &error);
+  g_assert_no_error(error);
+  g_autofree char *head = g_strdup_printf("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                          "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
+                                          "Content-Length: %zu\r\n\r\n%s", API_KEY, strlen(body), body);
+  GOutputStream *out = g_io_stream_get_output_stream(G_IO_STREAM(conn));
+  g_assert_true(g_output_stream_write_all(out, head, strlen(head), NULL, NULL, &error));
+  g_assert_no_error(error);
+  GString *got = g_string_new(NULL);
+  while (until && !strstr(got->str, until)) {
+    char buffer[4096];
+    gssize n = g_input_stream_read(g_io_stream_get_input_stream(G_IO_STREAM(conn)), buffer, sizeof buffer, NULL, &error);
+    g_assert_no_error(error);
+    g_assert_cmpint(n, >, 0);
+    g_string_append_len(got, buffer, n);
+  }
+  g_string_free(got, TRUE);
+  return conn;
+}
+
+static void
+close_request(GSocketConnection *conn)
+{
+  g_io_stream_close(G_IO_STREAM(conn), NULL, NULL);
+  g_object_unref(conn);
+}
+
+/* Waits until /health says `active` answers go and `waiting` requests wait (10 s at most). */
+static void
+wait_for_load(const Server *s, int active, int waiting)
+{
+  g_autofree char *want = g_strdup_printf("{\"status\":\"ok\",\"active\":%d,\"waiting\":%d}", active, waiting);
+  g_autofree char *health = NULL;
+  for (int tries = 0; tries < 200; tries++) {
+    guint status;
+    g_free(health);
+    health = request(s, "GET", "/health", API_KEY, NULL, FALSE, &status);
+    g_assert_cmpuint(status, ==, 200);
+    if (strcmp(health, want) == 0)
+      return;
+    g_usleep(50000);
+  }
+  g_error("/health stays %s, not %s", health, want);
+}
+
+/* Sampling at temperature 1 over a random tiny model: an eos within 3000 tokens is unlikely, so the answer is
+ * still going when its client goes. */
+#define LONG_ANSWER "{\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}], \"max_tokens\": 3000, " \
+                    "\"temperature\": 1, \"seed\": 7"
+
+/* A client that disconnects mid-stream, and one that disconnects while waiting for a non-streamed answer: their
+ * sequences are free again at once (the answers stop), and the next request is answered. */
+static void
+test_disconnect_frees_sequence(void)
+{
+  Server *s = the_server();
+  GSocketConnection *streaming = open_request(s, LONG_ANSWER ", \"stream\": true}", "\"content\"");
+  GSocketConnection *waiting = open_request(s, LONG_ANSWER "}", NULL);
+  wait_for_load(s, 2, 0);
+  close_request(streaming);
+  wait_for_load(s, 1, 0);
+  close_request(waiting);
+  wait_for_load(s, 0, 0);
+  Answer a = {0};
+  ask(s, "{\"messages\": [{\"role\": \"user\", \"content\": \"Write a haiku about the sea.\"}], \"max_tokens\": 3}", &a);
+  g_assert_cmpstr(a.content, ==, "-des늑货币政策");
+  answer_clear(&a);
+}
+
+/* One sequence and room for one waiting request: a third gets 429 with Retry-After; when the others go, the
+ * next is answered. */
+static void
+test_queue_full(void)
+{
+  const char *extra[] = {"--api-key", API_KEY, "--max-concurrent", "1", "--max-queue", "1", "--context", "512",
+                         "--max-tokens", "4000", NULL};
+  Server *s = server_start(extra);
+  GSocketConnection *first = open_request(s, LONG_ANSWER ", \"stream\": true}", "\"content\"");
+  GSocketConnection *second = open_request(s, LONG_ANSWER "}", NULL);
+  wait_for_load(s, 1, 1);
+  guint status;
+  g_autofree char *reply = post(s, "{\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}]}", &status);
+  g_assert_cmpuint(status, ==, 429);
+  g_assert_nonnull(strstr(reply, "1 requests are waiting already: try again later"));
+  g_assert_nonnull(strstr(reply, "\"type\":\"rate_limit_error\""));
+  close_request(second);
+  close_request(first);
+  wait_for_load(s, 0, 0);
+  Answer a = {0};
+  ask(s, "{\"messages\": [{\"role\": \"user\", \"content\": \"Write a haiku about the sea.\"}], \"max_tokens\": 3}", &a);
+  g_assert_cmpstr(a.content, ==, "-des늑货币政策");
+  answer_clear(&a);
+  server_stop(s);
+}
+
+static guint64
+server_rss_kib(const Server *s)
+{
+  g_autofree char *path = g_strdup_printf("/proc/%s/status", g_subprocess_get_identifier(s->proc));
+  g_autofree char *status = NULL;
+  g_assert_true(g_file_get_contents(path, &status, NULL, NULL));
+  const char *rss = strstr(status, "VmRSS:");
+  g_assert_nonnull(rss);
+  return g_ascii_strtoull(rss + 6, NULL, 10);
+}
+
+static int
+compare_double(gconstpointer a, gconstpointer b)
+{
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* Runs `rounds` requests from `n_clients` threads (questions spread over them); every answer must be its solo
+ * answer. Latencies of all requests go to *latencies (sorted). */
+static void
+run_load(const Server *s, guint n_clients, guint requests, char **solo, guint n_questions, guint max_tokens,
+         GArray *latencies)
+{
+  Client *clients = g_new0(Client, n_clients);
+  GThread **threads = g_new0(GThread *, n_clients);
+  for (guint i = 0, given = 0; i < n_clients; i++) {
+    guint count = requests / n_clients + (i < requests % n_clients);
+    clients[i] = (Client){.server = s, .first = given, .count = count, .n_questions = n_questions,
+                          .max_tokens = max_tokens, .answers = g_new0(char *, count), .latencies = g_new0(double, count)};
+    given += count;
+    threads[i] = g_thread_new("load", client_run, &clients[i]);
+  }
+  for (guint i = 0; i < n_clients; i++) {
+    g_thread_join(threads[i]);
+    for (guint k = 0; k < clients[i].count; k++) {
+      g_assert_cmpstr(clients[i].answers[k], ==, solo[(clients[i].first + k) % n_questions]);
+      g_free(clients[i].answers[k]);
+    }
+    g_array_append_vals(latencies, clients[i].latencies, clients[i].count);
+    g_free(clients[i].answers);
+    g_free(clients[i].latencies);
+  }
+  g_free(clients);
+  g_free(threads);
+  g_array_sort(latencies, compare_double);
+}
+
+/* 200 requests from 16 clients over loopback: none lost (each answered, each its solo answer), the server's
+ * RSS flat after a warm-up of 40 requests; p50 and p99 latency printed. */
+static void
+test_load(void)
+{
+  Server *s = the_server();
+  enum { QUESTIONS = 10, TOKENS = 8, CLIENTS = 16, WARM_UP = 40, REQUESTS = 200 };
+  g_auto(GStrv) solo = solo_answers(s, QUESTIONS, TOKENS);
+  g_autoptr(GArray) warm = g_array_new(FALSE, FALSE, sizeof(double));
+  run_load(s, CLIENTS, WARM_UP, solo, QUESTIONS, TOKENS, warm);
+  guint64 rss_warm = server_rss_kib(s);
+  g_autoptr(GArray) lat = g_array_new(FALSE, FALSE, sizeof(double));
+  gint64 t0 = g_get_monotonic_time();
+  run_load(s, CLIENTS, REQUESTS, solo, QUESTIONS, TOKENS, lat);
+  double seconds = (g_get_monotonic_time() - t0) / 1e6;
+  guint64 rss_end = server_rss_kib(s);
+  g_assert_cmpuint(lat->len, ==, REQUESTS);
+  double p50 = g_array_index(lat, double, REQUESTS / 2), p99 = g_array_index(lat, double, REQUESTS * 99 / 100);
+  g_autofree char *line = g_strdup_printf("load: %d requests from %d clients in %.1f s, p50 %.3f s, p99 %.3f s; "
+                                          "server RSS %.1f MiB after warm-up, %.1f MiB after", REQUESTS, CLIENTS, seconds,
+                                          p50, p99, rss_warm / 1024.0, rss_end / 1024.0);
+  g_test_message("%s", line);
+  g_printerr("%s\n", line);
+  /* Flat: no per-request growth (200 requests leaking even 40 KiB each would pass 8 MiB). */
+  g_assert_cmpuint(rss_end, <, rss_warm + 8 * 1024);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -469,6 +722,10 @@ main(int argc, char **argv)
   g_test_add_func("/serve/answers-equal-chat", test_answers_equal_chat);
   g_test_add_func("/serve/models-health-stop", test_models_health_stop);
   g_test_add_func("/serve/bad-input", test_bad_input);
+  g_test_add_func("/serve/concurrent-clients", test_concurrent_clients);
+  g_test_add_func("/serve/disconnect-frees-sequence", test_disconnect_frees_sequence);
+  g_test_add_func("/serve/queue-full", test_queue_full);
+  g_test_add_func("/serve/load", test_load);
   int rc = g_test_run();
   if (main_server)
     server_stop(main_server);
