@@ -222,6 +222,7 @@ usage(FILE *out)
           "  golden      compare with reference cases: golden [--models DIR] [--tokenizer DIR] CASE_DIR...\n"
           "  bench       bench ops [--quick] [--all-variants] [--crossover]: the matmul ops against the roofline\n"
           "              bench vision [--size 2b|7b] [--image WxH]...: the vision tower\n"
+          "              bench serve --synthetic 2b|7b --tokenizer DIR [--clients N]: continuous batching, N clients vs 1\n"
           "              bench attention: both attention kernels on vision, prefill and decode shapes\n"
           "              bench --synthetic 2b|7b [--prompt N] [--decode N]: the language model\n"
           "              bench first-answer --synthetic 2b|7b [--image WxH]: time to the first token, cold and warm\n"
@@ -252,6 +253,8 @@ main(int argc, char **argv)
     return vf_bench_ops(argc - 2, argv + 2);
   if (strcmp(argv[1], "bench") == 0 && argc > 2 && strcmp(argv[2], "attention") == 0)
     return vf_cli_bench_attention(argc - 2, argv + 2);
+  if (strcmp(argv[1], "bench") == 0 && argc > 2 && strcmp(argv[2], "serve") == 0)
+    return vf_cli_bench_serve(argc - 2, argv + 2);
   if (strcmp(argv[1], "bench") == 0 && argc > 2 && strcmp(argv[2], "vision") == 0)
     return vf_cli_bench_vision(argc - 2, argv + 2);
   if (strcmp(argv[1], "bench") == 0 && argc > 2 && strcmp(argv[2], "first-answer") == 0)

@@ -346,7 +346,7 @@ turn_accept(Turn *t, int32_t token)
   g_array_append_val(s->answer, token);
   vf_sampler_observe(t->sampler, &token, 1);
   t->stats->generated_tokens++;
-  if (is_stop(s->model->config, token)) {
+  if (!t->opts->ignore_eos && is_stop(s->model->config, token)) {
     t->stats->finished_with_eos = TRUE;
     t->stats->stop_reason = VF_STOP_EOS;
     t->done = TRUE;

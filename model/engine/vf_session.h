@@ -27,6 +27,7 @@ typedef struct {
   VfSamplerParams sampling;
   uint32_t max_new_tokens;
   gboolean add_vision_id;
+  gboolean ignore_eos;    /* decode past an eos token, to max_new_tokens (benchmarks: answers of one length) */
   const char *media_dir;  /* folder for relative media paths (NULL: the current folder) */
   VfStageFunc on_stage;   /* optional */
   /* Optional: what the user should know about an input that was read anyway, e.g. "Picture 1 (x.jpg):

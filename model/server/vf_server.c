@@ -384,6 +384,7 @@ admit(VfServer *server, Job *job)
   vf_session_default_options(session, &opts);
   opts.sampling = job->request->sampling;
   opts.max_new_tokens = job->request->max_tokens;
+  opts.ignore_eos = job->request->ignore_eos;
   job->stop = vf_stop_text_new((const char *const *)job->request->stop);
   GError *error = NULL;
   slot->last_used = ++server->clock;

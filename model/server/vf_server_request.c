@@ -322,7 +322,7 @@ vf_server_request_parse(const char *body, gsize len, const VfServerPolicy *polic
     return NULL;
   }
   if (!read_sampling(obj, policy, &request->sampling, error) || !read_stop(obj, &request->stop, error) ||
-      !read_bool(obj, "stream", &request->stream, error))
+      !read_bool(obj, "stream", &request->stream, error) || !read_bool(obj, "ignore_eos", &request->ignore_eos, error))
     return NULL;
   JsonNode *stream_options = member(obj, "stream_options");
   if (stream_options) {

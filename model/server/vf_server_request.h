@@ -4,7 +4,7 @@
  *   {"model": "tiny-a", "messages": [...vf_chat_json.h's strict form...],
  *    "max_tokens" | "max_completion_tokens": N, "temperature": T (0: greedy), "top_p": P, "top_k": K, "seed": S,
  *    "stop": "s" | ["s", …], "repetition_penalty": R, "n": 1,
- *    "stream": true, "stream_options": {"include_usage": true}}
+ *    "stream": true, "stream_options": {"include_usage": true}, "ignore_eos": true (vLLM's, for benchmarks)}
  *
  * Members the server does not know are ignored, as OpenAI's clients send many (user, metadata, …); those
  * asking for something it does not do (n > 1, logprobs, tools, frequency/presence penalties) are refused.
@@ -54,6 +54,7 @@ typedef struct {
   gboolean stream;
   gboolean include_usage;   /* stream_options.include_usage */
   char **stop;              /* NULL-terminated, non-empty strings; NULL: none */
+  gboolean ignore_eos;      /* vLLM's "ignore_eos": decode to max_tokens (benchmarks) */
 } VfServerRequest;
 
 /* `body`: `len` bytes (not NUL-terminated). Errors are VF_SERVER_ERROR with the status as the code and a
