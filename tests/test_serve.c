@@ -104,7 +104,7 @@ parse_object(JsonParser *parser, const char *text)
 typedef struct {
   char *content;
   char *finish_reason;
-  gint64 prompt_tokens, completion_tokens, total_tokens;
+  gint64 prompt_tokens, completion_tokens, total_tokens, cached_tokens;
 } Answer;
 
 static void
@@ -138,6 +138,8 @@ ask(const Server *s, const char *json, Answer *a)
   a->prompt_tokens = json_object_get_int_member(usage, "prompt_tokens");
   a->completion_tokens = json_object_get_int_member(usage, "completion_tokens");
   a->total_tokens = json_object_get_int_member(usage, "total_tokens");
+  a->cached_tokens = json_object_get_int_member(json_object_get_object_member(usage, "prompt_tokens_details"),
+                                                "cached_tokens");
 }
 
 /* A streamed answer: every event parsed; the content concatenated; the usage chunk when include_usage. */
@@ -461,6 +463,49 @@ test_bad_input(void)
   answer_clear(&a);
 }
 
+/* A conversation that goes on: the second request's messages are the first's, its answer and a new question.
+ * It goes to the sequence that holds them, so the cache serves the first turn (usage's cached_tokens), and the
+ * answer is the one `chat --messages` gives the whole conversation from nothing. */
+static void
+test_prefix_reuse(void)
+{
+  Server *s = the_server();
+  const char *first_turn = "[{\"role\": \"user\", \"content\": \"Tell me about the tide.\"}]";
+  g_autofree char *first = g_strdup_printf("{\"messages\": %s, \"max_tokens\": 12, \"temperature\": 0}", first_turn);
+  Answer a = {0};
+  ask(s, first, &a);
+  g_assert_cmpint(a.cached_tokens, ==, 0);
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_array(b);
+  const char *roles[] = {"user", "assistant", "user"};
+  const char *texts[] = {"Tell me about the tide.", a.content, "And the moon?"};
+  for (int i = 0; i < 3; i++) {
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "role");
+    json_builder_add_string_value(b, roles[i]);
+    json_builder_set_member_name(b, "content");
+    json_builder_add_string_value(b, texts[i]);
+    json_builder_end_object(b);
+  }
+  json_builder_end_array(b);
+  g_autoptr(JsonGenerator) gen = json_generator_new();
+  g_autoptr(JsonNode) root = json_builder_get_root(b);
+  json_generator_set_root(gen, root);
+  g_autofree char *messages = json_generator_to_data(gen, NULL);
+  g_autofree char *second = g_strdup_printf("{\"messages\": %s, \"max_tokens\": 16, \"temperature\": 0}", messages);
+  Answer c = {0};
+  ask(s, second, &c);
+  g_test_message("second turn: %" G_GINT64_FORMAT " prompt tokens, %" G_GINT64_FORMAT " cached", c.prompt_tokens,
+                 c.cached_tokens);
+  g_assert_cmpint(c.cached_tokens, >=, a.prompt_tokens);
+  g_assert_cmpint(c.cached_tokens, <, c.prompt_tokens);
+  g_autofree char *cli = cli_answer(messages);
+  g_autofree char *want = g_strdup_printf("%s\n", c.content);
+  g_assert_cmpstr(cli, ==, want);
+  answer_clear(&a);
+  answer_clear(&c);
+}
+
 /* ---- several clients -------------------------------------------------------------------------------------- */
 
 static char *
@@ -722,6 +767,7 @@ main(int argc, char **argv)
   g_test_add_func("/serve/answers-equal-chat", test_answers_equal_chat);
   g_test_add_func("/serve/models-health-stop", test_models_health_stop);
   g_test_add_func("/serve/bad-input", test_bad_input);
+  g_test_add_func("/serve/prefix-reuse", test_prefix_reuse);
   g_test_add_func("/serve/concurrent-clients", test_concurrent_clients);
   g_test_add_func("/serve/disconnect-frees-sequence", test_disconnect_frees_sequence);
   g_test_add_func("/serve/queue-full", test_queue_full);

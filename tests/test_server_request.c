@@ -166,12 +166,14 @@ static void
 test_replies(void)
 {
   VfServerReply reply = {.id = "chatcmpl-1", .created = 1700000000, .model = "tiny-a"};
-  g_autofree char *completion = vf_server_reply_completion(&reply, "a\"b\0c", 5, "stop", 10, 3);
+  const VfServerUsage usage = {.prompt_tokens = 10, .completion_tokens = 3, .cached_tokens = 4};
+  g_autofree char *completion = vf_server_reply_completion(&reply, "a\"b\0c", 5, "stop", &usage);
   g_assert_cmpstr(completion, ==,
                   "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\",\"created\":1700000000,\"model\":\"tiny-a\","
                   "\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"a\\\"b\\u0000c\"},"
                   "\"logprobs\":null,\"finish_reason\":\"stop\"}],"
-                  "\"usage\":{\"prompt_tokens\":10,\"completion_tokens\":3,\"total_tokens\":13}}");
+                  "\"usage\":{\"prompt_tokens\":10,\"completion_tokens\":3,\"total_tokens\":13,"
+                  "\"prompt_tokens_details\":{\"cached_tokens\":4}}}");
   g_autofree char *first = vf_server_reply_chunk(&reply, TRUE, "Hi", 2, NULL, FALSE);
   g_assert_cmpstr(first, ==,
                   "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,"
@@ -182,11 +184,11 @@ test_replies(void)
                   "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,"
                   "\"model\":\"tiny-a\",\"choices\":[{\"index\":0,\"delta\":{},\"logprobs\":null,"
                   "\"finish_reason\":\"length\"}],\"usage\":null}\n\n");
-  g_autofree char *usage = vf_server_reply_usage_chunk(&reply, 10, 3);
-  g_assert_cmpstr(usage, ==,
+  g_autofree char *usage_chunk = vf_server_reply_usage_chunk(&reply, &usage);
+  g_assert_cmpstr(usage_chunk, ==,
                   "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,"
                   "\"model\":\"tiny-a\",\"choices\":[],\"usage\":{\"prompt_tokens\":10,\"completion_tokens\":3,"
-                  "\"total_tokens\":13}}\n\n");
+                  "\"total_tokens\":13,\"prompt_tokens_details\":{\"cached_tokens\":4}}}\n\n");
 }
 
 /* Feeds `pieces` and returns what was sent, "|" between the pieces' ready bytes. */

@@ -331,6 +331,8 @@ finish_slot(VfServer *server, Slot *slot, SlotEnd end, const GError *error)
   vf_stop_text_finish(job->stop, &tail, &tail_len);
   const char *finish = job->hit_stop || stats.stop_reason == VF_STOP_EOS ? "stop" : "length";
   VfServerReply reply = reply_of(job);
+  const VfServerUsage usage = {.prompt_tokens = stats.prompt_tokens, .completion_tokens = stats.generated_tokens,
+                               .cached_tokens = stats.prompt_tokens - stats.prefilled_tokens};
   g_autofree char *what = g_strdup_printf("prompt %u tokens (%u prefilled), %u generated, %s", stats.prompt_tokens,
                                           stats.prefilled_tokens, stats.generated_tokens, finish);
   if (job->request->stream) {
@@ -343,8 +345,8 @@ finish_slot(VfServer *server, Slot *slot, SlotEnd end, const GError *error)
     g_autofree char *last = vf_server_reply_chunk(&reply, FALSE, NULL, 0, finish, job->request->include_usage);
     g_string_append(events, last);
     if (job->request->include_usage) {
-      g_autofree char *usage = vf_server_reply_usage_chunk(&reply, stats.prompt_tokens, stats.generated_tokens);
-      g_string_append(events, usage);
+      g_autofree char *usage_chunk = vf_server_reply_usage_chunk(&reply, &usage);
+      g_string_append(events, usage_chunk);
     }
     g_string_append(events, "data: [DONE]\n\n");
     gsize len = events->len;
@@ -352,7 +354,7 @@ finish_slot(VfServer *server, Slot *slot, SlotEnd end, const GError *error)
   } else {
     gsize len;
     const char *text = vf_stop_text_sent(job->stop, &len);
-    char *json = vf_server_reply_completion(&reply, text, len, finish, stats.prompt_tokens, stats.generated_tokens);
+    char *json = vf_server_reply_completion(&reply, text, len, finish, &usage);
     post(job, POST_COMPLETE, json, strlen(json), 200, log_line(job, 200, what));
   }
   job_unref(job);

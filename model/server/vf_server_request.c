@@ -349,22 +349,24 @@ append_head(GString *out, const VfServerReply *reply, const char *object)
 }
 
 static void
-append_usage(GString *out, uint32_t prompt_tokens, uint32_t completion_tokens)
+append_usage(GString *out, const VfServerUsage *u)
 {
-  g_string_append_printf(out, ",\"usage\":{\"prompt_tokens\":%u,\"completion_tokens\":%u,\"total_tokens\":%u}",
-                         prompt_tokens, completion_tokens, prompt_tokens + completion_tokens);
+  g_string_append_printf(out, ",\"usage\":{\"prompt_tokens\":%u,\"completion_tokens\":%u,\"total_tokens\":%u,"
+                              "\"prompt_tokens_details\":{\"cached_tokens\":%u}}",
+                         u->prompt_tokens, u->completion_tokens, u->prompt_tokens + u->completion_tokens,
+                         u->cached_tokens);
 }
 
 char *
 vf_server_reply_completion(const VfServerReply *reply, const char *text, gsize len, const char *finish_reason,
-                           uint32_t prompt_tokens, uint32_t completion_tokens)
+                           const VfServerUsage *usage)
 {
   GString *out = g_string_new(NULL);
   append_head(out, reply, "chat.completion");
   g_string_append(out, ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":");
   vf_json_append_string(out, text, len);
   g_string_append_printf(out, "},\"logprobs\":null,\"finish_reason\":\"%s\"}]", finish_reason);
-  append_usage(out, prompt_tokens, completion_tokens);
+  append_usage(out, usage);
   g_string_append(out, "}");
   return g_string_free(out, FALSE);
 }
@@ -394,12 +396,12 @@ vf_server_reply_chunk(const VfServerReply *reply, gboolean role, const char *tex
 }
 
 char *
-vf_server_reply_usage_chunk(const VfServerReply *reply, uint32_t prompt_tokens, uint32_t completion_tokens)
+vf_server_reply_usage_chunk(const VfServerReply *reply, const VfServerUsage *usage)
 {
   GString *out = g_string_new("data: ");
   append_head(out, reply, "chat.completion.chunk");
   g_string_append(out, ",\"choices\":[]");
-  append_usage(out, prompt_tokens, completion_tokens);
+  append_usage(out, usage);
   g_string_append(out, "}\n\n");
   return g_string_free(out, FALSE);
 }

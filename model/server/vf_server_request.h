@@ -71,15 +71,20 @@ typedef struct {
   const char *model;
 } VfServerReply;
 
+typedef struct {
+  uint32_t prompt_tokens, completion_tokens;
+  uint32_t cached_tokens; /* of the prompt, already in the KV cache (usage.prompt_tokens_details) */
+} VfServerUsage;
+
 /* `finish_reason`: "stop" or "length". */
 char *vf_server_reply_completion(const VfServerReply *reply, const char *text, gsize len, const char *finish_reason,
-                                 uint32_t prompt_tokens, uint32_t completion_tokens);
+                                 const VfServerUsage *usage);
 /* One SSE event, "data: {…chat.completion.chunk…}\n\n": the role (first chunk), a piece of content, or the
  * finish reason (text NULL, finish_reason given). with_usage_null: include_usage asks "usage": null on these. */
 char *vf_server_reply_chunk(const VfServerReply *reply, gboolean role, const char *text, gsize len,
                             const char *finish_reason, gboolean with_usage_null);
 /* The include_usage chunk: empty choices and the usage. */
-char *vf_server_reply_usage_chunk(const VfServerReply *reply, uint32_t prompt_tokens, uint32_t completion_tokens);
+char *vf_server_reply_usage_chunk(const VfServerReply *reply, const VfServerUsage *usage);
 /* {"error": {"message", "type", "param", "code"}} for `error` (any domain: VF_SERVER_ERROR's codes keep their
  * status, others are 500). *status gets the HTTP status. */
 char *vf_server_reply_error(const GError *error, guint *status);

@@ -52,7 +52,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   if (request) {
     g_assert(request->chat && request->max_tokens >= 1 && request->max_tokens <= policy.max_tokens);
     check_stop_text((const char *const *)request->stop, data, size);
-    g_free(vf_server_reply_completion(&reply, (const char *)data, size, "stop", 1, 2));
+    const VfServerUsage usage = {.prompt_tokens = 2, .completion_tokens = 1, .cached_tokens = 1};
+    g_free(vf_server_reply_completion(&reply, (const char *)data, size, "stop", &usage));
     g_free(vf_server_reply_chunk(&reply, TRUE, (const char *)data, size, NULL, TRUE));
     vf_server_request_free(request);
   } else {
