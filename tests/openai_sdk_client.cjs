@@ -30,9 +30,9 @@ async function main() {
   assert.equal(answer.choices[0].message.role, 'assistant');
   assert.equal(answer.choices[0].message.content, expected);
   assert.equal(answer.choices[0].finish_reason, 'length');
-  assert.deepEqual(answer.usage, {
-    prompt_tokens: Number(promptTokens), completion_tokens: 16, total_tokens: Number(promptTokens) + 16,
-  });
+  assert.equal(answer.usage.prompt_tokens, Number(promptTokens));
+  assert.equal(answer.usage.completion_tokens, 16);
+  assert.equal(answer.usage.total_tokens, Number(promptTokens) + 16);
 
   const stream = await client.chat.completions.create({ ...request, stream: true, stream_options: { include_usage: true } });
   let text = '';
@@ -50,7 +50,9 @@ async function main() {
   assert.equal(text, expected);
   assert.ok(chunks > 2, `streamed in ${chunks} chunks`);
   assert.equal(finish, 'length');
-  assert.deepEqual(usage, answer.usage);
+  assert.equal(usage.prompt_tokens, answer.usage.prompt_tokens);
+  assert.equal(usage.completion_tokens, 16);
+  assert.equal(usage.total_tokens, answer.usage.total_tokens);
 
   // An error as the SDK reports it.
   await assert.rejects(client.chat.completions.create({ ...request, n: 2 }),
