@@ -17,7 +17,7 @@ struct VfSession {
   GArray *cached; /* int32: the token ids whose keys and values are in the model's cache, in order */
   GArray *answer; /* int32: the last answer's ids */
   GHashTable *embeds; /* "source|options" -> VfBuffer *: vision output of each attachment, kept across turns */
-  uint32_t sequence;  /* the model's KV-cache sequence this conversation lives in */
+  VfLlmSequence *seq; /* the model's KV-cache sequence this conversation lives in */
   VfPromptCache *prompt; /* the tokens of the conversation's messages so far; NULL until the first build */
 };
 
@@ -40,25 +40,19 @@ forget_embeds(VfSession *s)
 }
 
 VfSession *
-vf_session_new(VfModel *model, VfTokenizer *tok)
+vf_session_new(VfModel *model, VfTokenizer *tok, GError **error)
 {
-  return vf_session_new_on(model, tok, 0);
-}
-
-VfSession *
-vf_session_new_on(VfModel *model, VfTokenizer *tok, uint32_t sequence)
-{
-  g_return_val_if_fail(sequence < vf_llm_sequences(model->llm), NULL);
+  VfLlmSequence *seq = vf_llm_sequence_new(model->llm, error);
+  if (!seq)
+    return NULL;
   VfSession *s = g_new0(VfSession, 1);
-  s->sequence = sequence;
-  vf_llm_select(model->llm, sequence);
+  s->seq = seq;
   s->model = model;
   s->tok = tok;
   s->chat = vf_chat_new();
   s->cached = g_array_new(FALSE, FALSE, sizeof(int32_t));
   s->answer = g_array_new(FALSE, FALSE, sizeof(int32_t));
   s->embeds = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-  vf_llm_truncate(model->llm, 0);
   return s;
 }
 
@@ -71,6 +65,7 @@ vf_session_free(VfSession *s)
   g_hash_table_unref(s->embeds);
   vf_prompt_cache_free(s->prompt);
   vf_chat_free(s->chat);
+  vf_llm_sequence_free(s->seq);
   g_array_unref(s->cached);
   g_array_unref(s->answer);
   g_free(s);
@@ -93,8 +88,7 @@ vf_session_replace_chat(VfSession *s, VfChat *chat)
   g_clear_pointer(&s->prompt, vf_prompt_cache_free);
   g_array_set_size(s->cached, 0);
   g_array_set_size(s->answer, 0);
-  vf_llm_select(s->model->llm, s->sequence);
-  vf_llm_truncate(s->model->llm, 0);
+  vf_llm_sequence_truncate(s->seq, 0);
   VfChat *old = s->chat;
   s->chat = chat;
   return old;
@@ -356,11 +350,10 @@ turn_accept(Turn *t, int32_t token)
   g_autofree char *piece = vf_token_stream_feed(t->stream, token, &len);
   if (t->on_text && len)
     t->on_text(piece, len, t->user);
-  vf_llm_select(s->model->llm, s->sequence);
   if (t->stats->generated_tokens >= t->opts->max_new_tokens) {
     t->stats->stop_reason = VF_STOP_TOKEN_LIMIT;
     t->done = TRUE;
-  } else if (vf_llm_length(s->model->llm) + 1 >= vf_llm_context(s->model->llm)) {
+  } else if (vf_llm_sequence_length(s->seq) + 1 >= vf_llm_context(s->model->llm)) {
     t->stats->stop_reason = VF_STOP_CONTEXT_FULL;
     t->done = TRUE;
   } else if (g_cancellable_is_cancelled(t->cancellable)) {
@@ -392,7 +385,6 @@ turn_begin(Turn *t, VfSession *s, const VfGenerateOptions *opts, VfTextFunc on_t
   memset(stats, 0, sizeof *stats);
   const VfConfig *c = s->model->config;
   VfLlm *llm = s->model->llm;
-  vf_llm_select(llm, s->sequence);
 
   g_autoptr(VfPrompt) prompt = build_prompt(s, opts, NULL, error);
   if (!prompt)
@@ -439,7 +431,7 @@ turn_begin(Turn *t, VfSession *s, const VfGenerateOptions *opts, VfTextFunc on_t
     g_array_append_val(splices, sp);
   }
 
-  vf_llm_truncate(llm, keep);
+  vf_llm_sequence_truncate(s->seq, keep);
   g_array_set_size(s->cached, keep);
   uint32_t m = n - keep;
   g_autofree int32_t *new_pos = g_new(int32_t, 3 * (size_t)m);
@@ -458,9 +450,9 @@ turn_begin(Turn *t, VfSession *s, const VfGenerateOptions *opts, VfTextFunc on_t
     .cancellable = cancellable,
   };
   int64_t t0 = g_get_monotonic_time();
-  if (!vf_llm_prefill(llm, &in, t->logits, NULL, error)) {
+  if (!vf_llm_prefill(llm, s->seq, &in, t->logits, NULL, error)) {
     /* The cache may hold part of the new tokens: forget them. */
-    vf_llm_truncate(llm, keep);
+    vf_llm_sequence_truncate(s->seq, keep);
     return FALSE;
   }
   g_array_append_vals(s->cached, ids + keep, m);
@@ -502,8 +494,7 @@ turn_finish(Turn *t, gboolean ok)
     vf_chat_message_append_text_len(vf_chat_append_message(s->chat, "assistant"), text, len);
   } else {
     /* Whatever a failed step left in the cache past the known tokens is forgotten. */
-    vf_llm_select(s->model->llm, s->sequence);
-    vf_llm_truncate(s->model->llm, s->cached->len);
+    vf_llm_sequence_truncate(s->seq, s->cached->len);
   }
   turn_clear(t);
   return ok;
@@ -523,8 +514,7 @@ vf_session_generate(VfSession *s, const VfGenerateOptions *opts, VfTextFunc on_t
   gboolean ok = TRUE;
   while (!t.done && ok) {
     int32_t best = -1;
-    vf_llm_select(llm, s->sequence);
-    ok = vf_llm_decode(llm, t.token, turn_position(&t), t.device_argmax ? NULL : t.logits,
+    ok = vf_llm_decode(llm, s->seq, t.token, turn_position(&t), t.device_argmax ? NULL : t.logits,
                        t.device_argmax ? &best : NULL, error);
     if (ok) {
       turn_fed(&t);
@@ -567,47 +557,36 @@ vf_session_turns_step(VfSessionTurn *const *turns, uint32_t n, GError **error)
   VfModel *model = turns[0]->t.s->model;
   VfLlm *llm = model->llm;
   const VfConfig *c = model->config;
-  uint32_t nseq = vf_llm_sequences(llm);
-  /* The turn going on each sequence, if any. */
-  g_autofree Turn **on = g_new0(Turn *, nseq);
+  /* The turns still going, one row each; a finished one has left the batch and its cache stays as it is. */
+  g_autofree VfLlmSequence **seqs = g_new(VfLlmSequence *, n);
+  g_autofree Turn **row_turn = g_new(Turn *, n);
+  g_autofree int32_t *ids = g_new(int32_t, n), *positions = g_new(int32_t, n), *best = g_new(int32_t, n);
+  uint32_t rows = 0;
   gboolean need_logits = FALSE;
   for (uint32_t i = 0; i < n; i++) {
     Turn *t = &turns[i]->t;
-    g_return_val_if_fail(t->s->model == model && !on[t->s->sequence], FALSE);
+    g_return_val_if_fail(t->s->model == model, FALSE);
+    for (uint32_t j = 0; j < i; j++)
+      g_return_val_if_fail(turns[j]->t.s != t->s, FALSE);
     if (t->done)
       continue;
-    on[t->s->sequence] = t;
+    seqs[rows] = t->s->seq;
+    ids[rows] = t->token;
+    positions[rows] = turn_position(t);
     need_logits |= !t->device_argmax;
+    row_turn[rows++] = t;
   }
-  g_autofree int32_t *ids = g_new0(int32_t, nseq), *positions = g_new0(int32_t, nseq), *best = g_new(int32_t, nseq);
-  g_autofree uint32_t *lengths = g_new(uint32_t, nseq);
-  g_autofree float *logits = need_logits ? g_new(float, (size_t)nseq * c->vocab) : NULL;
-  /* Sequences without a turn going (finished, failed, or unused) are fed a token whose result is dropped, and
-   * their cache is wound back. */
-  gboolean any = FALSE;
-  for (uint32_t r = 0; r < nseq; r++) {
-    any |= on[r] != NULL;
-    vf_llm_select(llm, r);
-    lengths[r] = vf_llm_length(llm);
-    ids[r] = on[r] ? on[r]->token : c->pad_id;
-    positions[r] = on[r] ? turn_position(on[r]) : 0;
-    if (!on[r] && lengths[r] + 1 > vf_llm_context(llm))
-      vf_llm_truncate(llm, vf_llm_context(llm) - 1);
-  }
-  if (!any)
+  if (rows == 0)
     return TRUE;
-  if (!vf_llm_decode_all(llm, ids, positions, logits, best, error))
+  g_autofree float *logits = need_logits ? g_new(float, (size_t)rows * c->vocab) : NULL;
+  if (!vf_llm_decode_batch(llm, seqs, rows, ids, positions, logits, best, error))
     return FALSE;
-  for (uint32_t r = 0; r < nseq; r++) {
-    vf_llm_select(llm, r);
-    if (!on[r]) {
-      vf_llm_truncate(llm, lengths[r]);
-      continue;
-    }
-    turn_fed(on[r]);
+  for (uint32_t r = 0; r < rows; r++) {
+    Turn *t = row_turn[r];
+    turn_fed(t);
     if (logits)
-      memcpy(on[r]->logits, logits + (size_t)r * c->vocab, (size_t)c->vocab * 4);
-    turn_accept(on[r], turn_pick(on[r], best[r]));
+      memcpy(t->logits, logits + (size_t)r * c->vocab, (size_t)c->vocab * 4);
+    turn_accept(t, turn_pick(t, best[r]));
   }
   return TRUE;
 }
@@ -628,12 +607,6 @@ vf_session_generate_together(VfSession *const *sessions, uint32_t n, const VfGen
                              VfTurnStats *stats, GError **errors_out, GError **error)
 {
   g_return_val_if_fail(n > 0, FALSE);
-  uint32_t nseq = vf_llm_sequences(sessions[0]->model->llm);
-  if (n > nseq) {
-    g_set_error(error, VF_CONFIG_ERROR, VF_CONFIG_ERROR_UNSUPPORTED,
-                "%u conversations at once, but the model was loaded with %u sequences", n, nseq);
-    return FALSE;
-  }
   /* Each prompt into its own sequence; a conversation that fails here is reported and left out. */
   g_autofree VfSessionTurn **turns = g_new0(VfSessionTurn *, n);
   uint32_t going = 0;
@@ -644,7 +617,7 @@ vf_session_generate_together(VfSession *const *sessions, uint32_t n, const VfGen
     if (turn)
       turns[going++] = turn;
   }
-  /* Then every conversation one token per step, the weights read once for all. */
+  /* Then the conversations still going one token per step, the weights read once for all of them. */
   gboolean ok = TRUE;
   for (;;) {
     gboolean any = FALSE;

@@ -709,8 +709,13 @@ vf_server_new(const VfServerOptions *options, GError **error)
   server->nseq = vf_llm_sequences(options->model->llm);
   server->sessions = g_new0(VfSession *, server->nseq);
   server->slots = g_new0(Slot, server->nseq);
-  for (uint32_t i = 0; i < server->nseq; i++)
-    server->sessions[i] = vf_session_new_on(options->model, options->tok, i);
+  for (uint32_t i = 0; i < server->nseq; i++) {
+    server->sessions[i] = vf_session_new(options->model, options->tok, error);
+    if (!server->sessions[i]) {
+      vf_server_free(server);
+      return NULL;
+    }
+  }
   VfGenerateOptions defaults;
   vf_session_default_options(server->sessions[0], &defaults);
   server->default_sampling = defaults.sampling;
