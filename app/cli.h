@@ -41,6 +41,8 @@ char **vf_cli_pdf_pages(const char *path, const char *pages, GError **error);
 
 int vf_cli_chat(int argc, char **argv);
 int vf_cli_ocr(int argc, char **argv);
+int vf_cli_serve(int argc, char **argv);
+int vf_cli_bench_serve(int argc, char **argv);
 int vf_cli_golden(int argc, char **argv);
 int vf_cli_bench_model(int argc, char **argv);
 int vf_cli_bench_vision(int argc, char **argv);

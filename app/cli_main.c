@@ -2,6 +2,7 @@
  *
  *   viewfinder-cli devices                         list Vulkan devices, describe the chosen one
  *   viewfinder-cli chat -m DIR -p TEXT [...]       ask a model, stream the answer
+ *   viewfinder-cli serve -m DIR [...]              an OpenAI-compatible server
  *   viewfinder-cli golden [--models DIR] CASE...   compare with reference cases
  *   viewfinder-cli bench ops | vision | --synthetic 2b|7b   time the ops against the memory roofline,
  *                                                  the vision tower, or the language model
@@ -215,11 +216,13 @@ usage(FILE *out)
           "commands:\n"
           "  devices     list Vulkan devices and describe the one Viewfinder would use\n"
           "  chat        ask a model a question: chat -m MODEL_DIR [--image PATH] [--video PATH] -p TEXT (--help for options)\n"
+          "  serve       an OpenAI-compatible server: serve -m MODEL_DIR [--host IP] [--port N] [--api-key KEY] [--max-concurrent N]\n"
           "  ocr         transcribe images: ocr -m MODEL_DIR FILE... [--json]\n"
           "  download    fetch a model into the Hugging Face cache: download OWNER/NAME [--revision REV]\n"
           "  golden      compare with reference cases: golden [--models DIR] [--tokenizer DIR] CASE_DIR...\n"
           "  bench       bench ops [--quick] [--all-variants] [--crossover]: the matmul ops against the roofline\n"
           "              bench vision [--size 2b|7b] [--image WxH]...: the vision tower\n"
+          "              bench serve --synthetic 2b|7b --tokenizer DIR [--clients N]: continuous batching, N clients vs 1\n"
           "              bench attention: both attention kernels on vision, prefill and decode shapes\n"
           "              bench --synthetic 2b|7b [--prompt N] [--decode N]: the language model\n"
           "              bench first-answer --synthetic 2b|7b [--image WxH]: time to the first token, cold and warm\n"
@@ -240,6 +243,8 @@ main(int argc, char **argv)
     return vf_cli_chat(argc - 1, argv + 1);
   if (strcmp(argv[1], "ocr") == 0)
     return vf_cli_ocr(argc - 1, argv + 1);
+  if (strcmp(argv[1], "serve") == 0)
+    return vf_cli_serve(argc - 1, argv + 1);
   if (strcmp(argv[1], "golden") == 0)
     return vf_cli_golden(argc - 1, argv + 1);
   if (strcmp(argv[1], "download") == 0)
@@ -248,6 +253,8 @@ main(int argc, char **argv)
     return vf_bench_ops(argc - 2, argv + 2);
   if (strcmp(argv[1], "bench") == 0 && argc > 2 && strcmp(argv[2], "attention") == 0)
     return vf_cli_bench_attention(argc - 2, argv + 2);
+  if (strcmp(argv[1], "bench") == 0 && argc > 2 && strcmp(argv[2], "serve") == 0)
+    return vf_cli_bench_serve(argc - 2, argv + 2);
   if (strcmp(argv[1], "bench") == 0 && argc > 2 && strcmp(argv[2], "vision") == 0)
     return vf_cli_bench_vision(argc - 2, argv + 2);
   if (strcmp(argv[1], "bench") == 0 && argc > 2 && strcmp(argv[2], "first-answer") == 0)

@@ -26,6 +26,11 @@ for p in $PACKAGES; do
   fi
 done
 
+# The OpenAI SDK compatibility test runs the official `openai` npm package with node. By command rather than by
+# package: a machine with NodeSource's nodejs (which bundles npm and conflicts with Debian's npm) has both.
+command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
+
 if [ -z "$missing" ]; then
   exit 0
 fi

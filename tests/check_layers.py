@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
 """Checks the house's layer order from every #include of the source tree.
 
-    app → ui → model/engine → model/store → model/hub → model/net → model/media → model/text → shaders → vk
+    app → ui → model/server → model/engine → model/store → model/hub → model/net → model/media → model/text → shaders → vk
 
 A file may include headers of its own folder and of folders after it in that line, never before it
 ("upward"). Three more rules:
   - ui/ never sees Vulkan: no header it includes, directly or through others, may live in vk/ or shaders/
     or include <volk.h> / <vulkan/...>;
   - system headers belong to one place: Vulkan to vk/, GTK and libadwaita to ui/ and app/, FFmpeg, libpng,
-    libjpeg and poppler to model/media/, libsoup to model/media/ and model/hub/ (picture URLs, model downloads), SQLite to model/store/;
+    libjpeg and poppler to model/media/, libsoup to model/media/, model/hub/ and model/server/ (picture URLs, model downloads, the server), SQLite to model/store/;
   - every quoted include names a header of the tree (so nothing slips past by a name we cannot place).
 tests/ is outside the layers and may include anything.
 
@@ -18,7 +18,7 @@ import os
 import re
 import sys
 
-LAYERS = ['app', 'ui', 'model/engine', 'model/store', 'model/hub', 'model/net', 'model/media', 'model/text', 'shaders', 'vk']
+LAYERS = ['app', 'ui', 'model/server', 'model/engine', 'model/store', 'model/hub', 'model/net', 'model/media', 'model/text', 'shaders', 'vk']
 RANK = {folder: len(LAYERS) - i for i, folder in enumerate(LAYERS)}  # higher rank = higher layer
 
 # System headers and the folders that may include them.
@@ -27,7 +27,7 @@ SYSTEM_OWNERS = [
     (re.compile(r'^(gtk/|adwaita\.h|gdk/)'), {'ui', 'app'}, 'GTK'),
     (re.compile(r'^(libavcodec|libavformat|libavutil|libswscale)/|^(png\.h|jpeglib\.h|jerror\.h|poppler\.h)$'),
      {'model/media'}, 'FFmpeg, libpng, libjpeg and poppler'),
-    (re.compile(r'^libsoup/'), {'model/media', 'model/hub'}, 'libsoup'),
+    (re.compile(r'^libsoup/'), {'model/media', 'model/hub', 'model/server'}, 'libsoup'),
     (re.compile(r'^sqlite3\.h$'), {'model/store'}, 'SQLite'),
 ]
 VULKAN = SYSTEM_OWNERS[0][0]

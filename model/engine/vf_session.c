@@ -340,7 +340,7 @@ turn_accept(Turn *t, int32_t token)
   g_array_append_val(s->answer, token);
   vf_sampler_observe(t->sampler, &token, 1);
   t->stats->generated_tokens++;
-  if (is_stop(s->model->config, token)) {
+  if (!t->opts->ignore_eos && is_stop(s->model->config, token)) {
     t->stats->finished_with_eos = TRUE;
     t->stats->stop_reason = VF_STOP_EOS;
     t->done = TRUE;
@@ -524,67 +524,110 @@ vf_session_generate(VfSession *s, const VfGenerateOptions *opts, VfTextFunc on_t
   return turn_finish(&t, ok);
 }
 
+struct VfSessionTurn {
+  Turn t;
+  VfGenerateOptions opts; /* the turn reads them until it ends */
+  VfTurnStats stats;
+};
+
+VfSessionTurn *
+vf_session_turn_begin(VfSession *s, const VfGenerateOptions *opts, VfTextFunc on_text, void *user,
+                      GCancellable *cancellable, GError **error)
+{
+  VfSessionTurn *turn = g_new0(VfSessionTurn, 1);
+  turn->opts = *opts;
+  if (!turn_begin(&turn->t, s, &turn->opts, on_text, user, cancellable, &turn->stats, error)) {
+    turn_clear(&turn->t);
+    g_free(turn);
+    return NULL;
+  }
+  return turn;
+}
+
 gboolean
-vf_session_generate_together(VfSession *const *sessions, uint32_t n, const VfGenerateOptions *opts,
-                             VfTextFunc on_text, void *const *users, GCancellable *cancellable, VfTurnStats *stats,
-                             GError **errors_out, GError **error)
+vf_session_turn_done(const VfSessionTurn *turn)
+{
+  return turn->t.done;
+}
+
+gboolean
+vf_session_turns_step(VfSessionTurn *const *turns, uint32_t n, GError **error)
 {
   g_return_val_if_fail(n > 0, FALSE);
-  VfModel *model = sessions[0]->model;
+  VfModel *model = turns[0]->t.s->model;
   VfLlm *llm = model->llm;
-  for (uint32_t i = 0; i < n; i++)
-    for (uint32_t j = 0; j < i; j++)
-      g_return_val_if_fail(sessions[i]->model == model && sessions[i] != sessions[j], FALSE);
-
-  /* Each prompt into its own sequence; a conversation that fails here is reported and left out. */
-  g_autofree Turn *turns = g_new0(Turn, n);
-  g_autofree gboolean *active = g_new0(gboolean, n);
-  for (uint32_t i = 0; i < n; i++) {
-    if (turn_begin(&turns[i], sessions[i], opts, on_text, users ? users[i] : NULL, cancellable, &stats[i],
-                   &errors_out[i]))
-      active[i] = TRUE;
-    else
-      turn_clear(&turns[i]);
-  }
-
-  /* Then the conversations still going one token per step, the weights read once for all of them; one that
-   * finishes leaves the batch and its cache stays as it is. */
-  VfConfig *c = model->config;
+  const VfConfig *c = model->config;
+  /* The turns still going, one row each; a finished one has left the batch and its cache stays as it is. */
   g_autofree VfLlmSequence **seqs = g_new(VfLlmSequence *, n);
-  g_autofree uint32_t *turn_of = g_new(uint32_t, n); /* the conversation of each row of the step */
+  g_autofree Turn **row_turn = g_new(Turn *, n);
   g_autofree int32_t *ids = g_new(int32_t, n), *positions = g_new(int32_t, n), *best = g_new(int32_t, n);
-  g_autofree float *logits = NULL;
-  gboolean need_logits = FALSE, ok = TRUE;
-  for (uint32_t i = 0; i < n; i++)
-    need_logits |= active[i] && !turns[i].device_argmax;
-  if (need_logits)
-    logits = g_new(float, (size_t)n * c->vocab);
-  for (;;) {
-    uint32_t rows = 0;
-    for (uint32_t i = 0; i < n; i++) {
-      if (!active[i] || turns[i].done)
-        continue;
-      seqs[rows] = sessions[i]->seq;
-      ids[rows] = turns[i].token;
-      positions[rows] = turn_position(&turns[i]);
-      turn_of[rows++] = i;
-    }
-    if (rows == 0)
-      break;
-    if (!vf_llm_decode_batch(llm, seqs, rows, ids, positions, logits, best, error)) {
-      ok = FALSE;
-      break;
-    }
-    for (uint32_t r = 0; r < rows; r++) {
-      Turn *t = &turns[turn_of[r]];
-      turn_fed(t);
-      if (logits)
-        memcpy(t->logits, logits + (size_t)r * c->vocab, (size_t)c->vocab * 4);
-      turn_accept(t, turn_pick(t, best[r]));
-    }
+  uint32_t rows = 0;
+  gboolean need_logits = FALSE;
+  for (uint32_t i = 0; i < n; i++) {
+    Turn *t = &turns[i]->t;
+    g_return_val_if_fail(t->s->model == model, FALSE);
+    for (uint32_t j = 0; j < i; j++)
+      g_return_val_if_fail(turns[j]->t.s != t->s, FALSE);
+    if (t->done)
+      continue;
+    seqs[rows] = t->s->seq;
+    ids[rows] = t->token;
+    positions[rows] = turn_position(t);
+    need_logits |= !t->device_argmax;
+    row_turn[rows++] = t;
   }
-  for (uint32_t i = 0; i < n; i++)
-    if (active[i])
-      turn_finish(&turns[i], ok);
+  if (rows == 0)
+    return TRUE;
+  g_autofree float *logits = need_logits ? g_new(float, (size_t)rows * c->vocab) : NULL;
+  if (!vf_llm_decode_batch(llm, seqs, rows, ids, positions, logits, best, error))
+    return FALSE;
+  for (uint32_t r = 0; r < rows; r++) {
+    Turn *t = row_turn[r];
+    turn_fed(t);
+    if (logits)
+      memcpy(t->logits, logits + (size_t)r * c->vocab, (size_t)c->vocab * 4);
+    turn_accept(t, turn_pick(t, best[r]));
+  }
+  return TRUE;
+}
+
+gboolean
+vf_session_turn_finish(VfSessionTurn *turn, gboolean ok, VfTurnStats *stats)
+{
+  ok = turn_finish(&turn->t, ok);
+  if (stats)
+    *stats = turn->stats;
+  g_free(turn);
+  return ok;
+}
+
+gboolean
+vf_session_generate_together(VfSession *const *sessions, uint32_t n, const VfGenerateOptions *opts,
+                             VfTextFunc on_text, void *const *users, GCancellable *cancellable,
+                             VfTurnStats *stats, GError **errors_out, GError **error)
+{
+  g_return_val_if_fail(n > 0, FALSE);
+  /* Each prompt into its own sequence; a conversation that fails here is reported and left out. */
+  g_autofree VfSessionTurn **turns = g_new0(VfSessionTurn *, n);
+  uint32_t going = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    memset(&stats[i], 0, sizeof stats[i]);
+    VfSessionTurn *turn = vf_session_turn_begin(sessions[i], opts, on_text, users ? users[i] : NULL, cancellable,
+                                                &errors_out[i]);
+    if (turn)
+      turns[going++] = turn;
+  }
+  /* Then the conversations still going one token per step, the weights read once for all of them. */
+  gboolean ok = TRUE;
+  for (;;) {
+    gboolean any = FALSE;
+    for (uint32_t i = 0; i < going; i++)
+      any |= !vf_session_turn_done(turns[i]);
+    if (!any || !(ok = vf_session_turns_step(turns, going, error)))
+      break;
+  }
+  for (uint32_t i = 0, k = 0; i < n; i++)
+    if (!errors_out[i])
+      vf_session_turn_finish(turns[k++], ok, &stats[i]);
   return ok;
 }

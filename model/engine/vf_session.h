@@ -27,6 +27,7 @@ typedef struct {
   VfSamplerParams sampling;
   uint32_t max_new_tokens;
   gboolean add_vision_id;
+  gboolean ignore_eos;    /* decode past an eos token, to max_new_tokens (benchmarks: answers of one length) */
   const char *media_dir;  /* folder for relative media paths (NULL: the current folder) */
   VfStageFunc on_stage;   /* optional */
   /* Optional: what the user should know about an input that was read anyway, e.g. "Picture 1 (x.jpg):
@@ -80,6 +81,22 @@ gboolean vf_session_generate(VfSession *s, const VfGenerateOptions *opts, VfText
 gboolean vf_session_generate_together(VfSession *const *sessions, uint32_t n, const VfGenerateOptions *opts,
                                       VfTextFunc on_text, void *const *users, GCancellable *cancellable,
                                       VfTurnStats *stats, GError **errors_out, GError **error);
+
+/* The same a step at a time, for a scheduler that lets answers join and leave between steps (continuous
+ * batching: the server). A turn prefills its session's prompt (in its sequence) and takes the first token; then
+ * each step decodes one token for every turn given that is not done, the weights read once for all
+ * (vf_llm_decode_batch over their sequences only). A turn is done at eos, its token limit, a full
+ * context, or when its cancellable is cancelled (checked after each token: a stopped client costs at most the
+ * step under way). Finishing flushes the text, appends the answer to the conversation when ok, and frees. */
+typedef struct VfSessionTurn VfSessionTurn;
+VfSessionTurn *vf_session_turn_begin(VfSession *s, const VfGenerateOptions *opts, VfTextFunc on_text, void *user,
+                                     GCancellable *cancellable, GError **error);
+gboolean vf_session_turn_done(const VfSessionTurn *turn);
+/* turns: [n], of sessions on different sequences of one model. FALSE when the decode fails (then finish every
+ * turn with ok FALSE). */
+gboolean vf_session_turns_step(VfSessionTurn *const *turns, uint32_t n, GError **error);
+/* stats: NULL or what the turn cost. Returns ok. */
+gboolean vf_session_turn_finish(VfSessionTurn *turn, gboolean ok, VfTurnStats *stats);
 
 /* The token ids of the last answer (for tests and the golden runner). */
 const int32_t *vf_session_last_answer(VfSession *s, uint32_t *n);
