@@ -42,6 +42,7 @@ struct VfMediaItem {
 
   VfImage *pixels; /* pictures: the decoded source, kept from the thumbnail to the encode */
   char *damage;    /* pictures that decoded but are damaged (vf_image_file_damage), or NULL */
+  double decode_seconds; /* the last decode of the pixels (a PDF page: its render) */
 };
 
 /* ---- file stamps ----------------------------------------------------------------------------------------- */
@@ -448,16 +449,12 @@ vf_media_item_check(const VfMediaItem *item, GError **error)
   return TRUE;
 }
 
-/* The picture's pixels at qwen-vl-utils' fetch size (width × height): kept from an earlier decode at that
- * size, or decoded now (and kept) through the banded decoder, which resizes rows as they come, so memory follows
- * the fetch size and not the header's (a 65500 × 2700 bomb never holds its 530 MB of RGB). The bytes equal
- * a whole decode resized afterwards. */
+/* Decodes (and keeps) the picture at width × height through the banded decoder, which resizes rows as they
+ * come, so memory follows the fetch size and not the header's (a 65500 × 2700 bomb never holds its 530 MB of
+ * RGB). The bytes equal a whole decode resized afterwards. */
 static const VfImage *
-decoded_pixels(VfMediaItem *item, uint32_t width, uint32_t height, GError **error)
+decode_pixels(VfMediaItem *item, uint32_t width, uint32_t height, GError **error)
 {
-  if (item->pixels && item->pixels->width == width && item->pixels->height == height)
-    return item->pixels;
-  g_clear_pointer(&item->pixels, vf_image_free);
   if (item->pdf) {
     /* A page renders straight at the fetch size (its plan's size: the resize after it is a copy). */
     if (!vf_media_item_check(item, error))
@@ -478,6 +475,20 @@ decoded_pixels(VfMediaItem *item, uint32_t width, uint32_t height, GError **erro
   if (item->pixels && !item->damage && vf_image_file_damage(file))
     item->damage = g_strdup(vf_image_file_damage(file));
   return item->pixels;
+}
+
+/* The picture's pixels at qwen-vl-utils' fetch size (width × height): kept from an earlier decode at that
+ * size, or decoded now; the decode is timed (ocr reports it). */
+static const VfImage *
+decoded_pixels(VfMediaItem *item, uint32_t width, uint32_t height, GError **error)
+{
+  if (item->pixels && item->pixels->width == width && item->pixels->height == height)
+    return item->pixels;
+  g_clear_pointer(&item->pixels, vf_image_free);
+  int64_t t0 = g_get_monotonic_time();
+  const VfImage *pixels = decode_pixels(item, width, height, error);
+  item->decode_seconds = (g_get_monotonic_time() - t0) / 1e6;
+  return pixels;
 }
 
 /* Keeps the first decoded frame of a video. */
@@ -587,6 +598,12 @@ vf_media_item_video_input(VfMediaItem *item, const VfVideoRunOptions *run, GErro
     return vf_video_input_new_from_file(item->video, &item->options, &item->config, run, error);
   return vf_video_input_new_from_frames((const char *const *)item->frames, &item->options, &item->config, run,
                                         error);
+}
+
+double
+vf_media_item_decode_seconds(const VfMediaItem *item)
+{
+  return item->decode_seconds;
 }
 
 void

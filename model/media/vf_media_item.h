@@ -109,5 +109,7 @@ gboolean vf_media_item_check(const VfMediaItem *item, GError **error);
 /* What the vision tower reads, for the item's last plan. */
 VfImageInput *vf_media_item_image_input(VfMediaItem *item, GError **error);
 VfVideoInput *vf_media_item_video_input(VfMediaItem *item, const VfVideoRunOptions *run, GError **error);
+/* How long the last decode of a picture's pixels took (a PDF page: its render), in seconds; 0 before any. */
+double vf_media_item_decode_seconds(const VfMediaItem *item);
 /* Drops the kept pixels (after the vision output exists). */
 void vf_media_item_release_pixels(VfMediaItem *item);
