@@ -1,4 +1,5 @@
-/* viewfinder-cli chat: one question to a model folder, the answer streamed to stdout. */
+/* viewfinder-cli chat: one question to a model folder, or the next answer of a conversation in a JSON file
+ * (--messages, vf_chat_json.h), streamed to stdout. */
 #define G_LOG_DOMAIN "viewfinder-cli"
 
 #include "cli.h"
@@ -7,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "vf_chat_json.h"
 #include "vf_chat_template.h"
 #include "vf_grounded_answer.h"
 #include "vf_session.h"
@@ -82,7 +84,7 @@ on_warning(const char *message, void *user)
 int
 vf_cli_chat(int argc, char **argv)
 {
-  g_autofree char *model_dir = NULL, *tokenizer_dir = NULL, *prompt = NULL, *system = NULL;
+  g_autofree char *model_dir = NULL, *tokenizer_dir = NULL, *prompt = NULL, *system = NULL, *messages = NULL;
   int max_new = 512, top_k = -1, context = 0;
   double temperature = -1, top_p = -1, repetition = -1;
   gint64 seed = 0;
@@ -96,6 +98,7 @@ vf_cli_chat(int argc, char **argv)
   GOptionEntry entries[] = {
     {"model", 'm', 0, G_OPTION_ARG_FILENAME, &model_dir, "model folder (Hugging Face checkpoint)", "DIR"},
     {"prompt", 'p', 0, G_OPTION_ARG_STRING, &prompt, "the question", "TEXT"},
+    {"messages", 0, 0, G_OPTION_ARG_FILENAME, &messages, "answer this conversation (JSON messages, or an object with \"messages\"; paths relative to the file); -p adds a user message", "FILE"},
     {"system", 0, 0, G_OPTION_ARG_STRING, &system, "system prompt (default: the template's)", "TEXT"},
     {"tokenizer", 0, 0, G_OPTION_ARG_FILENAME, &tokenizer_dir, "tokenizer folder (default: the model folder)", "DIR"},
     {"max-new-tokens", 0, 0, G_OPTION_ARG_INT, &max_new, "most tokens to generate (512)", "N"},
@@ -126,9 +129,33 @@ vf_cli_chat(int argc, char **argv)
     fprintf(stderr, "viewfinder-cli chat: %s\n", error->message);
     return 2;
   }
-  if (!model_dir || !prompt) {
-    fprintf(stderr, "viewfinder-cli chat: give a model folder (-m DIR) and a prompt (-p TEXT)\n");
+  if (!model_dir || (!prompt && !messages)) {
+    fprintf(stderr, "viewfinder-cli chat: give a model folder (-m DIR) and a prompt (-p TEXT) or --messages FILE\n");
     return 2;
+  }
+  if (messages && system) {
+    fprintf(stderr, "viewfinder-cli chat: --system goes with -p; with --messages, the file holds the system message\n");
+    return 2;
+  }
+  if (!prompt && (images || videos)) {
+    fprintf(stderr, "viewfinder-cli chat: --image and --video attach to the -p message\n");
+    return 2;
+  }
+  /* Read before the model loads: a wrong file costs no loading time. */
+  g_autoptr(VfChat) conversation = NULL;
+  if (messages) {
+    conversation = vf_chat_json_read_file(messages, &error);
+    if (!conversation) {
+      fprintf(stderr, "viewfinder-cli chat: %s\n", error->message);
+      return 1;
+    }
+    guint n = conversation->messages->len;
+    const VfChatMessage *last = n ? g_ptr_array_index(conversation->messages, n - 1) : NULL;
+    if (!prompt && (!last || strcmp(last->role, "user") != 0)) {
+      fprintf(stderr, "viewfinder-cli chat: %s: the conversation does not end with a user message to answer\n",
+              messages);
+      return 1;
+    }
   }
   VfMediaOptions media = {.min_pixels = (uint64_t)MAX(min_pixels, 0), .max_pixels = (uint64_t)MAX(max_pixels, 0)};
   if (resized && !vf_cli_parse_size(resized, &media.resized_width, &media.resized_height)) {
@@ -191,10 +218,12 @@ vf_cli_chat(int argc, char **argv)
     opts.sampling.repetition_penalty = (float)repetition;
   opts.sampling.seed = (uint64_t)seed;
 
+  if (conversation)
+    vf_chat_free(vf_session_replace_chat(session, g_steal_pointer(&conversation)));
   VfChat *chat = vf_session_chat(session);
   if (system)
     vf_chat_message_append_text(vf_chat_append_message(chat, "system"), system);
-  VfChatMessage *user_msg = vf_chat_append_message(chat, "user");
+  VfChatMessage *user_msg = prompt ? vf_chat_append_message(chat, "user") : NULL;
   for (int i = 0; images && images[i]; i++) {
     /* A PDF without "#page=" is all its pages, a picture each. */
     g_auto(GStrv) pages = vf_cli_pdf_pages(images[i], NULL, &error);
@@ -209,7 +238,8 @@ vf_cli_chat(int argc, char **argv)
   }
   for (int i = 0; videos && videos[i]; i++)
     vf_chat_message_append_video(user_msg, videos[i])->options = video_opts;
-  vf_chat_message_append_text(user_msg, prompt);
+  if (prompt)
+    vf_chat_message_append_text(user_msg, prompt);
   opts.add_vision_id = label_media;
   opts.on_stage = vf_cli_stage;
   g_autoptr(VfGroundedAnswer) grounded = vf_grounded_answer_new(chat);

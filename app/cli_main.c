@@ -16,6 +16,7 @@
 
 #include "bench_ops.h"
 #include "cli.h"
+#include "vf_chat_json.h"
 #include "vf_pdf.h"
 
 VfDevice *
@@ -59,26 +60,6 @@ vf_cli_stage(const char *stage, double fraction, void *user)
     fprintf(stderr, "\r%-46s\r", "");
 }
 
-/* `text` as a JSON string literal: quotes, backslashes and control characters escaped, the rest (valid
- * UTF-8) as is. */
-static void
-append_json_string(GString *out, const char *text, size_t len)
-{
-  g_string_append_c(out, '"');
-  for (size_t i = 0; i < len; i++) {
-    unsigned char c = (unsigned char)text[i];
-    if (c == '"' || c == '\\')
-      g_string_append_printf(out, "\\%c", c);
-    else if (c == '\n')
-      g_string_append(out, "\\n");
-    else if (c < 0x20 || c == 0x7f)
-      g_string_append_printf(out, "\\u%04x", c);
-    else
-      g_string_append_c(out, (char)c);
-  }
-  g_string_append_c(out, '"');
-}
-
 void
 vf_cli_print_json_with_text(JsonBuilder *b, const char *name, const char *text, size_t len)
 {
@@ -91,9 +72,9 @@ vf_cli_print_json_with_text(JsonBuilder *b, const char *name, const char *text, 
   g_string_truncate(line, line->len - 1); /* the closing brace */
   if (json_object_get_size(json_node_get_object(root)) > 0)
     g_string_append_c(line, ',');
-  append_json_string(line, name, strlen(name));
+  vf_json_append_string(line, name, strlen(name));
   g_string_append_c(line, ':');
-  append_json_string(line, text, len);
+  vf_json_append_string(line, text, len);
   g_string_append(line, "}\n");
   fwrite(line->str, 1, line->len, stdout);
   fflush(stdout);

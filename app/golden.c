@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "vf_chat_json.h"
 #include "vf_chat_template.h"
 #include "vf_model.h"
 #include "vf_positions.h"

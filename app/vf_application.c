@@ -88,7 +88,8 @@ static void
 test_download_activated(GSimpleAction *action, GVariant *parameter, gpointer user_data)
 {
   VfApplication *self = user_data;
-  vf_window_get_models(self->window, g_variant_get_string(parameter, NULL));
+  const char *repo_id = g_variant_get_string(parameter, NULL);
+  vf_window_get_models(self->window, *repo_id ? repo_id : NULL); /* "": open the dialog only */
 }
 
 static void

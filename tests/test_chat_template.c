@@ -5,7 +5,7 @@
 #include <json-glib/json-glib.h>
 #include <string.h>
 
-#include "vf_chat.h"
+#include "vf_chat_json.h"
 #include "vf_chat_template.h"
 #include "vf_tokenizer.h"
 #include "vf_test_data.h"

@@ -316,6 +316,73 @@ test_chat_pdf_pages(void)
   g_rmdir(tmp);
 }
 
+/* chat --messages on golden case a07 (a picture, its answer, a follow-up question): the reference's greedy answer
+ * to the whole conversation. The case file is an object with "messages"; its picture path is relative to it. The
+ * same conversation's first two messages in a file of their own plus -p with the follow-up give the same answer. */
+static void
+test_chat_messages_matches_reference(void)
+{
+  g_autofree char *case_dir = vf_test_data_path("golden/cases/a07_multi_turn");
+  g_autofree char *case_file = g_build_filename(case_dir, "case.json", NULL);
+  g_autoptr(JsonParser) parser = json_parser_new();
+  g_assert_true(json_parser_load_from_file(parser, case_file, NULL));
+  JsonObject *cj = json_node_get_object(json_parser_get_root(parser));
+  const char *decoded = json_object_get_string_member(json_object_get_object_member(cj, "generation"), "decoded");
+  g_autofree char *want = g_strdup_printf("%s\n", decoded);
+  g_autofree char *model = vf_test_model_path("tiny-a");
+  g_autofree char *tokenizer = vf_test_data_path("tokenizer");
+
+  const char *whole[] = {"chat", "-m", model, "--tokenizer", tokenizer, "--max-new-tokens", "16", "--messages",
+                         case_file, NULL};
+  g_autofree char *out = NULL, *err = NULL;
+  g_assert_cmpint(run_cli(whole, &out, &err), ==, 0);
+  g_assert_cmpstr(out, ==, want);
+  g_assert_nonnull(strstr(err, "prompt 68 tokens, prefill"));
+
+  /* The first turn in a file of its own (in a temporary folder: the picture's path is made absolute). */
+  JsonArray *messages = json_object_get_array_member(cj, "messages");
+  JsonObject *first = json_array_get_object_element(messages, 0);
+  JsonObject *picture = json_array_get_object_element(json_object_get_array_member(first, "content"), 0);
+  g_autofree char *picture_path = g_build_filename(case_dir, json_object_get_string_member(picture, "image"), NULL);
+  json_object_set_string_member(picture, "image", picture_path);
+  json_array_remove_element(messages, 2);
+  g_autoptr(JsonGenerator) gen = json_generator_new();
+  json_generator_set_root(gen, json_object_get_member(cj, "messages"));
+  g_autofree char *dir = g_dir_make_tmp("vf-cli-messages-XXXXXX", NULL);
+  g_autofree char *first_turn = g_build_filename(dir, "first-turn.json", NULL);
+  g_assert_true(json_generator_to_file(gen, first_turn, NULL));
+  const char *follow_up[] = {"chat", "-m", model, "--tokenizer", tokenizer, "--max-new-tokens", "16", "--messages",
+                             first_turn, "-p", "What colors are on the flag?", NULL};
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(run_cli(follow_up, &out, &err), ==, 0);
+  g_assert_cmpstr(out, ==, want);
+  g_assert_nonnull(strstr(err, "prompt 68 tokens, prefill"));
+
+  /* Without -p the file ends with the assistant: nothing to answer. */
+  const char *no_question[] = {"chat", "-m", model, "--tokenizer", tokenizer, "--messages", first_turn, NULL};
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(run_cli(no_question, &out, &err), ==, 1);
+  g_autofree char *no_user = g_strdup_printf("viewfinder-cli chat: %s: the conversation does not end with a user "
+                                             "message to answer\n", first_turn);
+  g_assert_cmpstr(err, ==, no_user);
+
+  /* A wrong part: the file, the message and the part are named; nothing loads. */
+  g_autofree char *bad = g_build_filename(dir, "bad.json", NULL);
+  g_assert_true(g_file_set_contents(bad, "[{\"role\": \"user\", \"content\": [{\"type\": \"audio\"}]}]", -1, NULL));
+  const char *bad_part[] = {"chat", "-m", model, "--tokenizer", tokenizer, "--messages", bad, NULL};
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(run_cli(bad_part, &out, &err), ==, 1);
+  g_autofree char *bad_message = g_strdup_printf("viewfinder-cli chat: %s: message 0, part 0: unknown part type "
+                                                 "\"audio\" (known: text, image, image_url, video, video_url)\n", bad);
+  g_assert_cmpstr(err, ==, bad_message);
+  g_assert_cmpint(g_unlink(first_turn), ==, 0);
+  g_assert_cmpint(g_unlink(bad), ==, 0);
+  g_assert_cmpint(g_rmdir(dir), ==, 0);
+}
+
 static void
 test_chat_errors(void)
 {
@@ -418,6 +485,7 @@ main(int argc, char **argv)
   g_test_add_func("/cli/ocr-batch-equals-sequential", test_ocr_batch_equals_sequential);
   g_test_add_func("/cli/chat-pdf-pages", test_chat_pdf_pages);
   g_test_add_func("/cli/chat-errors", test_chat_errors);
+  g_test_add_func("/cli/chat-messages-matches-reference", test_chat_messages_matches_reference);
   g_test_add_func("/cli/download", test_download);
   return g_test_run();
 }

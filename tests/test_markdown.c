@@ -12,8 +12,50 @@ static const struct {
   {VF_MARKDOWN_CODE, "code"},    {VF_MARKDOWN_CODE_BLOCK, "pre"}, {VF_MARKDOWN_HEADING1, "h1"},
   {VF_MARKDOWN_HEADING2, "h2"},  {VF_MARKDOWN_HEADING3, "h3"},    {VF_MARKDOWN_QUOTE, "quote"},
   {VF_MARKDOWN_TABLE, "table"},  {VF_MARKDOWN_TABLE_HEADER, "th"}, {VF_MARKDOWN_LINK, "a"},
-  {VF_MARKDOWN_RULE, "hr"},      {VF_MARKDOWN_BULLET, "bullet"},
+  {VF_MARKDOWN_RULE, "hr"},      {VF_MARKDOWN_BULLET, "bullet"},  {VF_MARKDOWN_MATH, "math"},
+  {VF_MARKDOWN_MATH_BLOCK, "mathblock"},
 };
+
+/* The blocks' texts, "|" between them (each block's trailing newlines left out). */
+static char *
+blocks(const char *markdown)
+{
+  g_autoptr(VfMarkdown) md = vf_markdown_render(markdown);
+  GString *out = g_string_new(NULL);
+  GString *block = g_string_new(NULL);
+  for (guint r = 0; r < md->runs->len; r++) {
+    const VfMarkdownRun *run = &g_array_index(md->runs, VfMarkdownRun, r);
+    if (r > 0 && run->block != run[-1].block) {
+      while (block->len && block->str[block->len - 1] == '\n')
+        g_string_truncate(block, block->len - 1);
+      g_string_append_printf(out, "%s|", block->str);
+      g_string_truncate(block, 0);
+    }
+    g_string_append_len(block, md->text + run->start, run->end - run->start);
+  }
+  g_string_append(out, block->str);
+  g_string_free(block, TRUE);
+  return g_string_free(out, FALSE);
+}
+
+/* The link targets of the runs, in order, each once per link: "url1 url2". */
+static char *
+link_targets(const char *markdown)
+{
+  g_autoptr(VfMarkdown) md = vf_markdown_render(markdown);
+  GString *out = g_string_new(NULL);
+  guint last = 0;
+  for (guint r = 0; r < md->runs->len; r++) {
+    const VfMarkdownRun *run = &g_array_index(md->runs, VfMarkdownRun, r);
+    if (run->link && run->link != last) {
+      g_assert_cmpuint(run->link, <=, md->links->len);
+      g_assert_true(run->style & VF_MARKDOWN_LINK);
+      g_string_append_printf(out, "%s%s", out->len ? " " : "", (char *)md->links->pdata[run->link - 1]);
+    }
+    last = run->link;
+  }
+  return g_string_free(out, FALSE);
+}
 
 /* "{b}bold{} plain": each run's styles (and list depth as "liN") in braces before its text. */
 static char *
@@ -26,6 +68,14 @@ annotate(const char *markdown)
     const VfMarkdownRun *run = &g_array_index(md->runs, VfMarkdownRun, r);
     g_assert_cmpuint(run->start, ==, at); /* runs cover the text in order, without gaps */
     g_assert_cmpuint(run->end, >, run->start);
+    const VfMarkdownRun *before = r > 0 ? run - 1 : NULL;
+    g_assert_true(!before || run->block == before->block || run->block == before->block + 1);
+    if (before && before->style == run->style && before->list_depth == run->list_depth) {
+      /* Only the block (checked by test_blocks) or the link target differs. */
+      g_string_append_len(out, md->text + run->start, run->end - run->start);
+      at = run->end;
+      continue;
+    }
     g_string_append_c(out, '{');
     gboolean first = TRUE;
     for (guint k = 0; k < G_N_ELEMENTS(style_names); k++)
@@ -146,6 +196,48 @@ test_tables(void)
 }
 
 static void
+test_blocks(void)
+{
+  g_autofree char *doc = blocks("# Title\npara one\nstill one\n\npara two\n- item a\n  more a\n- item b\n"
+                                "> quoted\n> also\n\n```\ncode 1\ncode 2\n```\n| a | b |\n|---|---|\n| 1 | 2 |\n---\n"
+                                "last");
+  g_assert_cmpstr(doc, ==,
+                  "Title|para one\nstill one|para two|• item a\nmore a|• item b|quoted\nalso|code 1\ncode 2|"
+                  "a │ b\n──┼──\n1 │ 2|────────|last");
+  /* Two fences in a row are two blocks; an empty one takes no number. */
+  g_autofree char *fences = blocks("```\none\n```\n```\n```\n```\ntwo\n```");
+  g_assert_cmpstr(fences, ==, "one|two");
+}
+
+static void
+test_links(void)
+{
+  g_autofree char *one = link_targets("see [the docs](https://example.org/a?b=1) now");
+  g_assert_cmpstr(one, ==, "https://example.org/a?b=1");
+  g_autofree char *styled = link_targets("[**bold** link](http://x.test/) and [two](mailto:a@b.test)");
+  g_assert_cmpstr(styled, ==, "http://x.test/ mailto:a@b.test");
+  g_autofree char *in_table = link_targets("| site |\n|---|\n| [home](https://h.test/) |");
+  g_assert_cmpstr(in_table, ==, "https://h.test/");
+  CHECK("[**bold** link](http://x.test/)", "{b,a}bold{a} link");
+}
+
+static void
+test_math(void)
+{
+  CHECK("area \\(\\pi r^2\\) here", "{}area {math}\\pi r^2{} here");
+  CHECK("so $x_1 + y$ and $$E=mc^2$$.", "{}so {math}x_1 + y{} and {math}E=mc^2{}.");
+  /* Prices are not math: a space after the opener, a digit after the closer. */
+  CHECK("costs $5 and $6 today", "{}costs $5 and $6 today");
+  CHECK("from $ 3 to $4", "{}from $ 3 to $4");
+  CHECK("$$\n\\int_0^1 x\\,dx\n$$", "{mathblock}\\int_0^1 x\\,dx");
+  CHECK("\\[ a^2 + b^2 = c^2 \\]", "{mathblock}a^2 + b^2 = c^2");
+  g_autofree char *math_blocks = blocks("before\n$$ x $$\nafter");
+  g_assert_cmpstr(math_blocks, ==, "before|x|after");
+  /* Still streaming: an unclosed display block shows as text until its closer arrives. */
+  CHECK("$$\n\\int", "{}$$\n\\int");
+}
+
+static void
 test_partial_stream(void)
 {
   /* What the view shows while "**bold**" arrives token by token. */
@@ -167,5 +259,8 @@ main(int argc, char **argv)
   g_test_add_func("/markdown/code-blocks", test_code_blocks);
   g_test_add_func("/markdown/tables", test_tables);
   g_test_add_func("/markdown/partial-stream", test_partial_stream);
+  g_test_add_func("/markdown/blocks", test_blocks);
+  g_test_add_func("/markdown/links", test_links);
+  g_test_add_func("/markdown/math", test_math);
   return g_test_run();
 }

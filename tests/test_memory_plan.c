@@ -120,6 +120,36 @@ test_refusal_message(void)
   g_assert_nonnull(strstr(error->message, "shorter context or a smaller model"));
 }
 
+/* The fit hint: the longest context that fits is one whose plan fits while the next step's does not. */
+static void
+test_fit_hint(void)
+{
+  VfConfig c = {.hidden = 3584, .intermediate = 18944, .layers = 28, .heads = 28, .kv_heads = 4, .head_dim = 128,
+                .vocab = 152064, .max_pixels = 12845056,
+                .vision = {.depth = 32, .embed_dim = 1280, .num_heads = 16, .mlp_dim = 5120, .out_hidden = 3584,
+                           .patch_size = 14, .temporal_patch = 2, .merge_size = 2, .in_channels = 3},
+                .quant = {.method = VF_QUANT_GPTQ, .bits = 4, .group_size = 128, .sym = true}};
+  const uint64_t budget = 8000000000u; /* an 8 GB card */
+  VfMemoryPlan fit, next;
+  uint32_t context = vf_memory_plan_fit(&c, budget, 32768, &fit);
+  vf_memory_plan(&c, context + VF_PLAN_FIT_STEP, true, &next);
+  g_test_message("7B GPTQ-Int4 on 8 GB: %u tokens (%.2f GB; %u tokens would need %.2f GB)", context, fit.total / 1e9,
+                 context + VF_PLAN_FIT_STEP, next.total / 1e9);
+  g_assert_cmpuint(context % VF_PLAN_FIT_STEP, ==, 0);
+  g_assert_cmpuint(context, >=, 4096); /* the 7B-on-8-GB promise */
+  g_assert_cmpuint(fit.context, ==, context);
+  g_assert_cmpuint(fit.total, <=, budget);
+  if (context < 32768)
+    g_assert_cmpuint(next.total, >, budget);
+  /* Plenty of memory: capped at the longest context asked for. */
+  g_assert_cmpuint(vf_memory_plan_fit(&c, 200000000000u, 32768, &fit), ==, 32768);
+  /* 16-bit 7B (about 17 GB) does not fit 8 GB at any context: 0, with the smallest plan to quote. */
+  c.quant = (VfQuantConfig){0};
+  g_assert_cmpuint(vf_memory_plan_fit(&c, budget, 32768, &fit), ==, 0);
+  g_assert_cmpuint(fit.context, ==, VF_PLAN_FIT_STEP);
+  g_assert_cmpuint(fit.total, >, budget);
+}
+
 /* vf_model_load refuses a model the budget cannot hold before reading any weight, and the same device then
  * loads it once the budget allows. */
 static void
@@ -150,6 +180,7 @@ main(int argc, char **argv)
   g_test_add_func("/memory-plan/matches-load", test_plan_matches_load);
   g_test_add_func("/memory-plan/published-models", test_plan_published_models);
   g_test_add_func("/memory-plan/refusal-message", test_refusal_message);
+  g_test_add_func("/memory-plan/fit-hint", test_fit_hint);
   g_test_add_func("/memory-plan/model-load-refuses", test_model_load_refuses);
   return vf_test_finish();
 }

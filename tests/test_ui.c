@@ -710,6 +710,18 @@ weights_arriving(JsonObject *dump, gconstpointer data)
          json_object_get_int_member(download, "done") > 5000000;
 }
 
+/* The first row (the served repository) shows its fit hint, planned from the config.json the hub lists. */
+static gboolean
+first_row_fit_known(JsonObject *dump, gconstpointer data)
+{
+  JsonObject *download = json_object_get_object_member(dump, "download");
+  if (!download)
+    return FALSE;
+  JsonArray *rows = json_object_get_array_member(download, "rows");
+  return json_array_get_length(rows) > 0 &&
+         !json_object_get_null_member(json_array_get_object_element(rows, 0), "fit");
+}
+
 /* "Get Models": a model downloaded from a hub (an imitation on 127.0.0.1 serving tiny-a and the tokenizer as
  * Qwen/Qwen2-VL-2B-Instruct, its weights over a slow link) with progress shown, into the cache layout, then
  * loaded and asked; the answer is the command line's for the downloaded folder. */
@@ -738,6 +750,17 @@ test_get_models(void)
   const char *args[] = {"--max-new-tokens", "8", NULL};
   App *app = app_start_with_env(args, env);
   json_node_unref(app_wait(app, "the welcome page", page_is, "welcome", 20));
+
+  /* Before downloading: the row says the model fits this GPU, at the longest context the app offers. */
+  activate(app, "test-download", g_variant_new_string(""));
+  g_autoptr(JsonNode) listed = app_wait(app, "the fit hint", first_row_fit_known, NULL, 60);
+  JsonObject *first = json_array_get_object_element(
+    json_object_get_array_member(json_object_get_object_member(json_node_get_object(listed), "download"), "rows"), 0);
+  g_test_message("%s: %s", json_object_get_string_member(first, "repo"), json_object_get_string_member(first, "subtitle"));
+  g_assert_cmpstr(json_object_get_string_member(first, "repo"), ==, "Qwen/Qwen2-VL-2B-Instruct");
+  g_assert_true(g_str_has_prefix(json_object_get_string_member(first, "fit"), "fits with a 32768-token context ("));
+  g_assert_nonnull(strstr(json_object_get_string_member(first, "subtitle"), " · fits with a 32768-token context"));
+  screenshot("ui-get-models.png");
 
   activate(app, "test-download", g_variant_new_string("Qwen/Qwen2-VL-2B-Instruct"));
   g_autoptr(JsonNode) arriving = app_wait(app, "the weights to arrive", weights_arriving, NULL, 60);

@@ -3,7 +3,9 @@
 
 #include "vf_download_dialog.h"
 
+#include "vf_engine.h"
 #include "vf_hub.h"
+#include "vf_memory_plan.h"
 
 /* The checkpoints offered, in the order shown. */
 static const char *const catalog[] = {
@@ -31,6 +33,7 @@ typedef struct {
   GtkButton *button;
   RowState state;
   guint64 total, missing;
+  VfConfig *config; /* from the hub's listing, for the fit hint; NULL until listed or when it has none */
 } ModelRow;
 
 typedef enum {
@@ -56,6 +59,9 @@ struct _VfDownloadDialog {
   GtkLabel *error_label;
   GtkButton *pause_button;
 
+  VfEngine *engine;           /* asked which GPU it runs on, for the fit hints */
+  VfEngineDevice *device;     /* NULL until it answers */
+  char *device_problem;       /* why it could not answer */
   GArray *rows;               /* ModelRow */
   GCancellable *listing;      /* the size queries; cancelled when the dialog goes */
   GCancellable *download;     /* the running download (Pause cancels it) */
@@ -90,6 +96,25 @@ find_row(VfDownloadDialog *self, const char *repo_id)
  * Rows
  * ------------------------------------------------------------------------------------------------- */
 
+/* "fits with a 32768-token context", "too large for this GPU: ...", or NULL while unknown. The longest context
+ * the app would give it is what matters to the user; 1024 tokens is the least a picture and a question need. */
+static char *
+fit_hint(VfDownloadDialog *self, const ModelRow *r)
+{
+  if (!r->config || !(self->device || self->device_problem))
+    return NULL;
+  if (!self->device)
+    return g_strdup_printf("fit unknown: %s", self->device_problem);
+  VfMemoryPlan plan;
+  uint32_t context = vf_memory_plan_fit(r->config, self->device->memory_budget, 32768, &plan);
+  g_autofree char *budget = vf_hub_format_bytes(self->device->memory_budget);
+  g_autofree char *need = vf_hub_format_bytes(plan.total);
+  if (context == 0)
+    return g_strdup_printf("too large for this GPU: needs %s with a %u-token context, %s has %s", need,
+                           plan.context, self->device->name, budget);
+  return g_strdup_printf("fits with a %u-token context (%s of %s)", context, need, budget);
+}
+
 static void
 show_row(VfDownloadDialog *self, ModelRow *r, const char *problem)
 {
@@ -114,6 +139,12 @@ show_row(VfDownloadDialog *self, ModelRow *r, const char *problem)
   case ROW_UNKNOWN:
     subtitle = g_strdup_printf("size unknown: %s", problem ? problem : "the hub did not answer");
     break;
+  }
+  g_autofree char *fit = r->state == ROW_UNKNOWN ? NULL : fit_hint(self, r);
+  if (fit) {
+    char *with_fit = g_strdup_printf("%s · %s", subtitle, fit);
+    g_free(subtitle);
+    subtitle = with_fit;
   }
   adw_action_row_set_subtitle(r->row, subtitle);
   gtk_button_set_label(r->button, button);
@@ -149,6 +180,10 @@ on_listed(gpointer data)
     r->total = res->listing->total_bytes;
     r->missing = res->listing->missing_bytes;
     r->state = r->missing == 0 ? ROW_COMPLETE : r->missing < r->total ? ROW_PARTIAL : ROW_AVAILABLE;
+    vf_config_free(r->config);
+    r->config = g_steal_pointer(&res->listing->config);
+    if (!r->config)
+      g_message("%s: no fit hint: %s", r->repo_id, res->listing->config_problem);
   } else {
     r->state = ROW_UNKNOWN;
   }
@@ -402,6 +437,8 @@ vf_download_dialog_dump(VfDownloadDialog *self, JsonBuilder *b)
     json_builder_begin_object(b);
     add_string(b, "repo", r->repo_id);
     add_string(b, "subtitle", adw_action_row_get_subtitle(r->row));
+    g_autofree char *fit = fit_hint(self, r);
+    add_string(b, "fit", fit);
     json_builder_end_object(b);
   }
   json_builder_end_array(b);
@@ -415,7 +452,24 @@ vf_download_dialog_dump(VfDownloadDialog *self, JsonBuilder *b)
 static void
 model_row_clear(gpointer data)
 {
-  g_free(((ModelRow *)data)->repo_id);
+  ModelRow *r = data;
+  g_free(r->repo_id);
+  vf_config_free(r->config);
+}
+
+static void
+on_device(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(VfDownloadDialog) self = user_data;
+  g_autoptr(GError) error = NULL;
+  self->device = vf_engine_query_device_finish(VF_ENGINE(source), result, &error);
+  if (!self->device)
+    self->device_problem = g_strdup(error->message);
+  for (guint i = 0; i < self->rows->len; i++) {
+    ModelRow *r = &g_array_index(self->rows, ModelRow, i);
+    if (r->state != ROW_LISTING)
+      show_row(self, r, NULL);
+  }
 }
 
 static void
@@ -435,6 +489,9 @@ vf_download_dialog_finalize(GObject *object)
   g_array_unref(self->rows);
   g_clear_object(&self->listing);
   g_clear_object(&self->download);
+  g_clear_object(&self->engine);
+  vf_engine_device_free(self->device);
+  g_free(self->device_problem);
   g_free(self->download_repo);
   g_free(self->progress_file);
   g_free(self->download_error);
@@ -490,7 +547,10 @@ vf_download_dialog_init(VfDownloadDialog *self)
 }
 
 VfDownloadDialog *
-vf_download_dialog_new(GtkWindow *parent)
+vf_download_dialog_new(GtkWindow *parent, VfEngine *engine)
 {
-  return g_object_new(VF_TYPE_DOWNLOAD_DIALOG, "transient-for", parent, NULL);
+  VfDownloadDialog *self = g_object_new(VF_TYPE_DOWNLOAD_DIALOG, "transient-for", parent, NULL);
+  self->engine = g_object_ref(engine);
+  vf_engine_query_device_async(engine, self->listing, on_device, g_object_ref(self));
+  return self;
 }

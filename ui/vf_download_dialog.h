@@ -9,18 +9,23 @@
 #include <adwaita.h>
 #include <json-glib/json-glib.h>
 
+#include "vf_engine.h"
+
 G_BEGIN_DECLS
 
 #define VF_TYPE_DOWNLOAD_DIALOG (vf_download_dialog_get_type())
 G_DECLARE_FINAL_TYPE(VfDownloadDialog, vf_download_dialog, VF, DOWNLOAD_DIALOG, AdwWindow)
 
-VfDownloadDialog *vf_download_dialog_new(GtkWindow *parent);
+/* `engine` says which GPU the models would run on, for each row's fit hint ("fits with a 32768-token
+ * context", "too large for this GPU"), planned from the repository's config.json (vf_memory_plan_fit). */
+VfDownloadDialog *vf_download_dialog_new(GtkWindow *parent, VfEngine *engine);
 
 /* Starts (or resumes) downloading `repo_id`, as its row's button does. Nothing happens while another
  * download runs. */
 void vf_download_dialog_start(VfDownloadDialog *self, const char *repo_id);
 
-/* The dialog's state for the window's test dump: {"repo", "state", "file", "done", "total", "error", "rows"}. */
+/* The dialog's state for the window's test dump: {"repo", "state", "file", "done", "total", "error", "rows":
+ * [{"repo", "subtitle", "fit"}]}. */
 void vf_download_dialog_dump(VfDownloadDialog *self, JsonBuilder *b);
 
 G_END_DECLS

@@ -7,7 +7,11 @@
 
 typedef struct {
   GString *text;
-  GArray *runs; /* VfMarkdownRun */
+  GArray *runs;     /* VfMarkdownRun */
+  GPtrArray *links; /* char *, shared with the Outs of table cells */
+  guint block;      /* the block that emit() adds to */
+  gboolean block_used; /* some run already names `block` */
+  guint link;       /* what emit() gives run.link */
 } Out;
 
 static void
@@ -17,15 +21,26 @@ emit(Out *o, const char *s, gsize len, guint style, guint depth)
     return;
   guint start = (guint)o->text->len;
   g_string_append_len(o->text, s, (gssize)len);
+  o->block_used = TRUE;
   if (o->runs->len > 0) {
     VfMarkdownRun *last = &g_array_index(o->runs, VfMarkdownRun, o->runs->len - 1);
-    if (last->style == style && last->list_depth == depth && last->end == start) {
+    if (last->style == style && last->list_depth == depth && last->block == o->block && last->link == o->link &&
+        last->end == start) {
       last->end = (guint)o->text->len;
       return;
     }
   }
-  VfMarkdownRun run = {start, (guint)o->text->len, style, depth};
+  VfMarkdownRun run = {start, (guint)o->text->len, style, depth, o->block, o->link};
   g_array_append_val(o->runs, run);
+}
+
+/* What is emitted from here on belongs to a new block (numbers stay dense: a block without text takes none). */
+static void
+start_block(Out *o)
+{
+  if (o->block_used)
+    o->block++;
+  o->block_used = FALSE;
 }
 
 static void
@@ -105,6 +120,37 @@ try_emphasis(Out *o, const char *s, gsize len, gsize i, const char *delim, guint
   return close + (gssize)d;
 }
 
+/* Inline math at s[i]: \( .. \), $$ .. $$, or $ .. $ where the opener is followed and the closer preceded by a
+ * non-space and the closer is not followed by a digit (so prices stay text). Returns the index after the closer
+ * and the delimiters' lengths, or -1. The content is kept verbatim. */
+static gssize
+inline_math(const char *s, gsize len, gsize i, gsize *open_len, gsize *close_len)
+{
+  const char *closer = NULL;
+  if (s[i] == '\\' && i + 1 < len && s[i + 1] == '(')
+    closer = "\\)";
+  else if (s[i] == '$' && i + 1 < len && s[i + 1] == '$')
+    closer = "$$";
+  else if (s[i] == '$')
+    closer = "$";
+  else
+    return -1;
+  gsize n = strlen(closer);
+  gsize from = i + n;
+  if (from >= len || (n == 1 && is_space(s[from])))
+    return -1;
+  for (gsize k = from + 1; k + n <= len; k++) {
+    if (strncmp(s + k, closer, n) != 0)
+      continue;
+    if (n == 1 && (is_space(s[k - 1]) || s[k - 1] == '\\' || (k + 1 < len && g_ascii_isdigit(s[k + 1]))))
+      continue;
+    *open_len = n;
+    *close_len = n;
+    return (gssize)(k + n);
+  }
+  return -1;
+}
+
 static void
 render_inline(Out *o, const char *s, gsize len, guint style, guint depth)
 {
@@ -112,6 +158,15 @@ render_inline(Out *o, const char *s, gsize len, guint style, guint depth)
   gsize i = 0;
   while (i < len) {
     char c = s[i];
+    gsize math_open = 0, math_close = 0;
+    gssize math_end = inline_math(s, len, i, &math_open, &math_close);
+    if (math_end >= 0) {
+      emit(o, s + literal, i - literal, style, depth);
+      emit(o, s + i + math_open, (gsize)math_end - math_close - i - math_open, style | VF_MARKDOWN_MATH, depth);
+      i = (gsize)math_end;
+      literal = i;
+      continue;
+    }
     if (c == '\\' && i + 1 < len && g_ascii_ispunct(s[i + 1])) {
       emit(o, s + literal, i - literal, style, depth);
       emit(o, s + i + 1, 1, style, depth);
@@ -177,7 +232,11 @@ render_inline(Out *o, const char *s, gsize len, guint style, guint depth)
         const char *end = memchr(s + k + 2, ')', len - k - 2);
         if (end) {
           emit(o, s + literal, i - literal, style, depth);
+          g_ptr_array_add(o->links, g_strndup(s + k + 2, (gsize)(end - s) - k - 2));
+          guint outer_link = o->link;
+          o->link = o->links->len;
           render_inline(o, s + i + 1, k - i - 1, style | VF_MARKDOWN_LINK, depth);
+          o->link = outer_link;
           i = (gsize)(end - s) + 1;
           literal = i;
           continue;
@@ -424,6 +483,7 @@ render_table(Out *o, GPtrArray *rows, GArray *aligns)
       Out *cell = g_new0(Out, 1);
       cell->text = g_string_new(NULL);
       cell->runs = g_array_new(FALSE, FALSE, sizeof(VfMarkdownRun));
+      cell->links = o->links;
       const char *src = c < cells->len ? cells->pdata[c] : "";
       guint base = VF_MARKDOWN_TABLE | (r == 0 ? VF_MARKDOWN_TABLE_HEADER : 0);
       render_inline(cell, src, strlen(src), base, 0);
@@ -443,7 +503,9 @@ render_table(Out *o, GPtrArray *rows, GArray *aligns)
       emit_spaces(o, before, base);
       for (guint k = 0; k < cell->runs->len; k++) {
         const VfMarkdownRun *run = &g_array_index(cell->runs, VfMarkdownRun, k);
+        o->link = run->link;
         emit(o, cell->text->str + run->start, run->end - run->start, run->style, 0);
+        o->link = 0;
       }
       /* No trailing padding on the last column. */
       if (c + 1 < ncols)
@@ -474,10 +536,68 @@ render_table(Out *o, GPtrArray *rows, GArray *aligns)
 
 static const char *const bullets[] = {"• ", "◦ ", "▪ "};
 
+/* The closing delimiter of display math opened by `line` ("$$" or "\\]"), or NULL. */
+static const char *
+display_math_closer(const char *line)
+{
+  gsize skip;
+  if (indentation(line, &skip) > 3)
+    return NULL;
+  if (g_str_has_prefix(line + skip, "$$"))
+    return "$$";
+  if (g_str_has_prefix(line + skip, "\\["))
+    return "\\]";
+  return NULL;
+}
+
+/* How many lines, from lines[i], a display-math block takes ($$ .. $$ or \[ .. \], on one line or several
+ * with the closer ending the last), or 0 when there is none or it is not closed yet (then it is text). */
+static guint
+display_math(char **lines, guint n, guint i)
+{
+  const char *closer = display_math_closer(lines[i]);
+  if (!closer)
+    return 0;
+  gsize skip;
+  indentation(lines[i], &skip);
+  const char *after_open = lines[i] + skip + 2;
+  g_autofree char *first = g_strstrip(g_strdup(after_open));
+  if (strlen(first) >= 2 && g_str_has_suffix(first, closer))
+    return 1;
+  for (guint k = i + 1; k < n; k++) {
+    g_autofree char *line = g_strstrip(g_strdup(lines[k]));
+    if (g_str_has_suffix(line, closer))
+      return k - i + 1;
+  }
+  return 0;
+}
+
+/* The lines of display math without their delimiters, blank ones dropped. */
+static void
+render_display_math(Out *o, char **lines, guint count)
+{
+  for (guint k = 0; k < count; k++) {
+    g_autofree char *line = g_strstrip(g_strdup(lines[k]));
+    char *text = line;
+    if (k == 0)
+      text += 2;
+    gsize len = strlen(text);
+    if (k + 1 == count)
+      len -= 2;
+    g_autofree char *content = g_strstrip(g_strndup(text, len));
+    if (*content == 0)
+      continue;
+    emit_str(o, content, VF_MARKDOWN_MATH_BLOCK, 0);
+    emit_str(o, "\n", VF_MARKDOWN_MATH_BLOCK, 0);
+  }
+}
+
 VfMarkdown *
 vf_markdown_render(const char *markdown)
 {
-  Out o = {g_string_new(NULL), g_array_new(FALSE, FALSE, sizeof(VfMarkdownRun))};
+  Out o = {.text = g_string_new(NULL),
+           .runs = g_array_new(FALSE, FALSE, sizeof(VfMarkdownRun)),
+           .links = g_ptr_array_new_with_free_func(g_free)};
   g_auto(GStrv) lines = g_strsplit(markdown ? markdown : "", "\n", -1);
   guint n = g_strv_length(lines);
   for (guint i = 0; i < n; i++) {
@@ -491,6 +611,8 @@ vf_markdown_render(const char *markdown)
   gsize fence_len = 0;
   guint fence_indent = 0;
   gboolean blank_pending = FALSE;
+  /* The style of the paragraph or quote that the next plain (or quoted) line continues; -1: none. */
+  gint continues = -1;
   /* Indentation of the open list items, outermost first. */
   g_autoptr(GArray) list = g_array_new(FALSE, FALSE, sizeof(guint));
 
@@ -511,13 +633,26 @@ vf_markdown_render(const char *markdown)
     }
     if (is_blank(line)) {
       blank_pending = o.text->len > 0;
+      continues = -1;
       continue;
     }
     if (blank_pending)
       emit_str(&o, "\n", 0, 0);
     blank_pending = FALSE;
+    gint continued = continues;
+    continues = -1;
+
+    guint math_lines = display_math(lines, n, i);
+    if (math_lines) {
+      start_block(&o);
+      render_display_math(&o, lines + i, math_lines);
+      i += math_lines - 1;
+      g_array_set_size(list, 0);
+      continue;
+    }
 
     if (is_fence(line, &fence_char, &fence_len)) {
+      start_block(&o);
       in_fence = TRUE;
       fence_indent = indentation(line, NULL);
       g_array_set_size(list, 0);
@@ -528,6 +663,7 @@ vf_markdown_render(const char *markdown)
     gsize title_len;
     guint level = heading_level(line, &title, &title_len);
     if (level) {
+      start_block(&o);
       guint style = level == 1 ? VF_MARKDOWN_HEADING1 : level == 2 ? VF_MARKDOWN_HEADING2 : VF_MARKDOWN_HEADING3;
       render_inline(&o, title, title_len, style, 0);
       emit_str(&o, "\n", style, 0);
@@ -536,6 +672,7 @@ vf_markdown_render(const char *markdown)
     }
 
     if (is_rule(line)) {
+      start_block(&o);
       emit_str(&o, "────────\n", VF_MARKDOWN_RULE, 0);
       g_array_set_size(list, 0);
       continue;
@@ -551,6 +688,7 @@ vf_markdown_render(const char *markdown)
       guint k = i + 2;
       for (; k < n && !is_blank(lines[k]) && strchr(lines[k], '|'); k++)
         g_ptr_array_add(rows, split_row(lines[k]));
+      start_block(&o);
       render_table(&o, rows, aligns);
       i = k - 1;
       g_array_set_size(list, 0);
@@ -563,6 +701,9 @@ vf_markdown_render(const char *markdown)
       const char *p = line + skip;
       while (*p == '>' || *p == ' ')
         p++;
+      if (continued != VF_MARKDOWN_QUOTE)
+        start_block(&o);
+      continues = VF_MARKDOWN_QUOTE;
       render_inline(&o, p, strlen(p), VF_MARKDOWN_QUOTE, 0);
       emit_str(&o, "\n", VF_MARKDOWN_QUOTE, 0);
       g_array_set_size(list, 0);
@@ -578,6 +719,7 @@ vf_markdown_render(const char *markdown)
       if (list->len == 0 || indent > g_array_index(list, guint, list->len - 1))
         g_array_append_val(list, indent);
       guint depth = list->len;
+      start_block(&o);
       if (g_ascii_isdigit(marker[0])) {
         emit(&o, marker, marker_len - 1, VF_MARKDOWN_BULLET, depth);
         emit_str(&o, ". ", VF_MARKDOWN_BULLET, depth);
@@ -591,10 +733,14 @@ vf_markdown_render(const char *markdown)
 
     /* An indented line under a list item continues that item; anything else ends the list. */
     guint depth = 0;
-    if (list->len > 0 && col > 0)
-      depth = list->len;
-    else
+    if (list->len > 0 && col > 0) {
+      depth = list->len; /* the item's block goes on */
+    } else {
       g_array_set_size(list, 0);
+      if (continued != 0)
+        start_block(&o);
+      continues = 0;
+    }
     render_inline(&o, line + skip, strlen(line + skip), 0, depth);
     emit_str(&o, "\n", 0, depth);
   }
@@ -609,6 +755,7 @@ vf_markdown_render(const char *markdown)
   VfMarkdown *md = g_new0(VfMarkdown, 1);
   md->text = g_string_free(o.text, FALSE);
   md->runs = o.runs;
+  md->links = o.links;
   return md;
 }
 
@@ -619,5 +766,6 @@ vf_markdown_free(VfMarkdown *md)
     return;
   g_free(md->text);
   g_array_unref(md->runs);
+  g_ptr_array_unref(md->links);
   g_free(md);
 }

@@ -187,7 +187,7 @@ void
 vf_window_get_models(VfWindow *self, const char *repo_id)
 {
   if (!self->download_dialog) {
-    self->download_dialog = vf_download_dialog_new(GTK_WINDOW(self));
+    self->download_dialog = vf_download_dialog_new(GTK_WINDOW(self), self->engine);
     g_signal_connect(self->download_dialog, "downloaded", G_CALLBACK(on_downloaded), self);
     g_signal_connect_swapped(self->download_dialog, "destroy", G_CALLBACK(on_download_dialog_destroyed), self);
   }

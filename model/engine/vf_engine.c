@@ -78,6 +78,7 @@ typedef enum {
   JOB_COUNT,
   JOB_RESET,
   JOB_TRUNCATE,
+  JOB_DEVICE,
   JOB_QUIT,
 } JobKind;
 
@@ -267,6 +268,47 @@ release_model(VfEngine *self)
   g_mutex_unlock(&self->lock);
 }
 
+/* Opens the device on first use (a load, or a question about the device). */
+static gboolean
+ensure_device(VfEngine *self, GError **error)
+{
+  if (self->device)
+    return TRUE;
+  self->device = vf_device_create(NULL, error);
+  if (!self->device) {
+    g_prefix_error(error, "No usable Vulkan device: ");
+    return FALSE;
+  }
+  g_message("%s", vf_device_get_info(self->device)->summary);
+  g_message("%s", vf_pipeline_cache_summary(self->device));
+  return TRUE;
+}
+
+void
+vf_engine_device_free(VfEngineDevice *device)
+{
+  if (!device)
+    return;
+  g_free(device->name);
+  g_free(device);
+}
+
+static void
+run_device(VfEngine *self, Job *job)
+{
+  g_autoptr(GError) error = NULL;
+  if (!ensure_device(self, &error)) {
+    g_task_return_error(job->task, vf_engine_error_classify(g_steal_pointer(&error)));
+    return;
+  }
+  const VfDeviceInfo *info = vf_device_get_info(self->device);
+  VfEngineDevice *device = g_new0(VfEngineDevice, 1);
+  device->name = g_strdup(info->name);
+  device->memory_budget = info->memory_budget;
+  device->software = info->software;
+  g_task_return_pointer(job->task, device, (GDestroyNotify)vf_engine_device_free);
+}
+
 static void
 run_load(VfEngine *self, Job *job)
 {
@@ -287,15 +329,9 @@ run_load(VfEngine *self, Job *job)
     self->kept_chat = vf_session_replace_chat(self->session, vf_chat_new());
   }
   release_model(self);
-  if (!self->device) {
-    self->device = vf_device_create(NULL, &error);
-    if (!self->device) {
-      g_prefix_error(&error, "No usable Vulkan device: ");
-      g_task_return_error(job->task, g_steal_pointer(&error));
-      return;
-    }
-    g_message("%s", vf_device_get_info(self->device)->summary);
-    g_message("%s", vf_pipeline_cache_summary(self->device));
+  if (!ensure_device(self, &error)) {
+    g_task_return_error(job->task, g_steal_pointer(&error));
+    return;
   }
   VfLlmOptions options = {.context = job->context};
   g_autoptr(VfModel) model = vf_model_load(self->device, job->model_dir, &options, on_load_progress, self, &error);
@@ -428,6 +464,9 @@ worker_main(gpointer data)
       break;
     case JOB_COUNT:
       run_count(self, job);
+      break;
+    case JOB_DEVICE:
+      run_device(self, job);
       break;
     case JOB_TRUNCATE:
       if (self->session) {
@@ -565,6 +604,21 @@ vf_engine_count_finish(VfEngine *self, GAsyncResult *result, guint *tokens, GErr
   }
   *tokens = (guint)n;
   return TRUE;
+}
+
+void
+vf_engine_query_device_async(VfEngine *self, GCancellable *cancellable, GAsyncReadyCallback callback,
+                             gpointer user_data)
+{
+  g_return_if_fail(VF_IS_ENGINE(self));
+  queue(self, job_new(self, JOB_DEVICE, cancellable, callback, user_data, vf_engine_query_device_async));
+}
+
+VfEngineDevice *
+vf_engine_query_device_finish(VfEngine *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail(g_task_is_valid(result, self), NULL);
+  return g_task_propagate_pointer(G_TASK(result), error);
 }
 
 void

@@ -98,6 +98,20 @@ void vf_engine_count_async(VfEngine *self, VfChat *draft, GCancellable *cancella
                            gpointer user_data);
 gboolean vf_engine_count_finish(VfEngine *self, GAsyncResult *result, guint *tokens, GError **error);
 
+/* The GPU the engine runs on, opened now if no model has opened it yet (queued like any request): its name and
+ * the device memory Viewfinder may use, for "will it fit?" before a model is chosen. */
+typedef struct {
+  char *name;
+  guint64 memory_budget; /* bytes */
+  gboolean software;     /* a CPU driver */
+} VfEngineDevice;
+
+void vf_engine_device_free(VfEngineDevice *device);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VfEngineDevice, vf_engine_device_free)
+void vf_engine_query_device_async(VfEngine *self, GCancellable *cancellable, GAsyncReadyCallback callback,
+                                  gpointer user_data);
+VfEngineDevice *vf_engine_query_device_finish(VfEngine *self, GAsyncResult *result, GError **error);
+
 /* Cancels the running request, answers the queued ones with G_IO_ERROR_CANCELLED, releases the model and
  * the device and joins the worker. Call it before the main loop ends (requests in flight hold references
  * to the engine, so disposal alone may come too late). Later requests fail with G_IO_ERROR_CLOSED. */

@@ -57,15 +57,6 @@ vf_prompt_processor_config(const VfConfig *c, VfImageProcessorConfig *out)
   }
 }
 
-static char *
-resolve(const char *source, const char *base_dir)
-{
-  if (!base_dir || g_path_is_absolute(source) || g_str_has_prefix(source, "file://") ||
-      g_str_has_prefix(source, "data:") || strstr(source, "://"))
-    return g_strdup(source);
-  return g_build_filename(base_dir, source, NULL);
-}
-
 VfMediaItem *
 vf_prompt_part_media(VfChatPart *part, const char *base_dir, GError **error)
 {
@@ -75,10 +66,10 @@ vf_prompt_part_media(VfChatPart *part, const char *base_dir, GError **error)
   if (part->kind == VF_CHAT_PART_VIDEO && part->frames) {
     g_auto(GStrv) frames = g_new0(char *, g_strv_length(part->frames) + 1);
     for (guint f = 0; part->frames[f]; f++)
-      frames[f] = resolve(part->frames[f], base_dir);
+      frames[f] = vf_chat_resolve_source(part->frames[f], base_dir);
     item = vf_media_item_new_frames((const char *const *)frames, error);
   } else {
-    g_autofree char *source = resolve(part->source, base_dir);
+    g_autofree char *source = vf_chat_resolve_source(part->source, base_dir);
     item = part->kind == VF_CHAT_PART_VIDEO ? vf_media_item_new_video(source, NULL, error)
                                             : vf_media_item_new_image(source, error);
   }

@@ -785,7 +785,65 @@ vf_hub_listing_free(VfHubListing *listing)
   if (!listing)
     return;
   g_free(listing->commit);
+  vf_config_free(listing->config);
+  g_free(listing->config_problem);
   g_free(listing);
+}
+
+/* The files vf_config_load reads, and the most a config file may take (real ones are a few KiB). */
+static const char *const config_files[] = {"config.json", "quantize_config.json", "generation_config.json",
+                                           "preprocessor_config.json"};
+#define CONFIG_FILE_LIMIT (1 << 20)
+
+/* Reads the repository's config files into a scratch folder and parses them; NULL with *problem when there is
+ * no config.json or it cannot be read or parsed. */
+static VfConfig *
+fetch_config(Download *d, const char *commit, GArray *files, char **problem)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp("viewfinder-config-XXXXXX", &error);
+  if (!dir) {
+    *problem = g_strdup(error->message);
+    return NULL;
+  }
+  VfConfig *config = NULL;
+  gboolean have_config = FALSE, ok = TRUE;
+  for (guint i = 0; i < files->len && ok; i++) {
+    const HubFile *f = &g_array_index(files, HubFile, i);
+    gboolean wanted = FALSE;
+    for (guint k = 0; k < G_N_ELEMENTS(config_files); k++)
+      wanted |= g_str_equal(f->path, config_files[k]);
+    if (!wanted)
+      continue;
+    if (f->size > CONFIG_FILE_LIMIT) {
+      g_set_error(&error, VF_HUB_ERROR, VF_HUB_ERROR_FORMAT, "%s: %s is %" G_GUINT64_FORMAT " bytes, not a config",
+                  d->repo_id, f->path, f->size);
+      ok = FALSE;
+      break;
+    }
+    have_config |= g_str_equal(f->path, "config.json");
+    g_autofree char *path = g_build_filename(dir, f->path, NULL);
+    int fd = g_open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      set_io_error(&error, "write", path);
+      ok = FALSE;
+      break;
+    }
+    ok = fetch_file(d, commit, f, path, fd, &error);
+    close(fd);
+  }
+  if (ok && !have_config)
+    g_set_error(&error, VF_HUB_ERROR, VF_HUB_ERROR_NOT_FOUND, "%s has no config.json", d->repo_id);
+  else if (ok)
+    config = vf_config_load(dir, &error);
+  if (!config)
+    *problem = g_strdup(error->message);
+  for (guint k = 0; k < G_N_ELEMENTS(config_files); k++) {
+    g_autofree char *path = g_build_filename(dir, config_files[k], NULL);
+    g_unlink(path);
+  }
+  g_rmdir(dir);
+  return config;
 }
 
 VfHubListing *
@@ -807,6 +865,7 @@ vf_hub_list(const char *repo_id, const char *revision, const VfHubOptions *optio
     listing->commit = g_steal_pointer(&commit);
     listing->n_files = files->len;
     measure(files, repo_dir, &listing->total_bytes, &listing->missing_bytes, NULL);
+    listing->config = fetch_config(&d, listing->commit, files, &listing->config_problem);
   }
   download_end(&d);
   return listing;

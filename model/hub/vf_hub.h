@@ -36,6 +36,8 @@
 #include <glib.h>
 #include <stdint.h>
 
+#include "vf_config.h"
+
 G_BEGIN_DECLS
 
 #define VF_HUB_ERROR (vf_hub_error_quark())
@@ -99,12 +101,16 @@ typedef struct {
   guint n_files;
   guint64 total_bytes;
   guint64 missing_bytes; /* 0: complete in the cache */
+  VfConfig *config;      /* its config.json (with quantize/generation/preprocessor configs), for "will it fit?";
+                          * NULL when it has none or it does not parse: config_problem says why */
+  char *config_problem;
 } VfHubListing;
 
 void vf_hub_listing_free(VfHubListing *listing);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VfHubListing, vf_hub_listing_free)
 
-/* Lists `repo_id` at `revision` (NULL: "main") without downloading anything. */
+/* Lists `repo_id` at `revision` (NULL: "main") without downloading anything into the cache (its few small
+ * config files are read into a scratch folder and parsed). */
 VfHubListing *vf_hub_list(const char *repo_id, const char *revision, const VfHubOptions *options,
                           GCancellable *cancellable, GError **error);
 

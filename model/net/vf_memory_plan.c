@@ -96,6 +96,25 @@ vf_memory_plan_model_name(const char *dir)
   return g_path_get_basename(dir);
 }
 
+uint32_t
+vf_memory_plan_fit(const VfConfig *config, uint64_t budget, uint32_t max_context, VfMemoryPlan *plan)
+{
+  /* Memory grows with the context (the KV cache, the vision scratch of the largest picture it holds), so the
+   * longest context that fits is found by bisection over the steps. */
+  uint32_t lo = 0, hi = max_context / VF_PLAN_FIT_STEP; /* steps: lo fits (or is 0), above hi does not */
+  while (lo < hi) {
+    uint32_t mid = lo + (hi - lo + 1) / 2;
+    VfMemoryPlan p;
+    vf_memory_plan(config, mid * VF_PLAN_FIT_STEP, true, &p);
+    if (p.total <= budget)
+      lo = mid;
+    else
+      hi = mid - 1;
+  }
+  vf_memory_plan(config, MAX(lo, 1) * VF_PLAN_FIT_STEP, true, plan);
+  return lo * VF_PLAN_FIT_STEP;
+}
+
 gboolean
 vf_memory_plan_check(const VfConfig *c, const char *name, uint32_t context, uint64_t budget, GError **error)
 {

@@ -40,6 +40,12 @@ uint64_t vf_memory_plan_linear_bytes(const VfConfig *config);
  * snapshots/REV", else the folder's own name. Free with g_free. */
 char *vf_memory_plan_model_name(const char *dir);
 
+/* The fit hint of a model not yet downloaded: the longest context, a multiple of VF_PLAN_FIT_STEP up to
+ * max_context, at which `config` with its vision tower fits `budget` bytes, with its plan in *plan; 0 when not
+ * even VF_PLAN_FIT_STEP tokens fit (then *plan is the plan at VF_PLAN_FIT_STEP tokens). */
+#define VF_PLAN_FIT_STEP 1024u
+uint32_t vf_memory_plan_fit(const VfConfig *config, uint64_t budget, uint32_t max_context, VfMemoryPlan *plan);
+
 /* "Will it fit?": fails (VF_PLAN_ERROR_TOO_BIG) when `config` at `context` tokens, with its vision tower,
  * needs more than `budget` bytes, saying how much it needs, what the device has, and the way out (the
  * 4-bit repo of the same model with its size, or a shorter context). */

@@ -1,15 +1,12 @@
 /* A conversation: messages with a role and an ordered list of parts (text, image, video), as the engine,
- * the CLI and the UI hand it around, plus a reader for the JSON message form of the Qwen2-VL examples
- * and of the golden cases (spec §6.1, §6.3):
+ * the CLI and the UI hand it around. vf_chat_json.h reads and writes it in the JSON message form of the
+ * Qwen2-VL examples and of the golden cases (spec §6.1, §6.3):
  *
  *   [{"role": "user", "content": [{"type": "image", "image": "a.png", "max_pixels": 12000},
  *                                 {"type": "text", "text": "What is this?"}]},
  *    {"role": "assistant", "content": "A cat."}]
  *
- * A string content is one text part (the template renders both forms identically). An item counts as an
- * image when its type is "image" or it has an "image" or "image_url" key, else as a video when its type is
- * "video" or it has a "video" key, else as text when it has a "text" key; other items render nothing and
- * are dropped — exactly the tests of the chat template. */
+ * A string content is one text part (the template renders both forms identically). */
 #pragma once
 
 #include <glib.h>
@@ -88,6 +85,6 @@ char *vf_chat_media_label(VfChatPartKind kind, uint32_t number);
 /* Images and videos over the whole conversation (what Picture N / Video N count). */
 void vf_chat_count_media(const VfChat *chat, uint32_t *n_images, uint32_t *n_videos);
 
-/* Reads a JSON array of messages. Errors say which message/item and field is wrong. */
-VfChat *vf_chat_from_json(JsonNode *messages, GError **error);
-VfChat *vf_chat_from_json_data(const char *json, GError **error);
+/* `source` joined to base_dir when it is a relative path (not a URL, data: URI or absolute path) and base_dir
+ * is given; else a copy. Free with g_free. */
+char *vf_chat_resolve_source(const char *source, const char *base_dir);

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "fuzz_common.h"
-#include "vf_chat.h"
+#include "vf_chat_json.h"
 #include "vf_chat_template.h"
 #include "vf_tokenizer.h"
 
