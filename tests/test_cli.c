@@ -10,6 +10,13 @@
 #include "vf_test_hub.h"
 #include "vf_test_pdf.h"
 
+/* Every call site says run_cli: the runner itself is shared with test-ocr (vf_test_cli.h). */
+static int
+run_cli(const char *const *args, char **out, char **err)
+{
+  return vf_test_run_cli(args, out, err);
+}
+
 /* Runs `viewfinder-cli chat` on tiny-a with the case's question (its last text part) and `media` arguments,
  * and asserts that stdout is the reference's greedy answer and the prompt has `prompt_tokens` tokens. */
 static void
@@ -36,7 +43,7 @@ assert_chat_answers_as(const char *case_name, const char *const *media, int prom
     g_ptr_array_add(args, (gpointer)media[i]);
   g_ptr_array_add(args, NULL);
   g_autofree char *out = NULL, *err = NULL;
-  int rc = vf_test_run_cli((const char *const *)args->pdata, &out, &err);
+  int rc = run_cli((const char *const *)args->pdata, &out, &err);
   g_test_message("stderr: %s", err);
   g_assert_cmpint(rc, ==, 0);
   g_autofree char *want = g_strdup_printf("%s\n", decoded);
@@ -60,7 +67,7 @@ test_chat_json_lines(void)
   g_autofree char *tokenizer = vf_test_data_path("tokenizer");
   const char *args[] = {"chat", "-m", model, "--tokenizer", tokenizer, "-p", "Hi", "--max-new-tokens", "3", "--json", NULL};
   g_autofree char *out = NULL, *err = NULL;
-  g_assert_cmpint(vf_test_run_cli(args, &out, &err), ==, 0);
+  g_assert_cmpint(run_cli(args, &out, &err), ==, 0);
   g_auto(GStrv) lines = g_strsplit(g_strstrip(out), "\n", -1);
   guint n = g_strv_length(lines);
   g_assert_cmpuint(n, >=, 2);
@@ -130,7 +137,7 @@ test_chat_damaged_picture_warns(void)
   const char *args[] = {"chat", "-m", model, "--tokenizer", tokenizer, "-p", "What is this?", "--image", bomb,
                         "--max-pixels", "20000", "--max-new-tokens", "2", "--json", NULL};
   g_autofree char *out = NULL, *err = NULL;
-  g_assert_cmpint(vf_test_run_cli(args, &out, &err), ==, 0);
+  g_assert_cmpint(run_cli(args, &out, &err), ==, 0);
   g_auto(GStrv) lines = g_strsplit(g_strstrip(out), "\n", -1);
   g_assert_cmpuint(g_strv_length(lines), >=, 2);
   g_autoptr(JsonParser) p = json_parser_new();
@@ -177,7 +184,7 @@ test_ocr_json(void)
   const char *args[] = {"ocr", "-m", model, "--tokenizer", tokenizer, "--max-pixels", "20000",
                         "--max-new-tokens", "4", "--json", broken, image, NULL};
   g_autofree char *out = NULL, *err = NULL;
-  g_assert_cmpint(vf_test_run_cli(args, &out, &err), ==, 1);
+  g_assert_cmpint(run_cli(args, &out, &err), ==, 1);
   g_auto(GStrv) lines = g_strsplit(g_strstrip(out), "\n", -1);
   g_assert_cmpuint(g_strv_length(lines), ==, 2);
   g_autoptr(JsonParser) p0 = json_parser_new(), p1 = json_parser_new();
@@ -229,7 +236,7 @@ test_ocr_batch_equals_sequential(void)
     const char *args[] = {"ocr", "-m", model, "--tokenizer", tokenizer, "--max-pixels", "20000", "--max-new-tokens",
                           "12", "--json", "--batch", batches[k], a, broken, b, c, NULL};
     g_autofree char *err = NULL;
-    g_assert_cmpint(vf_test_run_cli(args, &outs[k], &err), ==, 1);
+    g_assert_cmpint(run_cli(args, &outs[k], &err), ==, 1);
   }
   g_auto(GStrv) one = g_strsplit(g_strstrip(outs[0]), "\n", -1);
   g_auto(GStrv) together = g_strsplit(g_strstrip(outs[1]), "\n", -1);
@@ -265,7 +272,7 @@ chat_prompt_tokens(const char *const *images, char **err_out)
   }
   g_ptr_array_add(args, NULL);
   g_autofree char *out = NULL, *err = NULL;
-  int rc = vf_test_run_cli((const char *const *)args->pdata, &out, &err);
+  int rc = run_cli((const char *const *)args->pdata, &out, &err);
   g_test_message("stderr: %s", err);
   if (err_out)
     *err_out = g_strdup(err);
@@ -390,34 +397,34 @@ test_chat_errors(void)
   g_autofree char *out = NULL, *err = NULL;
   /* A folder that is not a model: the message names the missing file. */
   const char *missing[] = {"chat", "-m", "/nonexistent/model", "--tokenizer", tokenizer, "-p", "x", NULL};
-  g_assert_cmpint(vf_test_run_cli(missing, &out, &err), !=, 0);
+  g_assert_cmpint(run_cli(missing, &out, &err), !=, 0);
   g_assert_nonnull(strstr(err, "/nonexistent/model"));
   g_free(out);
   g_free(err);
   /* No prompt. */
   const char *noprompt[] = {"chat", "-m", "x", NULL};
-  g_assert_cmpint(vf_test_run_cli(noprompt, &out, &err), ==, 2);
+  g_assert_cmpint(run_cli(noprompt, &out, &err), ==, 2);
   g_free(out);
   g_free(err);
   /* A prompt longer than the context: refused with the numbers, before any work. */
   g_autofree char *model = vf_test_model_path("tiny-a");
   const char *too_long[] = {"chat", "-m", model, "--tokenizer", tokenizer, "--context", "16", "-p",
                             "Write a haiku about the sea.", NULL};
-  g_assert_cmpint(vf_test_run_cli(too_long, &out, &err), ==, 1);
+  g_assert_cmpint(run_cli(too_long, &out, &err), ==, 1);
   g_assert_nonnull(strstr(err, "needs 27 prompt tokens but the context holds 16"));
   g_free(out);
   g_free(err);
   /* An image that is not one: the message names the file; nothing runs. */
   g_autofree char *notimage = vf_test_data_path("golden/cases/a01_text_only/case.json");
   const char *bad_image[] = {"chat", "-m", model, "--tokenizer", tokenizer, "--image", notimage, "-p", "x", NULL};
-  g_assert_cmpint(vf_test_run_cli(bad_image, &out, &err), ==, 1);
+  g_assert_cmpint(run_cli(bad_image, &out, &err), ==, 1);
   g_assert_nonnull(strstr(err, "case.json"));
   g_free(out);
   g_free(err);
   /* No Vulkan loader: a clear message, no crash. */
   g_setenv("VF_VULKAN_LOADER", "/nonexistent/libvulkan.so.1", TRUE);
   const char *no_loader[] = {"devices", NULL};
-  g_assert_cmpint(vf_test_run_cli(no_loader, &out, &err), ==, 1);
+  g_assert_cmpint(run_cli(no_loader, &out, &err), ==, 1);
   g_assert_nonnull(strstr(err, "No Vulkan loader found (/nonexistent/libvulkan.so.1)"));
   g_unsetenv("VF_VULKAN_LOADER");
   g_free(out);
@@ -425,7 +432,7 @@ test_chat_errors(void)
   /* A device that does not exist. */
   g_setenv("VF_DEVICE", "no-such-device", TRUE);
   const char *devices[] = {"devices", NULL};
-  g_assert_cmpint(vf_test_run_cli(devices, &out, &err), !=, 0);
+  g_assert_cmpint(run_cli(devices, &out, &err), !=, 0);
   g_assert_nonnull(strstr(err, "no-such-device"));
   g_unsetenv("VF_DEVICE");
 }
@@ -445,7 +452,7 @@ test_download(void)
   g_autofree char *cache = g_dir_make_tmp("vf-cli-hub-XXXXXX", NULL);
   g_autofree char *out = NULL, *err = NULL;
   const char *args[] = {"download", "--endpoint", endpoint, "--cache-dir", cache, "Qwen/Qwen2-VL-Tiny", NULL};
-  g_assert_cmpint(vf_test_run_cli(args, &out, &err), ==, 0);
+  g_assert_cmpint(run_cli(args, &out, &err), ==, 0);
   g_autofree char *snapshot = g_build_filename(cache, "models--Qwen--Qwen2-VL-Tiny", "snapshots", commit, NULL);
   g_autofree char *want = g_strconcat(snapshot, "\n", NULL);
   g_assert_cmpstr(out, ==, want);
@@ -457,14 +464,14 @@ test_download(void)
   g_clear_pointer(&out, g_free);
   g_clear_pointer(&err, g_free);
   const char *missing[] = {"download", "--endpoint", endpoint, "--cache-dir", cache, "Qwen/Nope", NULL};
-  g_assert_cmpint(vf_test_run_cli(missing, &out, &err), ==, 1);
+  g_assert_cmpint(run_cli(missing, &out, &err), ==, 1);
   g_assert_cmpstr(out, ==, "");
   g_assert_cmpstr(err, ==, "viewfinder-cli download: Qwen/Nope (revision main): not found on the hub (404)\n");
 
   g_clear_pointer(&out, g_free);
   g_clear_pointer(&err, g_free);
   const char *usage[] = {"download", NULL};
-  g_assert_cmpint(vf_test_run_cli(usage, &out, &err), ==, 2);
+  g_assert_cmpint(run_cli(usage, &out, &err), ==, 2);
   g_assert_nonnull(strstr(err, "usage: download [--revision REV] OWNER/NAME"));
   vf_test_hub_stop(hub);
   const char *rm[] = {"rm", "-rf", cache, NULL};
