@@ -244,8 +244,8 @@ drain(VfGroundingParser *p, gboolean final)
       gsize end = (gsize)(close - s) + 2;
       take_token(p, s + i, end - i);
       i = end;
-    } else if (!final && n - i < MAX_TOKEN) {
-      break; /* wait for the rest of the token */
+    } else if (!final && n - i - 2 < MAX_TOKEN) {
+      break; /* the window the whole answer would search is not all here yet: wait for the rest */
     } else {
       take_text(p, s + i, 2);
       i += 2;
