@@ -519,13 +519,14 @@ first_video_frame(VfMediaItem *item, GError **error)
   return g_steal_pointer(&frame);
 }
 
-/* The centre square of `image`, box-filtered to max_side (or less for a small picture), as a chip shows it
- * (cropped to fill, like a photo grid). */
+/* The centre square of `image` (the top square: a document page, whose pages differ at their top — a
+ * centre crop of text pages is the same grey everywhere), box-filtered to max_side (or less for a small
+ * picture), as a chip shows it (cropped to fill, like a photo grid). */
 static GBytes *
-square_thumbnail(const VfImage *image, uint32_t max_side, uint32_t *out_side)
+square_thumbnail(const VfImage *image, gboolean from_top, uint32_t max_side, uint32_t *out_side)
 {
   uint32_t side = MIN(image->width, image->height);
-  uint32_t x_off = (image->width - side) / 2, y_off = (image->height - side) / 2;
+  uint32_t x_off = (image->width - side) / 2, y_off = from_top ? 0 : (image->height - side) / 2;
   uint32_t n = MIN(side, max_side);
   uint8_t *out = g_malloc((gsize)n * n * 3);
   for (uint32_t y = 0; y < n; y++) {
@@ -563,14 +564,14 @@ vf_media_item_thumbnail(VfMediaItem *item, uint32_t max_side, uint32_t *side, GE
     else if (!vf_image_plan(item->width, item->height, NULL, &defaults, &plan, error))
       return NULL;
     const VfImage *pixels = decoded_pixels(item, plan.fetch_width, plan.fetch_height, error);
-    return pixels ? square_thumbnail(pixels, max_side, side) : NULL;
+    return pixels ? square_thumbnail(pixels, item->pdf != NULL, max_side, side) : NULL;
   }
   if (!item->video) {
     g_set_error(error, VF_VIDEO_ERROR, VF_VIDEO_ERROR_UNSUPPORTED, "a frame list has no thumbnail");
     return NULL;
   }
   g_autoptr(VfImage) frame = first_video_frame(item, error);
-  return frame ? square_thumbnail(frame, max_side, side) : NULL;
+  return frame ? square_thumbnail(frame, FALSE, max_side, side) : NULL;
 }
 
 VfImageInput *
