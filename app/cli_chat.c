@@ -10,14 +10,17 @@
 
 #include "vf_chat_json.h"
 #include "vf_chat_template.h"
+#include "vf_grounded_answer.h"
 #include "vf_session.h"
 
 typedef struct {
   gboolean json;
+  VfGroundedAnswer *grounded; /* the answer with its grounding markers, parsed */
 } Output;
 
+/* Display text: the answer without its grounding markers. */
 static void
-on_text(const char *piece, size_t len, void *user)
+print_text(const char *piece, size_t len, void *user)
 {
   Output *out = user;
   if (out->json) {
@@ -31,6 +34,32 @@ on_text(const char *piece, size_t len, void *user)
     fwrite(piece, 1, len, stdout);
     fflush(stdout);
   }
+}
+
+/* A box or quad the answer drew: a JSON record in the picture's pixels, or a line on stderr. */
+static void
+print_box(const VfGroundedBox *box, void *user)
+{
+  const Output *out = user;
+  if (out->json) {
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    vf_grounded_box_to_json(box, b);
+    vf_cli_print_json(b);
+    return;
+  }
+  g_autoptr(GString) corners = g_string_new(NULL);
+  for (guint k = 0; k < (box->kind == VF_GROUNDING_QUAD ? 4u : 2u); k++)
+    g_string_append_printf(corners, " (%.1f, %.1f)", box->x[k], box->y[k]);
+  fprintf(stderr, "viewfinder: %s \"%s\" on picture %u:%s\n", box->kind == VF_GROUNDING_QUAD ? "quad" : "box",
+          box->label ? box->label : "", box->picture, corners->str);
+}
+
+static void
+on_text(const char *piece, size_t len, void *user)
+{
+  Output *out = user;
+  vf_grounded_answer_feed(out->grounded, piece, len);
+  vf_grounded_answer_take(out->grounded, print_text, print_box, out);
 }
 
 /* A damaged attachment: a JSON record, or a line on stderr. */
@@ -217,9 +246,11 @@ vf_cli_chat(int argc, char **argv)
     vf_chat_message_append_text(user_msg, prompt);
   opts.add_vision_id = label_media;
   opts.on_stage = vf_cli_stage;
-  Output out = {.json = json};
+  g_autoptr(VfGroundedAnswer) grounded = vf_grounded_answer_new(chat);
+  Output out = {.json = json, .grounded = grounded};
   opts.on_warning = on_warning;
   opts.stage_user = &out;
+  opts.keep_grounding = TRUE;
 
   VfTurnStats stats;
   if (!vf_session_generate(session, &opts, on_text, &out, stop, &stats, &error)) {
@@ -232,6 +263,8 @@ vf_cli_chat(int argc, char **argv)
     /* Stopped before the first token: an empty answer, reported like a later stop. */
     stats = (VfTurnStats){.stopped = TRUE, .stop_reason = VF_STOP_CANCELLED};
   }
+  vf_grounded_answer_finish(grounded);
+  vf_grounded_answer_take(grounded, print_text, print_box, &out);
   double prefill_tps = stats.prefill_seconds > 0 ? stats.prefilled_tokens / stats.prefill_seconds : 0;
   double decode_tps = stats.decode_seconds > 0 && stats.generated_tokens > 1
                         ? (stats.generated_tokens - 1) / stats.decode_seconds

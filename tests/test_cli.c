@@ -5,27 +5,16 @@
 #include <signal.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include "vf_test_cli.h"
 #include "vf_test_data.h"
 #include "vf_test_hub.h"
 #include "vf_test_pdf.h"
 
-/* Runs viewfinder-cli with `args`; returns its exit status, stdout and stderr. */
+/* Every call site says run_cli: the runner itself is shared with test-ocr (vf_test_cli.h). */
 static int
 run_cli(const char *const *args, char **out, char **err)
 {
-  GPtrArray *argv = g_ptr_array_new();
-  g_ptr_array_add(argv, (gpointer)g_getenv("VF_CLI"));
-  for (int i = 0; args[i]; i++)
-    g_ptr_array_add(argv, (gpointer)args[i]);
-  g_ptr_array_add(argv, NULL);
-  int status = 0;
-  g_autoptr(GError) error = NULL;
-  gboolean ok = g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, out, err, &status,
-                             &error);
-  g_ptr_array_unref(argv);
-  g_assert_no_error(error);
-  g_assert_true(ok);
-  return g_spawn_check_wait_status(status, NULL) ? 0 : (WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+  return vf_test_run_cli(args, out, err);
 }
 
 /* Runs `viewfinder-cli chat` on tiny-a with the case's question (its last text part) and `media` arguments,

@@ -149,6 +149,13 @@ test_split_pieces(void)
     g_assert_cmpstr(vf_grounding_parser_text(p, NULL), ==, text);
     g_assert_cmpuint(vf_grounding_parser_objects(p)->len, ==, 2);
   }
+  /* A "<|" whose "|>" comes 30 bytes later is one (unknown) token, kept as text, however the pieces fall
+   * (fuzz-grounding found streamed pieces giving up on it two bytes early and dropping the quad marker). */
+  const char *odd = "The <|objef_startPictur<|quad_start|>ct_ref_end|>!";
+  for (gsize piece = 1; piece <= strlen(odd); piece++) {
+    g_autoptr(VfGroundingParser) q = parse(odd, piece, 0);
+    g_assert_cmpstr(vf_grounding_parser_text(q, NULL), ==, odd);
+  }
   /* A text piece that may still become a token is held back until the next piece decides. */
   g_autoptr(VfGroundingParser) p = vf_grounding_parser_new(1);
   vf_grounding_parser_feed(p, "A <|box_", -1);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "vf_media_item.h"
 #include "vf_pdf.h"
 #include "vf_test_pdf.h"
 
@@ -268,6 +269,47 @@ test_many_pages(void)
   g_remove(path);
 }
 
+/* A page's thumbnail is its top square: an A4 page black over its top tenth gives a thumbnail whose first
+ * rows are black and whose last are white (the centre square, 15 % to 85 % of the height, would be all
+ * white). */
+static void
+test_thumbnail_is_the_top(void)
+{
+  g_autofree char *dir = g_dir_make_tmp("vf-pdf-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename(dir, "banded.pdf", NULL);
+  cairo_surface_t *surface = cairo_pdf_surface_create(path, VF_TEST_A4_W, VF_TEST_A4_H);
+  cairo_t *cr = cairo_create(surface);
+  cairo_set_source_rgb(cr, 0, 0, 0);
+  cairo_rectangle(cr, 0, 0, VF_TEST_A4_W, VF_TEST_A4_H * 0.1);
+  cairo_fill(cr);
+  cairo_show_page(cr);
+  cairo_destroy(cr);
+  cairo_surface_finish(surface);
+  g_assert_cmpint(cairo_surface_status(surface), ==, CAIRO_STATUS_SUCCESS);
+  cairo_surface_destroy(surface);
+
+  g_autofree char *source = g_strdup_printf("%s#page=1", path);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VfMediaItem) item = vf_media_item_new_image(source, &error);
+  g_assert_no_error(error);
+  uint32_t side = 0;
+  g_autoptr(GBytes) thumbnail = vf_media_item_thumbnail(item, 48, &side, &error);
+  g_assert_no_error(error);
+  g_assert_cmpuint(side, ==, 48);
+  const uint8_t *rgb = g_bytes_get_data(thumbnail, NULL);
+  /* The band is 10 % of 842 pt; the square is 595 pt: its top 14 % is black, 6 of 48 rows. */
+  for (uint32_t y = 0; y < 48; y++)
+    for (uint32_t x = 0; x < 48; x++) {
+      uint8_t v = rgb[((gsize)y * 48 + x) * 3];
+      if (y < 6)
+        g_assert_cmpuint(v, <, 16);
+      else if (y > 8)
+        g_assert_cmpuint(v, >, 240);
+    }
+  g_remove(path);
+  g_rmdir(dir);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -279,6 +321,7 @@ main(int argc, char **argv)
   g_test_add_func("/pdf/page-ranges-and-sources", test_page_ranges_and_sources);
   g_test_add_func("/pdf/bad-pdfs", test_bad_pdfs);
   g_test_add_func("/pdf/many-pages", test_many_pages);
+  g_test_add_func("/pdf/thumbnail-is-the-top", test_thumbnail_is_the_top);
   int rc = g_test_run();
   g_rmdir(tmp_dir);
   g_free(tmp_dir);

@@ -465,7 +465,7 @@ turn_begin(Turn *t, VfSession *s, const VfGenerateOptions *opts, VfTextFunc on_t
   t->sampler = vf_sampler_new(&opts->sampling, c->vocab);
   vf_sampler_observe(t->sampler, ids, n);
   t->device_argmax = vf_sampler_is_plain_argmax(t->sampler);
-  t->stream = vf_token_stream_new(s->tok, TRUE);
+  t->stream = opts->keep_grounding ? vf_token_stream_new_grounded(s->tok) : vf_token_stream_new(s->tok, TRUE);
   g_array_set_size(s->answer, 0);
   t->t1 = g_get_monotonic_time();
   turn_accept(t, vf_sampler_pick(t->sampler, t->logits));
@@ -490,7 +490,9 @@ turn_finish(Turn *t, gboolean ok)
     t->on_text(rest, len, t->user);
   t->stats->decode_seconds = (g_get_monotonic_time() - t->t1) / 1e6;
   if (ok) {
-    g_autofree char *text = vf_tokenizer_decode(s->tok, (const int32_t *)s->answer->data, s->answer->len, TRUE, &len);
+    const int32_t *ids = (const int32_t *)s->answer->data;
+    g_autofree char *text = t->opts->keep_grounding ? vf_tokenizer_decode_grounded(s->tok, ids, s->answer->len, &len)
+                                                    : vf_tokenizer_decode(s->tok, ids, s->answer->len, TRUE, &len);
     vf_chat_message_append_text_len(vf_chat_append_message(s->chat, "assistant"), text, len);
   } else {
     /* Whatever a failed step left in the cache past the known tokens is forgotten. */

@@ -34,6 +34,10 @@ typedef struct {
    * damaged: the data stops at row 14 of 2700". Gets stage_user. */
   void (*on_warning)(const char *message, void *user);
   void *stage_user;
+  /* The answer's pieces and its message keep the grounding markers (object_ref, box, quad) for
+   * vf_grounded_answer.h; otherwise they are left out with the other special tokens, as Hugging Face's
+   * decode(skip_special_tokens=True) does. */
+  gboolean keep_grounding;
 } VfGenerateOptions;
 
 /* "eos", "token_limit", "context_full", "stopped" (VfStopReason, vf_turn_stats.h): the spelling of the CLI's

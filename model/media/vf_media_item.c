@@ -42,6 +42,7 @@ struct VfMediaItem {
 
   VfImage *pixels; /* pictures: the decoded source, kept from the thumbnail to the encode */
   char *damage;    /* pictures that decoded but are damaged (vf_image_file_damage), or NULL */
+  double decode_seconds; /* the last decode of the pixels (a PDF page: its render) */
 };
 
 /* ---- file stamps ----------------------------------------------------------------------------------------- */
@@ -448,16 +449,12 @@ vf_media_item_check(const VfMediaItem *item, GError **error)
   return TRUE;
 }
 
-/* The picture's pixels at qwen-vl-utils' fetch size (width × height): kept from an earlier decode at that
- * size, or decoded now (and kept) through the banded decoder, which resizes rows as they come, so memory follows
- * the fetch size and not the header's (a 65500 × 2700 bomb never holds its 530 MB of RGB). The bytes equal
- * a whole decode resized afterwards. */
+/* Decodes (and keeps) the picture at width × height through the banded decoder, which resizes rows as they
+ * come, so memory follows the fetch size and not the header's (a 65500 × 2700 bomb never holds its 530 MB of
+ * RGB). The bytes equal a whole decode resized afterwards. */
 static const VfImage *
-decoded_pixels(VfMediaItem *item, uint32_t width, uint32_t height, GError **error)
+decode_pixels(VfMediaItem *item, uint32_t width, uint32_t height, GError **error)
 {
-  if (item->pixels && item->pixels->width == width && item->pixels->height == height)
-    return item->pixels;
-  g_clear_pointer(&item->pixels, vf_image_free);
   if (item->pdf) {
     /* A page renders straight at the fetch size (its plan's size: the resize after it is a copy). */
     if (!vf_media_item_check(item, error))
@@ -478,6 +475,20 @@ decoded_pixels(VfMediaItem *item, uint32_t width, uint32_t height, GError **erro
   if (item->pixels && !item->damage && vf_image_file_damage(file))
     item->damage = g_strdup(vf_image_file_damage(file));
   return item->pixels;
+}
+
+/* The picture's pixels at qwen-vl-utils' fetch size (width × height): kept from an earlier decode at that
+ * size, or decoded now; the decode is timed (ocr reports it). */
+static const VfImage *
+decoded_pixels(VfMediaItem *item, uint32_t width, uint32_t height, GError **error)
+{
+  if (item->pixels && item->pixels->width == width && item->pixels->height == height)
+    return item->pixels;
+  g_clear_pointer(&item->pixels, vf_image_free);
+  int64_t t0 = g_get_monotonic_time();
+  const VfImage *pixels = decode_pixels(item, width, height, error);
+  item->decode_seconds = (g_get_monotonic_time() - t0) / 1e6;
+  return pixels;
 }
 
 /* Keeps the first decoded frame of a video. */
@@ -508,13 +519,14 @@ first_video_frame(VfMediaItem *item, GError **error)
   return g_steal_pointer(&frame);
 }
 
-/* The centre square of `image`, box-filtered to max_side (or less for a small picture), as a chip shows it
- * (cropped to fill, like a photo grid). */
+/* The centre square of `image` (the top square: a document page, whose pages differ at their top — a
+ * centre crop of text pages is the same grey everywhere), box-filtered to max_side (or less for a small
+ * picture), as a chip shows it (cropped to fill, like a photo grid). */
 static GBytes *
-square_thumbnail(const VfImage *image, uint32_t max_side, uint32_t *out_side)
+square_thumbnail(const VfImage *image, gboolean from_top, uint32_t max_side, uint32_t *out_side)
 {
   uint32_t side = MIN(image->width, image->height);
-  uint32_t x_off = (image->width - side) / 2, y_off = (image->height - side) / 2;
+  uint32_t x_off = (image->width - side) / 2, y_off = from_top ? 0 : (image->height - side) / 2;
   uint32_t n = MIN(side, max_side);
   uint8_t *out = g_malloc((gsize)n * n * 3);
   for (uint32_t y = 0; y < n; y++) {
@@ -552,14 +564,14 @@ vf_media_item_thumbnail(VfMediaItem *item, uint32_t max_side, uint32_t *side, GE
     else if (!vf_image_plan(item->width, item->height, NULL, &defaults, &plan, error))
       return NULL;
     const VfImage *pixels = decoded_pixels(item, plan.fetch_width, plan.fetch_height, error);
-    return pixels ? square_thumbnail(pixels, max_side, side) : NULL;
+    return pixels ? square_thumbnail(pixels, item->pdf != NULL, max_side, side) : NULL;
   }
   if (!item->video) {
     g_set_error(error, VF_VIDEO_ERROR, VF_VIDEO_ERROR_UNSUPPORTED, "a frame list has no thumbnail");
     return NULL;
   }
   g_autoptr(VfImage) frame = first_video_frame(item, error);
-  return frame ? square_thumbnail(frame, max_side, side) : NULL;
+  return frame ? square_thumbnail(frame, FALSE, max_side, side) : NULL;
 }
 
 VfImageInput *
@@ -587,6 +599,12 @@ vf_media_item_video_input(VfMediaItem *item, const VfVideoRunOptions *run, GErro
     return vf_video_input_new_from_file(item->video, &item->options, &item->config, run, error);
   return vf_video_input_new_from_frames((const char *const *)item->frames, &item->options, &item->config, run,
                                         error);
+}
+
+double
+vf_media_item_decode_seconds(const VfMediaItem *item)
+{
+  return item->decode_seconds;
 }
 
 void

@@ -94,8 +94,8 @@ const VfVideoPlan *vf_media_item_video_plan(const VfMediaItem *item);
 VfGrid vf_media_item_grid(const VfMediaItem *item);
 uint32_t vf_media_item_tokens(const VfMediaItem *item);
 
-/* RGB8 [side, side, 3]: the centre square, box-filtered to at most max_side (a video's first frame). A picture's
- * pixels are decoded for it and kept for the encode. */
+/* RGB8 [side, side, 3]: the centre square, box-filtered to at most max_side (a video's first frame; a PDF page's
+ * top square, where pages differ). A picture's pixels are decoded for it and kept for the encode. */
 GBytes *vf_media_item_thumbnail(VfMediaItem *item, uint32_t max_side, uint32_t *side, GError **error);
 
 /* A picture that decoded but is damaged (known once it was decoded, e.g. for its thumbnail): "damaged: the
@@ -109,5 +109,7 @@ gboolean vf_media_item_check(const VfMediaItem *item, GError **error);
 /* What the vision tower reads, for the item's last plan. */
 VfImageInput *vf_media_item_image_input(VfMediaItem *item, GError **error);
 VfVideoInput *vf_media_item_video_input(VfMediaItem *item, const VfVideoRunOptions *run, GError **error);
+/* How long the last decode of a picture's pixels took (a PDF page: its render), in seconds; 0 before any. */
+double vf_media_item_decode_seconds(const VfMediaItem *item);
 /* Drops the kept pixels (after the vision output exists). */
 void vf_media_item_release_pixels(VfMediaItem *item);

@@ -7,12 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define REF_START "<|object_ref_start|>"
-#define REF_END "<|object_ref_end|>"
-#define BOX_START "<|box_start|>"
-#define BOX_END "<|box_end|>"
-#define QUAD_START "<|quad_start|>"
-#define QUAD_END "<|quad_end|>"
+#define REF_START VF_GROUNDING_REF_START
+#define REF_END VF_GROUNDING_REF_END
+#define BOX_START VF_GROUNDING_BOX_START
+#define BOX_END VF_GROUNDING_BOX_END
+#define QUAD_START VF_GROUNDING_QUAD_START
+#define QUAD_END VF_GROUNDING_QUAD_END
 /* Longer than any special token: a "<|" not closed by "|>" within this many bytes is plain text. */
 #define MAX_TOKEN 32
 
@@ -244,8 +244,8 @@ drain(VfGroundingParser *p, gboolean final)
       gsize end = (gsize)(close - s) + 2;
       take_token(p, s + i, end - i);
       i = end;
-    } else if (!final && n - i < MAX_TOKEN) {
-      break; /* wait for the rest of the token */
+    } else if (!final && n - i - 2 < MAX_TOKEN) {
+      break; /* the window the whole answer would search is not all here yet: wait for the rest */
     } else {
       take_text(p, s + i, 2);
       i += 2;

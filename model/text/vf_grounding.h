@@ -26,6 +26,14 @@
 
 G_BEGIN_DECLS
 
+/* The markers (special tokens of Qwen2-VL's tokenizer). */
+#define VF_GROUNDING_REF_START "<|object_ref_start|>"
+#define VF_GROUNDING_REF_END "<|object_ref_end|>"
+#define VF_GROUNDING_BOX_START "<|box_start|>"
+#define VF_GROUNDING_BOX_END "<|box_end|>"
+#define VF_GROUNDING_QUAD_START "<|quad_start|>"
+#define VF_GROUNDING_QUAD_END "<|quad_end|>"
+
 typedef enum {
   VF_GROUNDING_BOX,  /* two corners: (x1, y1) top left, (x2, y2) bottom right */
   VF_GROUNDING_QUAD, /* four corners, in the order written */

@@ -265,32 +265,48 @@ vf_tokenizer_encode_len(VfTokenizer *tok, const char *text, size_t text_len, siz
  * Decoding
  * ------------------------------------------------------------------------------------------------- */
 
+/* With skip_special the special tokens are left out, but for the grounding markers when keep_grounding. */
 static void
-append_id_bytes(const VfTokenizer *tok, GByteArray *out, int32_t id, gboolean skip_special)
+append_id_bytes(const VfTokenizer *tok, GByteArray *out, int32_t id, gboolean skip_special, gboolean keep_grounding)
 {
   if (!vf_tokenizer_is_valid_id(tok, id))
     return;
-  if (skip_special && (tok->flags[id] & TOKEN_SPECIAL))
+  uint8_t flags = tok->flags[id];
+  if (skip_special && (flags & TOKEN_SPECIAL) && !(keep_grounding && (flags & TOKEN_GROUNDING)))
     return;
   uint32_t start = tok->bytes_offset[id], end = tok->bytes_offset[id + 1];
   g_byte_array_append(out, tok->bytes + start, end - start);
 }
 
-char *
-vf_tokenizer_decode(const VfTokenizer *tok, const int32_t *ids, size_t n_ids, gboolean skip_special, size_t *len)
+static char *
+decode(const VfTokenizer *tok, const int32_t *ids, size_t n_ids, gboolean skip_special, gboolean keep_grounding,
+       size_t *len)
 {
   g_autoptr(GByteArray) bytes = g_byte_array_new();
   for (size_t i = 0; i < n_ids; i++)
-    append_id_bytes(tok, bytes, ids[i], skip_special);
+    append_id_bytes(tok, bytes, ids[i], skip_special, keep_grounding);
   GString *text = g_string_sized_new(bytes->len + 1);
   vf_utf8_append_lossy(text, bytes->data, bytes->len, TRUE);
   *len = text->len;
   return g_string_free(text, FALSE);
 }
 
+char *
+vf_tokenizer_decode(const VfTokenizer *tok, const int32_t *ids, size_t n_ids, gboolean skip_special, size_t *len)
+{
+  return decode(tok, ids, n_ids, skip_special, FALSE, len);
+}
+
+char *
+vf_tokenizer_decode_grounded(const VfTokenizer *tok, const int32_t *ids, size_t n_ids, size_t *len)
+{
+  return decode(tok, ids, n_ids, TRUE, TRUE, len);
+}
+
 struct VfTokenStream {
   const VfTokenizer *tok;
   gboolean skip_special;
+  gboolean keep_grounding;
   GByteArray *pending; /* bytes of a character not yet complete */
 };
 
@@ -301,6 +317,14 @@ vf_token_stream_new(const VfTokenizer *tok, gboolean skip_special)
   stream->tok = tok;
   stream->skip_special = skip_special;
   stream->pending = g_byte_array_new();
+  return stream;
+}
+
+VfTokenStream *
+vf_token_stream_new_grounded(const VfTokenizer *tok)
+{
+  VfTokenStream *stream = vf_token_stream_new(tok, TRUE);
+  stream->keep_grounding = TRUE;
   return stream;
 }
 
@@ -317,7 +341,7 @@ stream_take(VfTokenStream *stream, gboolean final, size_t *len)
 char *
 vf_token_stream_feed(VfTokenStream *stream, int32_t id, size_t *len)
 {
-  append_id_bytes(stream->tok, stream->pending, id, stream->skip_special);
+  append_id_bytes(stream->tok, stream->pending, id, stream->skip_special, stream->keep_grounding);
   return stream_take(stream, FALSE, len);
 }
 

@@ -55,6 +55,10 @@ int32_t *vf_tokenizer_encode(VfTokenizer *tok, const char *text, size_t *n_ids);
 char *vf_tokenizer_decode(const VfTokenizer *tok, const int32_t *ids, size_t n_ids, gboolean skip_special,
                           size_t *len);
 
+/* The same with skip_special, but keeping the grounding markers (<|object_ref_start|> … <|quad_end|>) that
+ * vf_grounding.h parses: the text of an answer whose boxes are wanted. */
+char *vf_tokenizer_decode_grounded(const VfTokenizer *tok, const int32_t *ids, size_t n_ids, size_t *len);
+
 /* The id of a token given in its vocabulary form (added tokens as written, e.g. "<|im_end|>"; ordinary
  * tokens in the byte alphabet, e.g. "Ġworld"), or -1. */
 int32_t vf_tokenizer_token_id(const VfTokenizer *tok, const char *token);
@@ -79,5 +83,7 @@ VfTokenStream *vf_token_stream_new(const VfTokenizer *tok, gboolean skip_special
 char *vf_token_stream_feed(VfTokenStream *stream, int32_t id, size_t *len);
 /* Ends the text: bytes of an unfinished character come back as U+FFFD. The stream can be reused. */
 char *vf_token_stream_flush(VfTokenStream *stream, size_t *len);
+/* A stream decoding as vf_tokenizer_decode_grounded() does. */
+VfTokenStream *vf_token_stream_new_grounded(const VfTokenizer *tok);
 void vf_token_stream_free(VfTokenStream *stream);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VfTokenStream, vf_token_stream_free)

@@ -4,6 +4,7 @@
 #include <json-glib/json-glib.h>
 #include <string.h>
 
+#include "vf_grounding.h"
 #include "vf_pretokenizer.h"
 #include "vf_tokenizer_private.h"
 
@@ -591,6 +592,14 @@ build(VfTokenizer *tok, Builder *b, GError **error)
       }
       g_hash_table_insert(tok->token_ids, (gpointer)tok->token_string[e->id], GINT_TO_POINTER(e->id + 1));
     }
+  }
+  /* The grounding markers stay in answers parsed for boxes (vf_token_stream_new_grounded). */
+  static const char *const grounding[] = {VF_GROUNDING_REF_START, VF_GROUNDING_REF_END, VF_GROUNDING_BOX_START,
+                                          VF_GROUNDING_BOX_END, VF_GROUNDING_QUAD_START, VF_GROUNDING_QUAD_END};
+  for (size_t i = 0; i < G_N_ELEMENTS(grounding); i++) {
+    int32_t id = vf_tokenizer_token_id(tok, grounding[i]);
+    if (id >= 0)
+      tok->flags[id] |= TOKEN_GROUNDING;
   }
   g_array_sort(added, compare_added_longest_first);
   tok->n_added = added->len;

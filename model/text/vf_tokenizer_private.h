@@ -10,6 +10,7 @@ enum {
   TOKEN_VALID = 1 << 0,   /* the id names a token */
   TOKEN_ADDED = 1 << 1,   /* an added token: matched in raw text, its string is its bytes */
   TOKEN_SPECIAL = 1 << 2, /* left out by decode(skip_special) */
+  TOKEN_GROUNDING = 1 << 3, /* an object-ref, box or quad marker: kept by the grounded decoders */
 };
 
 /* ---------------------------------------------------------------------------------------------------
