@@ -334,6 +334,16 @@ test_chat_pdf_pages(void)
   g_rmdir(tmp);
 }
 
+/* A golden case file read into `parser`: its object, and the reference's decoded answer in *decoded. */
+static JsonObject *
+read_case(JsonParser *parser, const char *case_file, const char **decoded)
+{
+  g_assert_true(json_parser_load_from_file(parser, case_file, NULL));
+  JsonObject *cj = json_node_get_object(json_parser_get_root(parser));
+  *decoded = json_object_get_string_member(json_object_get_object_member(cj, "generation"), "decoded");
+  return cj;
+}
+
 /* chat --messages on golden case a07 (a picture, its answer, a follow-up question): the reference's greedy answer
  * to the whole conversation. The case file is an object with "messages"; its picture path is relative to it. The
  * same conversation's first two messages in a file of their own plus -p with the follow-up give the same answer. */
@@ -343,9 +353,8 @@ test_chat_messages_matches_reference(void)
   g_autofree char *case_dir = vf_test_data_path("golden/cases/a07_multi_turn");
   g_autofree char *case_file = g_build_filename(case_dir, "case.json", NULL);
   g_autoptr(JsonParser) parser = json_parser_new();
-  g_assert_true(json_parser_load_from_file(parser, case_file, NULL));
-  JsonObject *cj = json_node_get_object(json_parser_get_root(parser));
-  const char *decoded = json_object_get_string_member(json_object_get_object_member(cj, "generation"), "decoded");
+  const char *decoded = NULL;
+  JsonObject *cj = read_case(parser, case_file, &decoded);
   g_autofree char *want = g_strdup_printf("%s\n", decoded);
   g_autofree char *model = vf_test_model_path("tiny-a");
   g_autofree char *tokenizer = vf_test_data_path("tokenizer");
@@ -410,9 +419,8 @@ test_chat_save(void)
   g_autofree char *case_dir = vf_test_data_path("golden/cases/a07_multi_turn");
   g_autofree char *case_file = g_build_filename(case_dir, "case.json", NULL);
   g_autoptr(JsonParser) parser = json_parser_new();
-  g_assert_true(json_parser_load_from_file(parser, case_file, NULL));
-  JsonObject *cj = json_node_get_object(json_parser_get_root(parser));
-  const char *decoded = json_object_get_string_member(json_object_get_object_member(cj, "generation"), "decoded");
+  const char *decoded = NULL;
+  read_case(parser, case_file, &decoded);
   g_autofree char *model = vf_test_model_path("tiny-a");
   g_autofree char *tokenizer = vf_test_data_path("tokenizer");
   g_autofree char *dir = g_dir_make_tmp("vf-cli-save-XXXXXX", NULL);

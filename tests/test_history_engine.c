@@ -14,6 +14,7 @@
 #include "vf_engine.h"
 #include "vf_recorder.h"
 #include "vf_test_data.h"
+#include "vf_test_dir.h"
 
 static const char *self_exe;
 
@@ -130,22 +131,6 @@ question(const char *text, const char *image)
   return draft;
 }
 
-static char *
-fresh_dir(void)
-{
-  g_autoptr(GError) error = NULL;
-  char *dir = g_dir_make_tmp("vf-history-engine-XXXXXX", &error);
-  g_assert_no_error(error);
-  return dir;
-}
-
-static void
-remove_dir(const char *dir)
-{
-  const char *argv[] = {"rm", "-rf", dir, NULL};
-  g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL, NULL));
-}
-
 static GPtrArray *
 stored_messages(const char *dir, gint64 *conversation, guint expect_conversations)
 {
@@ -206,7 +191,7 @@ typedef struct {
 static void
 test_kill_mid_answer(void)
 {
-  g_autofree char *dir = fresh_dir();
+  g_autofree char *dir = vf_test_dir_new("vf-history-engine-XXXXXX");
   const char *argv[] = {self_exe, "--child-answer", dir, NULL};
   GPid pid;
   int out_fd = -1;
@@ -320,7 +305,7 @@ test_kill_mid_answer(void)
   g_assert_cmpstr(json_object_get_string_member(o, "stop_reason"), ==,
                   reopened_stats.finished_with_eos ? "eos" : "token_limit");
   g_assert_false(json_object_get_boolean_member(o, "stopped"));
-  remove_dir(dir);
+  vf_test_dir_remove(dir);
 }
 
 /* ---- the history follows the engine's conversation ------------------------------------------------------------ */
@@ -328,7 +313,7 @@ test_kill_mid_answer(void)
 static void
 test_follows_conversation(void)
 {
-  g_autofree char *dir = fresh_dir();
+  g_autofree char *dir = vf_test_dir_new("vf-history-engine-XXXXXX");
   VfEngine *engine = load_tiny(4);
   open_history(engine, dir);
   g_autoptr(GError) error = NULL;
@@ -402,7 +387,7 @@ test_follows_conversation(void)
 
   vf_engine_shutdown(engine);
   g_object_unref(engine);
-  remove_dir(dir);
+  vf_test_dir_remove(dir);
 }
 
 /* ---- titles ------------------------------------------------------------------------------------------------ */

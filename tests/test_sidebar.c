@@ -7,6 +7,7 @@
 
 #include "vf_history.h"
 #include "vf_sidebar.h"
+#include "vf_test_dir.h"
 
 typedef struct {
   char *dir;
@@ -14,13 +15,6 @@ typedef struct {
   VfSidebar *sidebar;
   GArray *activated, *deleted; /* gint64 */
 } Fixture;
-
-static void
-remove_dir(const char *dir)
-{
-  const char *argv[] = {"rm", "-rf", dir, NULL};
-  g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL, NULL));
-}
 
 static void
 on_deleted(VfSidebar *sidebar, gint64 conversation, Fixture *f)
@@ -31,7 +25,7 @@ on_deleted(VfSidebar *sidebar, gint64 conversation, Fixture *f)
 static void
 setup(Fixture *f)
 {
-  f->dir = g_dir_make_tmp("vf-sidebar-XXXXXX", NULL);
+  f->dir = vf_test_dir_new("vf-sidebar-XXXXXX");
   f->activated = g_array_new(FALSE, FALSE, sizeof(gint64));
   f->deleted = g_array_new(FALSE, FALSE, sizeof(gint64));
   f->window = GTK_WINDOW(adw_window_new());
@@ -52,7 +46,7 @@ teardown(Fixture *f)
     ;
   g_array_unref(f->activated);
   g_array_unref(f->deleted);
-  remove_dir(f->dir);
+  vf_test_dir_remove(f->dir);
   g_free(f->dir);
 }
 
