@@ -1,7 +1,8 @@
 /* The engine keeps its conversation in the history (vf_engine_open_history_async, model/engine/vf_recorder.c):
  * kill -9 of a process mid-answer keeps the question, its picture and the answer up to its last second; the
  * reopened conversation answers the next question exactly as a fresh run over the same messages does; a
- * failed turn, a truncation and a reset leave the history as the engine's conversation is. Tiny-a golden model
+ * failed turn, a truncation and a reset leave the history as the engine's conversation is; a stopped answer is
+ * kept, and after a model switch the conversation goes on in the same stored conversation. Tiny-a golden model
  * on lavapipe. */
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
@@ -390,6 +391,65 @@ test_follows_conversation(void)
   vf_test_dir_remove(dir);
 }
 
+/* ---- a stop mid-answer and a model switch ---------------------------------------------------------------- */
+
+static void
+stop_after_first_piece(VfEngine *engine, const char *piece, GCancellable *stop)
+{
+  g_cancellable_cancel(stop);
+}
+
+/* New Chat during an answer stops it: the partial answer is kept with stopped stats. After a model switch the
+ * next turn goes to the same stored conversation, with the model named in its stats. */
+static void
+test_stop_and_switch_model(void)
+{
+  g_autofree char *dir = vf_test_dir_new("vf-history-engine-XXXXXX");
+  VfEngine *engine = load_tiny(200);
+  open_history(engine, dir);
+  g_autoptr(GCancellable) stop = g_cancellable_new();
+  gulong handler = g_signal_connect(engine, "text", G_CALLBACK(stop_after_first_piece), stop);
+  Result r = {.text = g_string_new(NULL)};
+  g_signal_connect(engine, "text", G_CALLBACK(on_text), &r);
+  vf_engine_send_async(engine, question("Tell me a long story", NULL), stop, on_sent, &r);
+  wait_for(&r);
+  g_signal_handler_disconnect(engine, handler);
+  g_signal_handlers_disconnect_by_data(engine, &r);
+  g_assert_no_error(r.error);
+  g_assert_true(r.stats.stopped);
+  g_assert_cmpuint(r.stats.generated_tokens, <, 200);
+  gint64 conversation = vf_engine_get_stored_conversation(engine);
+  g_autoptr(GPtrArray) stopped = stored_messages(dir, NULL, 1);
+  g_assert_cmpuint(stopped->len, ==, 2);
+  g_assert_cmpstr(message_at(stopped, 1)->text, ==, r.text->str);
+  g_autoptr(JsonNode) stats = json_from_string(message_at(stopped, 1)->stats, NULL);
+  g_assert_nonnull(stats);
+  g_assert_true(json_object_get_boolean_member(json_node_get_object(stats), "stopped"));
+  g_assert_cmpstr(json_object_get_string_member(json_node_get_object(stats), "stop_reason"), ==, "stopped");
+  g_string_free(r.text, TRUE);
+
+  /* (tiny-b's vocabulary does not fit the test tokenizer: the switch loads tiny-a again, which releases the
+   * model and uploads it anew just the same.) */
+  g_autofree char *other = vf_test_data_path("models/tiny-a");
+  g_autofree char *tokenizer = vf_test_data_path("tokenizer");
+  Result loaded = {0};
+  vf_engine_load_async(engine, other, tokenizer, NULL, on_loaded, &loaded);
+  wait_for(&loaded);
+  g_assert_no_error(loaded.error);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *answer = send(engine, question("Go on", NULL), NULL, &error);
+  g_assert_no_error(error);
+  g_assert_cmpint(vf_engine_get_stored_conversation(engine), ==, conversation);
+  g_autoptr(GPtrArray) after = stored_messages(dir, NULL, 1);
+  g_assert_cmpuint(after->len, ==, 4);
+  g_autoptr(JsonNode) b_stats = json_from_string(message_at(after, 3)->stats, NULL);
+  g_assert_cmpstr(json_object_get_string_member(json_node_get_object(b_stats), "model"), ==, "tiny-a");
+  g_assert_cmpstr(message_at(after, 3)->text, ==, answer);
+  vf_engine_shutdown(engine);
+  g_object_unref(engine);
+  vf_test_dir_remove(dir);
+}
+
 /* ---- titles ------------------------------------------------------------------------------------------------ */
 
 static void
@@ -425,5 +485,6 @@ main(int argc, char **argv)
   g_test_add_func("/history-engine/titles", test_titles);
   g_test_add_func("/history-engine/follows-conversation", test_follows_conversation);
   g_test_add_func("/history-engine/kill-mid-answer", test_kill_mid_answer);
+  g_test_add_func("/history-engine/stop-and-switch-model", test_stop_and_switch_model);
   return g_test_run();
 }
