@@ -95,7 +95,8 @@ run_answer(VfDevice *dev, const VfConfig *config, const VfWeights *weights, cons
   VfLlmOptions opts = {.context = n + 16};
   VfVision *vision = vf_vision_create(dev, config, weights, error);
   VfLlm *llm = vision ? vf_llm_create(dev, config, weights, &opts, error) : NULL;
-  gboolean ok = llm != NULL;
+  VfLlmSequence *seq = llm ? vf_llm_sequence_new(llm, error) : NULL;
+  gboolean ok = seq != NULL;
   VfBuffer embeds = {.block = -1};
   g_autofree float *logits = g_new(float, config->vocab);
   if (ok) {
@@ -108,18 +109,19 @@ run_answer(VfDevice *dev, const VfConfig *config, const VfWeights *weights, cons
     VfLlmSplice splice = {.row = first_pad, .rows = tokens, .embeds = embeds};
     VfLlmInput in = {.ids = ids, .positions = positions, .n = n, .splices = &splice, .nsplices = 1};
     gint64 t0 = g_get_monotonic_time();
-    ok = vf_llm_prefill(llm, &in, logits, NULL, error);
+    ok = vf_llm_prefill(llm, seq, &in, logits, NULL, error);
     *prefill_s = since(t0);
   }
   if (ok) {
     int32_t token = vf_argmax(logits, config->vocab), next;
     int32_t position = positions_from_grid ? positions[n - 1] + 1 : (int32_t)n;
     gint64 t0 = g_get_monotonic_time();
-    ok = vf_llm_decode(llm, token, position, NULL, &next, error);
+    ok = vf_llm_decode(llm, seq, token, position, NULL, &next, error);
     *decode_s = since(t0);
   }
   if (embeds.block >= 0)
     vf_buffer_release(dev, &embeds);
+  vf_llm_sequence_free(seq);
   vf_llm_free(llm);
   vf_vision_free(vision);
   return ok;

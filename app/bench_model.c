@@ -113,8 +113,10 @@ vf_cli_bench_model(int argc, char **argv)
 
   VfLlmOptions opts = {.context = (uint32_t)context};
   VfLlm *llm = vf_llm_create(dev, config, w, &opts, &error);
-  if (!llm) {
+  VfLlmSequence *seq = llm ? vf_llm_sequence_new(llm, &error) : NULL;
+  if (!seq) {
     fprintf(stderr, "viewfinder-cli bench: %s\n", error->message);
+    vf_llm_free(llm);
     vf_weights_free(w);
     return 1;
   }
@@ -133,7 +135,7 @@ vf_cli_bench_model(int argc, char **argv)
   vf_profile_reset();
   VfLlmInput in = {.ids = ids, .positions = pos, .n = (uint32_t)prompt};
   int64_t t1 = g_get_monotonic_time();
-  if (!vf_llm_prefill(llm, &in, logits, NULL, &error))
+  if (!vf_llm_prefill(llm, seq, &in, logits, NULL, &error))
     goto out;
   double prefill_s = (g_get_monotonic_time() - t1) / 1e6;
   if (vf_profile_enabled()) {
@@ -144,11 +146,11 @@ vf_cli_bench_model(int argc, char **argv)
   vf_profile_reset();
   int32_t token = vf_argmax(logits, config->vocab);
   /* The first decode step records the command list; time the steady state after it. */
-  if (!vf_llm_decode(llm, token, prompt, NULL, &token, &error))
+  if (!vf_llm_decode(llm, seq, token, prompt, NULL, &token, &error))
     goto out;
   int64_t t2 = g_get_monotonic_time();
   for (int k = 1; k < decode; k++)
-    if (!vf_llm_decode(llm, token, prompt + k, NULL, &token, &error))
+    if (!vf_llm_decode(llm, seq, token, prompt + k, NULL, &token, &error))
       goto out;
   double decode_s = (g_get_monotonic_time() - t2) / 1e6;
   int steps = decode - 1;
@@ -189,6 +191,7 @@ vf_cli_bench_model(int argc, char **argv)
 out:
   if (status)
     fprintf(stderr, "viewfinder-cli bench: %s\n", error ? error->message : "failed");
+  vf_llm_sequence_free(seq);
   vf_llm_free(llm);
   vf_weights_free(w);
   return status;

@@ -206,7 +206,11 @@ vf_cli_chat(int argc, char **argv)
   if (warning)
     fprintf(stderr, "viewfinder: warning: %s\n", warning);
 
-  g_autoptr(VfSession) session = vf_session_new(model, tok);
+  g_autoptr(VfSession) session = vf_session_new(model, tok, &error);
+  if (!session) {
+    fprintf(stderr, "viewfinder-cli chat: %s\n", error->message);
+    return 1;
+  }
   VfGenerateOptions opts;
   vf_session_default_options(session, &opts);
   opts.max_new_tokens = (uint32_t)max_new;

@@ -94,8 +94,14 @@ vf_cli_ocr(int argc, char **argv)
     return 1;
   }
   g_autoptr(GPtrArray) sessions = g_ptr_array_new_with_free_func((GDestroyNotify)vf_session_free);
-  for (uint32_t q = 0; q < n_seq; q++)
-    g_ptr_array_add(sessions, vf_session_new_on(model, tok, q));
+  for (uint32_t q = 0; q < n_seq; q++) {
+    VfSession *s = vf_session_new(model, tok, &error);
+    if (!s) {
+      fprintf(stderr, "viewfinder-cli ocr: %s\n", error->message);
+      return 1;
+    }
+    g_ptr_array_add(sessions, s);
+  }
   VfGenerateOptions opts;
   vf_session_default_options(sessions->pdata[0], &opts);
   opts.max_new_tokens = (uint32_t)max_new;

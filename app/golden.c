@@ -418,6 +418,12 @@ run_model_case_checks(Golden *g, const char *dir, JsonObject *cj, Check *ck, Che
     check_fail(ck, "model: %s", error->message);
     return CASE_FAIL;
   }
+  /* Every row of the case in turn in one sequence of the model (kept loaded for the other cases). */
+  g_autoptr(VfLlmSequence) seq = vf_llm_sequence_new(m->llm, &error);
+  if (!seq) {
+    check_fail(ck, "model: %s", error->message);
+    return CASE_FAIL;
+  }
   const VfConfig *c = m->config;
   uint32_t H = c->hidden, V = c->vocab;
 
@@ -545,7 +551,7 @@ run_model_case_checks(Golden *g, const char *dir, JsonObject *cj, Check *ck, Che
       g_array_append_val(splices, sp);
       vision_row[it->is_video] += it->n_tokens;
     }
-    vf_llm_truncate(m->llm, 0);
+    vf_llm_sequence_truncate(seq, 0);
     VfLlmTrace trace = {embeds, layer0, final};
     VfLlmInput in = {
       .ids = ids,
@@ -555,7 +561,7 @@ run_model_case_checks(Golden *g, const char *dir, JsonObject *cj, Check *ck, Che
       .nsplices = splices->len,
       .key_begin = pad,
     };
-    if (!vf_llm_prefill(m->llm, &in, logits, &trace, &error)) {
+    if (!vf_llm_prefill(m->llm, seq, &in, logits, &trace, &error)) {
       check_fail(ck, "prefill: %s", error->message);
       goto out;
     }
@@ -611,7 +617,7 @@ run_model_case_checks(Golden *g, const char *dir, JsonObject *cj, Check *ck, Che
         check_fail(ck, "row %u step %u: position %d, reference %" G_GINT64_FORMAT, b, st_i, position, want_position);
         break;
       }
-      if (!vf_llm_decode(m->llm, token, position, logits, NULL, &error)) {
+      if (!vf_llm_decode(m->llm, seq, token, position, logits, NULL, &error)) {
         check_fail(ck, "decode step %u: %s", st_i, error->message);
         goto out;
       }

@@ -94,6 +94,13 @@ test_download_activated(GSimpleAction *action, GVariant *parameter, gpointer use
 }
 
 static void
+test_chip_menu_activated(GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  VfApplication *self = user_data;
+  vf_window_open_attachment_options(self->window, g_variant_get_uint32(parameter));
+}
+
+static void
 test_dump_activated(GSimpleAction *action, GVariant *parameter, gpointer user_data)
 {
   VfApplication *self = user_data;
@@ -171,6 +178,7 @@ vf_application_startup(GApplication *app)
     {"test-drop", test_drop_activated, "as", NULL, NULL, {0}},
     {"test-dump", test_dump_activated, NULL, NULL, NULL, {0}},
     {"test-download", test_download_activated, "s", NULL, NULL, {0}},
+    {"test-chip-menu", test_chip_menu_activated, "u", NULL, NULL, {0}},
   };
   if (self->test_actions)
     g_action_map_add_action_entries(G_ACTION_MAP(app), test_entries, G_N_ELEMENTS(test_entries), app);

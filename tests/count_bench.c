@@ -30,7 +30,11 @@ main(int argc, char **argv)
     fprintf(stderr, "%s\n", error->message);
     return 1;
   }
-  VfSession *s = vf_session_new(model, tok);
+  VfSession *s = vf_session_new(model, tok, &error);
+  if (!s) {
+    fprintf(stderr, "%s\n", error->message);
+    return 1;
+  }
   VfGenerateOptions opts;
   vf_session_default_options(s, &opts);
   opts.add_vision_id = TRUE;

@@ -18,6 +18,15 @@ append(const char *piece, size_t len, void *user)
   g_string_append_len(user, piece, (gssize)len);
 }
 
+static VfSession *
+session_on(VfModel *m)
+{
+  g_autoptr(GError) error = NULL;
+  VfSession *s = vf_session_new(m, tok, &error);
+  g_assert_no_error(error);
+  return s;
+}
+
 static VfGenerateOptions
 greedy(VfSession *s, uint32_t max_new)
 {
@@ -32,7 +41,7 @@ static void
 test_follow_up_reuses_cache(void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(VfSession) s = vf_session_new(model, tok);
+  g_autoptr(VfSession) s = session_on(model);
   VfGenerateOptions o = greedy(s, 8);
   vf_chat_message_append_text(vf_chat_append_message(vf_session_chat(s), "user"), "Write a haiku about the sea.");
   VfTurnStats first, second;
@@ -56,7 +65,7 @@ test_follow_up_reuses_cache(void)
   uint32_t n_reused = n;
 
   /* The same conversation from scratch. */
-  g_autoptr(VfSession) fresh = vf_session_new(model, tok);
+  g_autoptr(VfSession) fresh = session_on(model);
   VfChat *chat = vf_session_chat(fresh);
   for (guint i = 0; i + 1 < vf_session_chat(s)->messages->len; i++) {
     const VfChatMessage *m = vf_session_chat(s)->messages->pdata[i];
@@ -92,7 +101,7 @@ static void
 test_cancel_keeps_partial_answer(void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(VfSession) s = vf_session_new(model, tok);
+  g_autoptr(VfSession) s = session_on(model);
   VfGenerateOptions o = greedy(s, 16);
   vf_chat_message_append_text(vf_chat_append_message(vf_session_chat(s), "user"), "Count to ten.");
   g_autoptr(GCancellable) cancel = g_cancellable_new();
@@ -120,7 +129,7 @@ static void
 test_prompt_too_long(void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(VfSession) s = vf_session_new(model, tok);
+  g_autoptr(VfSession) s = session_on(model);
   VfGenerateOptions o = greedy(s, 4);
   g_autoptr(GString) big = g_string_new(NULL);
   for (int i = 0; i < 3000; i++)
@@ -153,7 +162,7 @@ static void
 test_picture_encoded_once(void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(VfSession) s = vf_session_new(model, tok);
+  g_autoptr(VfSession) s = session_on(model);
   VfGenerateOptions o = greedy(s, 4);
   int encodes = 0;
   o.on_stage = count_encodes;
@@ -220,7 +229,7 @@ test_stop_during_encode(void)
   VfLlmOptions room = {.context = 6144};
   g_autoptr(VfModel) roomy = vf_model_load(vf_test_device(), dir, &room, NULL, NULL, &error);
   g_assert_no_error(error);
-  g_autoptr(VfSession) s = vf_session_new(roomy, tok);
+  g_autoptr(VfSession) s = session_on(roomy);
   VfGenerateOptions o = greedy(s, 4);
   vf_chat_message_append_text(vf_chat_append_message(vf_session_chat(s), "user"), "Hello");
   g_assert_true(vf_session_generate(s, &o, NULL, NULL, NULL, NULL, &error));
@@ -323,7 +332,7 @@ main(int argc, char **argv)
   g_autofree char *tdir = vf_test_data_path("tokenizer");
   tok = vf_tokenizer_load(tdir, &error);
   g_assert_no_error(error);
-  VfLlmOptions opts = {.context = 2048};
+  VfLlmOptions opts = {.context = 2048, .sequences = 2}; /* a session and a fresh one side by side */
   model = vf_model_load(vf_test_device(), dir, &opts, NULL, NULL, &error);
   g_assert_no_error(error);
   g_test_add_func("/session/follow-up-reuses-cache", test_follow_up_reuses_cache);

@@ -657,6 +657,35 @@ test_corrupt_picture(void)
   app_quit(app);
 }
 
+static gboolean
+focus_is(JsonObject *dump, gconstpointer type_name)
+{
+  return g_strcmp0(json_object_get_string_member(dump, "focus"), type_name) == 0;
+}
+
+/* Esc on a chip's ⋮ menu gives the focus back to the message entry: what is typed next is the question, not a
+ * new "Max pixels" value (and Enter then sends it rather than setting the menu's number). */
+static void
+test_chip_menu_focus(void)
+{
+  App *app = start_with_tiny_model("8");
+  app_focus();
+  g_autofree char *picture = vf_test_data_path("golden/cases/a04_two_images_vision_id/camera_gray_133x97.png");
+  const char *files[] = {picture, NULL};
+  app_drop(app, files);
+  json_node_unref(app_wait(app, "the picture", draft_has, GUINT_TO_POINTER(1), 20));
+  activate(app, "test-chip-menu", g_variant_new_uint32(0));
+  json_node_unref(app_wait(app, "the menu's first field", focus_is, "GtkCheckButton", 20));
+  screenshot("ui-chip-menu.png");
+  press("Escape");
+  json_node_unref(app_wait(app, "the message entry", focus_is, "GtkTextView", 20));
+  type_text("What is this?");
+  g_autoptr(JsonNode) typed = app_wait(app, "the typed question", draft_text_is, "What is this?", 20);
+  JsonArray *attachments = json_object_get_array_member(draft(json_node_get_object(typed)), "attachments");
+  g_assert_cmpuint(json_array_get_length(attachments), ==, 1);
+  app_quit(app);
+}
+
 /* A folder that is not a model: its pictures are all attached in name order (read on worker threads, so the
  * window never waits), other files are ignored; a folder with nothing usable says so. */
 static void
@@ -814,6 +843,7 @@ main(int argc, char **argv)
   g_test_add_func("/ui/stop-and-ask-again", test_stop_and_ask_again);
   g_test_add_func("/ui/stop-during-encode", test_stop_during_encode);
   g_test_add_func("/ui/corrupt-picture", test_corrupt_picture);
+  g_test_add_func("/ui/chip-menu-focus", test_chip_menu_focus);
   g_test_add_func("/ui/broken-model-folder", test_broken_model_folder);
   g_test_add_func("/ui/folder-of-pictures", test_folder_of_pictures);
   g_test_add_func("/ui/get-models", test_get_models);

@@ -34,6 +34,7 @@ static GParamSpec *properties[N_PROPS];
 
 enum {
   SIGNAL_REMOVE_REQUESTED,
+  SIGNAL_OPTIONS_CLOSED,
   N_SIGNALS,
 };
 
@@ -72,6 +73,19 @@ remove_activated(GtkWidget *widget, const char *action_name, GVariant *parameter
 }
 
 static void
+on_popover_closed(VfAttachmentChip *self)
+{
+  g_signal_emit(self, signals[SIGNAL_OPTIONS_CLOSED], 0);
+}
+
+void
+vf_attachment_chip_open_options(VfAttachmentChip *self)
+{
+  g_return_if_fail(self->editable);
+  gtk_menu_button_popup(self->options_button);
+}
+
+static void
 vf_attachment_chip_constructed(GObject *object)
 {
   VfAttachmentChip *self = VF_ATTACHMENT_CHIP(object);
@@ -86,8 +100,11 @@ vf_attachment_chip_constructed(GObject *object)
   }
   gtk_widget_set_visible(GTK_WIDGET(self->options_button), self->editable);
   gtk_widget_set_visible(GTK_WIDGET(self->remove_button), self->editable);
-  if (self->editable)
-    gtk_menu_button_set_popover(self->options_button, vf_attachment_popover_new(self->attachment));
+  if (self->editable) {
+    GtkWidget *popover = vf_attachment_popover_new(self->attachment);
+    gtk_menu_button_set_popover(self->options_button, popover);
+    g_signal_connect_object(popover, "closed", G_CALLBACK(on_popover_closed), self, G_CONNECT_SWAPPED);
+  }
   g_signal_connect_object(self->attachment, "notify::label", G_CALLBACK(update), self, G_CONNECT_SWAPPED);
   g_signal_connect_object(self->attachment, "notify::tokens", G_CALLBACK(update), self, G_CONNECT_SWAPPED);
   update(self);
@@ -158,6 +175,8 @@ vf_attachment_chip_class_init(VfAttachmentChipClass *klass)
   /* The user asked to take this attachment out of the draft. */
   signals[SIGNAL_REMOVE_REQUESTED] = g_signal_new("remove-requested", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST,
                                                   0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+  signals[SIGNAL_OPTIONS_CLOSED] = g_signal_new("options-closed", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0,
+                                                NULL, NULL, NULL, G_TYPE_NONE, 0);
 
   gtk_widget_class_set_template_from_resource(widget_class, "/org/viewfinder/Viewfinder/ui/vf_attachment_chip.ui");
   gtk_widget_class_bind_template_child(widget_class, VfAttachmentChip, preview);

@@ -14,5 +14,8 @@ G_DECLARE_FINAL_TYPE(VfAttachmentChip, vf_attachment_chip, VF, ATTACHMENT_CHIP, 
 
 GtkWidget *vf_attachment_chip_new(VfAttachment *attachment, gboolean editable);
 VfAttachment *vf_attachment_chip_get_attachment(VfAttachmentChip *self);
+/* Opens the settings popover, as a click on ⋮ does. It emits "options-closed" when it closes (Esc, a click
+ * outside), so the composer can give the focus back to the message entry. */
+void vf_attachment_chip_open_options(VfAttachmentChip *self);
 
 G_END_DECLS

@@ -101,6 +101,9 @@ on_attachments_changed(GListModel *list, guint position, guint removed, guint ad
     g_autoptr(VfAttachment) a = g_list_model_get_item(list, position + i);
     GtkWidget *chip = vf_attachment_chip_new(a, TRUE);
     g_signal_connect_object(chip, "remove-requested", G_CALLBACK(on_remove_requested), self, 0);
+    /* After the ⋮ menu closes, typing goes on in the message, not into the menu's button (or, reopened by
+     * the next space, into "Frames per second"). */
+    g_signal_connect_object(chip, "options-closed", G_CALLBACK(vf_composer_focus_input), self, G_CONNECT_SWAPPED);
     gtk_box_insert_child_after(self->attachments_box, chip, before);
     before = chip;
   }
@@ -168,6 +171,16 @@ vf_composer_set_status(VfComposer *self, const char *text, gboolean warning)
 }
 
 const char *vf_composer_get_status(VfComposer *self) { return gtk_label_get_text(self->status); }
+
+void
+vf_composer_open_options(VfComposer *self, guint index)
+{
+  GtkWidget *chip = gtk_widget_get_first_child(GTK_WIDGET(self->attachments_box));
+  for (guint i = 0; chip && i < index; i++)
+    chip = gtk_widget_get_next_sibling(chip);
+  g_return_if_fail(VF_IS_ATTACHMENT_CHIP(chip));
+  vf_attachment_chip_open_options(VF_ATTACHMENT_CHIP(chip));
+}
 
 void
 vf_composer_focus_input(VfComposer *self)

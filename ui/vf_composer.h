@@ -29,5 +29,7 @@ void vf_composer_set_busy(VfComposer *self, gboolean busy);
 void vf_composer_set_status(VfComposer *self, const char *text, gboolean warning);
 const char *vf_composer_get_status(VfComposer *self);
 void vf_composer_focus_input(VfComposer *self);
+/* Opens the ⋮ settings of the draft's attachment `index` (0-based), as a click does. */
+void vf_composer_open_options(VfComposer *self, guint index);
 
 G_END_DECLS

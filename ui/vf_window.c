@@ -568,3 +568,9 @@ vf_window_new(GtkApplication *application, VfEngine *engine, GSettings *settings
 {
   return g_object_new(VF_TYPE_WINDOW, "application", application, "engine", engine, "settings", settings, NULL);
 }
+
+void
+vf_window_open_attachment_options(VfWindow *self, guint index)
+{
+  vf_composer_open_options(self->composer, index);
+}

@@ -26,6 +26,8 @@ void vf_window_load_model(VfWindow *self, const char *model_dir, const char *tok
 /* The "Get Models" dialog (presented again if open); repo_id: also start (or resume) that download, as its
  * row's button would. A completed download is loaded. */
 void vf_window_get_models(VfWindow *self, const char *repo_id);
+/* Opens the ⋮ settings of the draft's attachment `index`, as a click does (the UI tests' way in). */
+void vf_window_open_attachment_options(VfWindow *self, guint index);
 /* The welcome page, listing the checkpoints found in the Hugging Face and ModelScope caches. */
 void vf_window_show_welcome(VfWindow *self);
 

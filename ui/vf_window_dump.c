@@ -49,6 +49,9 @@ vf_window_dump(VfWindow *self)
              gtk_revealer_get_reveal_child(self->device_banner) ? gtk_label_get_text(self->device_banner_label) : NULL);
   add_string(b, "welcome_title", adw_status_page_get_title(self->welcome_page));
   add_string(b, "welcome_help", gtk_label_get_text(self->welcome_help));
+  /* Where typing goes: the focused widget's type ("GtkTextView" is the message entry). */
+  GtkWidget *focus = gtk_root_get_focus(GTK_ROOT(self));
+  add_string(b, "focus", focus ? G_OBJECT_TYPE_NAME(focus) : NULL);
   json_builder_set_member_name(b, "busy");
   json_builder_add_boolean_value(b, self->answering != NULL);
   json_builder_set_member_name(b, "loading");

@@ -400,7 +400,8 @@ run_load(VfEngine *self, Job *job)
 
   self->tokenizer = g_steal_pointer(&tokenizer);
   self->model = g_steal_pointer(&model);
-  self->session = vf_session_new(self->model, self->tokenizer);
+  self->session = vf_session_new(self->model, self->tokenizer, NULL);
+  g_assert(self->session); /* a model just loaded has all its sequences free */
   if (self->kept_chat)
     vf_chat_free(vf_session_replace_chat(self->session, g_steal_pointer(&self->kept_chat)));
   g_mutex_lock(&self->lock);

@@ -17,7 +17,7 @@ struct VfSession {
   GArray *cached; /* int32: the token ids whose keys and values are in the model's cache, in order */
   GArray *answer; /* int32: the last answer's ids */
   GHashTable *embeds; /* "source|options" -> VfBuffer *: vision output of each attachment, kept across turns */
-  uint32_t sequence;  /* the model's KV-cache sequence this conversation lives in */
+  VfLlmSequence *seq; /* the model's KV-cache sequence this conversation lives in */
   VfPromptCache *prompt; /* the tokens of the conversation's messages so far; NULL until the first build */
 };
 
@@ -40,25 +40,19 @@ forget_embeds(VfSession *s)
 }
 
 VfSession *
-vf_session_new(VfModel *model, VfTokenizer *tok)
+vf_session_new(VfModel *model, VfTokenizer *tok, GError **error)
 {
-  return vf_session_new_on(model, tok, 0);
-}
-
-VfSession *
-vf_session_new_on(VfModel *model, VfTokenizer *tok, uint32_t sequence)
-{
-  g_return_val_if_fail(sequence < vf_llm_sequences(model->llm), NULL);
+  VfLlmSequence *seq = vf_llm_sequence_new(model->llm, error);
+  if (!seq)
+    return NULL;
   VfSession *s = g_new0(VfSession, 1);
-  s->sequence = sequence;
-  vf_llm_select(model->llm, sequence);
+  s->seq = seq;
   s->model = model;
   s->tok = tok;
   s->chat = vf_chat_new();
   s->cached = g_array_new(FALSE, FALSE, sizeof(int32_t));
   s->answer = g_array_new(FALSE, FALSE, sizeof(int32_t));
   s->embeds = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-  vf_llm_truncate(model->llm, 0);
   return s;
 }
 
@@ -71,6 +65,7 @@ vf_session_free(VfSession *s)
   g_hash_table_unref(s->embeds);
   vf_prompt_cache_free(s->prompt);
   vf_chat_free(s->chat);
+  vf_llm_sequence_free(s->seq);
   g_array_unref(s->cached);
   g_array_unref(s->answer);
   g_free(s);
@@ -93,8 +88,7 @@ vf_session_replace_chat(VfSession *s, VfChat *chat)
   g_clear_pointer(&s->prompt, vf_prompt_cache_free);
   g_array_set_size(s->cached, 0);
   g_array_set_size(s->answer, 0);
-  vf_llm_select(s->model->llm, s->sequence);
-  vf_llm_truncate(s->model->llm, 0);
+  vf_llm_sequence_truncate(s->seq, 0);
   VfChat *old = s->chat;
   s->chat = chat;
   return old;
@@ -356,11 +350,10 @@ turn_accept(Turn *t, int32_t token)
   g_autofree char *piece = vf_token_stream_feed(t->stream, token, &len);
   if (t->on_text && len)
     t->on_text(piece, len, t->user);
-  vf_llm_select(s->model->llm, s->sequence);
   if (t->stats->generated_tokens >= t->opts->max_new_tokens) {
     t->stats->stop_reason = VF_STOP_TOKEN_LIMIT;
     t->done = TRUE;
-  } else if (vf_llm_length(s->model->llm) + 1 >= vf_llm_context(s->model->llm)) {
+  } else if (vf_llm_sequence_length(s->seq) + 1 >= vf_llm_context(s->model->llm)) {
     t->stats->stop_reason = VF_STOP_CONTEXT_FULL;
     t->done = TRUE;
   } else if (g_cancellable_is_cancelled(t->cancellable)) {
@@ -392,7 +385,6 @@ turn_begin(Turn *t, VfSession *s, const VfGenerateOptions *opts, VfTextFunc on_t
   memset(stats, 0, sizeof *stats);
   const VfConfig *c = s->model->config;
   VfLlm *llm = s->model->llm;
-  vf_llm_select(llm, s->sequence);
 
   g_autoptr(VfPrompt) prompt = build_prompt(s, opts, NULL, error);
   if (!prompt)
@@ -439,7 +431,7 @@ turn_begin(Turn *t, VfSession *s, const VfGenerateOptions *opts, VfTextFunc on_t
     g_array_append_val(splices, sp);
   }
 
-  vf_llm_truncate(llm, keep);
+  vf_llm_sequence_truncate(s->seq, keep);
   g_array_set_size(s->cached, keep);
   uint32_t m = n - keep;
   g_autofree int32_t *new_pos = g_new(int32_t, 3 * (size_t)m);
@@ -458,9 +450,9 @@ turn_begin(Turn *t, VfSession *s, const VfGenerateOptions *opts, VfTextFunc on_t
     .cancellable = cancellable,
   };
   int64_t t0 = g_get_monotonic_time();
-  if (!vf_llm_prefill(llm, &in, t->logits, NULL, error)) {
+  if (!vf_llm_prefill(llm, s->seq, &in, t->logits, NULL, error)) {
     /* The cache may hold part of the new tokens: forget them. */
-    vf_llm_truncate(llm, keep);
+    vf_llm_sequence_truncate(s->seq, keep);
     return FALSE;
   }
   g_array_append_vals(s->cached, ids + keep, m);
@@ -502,8 +494,7 @@ turn_finish(Turn *t, gboolean ok)
     vf_chat_message_append_text_len(vf_chat_append_message(s->chat, "assistant"), text, len);
   } else {
     /* Whatever a failed step left in the cache past the known tokens is forgotten. */
-    vf_llm_select(s->model->llm, s->sequence);
-    vf_llm_truncate(s->model->llm, s->cached->len);
+    vf_llm_sequence_truncate(s->seq, s->cached->len);
   }
   turn_clear(t);
   return ok;
@@ -523,8 +514,7 @@ vf_session_generate(VfSession *s, const VfGenerateOptions *opts, VfTextFunc on_t
   gboolean ok = TRUE;
   while (!t.done && ok) {
     int32_t best = -1;
-    vf_llm_select(llm, s->sequence);
-    ok = vf_llm_decode(llm, t.token, turn_position(&t), t.device_argmax ? NULL : t.logits,
+    ok = vf_llm_decode(llm, s->seq, t.token, turn_position(&t), t.device_argmax ? NULL : t.logits,
                        t.device_argmax ? &best : NULL, error);
     if (ok) {
       turn_fed(&t);
@@ -542,73 +532,59 @@ vf_session_generate_together(VfSession *const *sessions, uint32_t n, const VfGen
   g_return_val_if_fail(n > 0, FALSE);
   VfModel *model = sessions[0]->model;
   VfLlm *llm = model->llm;
-  uint32_t nseq = vf_llm_sequences(llm);
-  if (n > nseq) {
-    g_set_error(error, VF_CONFIG_ERROR, VF_CONFIG_ERROR_UNSUPPORTED,
-                "%u conversations at once, but the model was loaded with %u sequences", n, nseq);
-    return FALSE;
-  }
   for (uint32_t i = 0; i < n; i++)
     for (uint32_t j = 0; j < i; j++)
-      g_return_val_if_fail(sessions[i]->model == model && sessions[i]->sequence != sessions[j]->sequence, FALSE);
+      g_return_val_if_fail(sessions[i]->model == model && sessions[i] != sessions[j], FALSE);
 
   /* Each prompt into its own sequence; a conversation that fails here is reported and left out. */
-  g_autofree Turn *turns = g_new0(Turn, nseq);
-  g_autofree gboolean *active = g_new0(gboolean, nseq);
-  g_autofree uint32_t *row_of = g_new(uint32_t, n); /* sequence of each conversation */
+  g_autofree Turn *turns = g_new0(Turn, n);
+  g_autofree gboolean *active = g_new0(gboolean, n);
   for (uint32_t i = 0; i < n; i++) {
-    uint32_t r = sessions[i]->sequence;
-    row_of[i] = r;
-    if (turn_begin(&turns[r], sessions[i], opts, on_text, users ? users[i] : NULL, cancellable, &stats[i],
+    if (turn_begin(&turns[i], sessions[i], opts, on_text, users ? users[i] : NULL, cancellable, &stats[i],
                    &errors_out[i]))
-      active[r] = TRUE;
+      active[i] = TRUE;
     else
-      turn_clear(&turns[r]);
+      turn_clear(&turns[i]);
   }
 
-  /* Then every conversation one token per step, the weights read once for all. Sequences not taking part
-   * (finished, failed, or unused) are fed a token whose result is dropped, and their cache is wound back. */
+  /* Then the conversations still going one token per step, the weights read once for all of them; one that
+   * finishes leaves the batch and its cache stays as it is. */
   VfConfig *c = model->config;
-  g_autofree int32_t *ids = g_new0(int32_t, nseq), *positions = g_new0(int32_t, nseq), *best = g_new(int32_t, nseq);
-  g_autofree uint32_t *lengths = g_new(uint32_t, nseq);
+  g_autofree VfLlmSequence **seqs = g_new(VfLlmSequence *, n);
+  g_autofree uint32_t *turn_of = g_new(uint32_t, n); /* the conversation of each row of the step */
+  g_autofree int32_t *ids = g_new(int32_t, n), *positions = g_new(int32_t, n), *best = g_new(int32_t, n);
   g_autofree float *logits = NULL;
   gboolean need_logits = FALSE, ok = TRUE;
-  for (uint32_t r = 0; r < nseq; r++)
-    need_logits |= active[r] && !turns[r].device_argmax;
+  for (uint32_t i = 0; i < n; i++)
+    need_logits |= active[i] && !turns[i].device_argmax;
   if (need_logits)
-    logits = g_new(float, (size_t)nseq * c->vocab);
+    logits = g_new(float, (size_t)n * c->vocab);
   for (;;) {
-    gboolean any = FALSE;
-    for (uint32_t r = 0; r < nseq; r++) {
-      gboolean going = active[r] && !turns[r].done;
-      any |= going;
-      vf_llm_select(llm, r);
-      lengths[r] = vf_llm_length(llm);
-      ids[r] = going ? turns[r].token : c->pad_id;
-      positions[r] = going ? turn_position(&turns[r]) : 0;
-      if (!going && lengths[r] + 1 > vf_llm_context(llm))
-        vf_llm_truncate(llm, vf_llm_context(llm) - 1);
+    uint32_t rows = 0;
+    for (uint32_t i = 0; i < n; i++) {
+      if (!active[i] || turns[i].done)
+        continue;
+      seqs[rows] = sessions[i]->seq;
+      ids[rows] = turns[i].token;
+      positions[rows] = turn_position(&turns[i]);
+      turn_of[rows++] = i;
     }
-    if (!any)
+    if (rows == 0)
       break;
-    if (!vf_llm_decode_all(llm, ids, positions, logits, best, error)) {
+    if (!vf_llm_decode_batch(llm, seqs, rows, ids, positions, logits, best, error)) {
       ok = FALSE;
       break;
     }
-    for (uint32_t r = 0; r < nseq; r++) {
-      vf_llm_select(llm, r);
-      if (!(active[r] && !turns[r].done)) {
-        vf_llm_truncate(llm, lengths[r]);
-        continue;
-      }
-      turn_fed(&turns[r]);
+    for (uint32_t r = 0; r < rows; r++) {
+      Turn *t = &turns[turn_of[r]];
+      turn_fed(t);
       if (logits)
-        memcpy(turns[r].logits, logits + (size_t)r * c->vocab, (size_t)c->vocab * 4);
-      turn_accept(&turns[r], turn_pick(&turns[r], best[r]));
+        memcpy(t->logits, logits + (size_t)r * c->vocab, (size_t)c->vocab * 4);
+      turn_accept(t, turn_pick(t, best[r]));
     }
   }
   for (uint32_t i = 0; i < n; i++)
-    if (active[row_of[i]])
-      turn_finish(&turns[row_of[i]], ok);
+    if (active[i])
+      turn_finish(&turns[i], ok);
   return ok;
 }

@@ -42,12 +42,10 @@ const char *vf_stop_reason_name(VfStopReason reason);
 /* A piece of the answer: `len` bytes, which may include NUL bytes (token 188 is the byte 0x00). */
 typedef void (*VfTextFunc)(const char *piece, size_t len, void *user);
 
-/* `model` and `tok` must outlive the session; the model's KV cache (sequence 0) belongs to this session while
- * it lives. */
-VfSession *vf_session_new(VfModel *model, VfTokenizer *tok);
-/* The same in one of the model's KV-cache sequences (VfLlmOptions.sequences), so several conversations can
- * be answered together. */
-VfSession *vf_session_new_on(VfModel *model, VfTokenizer *tok, uint32_t sequence);
+/* `model` and `tok` must outlive the session. It takes one of the model's KV-cache sequences
+ * (VfLlmOptions.sequences) while it lives, so as many conversations as the model has sequences can live at
+ * once and be answered together; an error when all are taken. */
+VfSession *vf_session_new(VfModel *model, VfTokenizer *tok, GError **error);
 void vf_session_free(VfSession *s);
 
 VfChat *vf_session_chat(VfSession *s);
@@ -74,10 +72,11 @@ gboolean vf_session_count_draft(VfSession *s, const VfGenerateOptions *opts, VfC
 gboolean vf_session_generate(VfSession *s, const VfGenerateOptions *opts, VfTextFunc on_text, void *user,
                              GCancellable *cancellable, VfTurnStats *stats, GError **error);
 
-/* Answers n conversations (sessions on different sequences of one model) together: each prompt is prefilled
- * on its own, then all decode one token per step with the weights read once per step (batch OCR). users,
- * stats, errors_out: [n]; on_text gets users[i]. A conversation whose prompt fails gets errors_out[i] and the
- * others go on; FALSE (with `error`) only when the shared decoding fails. */
+/* Answers n conversations (distinct sessions of one model) together: each prompt is prefilled on its own,
+ * then those still answering decode one token per step with the weights read once per step (batch OCR); one
+ * that finishes leaves the step. users, stats, errors_out: [n]; on_text gets users[i]. A conversation whose
+ * prompt fails gets errors_out[i] and the others go on; FALSE (with `error`) only when the shared decoding
+ * fails. */
 gboolean vf_session_generate_together(VfSession *const *sessions, uint32_t n, const VfGenerateOptions *opts,
                                       VfTextFunc on_text, void *const *users, GCancellable *cancellable,
                                       VfTurnStats *stats, GError **errors_out, GError **error);

@@ -9,14 +9,27 @@
 
 #define DEFAULT_CHUNK 512u
 #define MAX_CONTEXT 32768u
+#define RECORDED_STEPS 4u
 
-typedef struct {
+/* A slot of the LLM: its buffers live as long as the LLM, whichever conversation holds the slot. */
+struct VfLlmSequence {
+  VfLlm *llm;
+  gboolean in_use;
   VfKvCache *cache;   /* [layers] */
   VfBuffer seq;       /* host uint32 [1]: tokens already in this cache, read by the shaders */
   VfBuffer best;      /* host uint32 [1]: argmax of this sequence's logits */
   uint32_t length;    /* tokens in the cache */
   uint32_t key_begin; /* the masked prefix (left padding), from the sequence's prefill */
-} Sequence;
+};
+
+/* A decode step over one list of sequences, recorded once and replayed. */
+typedef struct {
+  VfCmd *cmd;
+  uint32_t n;
+  VfLlmSequence **seqs; /* [n] */
+  uint32_t *key_begin;  /* [n]: each sequence's masked prefix when recorded */
+  uint64_t used;        /* the step counter when last replayed */
+} RecordedStep;
 
 struct VfLlm {
   VfDevice *dev;
@@ -43,18 +56,14 @@ struct VfLlm {
   /* M-RoPE tables, f32 [context, head_dim / 2] */
   VfBuffer rope_cos, rope_sin;
 
-  Sequence *seqs; /* [n_seqs]: independent conversations, each with its own KV cache */
+  VfLlmSequence *seqs; /* [n_seqs]: the slots, each with its own KV cache */
   uint32_t n_seqs;
-  uint32_t current; /* the sequence prefill, decode, length and truncate act on */
   VfDType kv_dtype; /* of every cache: f32 unless VF_KV=f16 */
   uint64_t cache_bytes;
 
-  /* Recorded on first use and replayed: one step of the current sequence, and one of all sequences. Each is
-   * recorded again when what it baked in (the sequence, the masked prefixes) changes. */
-  VfCmd *decode_cmd;
-  uint32_t decode_seq, decode_key_begin;
-  VfCmd *batch_cmd;
-  uint32_t *batch_key_begin; /* [n_seqs] */
+  /* The most recently used decode steps (see recorded_step). */
+  RecordedStep recorded[RECORDED_STEPS];
+  uint64_t steps;
 };
 
 static gboolean
@@ -93,8 +102,7 @@ vf_llm_create(VfDevice *dev, const VfConfig *config, const VfWeights *weights, c
   llm->qkv_width = H + 2 * K;
   llm->chunk = options && options->chunk ? options->chunk : DEFAULT_CHUNK;
   llm->n_seqs = options && options->sequences ? options->sequences : 1;
-  llm->seqs = g_new0(Sequence, llm->n_seqs);
-  llm->batch_key_begin = g_new0(uint32_t, llm->n_seqs);
+  llm->seqs = g_new0(VfLlmSequence, llm->n_seqs);
 
   if (!vf_ops_kv_dtype(&llm->kv_dtype, error))
     goto fail;
@@ -126,7 +134,8 @@ vf_llm_create(VfDevice *dev, const VfConfig *config, const VfWeights *weights, c
   }
 
   for (uint32_t sq = 0; sq < llm->n_seqs; sq++) {
-    Sequence *q = &llm->seqs[sq];
+    VfLlmSequence *q = &llm->seqs[sq];
+    q->llm = llm;
     q->cache = g_new0(VfKvCache, c->layers);
     if (!alloc(llm, VF_MEMORY_HOST, 4, &q->seq, error) || !alloc(llm, VF_MEMORY_HOST, 4, &q->best, error))
       goto fail;
@@ -149,13 +158,15 @@ fail:
   return NULL;
 }
 
+static void forget_step(RecordedStep *r);
+
 void
 vf_llm_free(VfLlm *llm)
 {
   if (!llm)
     return;
-  vf_cmd_free(llm->decode_cmd);
-  vf_cmd_free(llm->batch_cmd);
+  for (uint32_t i = 0; i < RECORDED_STEPS; i++)
+    forget_step(&llm->recorded[i]);
   VfBuffer *bufs[] = {&llm->x, &llm->xn, &llm->qkv, &llm->attn, &llm->gu, &llm->act, &llm->logits,
                       &llm->trace_embeds, &llm->trace_layer0, &llm->ids, &llm->positions,
                       &llm->argmax_scratch, &llm->rope_cos, &llm->rope_sin};
@@ -163,7 +174,8 @@ vf_llm_free(VfLlm *llm)
     if (bufs[i]->buffer)
       vf_buffer_release(llm->dev, bufs[i]);
   for (uint32_t sq = 0; llm->seqs && sq < llm->n_seqs; sq++) {
-    Sequence *q = &llm->seqs[sq];
+    VfLlmSequence *q = &llm->seqs[sq];
+    g_warn_if_fail(!q->in_use); /* a conversation outlived its model */
     if (q->seq.buffer)
       vf_buffer_release(llm->dev, &q->seq);
     if (q->best.buffer)
@@ -177,28 +189,46 @@ vf_llm_free(VfLlm *llm)
     g_free(q->cache);
   }
   g_free(llm->seqs);
-  g_free(llm->batch_key_begin);
   g_free(llm);
 }
 
 uint32_t vf_llm_context(const VfLlm *llm) { return llm->context; }
-uint32_t vf_llm_length(const VfLlm *llm) { return llm->seqs[llm->current].length; }
 uint32_t vf_llm_sequences(const VfLlm *llm) { return llm->n_seqs; }
-
-void
-vf_llm_select(VfLlm *llm, uint32_t sequence)
-{
-  g_return_if_fail(sequence < llm->n_seqs);
-  llm->current = sequence;
-}
 uint64_t vf_llm_cache_bytes(const VfLlm *llm) { return llm->cache_bytes; }
 
-void
-vf_llm_truncate(VfLlm *llm, uint32_t length)
+VfLlmSequence *
+vf_llm_sequence_new(VfLlm *llm, GError **error)
 {
-  Sequence *q = &llm->seqs[llm->current];
-  if (length < q->length)
-    q->length = length;
+  for (uint32_t i = 0; i < llm->n_seqs; i++) {
+    VfLlmSequence *q = &llm->seqs[i];
+    if (!q->in_use) {
+      q->in_use = TRUE;
+      q->length = q->key_begin = 0;
+      return q;
+    }
+  }
+  g_set_error(error, VF_CONFIG_ERROR, VF_CONFIG_ERROR_UNSUPPORTED,
+              "all %u sequences of the model are in use (it was loaded for %u conversations at once)", llm->n_seqs,
+              llm->n_seqs);
+  return NULL;
+}
+
+void
+vf_llm_sequence_free(VfLlmSequence *seq)
+{
+  if (!seq)
+    return;
+  g_return_if_fail(seq->in_use);
+  seq->in_use = FALSE;
+}
+
+uint32_t vf_llm_sequence_length(const VfLlmSequence *seq) { return seq->length; }
+
+void
+vf_llm_sequence_truncate(VfLlmSequence *seq, uint32_t length)
+{
+  if (length < seq->length)
+    seq->length = length;
 }
 
 static VfBuffer
@@ -212,7 +242,7 @@ rows_of(const VfBuffer *b, uint64_t row_bytes, uint64_t first, uint64_t count)
  * for a step of several sequences, row r to seqs[r] (`nseqs` == rows): everything but the cache work is
  * shared by all rows. */
 static void
-record_layers(VfLlm *llm, VfCmd *cmd, uint32_t rows, Sequence *const *seqs, uint32_t nseqs,
+record_layers(VfLlm *llm, VfCmd *cmd, uint32_t rows, VfLlmSequence *const *seqs, uint32_t nseqs,
               const VfBuffer *trace_layer0)
 {
   const VfConfig *c = llm->cfg;
@@ -237,7 +267,7 @@ record_layers(VfLlm *llm, VfCmd *cmd, uint32_t rows, Sequence *const *seqs, uint
       uint32_t first = nseqs == 1 ? 0 : g, count = nseqs == 1 ? rows : 1;
       VfBuffer q = rows_of(&llm->qkv, llm->qkv_width * 4, first, count);
       VfBuffer a = rows_of(&llm->attn, H * 4, first, count);
-      Sequence *sq = seqs[g];
+      VfLlmSequence *sq = seqs[g];
       vf_op_kv_store(cmd, &q, count, llm->qkv_width, H, H + K, &sq->cache[l], &sq->seq);
       vf_op_attention_causal(cmd, &q, count, llm->qkv_width, c->heads, &sq->cache[l], &sq->seq, sq->key_begin,
                              &a);
@@ -272,7 +302,7 @@ record_head(VfLlm *llm, VfCmd *cmd, uint32_t rows, bool all_rows, bool want_logi
 
 /* One decode step of `nseqs` sequences (row r is seqs[r]): logits [nseqs, vocab] and each row's argmax. */
 static void
-record_step(VfLlm *llm, VfCmd *cmd, Sequence *const *seqs, uint32_t nseqs)
+record_step(VfLlm *llm, VfCmd *cmd, VfLlmSequence *const *seqs, uint32_t nseqs)
 {
   const VfConfig *c = llm->cfg;
   uint32_t H = c->hidden;
@@ -290,19 +320,47 @@ record_step(VfLlm *llm, VfCmd *cmd, Sequence *const *seqs, uint32_t nseqs)
 }
 
 static gboolean
-set_seq(VfLlm *llm, Sequence *q, GError **error)
+set_seq(VfLlm *llm, VfLlmSequence *q, GError **error)
 {
   return vf_buffer_upload(llm->dev, &q->seq, 0, &q->length, 4, error);
 }
 
-gboolean
-vf_llm_prefill(VfLlm *llm, const VfLlmInput *in, float *logits, const VfLlmTrace *trace, GError **error)
+/* The prefill recorder: embeddings of rows [start, start + rows) of `in` (with their vision splices), the
+ * layers into the cache of `q`, and the head when this is the last chunk or the prefill is traced. */
+static void
+record_prefill_chunk(VfLlm *llm, VfCmd *cmd, VfLlmSequence *q, const VfLlmInput *in, uint32_t start, uint32_t rows,
+                     bool tracing, bool want_logits)
 {
+  uint32_t H = llm->cfg->hidden;
+  VfBuffer x = rows_of(&llm->x, H * 4, 0, rows);
+  VfBuffer ids = vf_buffer_slice(&llm->ids, 0, rows * 4ull);
+  vf_op_embed(cmd, &llm->w->embed, &ids, rows, &x);
+  for (uint32_t s = 0; s < in->nsplices; s++) {
+    const VfLlmSplice *sp = &in->splices[s];
+    uint32_t lo = MAX(sp->row, start), hi = MIN(sp->row + sp->rows, start + rows);
+    if (lo >= hi)
+      continue;
+    VfBuffer src = rows_of(&sp->embeds, H * 4, lo - sp->row, hi - lo);
+    VfBuffer dst = rows_of(&llm->x, H * 4, lo - start, hi - lo);
+    vf_cmd_copy(cmd, &src, &dst, (uint64_t)(hi - lo) * H * 4);
+  }
+  if (tracing)
+    vf_cmd_copy(cmd, &x, &llm->trace_embeds, (uint64_t)rows * H * 4);
+  record_layers(llm, cmd, rows, &q, 1, tracing ? &llm->trace_layer0 : NULL);
+  bool last_chunk = start + rows == in->n;
+  if (last_chunk || tracing)
+    record_head(llm, cmd, rows, tracing, last_chunk && want_logits);
+}
+
+gboolean
+vf_llm_prefill(VfLlm *llm, VfLlmSequence *q, const VfLlmInput *in, float *logits, const VfLlmTrace *trace,
+               GError **error)
+{
+  g_return_val_if_fail(q->llm == llm && q->in_use, FALSE);
   const VfConfig *c = llm->cfg;
   uint32_t H = c->hidden;
   if (in->n == 0)
     return TRUE;
-  Sequence *q = &llm->seqs[llm->current];
   if ((uint64_t)q->length + in->n > llm->context) {
     g_set_error(error, VF_CONFIG_ERROR, VF_CONFIG_ERROR_UNSUPPORTED,
                 "the prompt needs %u tokens but the context holds %u (%u already used)", q->length + in->n,
@@ -331,7 +389,6 @@ vf_llm_prefill(VfLlm *llm, const VfLlmInput *in, float *logits, const VfLlmTrace
     if (g_cancellable_set_error_if_cancelled(in->cancellable, error))
       return FALSE;
     uint32_t rows = MIN(llm->chunk, in->n - start);
-    bool last_chunk = start + rows == in->n;
     int32_t pos[3 * DEFAULT_CHUNK];
     int32_t *pos_buf = rows <= DEFAULT_CHUNK ? pos : g_new(int32_t, 3 * (size_t)rows);
     for (int s = 0; s < 3; s++)
@@ -344,26 +401,12 @@ vf_llm_prefill(VfLlm *llm, const VfLlmInput *in, float *logits, const VfLlmTrace
     if (!ok)
       return FALSE;
 
+    /* Each chunk is recorded afresh: its row count and splices differ, and recording is cheap next to the
+     * chunk's own work. */
     VfCmd *cmd = vf_cmd_new(llm->dev, error);
     if (!cmd)
       return FALSE;
-    VfBuffer x = rows_of(&llm->x, H * 4, 0, rows);
-    VfBuffer ids = vf_buffer_slice(&llm->ids, 0, rows * 4ull);
-    vf_op_embed(cmd, &llm->w->embed, &ids, rows, &x);
-    for (uint32_t s = 0; s < in->nsplices; s++) {
-      const VfLlmSplice *sp = &in->splices[s];
-      uint32_t lo = MAX(sp->row, start), hi = MIN(sp->row + sp->rows, start + rows);
-      if (lo >= hi)
-        continue;
-      VfBuffer src = rows_of(&sp->embeds, H * 4, lo - sp->row, hi - lo);
-      VfBuffer dst = rows_of(&llm->x, H * 4, lo - start, hi - lo);
-      vf_cmd_copy(cmd, &src, &dst, (uint64_t)(hi - lo) * H * 4);
-    }
-    if (tracing)
-      vf_cmd_copy(cmd, &x, &llm->trace_embeds, (uint64_t)rows * H * 4);
-    record_layers(llm, cmd, rows, &q, 1, tracing ? &llm->trace_layer0 : NULL);
-    if (last_chunk || tracing)
-      record_head(llm, cmd, rows, tracing, last_chunk && logits);
+    record_prefill_chunk(llm, cmd, q, in, start, rows, tracing, logits != NULL);
     ok = vf_cmd_submit(cmd, error);
     vf_cmd_free(cmd);
     if (!ok)
@@ -388,20 +431,76 @@ vf_llm_prefill(VfLlm *llm, const VfLlmInput *in, float *logits, const VfLlmTrace
   return TRUE;
 }
 
-/* Uploads the ids, positions and cache lengths of a step of `n` sequences, replays (or records) `*cmd`, and
- * reads back what was asked for. */
-static gboolean
-step(VfLlm *llm, VfCmd **cmd, Sequence *const *seqs, uint32_t n, const int32_t *ids, const int32_t *positions,
-     float *logits, int32_t *argmax, GError **error)
+static void
+forget_step(RecordedStep *r)
 {
+  g_clear_pointer(&r->cmd, vf_cmd_free);
+  g_clear_pointer(&r->seqs, g_free);
+  g_clear_pointer(&r->key_begin, g_free);
+  r->n = 0;
+}
+
+static bool
+step_matches(const RecordedStep *r, VfLlmSequence *const *seqs, uint32_t n)
+{
+  if (!r->cmd || r->n != n)
+    return false;
+  for (uint32_t i = 0; i < n; i++)
+    if (r->seqs[i] != seqs[i] || r->key_begin[i] != seqs[i]->key_begin)
+      return false;
+  return true;
+}
+
+/* The decode recorder's list for a step over `seqs`. A recorded step binds each listed slot's cache, length
+ * and argmax buffers and bakes in its masked prefix, so a different list (a request joined or left the batch)
+ * or a new prefill's prefix needs another recording: it is made here, explicitly, and kept with the last few
+ * (a solo decode and a batch may alternate) in place of the least recently replayed. Recording costs host
+ * time only; every replay reads its ids, positions and cache lengths from the parameter buffers. */
+static VfCmd *
+recorded_step(VfLlm *llm, VfLlmSequence *const *seqs, uint32_t n, GError **error)
+{
+  RecordedStep *oldest = &llm->recorded[0];
+  for (uint32_t i = 0; i < RECORDED_STEPS; i++) {
+    RecordedStep *r = &llm->recorded[i];
+    if (step_matches(r, seqs, n)) {
+      r->used = ++llm->steps;
+      return r->cmd;
+    }
+    if (r->used < oldest->used)
+      oldest = r;
+  }
+  forget_step(oldest);
+  oldest->cmd = vf_cmd_new(llm->dev, error);
+  if (!oldest->cmd)
+    return NULL;
+  record_step(llm, oldest->cmd, seqs, n);
+  oldest->n = n;
+  oldest->seqs = g_memdup2(seqs, n * sizeof *seqs);
+  oldest->key_begin = g_new(uint32_t, n);
+  for (uint32_t i = 0; i < n; i++)
+    oldest->key_begin[i] = seqs[i]->key_begin;
+  oldest->used = ++llm->steps;
+  return oldest->cmd;
+}
+
+gboolean
+vf_llm_decode_batch(VfLlm *llm, VfLlmSequence *const *seqs, uint32_t n, const int32_t *ids,
+                    const int32_t *positions, float *logits, int32_t *argmax, GError **error)
+{
+  g_return_val_if_fail(n > 0 && n <= llm->n_seqs, FALSE);
   const VfConfig *c = llm->cfg;
-  g_autofree int32_t *pos = g_new(int32_t, 3 * (size_t)n);
   for (uint32_t r = 0; r < n; r++) {
+    g_return_val_if_fail(seqs[r]->llm == llm && seqs[r]->in_use, FALSE);
+    for (uint32_t j = 0; j < r; j++)
+      g_return_val_if_fail(seqs[j] != seqs[r], FALSE); /* one row per sequence: both would write one slot */
     if (seqs[r]->length + 1 > llm->context) {
       g_set_error(error, VF_CONFIG_ERROR, VF_CONFIG_ERROR_UNSUPPORTED, "the context of %u tokens is full",
                   llm->context);
       return FALSE;
     }
+  }
+  g_autofree int32_t *pos = g_new(int32_t, 3 * (size_t)n);
+  for (uint32_t r = 0; r < n; r++) {
     pos[r] = pos[n + r] = pos[2 * n + r] = positions[r];
     if (!set_seq(llm, seqs[r], error))
       return FALSE;
@@ -409,14 +508,8 @@ step(VfLlm *llm, VfCmd **cmd, Sequence *const *seqs, uint32_t n, const int32_t *
   if (!vf_buffer_upload(llm->dev, &llm->ids, 0, ids, 4ull * n, error) ||
       !vf_buffer_upload(llm->dev, &llm->positions, 0, pos, 12ull * n, error))
     return FALSE;
-  if (!*cmd) {
-    /* Recorded once: every step reads its ids, positions and cache lengths from the parameter buffers. */
-    *cmd = vf_cmd_new(llm->dev, error);
-    if (!*cmd)
-      return FALSE;
-    record_step(llm, *cmd, seqs, n);
-  }
-  if (!vf_cmd_submit(*cmd, error))
+  VfCmd *cmd = recorded_step(llm, seqs, n, error);
+  if (!cmd || !vf_cmd_submit(cmd, error))
     return FALSE;
   for (uint32_t r = 0; r < n; r++)
     seqs[r]->length++;
@@ -432,27 +525,8 @@ step(VfLlm *llm, VfCmd **cmd, Sequence *const *seqs, uint32_t n, const int32_t *
 }
 
 gboolean
-vf_llm_decode(VfLlm *llm, int32_t id, int32_t position, float *logits, int32_t *argmax, GError **error)
+vf_llm_decode(VfLlm *llm, VfLlmSequence *seq, int32_t id, int32_t position, float *logits, int32_t *argmax,
+              GError **error)
 {
-  Sequence *q = &llm->seqs[llm->current];
-  if (llm->decode_cmd && (llm->decode_seq != llm->current || llm->decode_key_begin != q->key_begin))
-    g_clear_pointer(&llm->decode_cmd, vf_cmd_free);
-  llm->decode_seq = llm->current;
-  llm->decode_key_begin = q->key_begin;
-  return step(llm, &llm->decode_cmd, &q, 1, &id, &position, logits, argmax, error);
-}
-
-gboolean
-vf_llm_decode_all(VfLlm *llm, const int32_t *ids, const int32_t *positions, float *logits, int32_t *argmax,
-                  GError **error)
-{
-  g_autofree Sequence **seqs = g_new(Sequence *, llm->n_seqs);
-  for (uint32_t r = 0; r < llm->n_seqs; r++) {
-    seqs[r] = &llm->seqs[r];
-    if (llm->batch_cmd && llm->batch_key_begin[r] != seqs[r]->key_begin)
-      g_clear_pointer(&llm->batch_cmd, vf_cmd_free);
-  }
-  for (uint32_t r = 0; r < llm->n_seqs; r++)
-    llm->batch_key_begin[r] = seqs[r]->key_begin;
-  return step(llm, &llm->batch_cmd, seqs, llm->n_seqs, ids, positions, logits, argmax, error);
+  return vf_llm_decode_batch(llm, &seq, 1, &id, &position, logits, argmax, error);
 }

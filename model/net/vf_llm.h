@@ -63,24 +63,34 @@ VfLlm *vf_llm_create(VfDevice *dev, const VfConfig *config, const VfWeights *wei
 void vf_llm_free(VfLlm *llm);
 
 uint32_t vf_llm_context(const VfLlm *llm);   /* KV capacity of each sequence, tokens */
-uint32_t vf_llm_sequences(const VfLlm *llm);
-/* The sequence that vf_llm_prefill, vf_llm_decode, vf_llm_length and vf_llm_truncate act on (0 at first). */
-void vf_llm_select(VfLlm *llm, uint32_t sequence);
-uint32_t vf_llm_length(const VfLlm *llm);    /* tokens in the cache */
+uint32_t vf_llm_sequences(const VfLlm *llm); /* sequences the LLM was created with (VfLlmOptions.sequences) */
 uint64_t vf_llm_cache_bytes(const VfLlm *llm);
+
+/* One conversation's KV cache: a slot among the LLM's `sequences`, empty when taken. Prefill, decode, length
+ * and truncate act on the sequence they are given; the others are untouched. */
+typedef struct VfLlmSequence VfLlmSequence;
+
+/* Takes a free slot (a clear error when all `sequences` are in use). */
+VfLlmSequence *vf_llm_sequence_new(VfLlm *llm, GError **error);
+/* Gives the slot back; the LLM must still be alive. */
+void vf_llm_sequence_free(VfLlmSequence *seq);
+uint32_t vf_llm_sequence_length(const VfLlmSequence *seq); /* tokens in the cache */
 /* Forgets cache tokens from `length` on (e.g. to re-prefill after a mismatch). */
-void vf_llm_truncate(VfLlm *llm, uint32_t length);
+void vf_llm_sequence_truncate(VfLlmSequence *seq, uint32_t length);
 
-/* Appends `input` to the cache. logits: NULL or [vocab] f32 of the last row. */
-gboolean vf_llm_prefill(VfLlm *llm, const VfLlmInput *input, float *logits, const VfLlmTrace *trace,
-                        GError **error);
+/* Appends `input` to the cache of `seq`. logits: NULL or [vocab] f32 of the last row. */
+gboolean vf_llm_prefill(VfLlm *llm, VfLlmSequence *seq, const VfLlmInput *input, float *logits,
+                        const VfLlmTrace *trace, GError **error);
 
-/* Appends one token at M-RoPE position `position` (same on all 3 streams). Fills logits [vocab] when non-NULL,
- * and *argmax (the lowest index of the largest logit, computed on the device) when non-NULL. */
-gboolean vf_llm_decode(VfLlm *llm, int32_t id, int32_t position, float *logits, int32_t *argmax, GError **error);
+/* Appends one token to `seq` at M-RoPE position `position` (same on all 3 streams). Fills logits [vocab] when
+ * non-NULL, and *argmax (the lowest index of the largest logit, computed on the device) when non-NULL. */
+gboolean vf_llm_decode(VfLlm *llm, VfLlmSequence *seq, int32_t id, int32_t position, float *logits,
+                       int32_t *argmax, GError **error);
 
-/* One step of every sequence at once (several conversations decoded together: the weights are read once for
- * all of them). ids, positions: [sequences]; logits: NULL or [sequences, vocab]; argmax: NULL or
- * [sequences]. A finished sequence can be fed any token and its result ignored. */
-gboolean vf_llm_decode_all(VfLlm *llm, const int32_t *ids, const int32_t *positions, float *logits, int32_t *argmax,
-                           GError **error);
+/* One step of `n` distinct sequences at once, any subset of the live ones: the weights are read once for
+ * all of them (continuous batching, batch OCR). Row r is seqs[r]: ids, positions [n]; logits NULL or
+ * [n, vocab]; argmax NULL or [n]. Sequences not listed are untouched (their caches do not grow). */
+gboolean vf_llm_decode_batch(VfLlm *llm, VfLlmSequence *const *seqs, uint32_t n, const int32_t *ids,
+                             const int32_t *positions, float *logits, int32_t *argmax, GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VfLlmSequence, vf_llm_sequence_free)
