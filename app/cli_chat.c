@@ -81,10 +81,31 @@ on_warning(const char *message, void *user)
   vf_cli_print_json(b);
 }
 
+static void
+make_path_absolute(char **source)
+{
+  if (!*source || g_path_is_absolute(*source) || strstr(*source, "://") || g_str_has_prefix(*source, "data:"))
+    return;
+  char *absolute = g_canonicalize_filename(*source, NULL);
+  g_free(*source);
+  *source = absolute;
+}
+
+static void
+make_source_absolute(VfChatPart *part)
+{
+  if (part->kind == VF_CHAT_PART_TEXT)
+    return;
+  make_path_absolute(&part->source);
+  for (guint f = 0; part->frames && part->frames[f]; f++)
+    make_path_absolute(&part->frames[f]);
+}
+
 int
 vf_cli_chat(int argc, char **argv)
 {
-  g_autofree char *model_dir = NULL, *tokenizer_dir = NULL, *prompt = NULL, *system = NULL, *messages = NULL;
+  g_autofree char *model_dir = NULL, *tokenizer_dir = NULL, *prompt = NULL, *system = NULL, *messages = NULL,
+                   *save = NULL;
   int max_new = 512, top_k = -1, context = 0;
   double temperature = -1, top_p = -1, repetition = -1;
   gint64 seed = 0;
@@ -99,6 +120,7 @@ vf_cli_chat(int argc, char **argv)
     {"model", 'm', 0, G_OPTION_ARG_FILENAME, &model_dir, "model folder (Hugging Face checkpoint)", "DIR"},
     {"prompt", 'p', 0, G_OPTION_ARG_STRING, &prompt, "the question", "TEXT"},
     {"messages", 0, 0, G_OPTION_ARG_FILENAME, &messages, "answer this conversation (JSON messages, or an object with \"messages\"; paths relative to the file); -p adds a user message", "FILE"},
+    {"save", 0, 0, G_OPTION_ARG_FILENAME, &save, "write the conversation with its answer to FILE (JSON messages, the form --messages reads)", "FILE"},
     {"system", 0, 0, G_OPTION_ARG_STRING, &system, "system prompt (default: the template's)", "TEXT"},
     {"tokenizer", 0, 0, G_OPTION_ARG_FILENAME, &tokenizer_dir, "tokenizer folder (default: the model folder)", "DIR"},
     {"max-new-tokens", 0, 0, G_OPTION_ARG_INT, &max_new, "most tokens to generate (512)", "N"},
@@ -140,6 +162,15 @@ vf_cli_chat(int argc, char **argv)
   if (!prompt && (images || videos)) {
     fprintf(stderr, "viewfinder-cli chat: --image and --video attach to the -p message\n");
     return 2;
+  }
+  if (save) {
+    /* Checked before the model loads, so the answer is not lost to a folder that does not exist. */
+    g_autofree char *folder = g_path_get_dirname(save);
+    if (!g_file_test(folder, G_FILE_TEST_IS_DIR) || g_file_test(save, G_FILE_TEST_IS_DIR)) {
+      fprintf(stderr, "viewfinder-cli chat: --save %s: %s\n", save,
+              g_file_test(save, G_FILE_TEST_IS_DIR) ? "is a folder" : "its folder does not exist");
+      return 2;
+    }
   }
   /* Read before the model loads: a wrong file costs no loading time. */
   g_autoptr(VfChat) conversation = NULL;
@@ -299,6 +330,20 @@ vf_cli_chat(int argc, char **argv)
   };
   fprintf(stderr, "viewfinder: prompt %u tokens, prefill %.1f tok/s, decode %.2f tok/s (%u tokens, %s)\n",
           stats.prompt_tokens, prefill_tps, decode_tps, stats.generated_tokens, ended[stats.stop_reason]);
+  if (save) {
+    /* --messages reads paths relative to the file: the paths given relative to here are saved absolute. */
+    for (guint m = 0; m < chat->messages->len; m++) {
+      const VfChatMessage *message = g_ptr_array_index(chat->messages, m);
+      for (guint k = 0; k < message->parts->len; k++)
+        make_source_absolute(g_ptr_array_index(message->parts, k));
+    }
+    gsize len = 0;
+    g_autofree char *saved = vf_chat_json_write(chat, &len);
+    if (!g_file_set_contents(save, saved, (gssize)len, &error)) {
+      fprintf(stderr, "viewfinder-cli chat: --save: %s\n", error->message);
+      return 1;
+    }
+  }
   /* A stop by signal exits as the signal would have (130 for Ctrl-C), after the final record. */
   return stats.stop_reason == VF_STOP_CANCELLED ? 128 + vf_cli_stop_signal() : 0;
 }

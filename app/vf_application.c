@@ -15,6 +15,7 @@ struct _VfApplication {
   VfEngine *engine;
   GSettings *settings; /* NULL when the schema is not installed */
   VfWindow *window;
+  char *history_problem; /* what to tell about the history once the window exists, or NULL */
 
   /* Command line. */
   char *model_dir;
@@ -129,6 +130,39 @@ vf_application_handle_local_options(GApplication *app, GVariantDict *options)
   return -1;
 }
 
+/* A sentence about the conversation history for the user: a toast in the window, or kept until it exists. */
+static void
+tell_about_history(VfApplication *self, const char *text)
+{
+  if (self->window) {
+    vf_window_toast(self->window, text);
+    return;
+  }
+  g_free(self->history_problem);
+  self->history_problem = g_strdup(text);
+}
+
+static void
+history_opened(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  VfApplication *self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *notice = NULL;
+  if (!vf_engine_open_history_finish(VF_ENGINE(source), result, &notice, &error)) {
+    g_autofree char *text = g_strdup_printf("Conversations will not be kept: %s", error->message);
+    g_message("%s", text);
+    tell_about_history(self, text);
+  } else if (notice) {
+    tell_about_history(self, notice);
+  }
+}
+
+static void
+history_failed(VfEngine *engine, const char *text, VfApplication *self)
+{
+  tell_about_history(self, text);
+}
+
 static void
 vf_application_startup(GApplication *app)
 {
@@ -159,6 +193,10 @@ vf_application_startup(GApplication *app)
   vf_engine_set_max_new_tokens(self->engine, max_new);
   vf_engine_set_label_media(self->engine, self->settings ? g_settings_get_boolean(self->settings, "label-media") : TRUE);
   vf_engine_set_context(self->engine, (guint)self->context);
+  /* Every conversation is kept ($XDG_DATA_HOME/viewfinder): the engine's worker opens the history before any
+   * model loads and stores each turn as it happens. */
+  vf_engine_open_history_async(self->engine, NULL, NULL, history_opened, self);
+  g_signal_connect(self->engine, "history-error", G_CALLBACK(history_failed), self);
 }
 
 static gboolean
@@ -190,6 +228,9 @@ vf_application_activate(GApplication *app)
     self->window = vf_window_new(GTK_APPLICATION(app), self->engine, self->settings);
     g_object_add_weak_pointer(G_OBJECT(self->window), (gpointer *)&self->window);
     choose_first_page(self);
+    if (self->history_problem)
+      vf_window_toast(self->window, self->history_problem);
+    g_clear_pointer(&self->history_problem, g_free);
     if (self->exit_after_startup)
       g_timeout_add(500, quit_after_startup, self);
   }
@@ -214,6 +255,7 @@ vf_application_finalize(GObject *object)
   g_clear_object(&self->settings);
   g_free(self->model_dir);
   g_free(self->tokenizer_dir);
+  g_free(self->history_problem);
   G_OBJECT_CLASS(vf_application_parent_class)->finalize(object);
 }
 

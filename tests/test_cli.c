@@ -323,6 +323,16 @@ test_chat_pdf_pages(void)
   g_rmdir(tmp);
 }
 
+/* A golden case file read into `parser`: its object, and the reference's decoded answer in *decoded. */
+static JsonObject *
+read_case(JsonParser *parser, const char *case_file, const char **decoded)
+{
+  g_assert_true(json_parser_load_from_file(parser, case_file, NULL));
+  JsonObject *cj = json_node_get_object(json_parser_get_root(parser));
+  *decoded = json_object_get_string_member(json_object_get_object_member(cj, "generation"), "decoded");
+  return cj;
+}
+
 /* chat --messages on golden case a07 (a picture, its answer, a follow-up question): the reference's greedy answer
  * to the whole conversation. The case file is an object with "messages"; its picture path is relative to it. The
  * same conversation's first two messages in a file of their own plus -p with the follow-up give the same answer. */
@@ -332,9 +342,8 @@ test_chat_messages_matches_reference(void)
   g_autofree char *case_dir = vf_test_data_path("golden/cases/a07_multi_turn");
   g_autofree char *case_file = g_build_filename(case_dir, "case.json", NULL);
   g_autoptr(JsonParser) parser = json_parser_new();
-  g_assert_true(json_parser_load_from_file(parser, case_file, NULL));
-  JsonObject *cj = json_node_get_object(json_parser_get_root(parser));
-  const char *decoded = json_object_get_string_member(json_object_get_object_member(cj, "generation"), "decoded");
+  const char *decoded = NULL;
+  JsonObject *cj = read_case(parser, case_file, &decoded);
   g_autofree char *want = g_strdup_printf("%s\n", decoded);
   g_autofree char *model = vf_test_model_path("tiny-a");
   g_autofree char *tokenizer = vf_test_data_path("tokenizer");
@@ -387,6 +396,62 @@ test_chat_messages_matches_reference(void)
   g_assert_cmpstr(err, ==, bad_message);
   g_assert_cmpint(g_unlink(first_turn), ==, 0);
   g_assert_cmpint(g_unlink(bad), ==, 0);
+  g_assert_cmpint(g_rmdir(dir), ==, 0);
+}
+
+/* chat --save: golden case a07 answered and saved in the reference's message form, with the picture's path
+ * absolute and the reference's answer as the last message; the saved file goes on with --messages; a folder
+ * that does not exist is refused before the model loads. */
+static void
+test_chat_save(void)
+{
+  g_autofree char *case_dir = vf_test_data_path("golden/cases/a07_multi_turn");
+  g_autofree char *case_file = g_build_filename(case_dir, "case.json", NULL);
+  g_autoptr(JsonParser) parser = json_parser_new();
+  const char *decoded = NULL;
+  read_case(parser, case_file, &decoded);
+  g_autofree char *model = vf_test_model_path("tiny-a");
+  g_autofree char *tokenizer = vf_test_data_path("tokenizer");
+  g_autofree char *dir = g_dir_make_tmp("vf-cli-save-XXXXXX", NULL);
+  g_autofree char *saved = g_build_filename(dir, "conversation.json", NULL);
+
+  const char *answer[] = {"chat", "-m", model, "--tokenizer", tokenizer, "--max-new-tokens", "16", "--messages",
+                          case_file, "--save", saved, NULL};
+  g_autofree char *out = NULL, *err = NULL;
+  g_assert_cmpint(run_cli(answer, &out, &err), ==, 0);
+  g_autoptr(JsonParser) reread = json_parser_new();
+  g_autoptr(GError) error = NULL;
+  g_assert_true(json_parser_load_from_file(reread, saved, &error));
+  g_assert_no_error(error);
+  JsonArray *messages = json_node_get_array(json_parser_get_root(reread));
+  g_assert_cmpuint(json_array_get_length(messages), ==, 4);
+  const char *roles[] = {"user", "assistant", "user", "assistant"};
+  for (guint i = 0; i < 4; i++)
+    g_assert_cmpstr(json_object_get_string_member(json_array_get_object_element(messages, i), "role"), ==, roles[i]);
+  JsonObject *last = json_array_get_object_element(messages, 3);
+  g_assert_cmpstr(json_object_get_string_member(last, "content"), ==, decoded);
+  JsonObject *picture = json_array_get_object_element(
+    json_object_get_array_member(json_array_get_object_element(messages, 0), "content"), 0);
+  g_assert_cmpstr(json_object_get_string_member(picture, "type"), ==, "image");
+  g_assert_true(g_path_is_absolute(json_object_get_string_member(picture, "image")));
+  g_assert_true(g_file_test(json_object_get_string_member(picture, "image"), G_FILE_TEST_IS_REGULAR));
+
+  /* The saved conversation goes on: its prompt is the whole conversation plus the new question. */
+  const char *go_on[] = {"chat", "-m", model, "--tokenizer", tokenizer, "--max-new-tokens", "4", "--messages",
+                         saved, "-p", "And then?", NULL};
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(run_cli(go_on, &out, &err), ==, 0);
+  g_assert_nonnull(strstr(err, "viewfinder: prompt "));
+
+  g_autofree char *nowhere = g_build_filename(dir, "missing", "c.json", NULL);
+  const char *bad[] = {"chat", "-m", model, "--tokenizer", tokenizer, "-p", "Hi", "--save", nowhere, NULL};
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(run_cli(bad, &out, &err), ==, 2);
+  g_autofree char *refused = g_strdup_printf("viewfinder-cli chat: --save %s: its folder does not exist\n", nowhere);
+  g_assert_cmpstr(err, ==, refused);
+  g_assert_cmpint(g_unlink(saved), ==, 0);
   g_assert_cmpint(g_rmdir(dir), ==, 0);
 }
 
@@ -493,6 +558,7 @@ main(int argc, char **argv)
   g_test_add_func("/cli/chat-pdf-pages", test_chat_pdf_pages);
   g_test_add_func("/cli/chat-errors", test_chat_errors);
   g_test_add_func("/cli/chat-messages-matches-reference", test_chat_messages_matches_reference);
+  g_test_add_func("/cli/chat-save", test_chat_save);
   g_test_add_func("/cli/download", test_download);
   return g_test_run();
 }

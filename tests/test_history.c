@@ -10,24 +10,9 @@
 #include <unistd.h>
 
 #include "vf_history.h"
+#include "vf_test_dir.h"
 
 static const char *self_exe;
-
-static char *
-fresh_dir(void)
-{
-  g_autoptr(GError) error = NULL;
-  char *dir = g_dir_make_tmp("vf-history-XXXXXX", &error);
-  g_assert_no_error(error);
-  return dir;
-}
-
-static void
-remove_dir(const char *dir)
-{
-  const char *argv[] = {"rm", "-rf", dir, NULL};
-  g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL, NULL));
-}
 
 static VfHistory *
 open_history(const char *dir)
@@ -43,7 +28,7 @@ open_history(const char *dir)
 static void
 test_conversations_and_messages(void)
 {
-  g_autofree char *dir = fresh_dir();
+  g_autofree char *dir = vf_test_dir_new("vf-history-XXXXXX");
   g_autoptr(GError) error = NULL;
   {
     g_autoptr(VfHistory) h = open_history(dir);
@@ -133,13 +118,13 @@ test_conversations_and_messages(void)
   g_assert_true(vf_history_delete(h, f->id, &error));
   g_assert_null(vf_history_messages(h, f->id, &error));
   g_clear_error(&error);
-  remove_dir(dir);
+  vf_test_dir_remove(dir);
 }
 
 static void
 test_search(void)
 {
-  g_autofree char *dir = fresh_dir();
+  g_autofree char *dir = vf_test_dir_new("vf-history-XXXXXX");
   g_autoptr(VfHistory) h = open_history(dir);
   g_autoptr(GError) error = NULL;
   gint64 a = vf_history_create(h, "Receipt from March", &error);
@@ -158,7 +143,7 @@ test_search(void)
     if (found->len != cases[i].n)
       g_error("search \"%s\": %u conversations, expected %u", cases[i].search, found->len, cases[i].n);
   }
-  remove_dir(dir);
+  vf_test_dir_remove(dir);
 }
 
 /* ---- kill -9 while an answer streams ----------------------------------------------------------------------- */
@@ -195,7 +180,7 @@ child_stream(const char *dir)
 static void
 test_kill_during_answer(void)
 {
-  g_autofree char *dir = fresh_dir();
+  g_autofree char *dir = vf_test_dir_new("vf-history-XXXXXX");
   const char *argv[] = {self_exe, "--child-stream", dir, NULL};
   GPid pid;
   int out_fd = -1;
@@ -231,7 +216,7 @@ test_kill_during_answer(void)
   g_assert_cmpuint(strlen(stored), ==, committed);
   for (gsize i = 0; i < committed; i += strlen(STREAMED_WORD))
     g_assert_cmpint(strncmp(stored + i, STREAMED_WORD, strlen(STREAMED_WORD)), ==, 0);
-  remove_dir(dir);
+  vf_test_dir_remove(dir);
 }
 
 /* ---- damaged, newer and older databases -------------------------------------------------------------------- */
@@ -253,7 +238,7 @@ only_file_with_prefix(const char *dir, const char *prefix)
 static void
 test_corrupt_kept_aside(void)
 {
-  g_autofree char *dir = fresh_dir();
+  g_autofree char *dir = vf_test_dir_new("vf-history-XXXXXX");
   g_autofree char *db = g_build_filename(dir, "history.db", NULL);
   const char *garbage = "This is not a database. It used to be one before the disk hiccuped.";
   g_assert_true(g_file_set_contents(db, garbage, -1, NULL));
@@ -271,13 +256,13 @@ test_corrupt_kept_aside(void)
   g_assert_true(g_file_get_contents(aside, &kept, NULL, NULL));
   g_assert_cmpstr(kept, ==, garbage);
   g_assert_cmpint(vf_history_create(h, "after", &error), >, 0);
-  remove_dir(dir);
+  vf_test_dir_remove(dir);
 }
 
 static void
 test_newer_schema_kept_aside(void)
 {
-  g_autofree char *dir = fresh_dir();
+  g_autofree char *dir = vf_test_dir_new("vf-history-XXXXXX");
   g_autofree char *db_path = g_build_filename(dir, "history.db", NULL);
   sqlite3 *db = NULL;
   g_assert_cmpint(sqlite3_open(db_path, &db), ==, SQLITE_OK);
@@ -302,14 +287,14 @@ test_newer_schema_kept_aside(void)
   g_assert_cmpint(sqlite3_column_int(st, 0), ==, 42);
   sqlite3_finalize(st);
   sqlite3_close(db);
-  remove_dir(dir);
+  vf_test_dir_remove(dir);
 }
 
 /* A database as the first schema wrote it (user_version 1) opens with its data and the new columns. */
 static void
 test_migration_from_schema_1(void)
 {
-  g_autofree char *dir = fresh_dir();
+  g_autofree char *dir = vf_test_dir_new("vf-history-XXXXXX");
   g_autofree char *db_path = g_build_filename(dir, "history.db", NULL);
   sqlite3 *db = NULL;
   g_assert_cmpint(sqlite3_open(db_path, &db), ==, SQLITE_OK);
@@ -346,7 +331,7 @@ test_migration_from_schema_1(void)
   /* The new schema's features work on the old data. */
   g_assert_cmpint(vf_history_add_alternative(h, answer->id, "Hi there!", NULL, &error), >, 0);
   g_assert_no_error(error);
-  remove_dir(dir);
+  vf_test_dir_remove(dir);
 }
 
 /* ---- 1,000 conversations ----------------------------------------------------------------------------------- */
@@ -354,7 +339,7 @@ test_migration_from_schema_1(void)
 static void
 test_thousand_conversations(void)
 {
-  g_autofree char *dir = fresh_dir();
+  g_autofree char *dir = vf_test_dir_new("vf-history-XXXXXX");
   g_autoptr(VfHistory) h = open_history(dir);
   g_autoptr(GError) error = NULL;
   g_autofree char *db_path = g_build_filename(dir, "history.db", NULL);
@@ -398,7 +383,7 @@ test_thousand_conversations(void)
   g_assert_cmpfloat(list_ms, <, 200);
   g_assert_cmpfloat(search_ms, <, 100);
   g_assert_cmpfloat(miss_ms, <, 100);
-  remove_dir(dir);
+  vf_test_dir_remove(dir);
 }
 
 int

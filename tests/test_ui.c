@@ -832,6 +832,10 @@ int
 main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
+  /* Each run starts with no kept conversations (the app keeps them in $XDG_DATA_HOME/viewfinder). */
+  g_autofree char *data_home = g_dir_make_tmp("vf-ui-data-XXXXXX", NULL);
+  g_assert_nonnull(data_home);
+  g_setenv("XDG_DATA_HOME", data_home, TRUE);
   g_test_add_func("/ui/startup", test_startup);
   g_test_add_func("/ui/welcome", test_welcome);
   g_test_add_func("/ui/picture-and-video", test_picture_and_video);
@@ -843,5 +847,8 @@ main(int argc, char **argv)
   g_test_add_func("/ui/broken-model-folder", test_broken_model_folder);
   g_test_add_func("/ui/folder-of-pictures", test_folder_of_pictures);
   g_test_add_func("/ui/get-models", test_get_models);
-  return g_test_run();
+  int status = g_test_run();
+  const char *rm[] = {"rm", "-rf", data_home, NULL};
+  g_spawn_sync(NULL, (char **)rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL, NULL);
+  return status;
 }

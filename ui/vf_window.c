@@ -429,6 +429,7 @@ vf_window_constructed(GObject *object)
   G_OBJECT_CLASS(vf_window_parent_class)->constructed(object);
   g_signal_connect_object(self->engine, "load-progress", G_CALLBACK(on_load_progress), self, 0);
   vf_window_connect_engine(self);
+  vf_window_setup_history(self);
   if (self->settings) {
     g_settings_bind(self->settings, "window-width", self, "default-width", G_SETTINGS_BIND_DEFAULT);
     g_settings_bind(self->settings, "window-height", self, "default-height", G_SETTINGS_BIND_DEFAULT);
@@ -528,6 +529,7 @@ vf_window_class_init(VfWindowClass *klass)
 
   g_type_ensure(VF_TYPE_CHAT_VIEW);
   g_type_ensure(VF_TYPE_COMPOSER);
+  g_type_ensure(VF_TYPE_SIDEBAR);
   gtk_widget_class_set_template_from_resource(widget_class, "/org/viewfinder/Viewfinder/ui/vf_window.ui");
   gtk_widget_class_bind_template_child(widget_class, VfWindow, toast_overlay);
   gtk_widget_class_bind_template_child(widget_class, VfWindow, window_title);
@@ -541,6 +543,9 @@ vf_window_class_init(VfWindowClass *klass)
   gtk_widget_class_bind_template_child(widget_class, VfWindow, load_progress);
   gtk_widget_class_bind_template_child(widget_class, VfWindow, chat_view);
   gtk_widget_class_bind_template_child(widget_class, VfWindow, composer);
+  gtk_widget_class_bind_template_child(widget_class, VfWindow, leaflet);
+  gtk_widget_class_bind_template_child(widget_class, VfWindow, sidebar);
+  gtk_widget_class_bind_template_child(widget_class, VfWindow, main_pane);
   vf_window_class_add_actions(widget_class);
 }
 

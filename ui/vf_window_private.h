@@ -5,6 +5,7 @@
 #include "vf_composer.h"
 #include "vf_download_dialog.h"
 #include "vf_message.h"
+#include "vf_sidebar.h"
 #include "vf_window.h"
 
 struct _VfWindow {
@@ -23,6 +24,9 @@ struct _VfWindow {
   GtkProgressBar *load_progress;
   VfChatView *chat_view;
   VfComposer *composer;
+  AdwLeaflet *leaflet;
+  VfSidebar *sidebar;
+  GtkWidget *main_pane;
 
   VfEngine *engine;
   GSettings *settings;         /* NULL without the schema */
@@ -70,6 +74,9 @@ void vf_window_class_add_actions(GtkWidgetClass *widget_class);
 void vf_window_connect_engine(VfWindow *self);
 void vf_window_send(VfWindow *self);
 void vf_window_update_actions(VfWindow *self);
+
+/* vf_window_history.c: the sidebar follows the engine's stored conversation and opens another. */
+void vf_window_setup_history(VfWindow *self);
 
 /* vf_window_dnd.c */
 void vf_window_setup_drop_target(VfWindow *self);

@@ -8,6 +8,7 @@
 #include "vf_model.h"
 #include "vf_model_finder.h"
 #include "vf_prompt.h"
+#include "vf_recorder.h"
 #include "vf_session.h"
 #include "vf_utf8.h"
 
@@ -79,6 +80,8 @@ typedef enum {
   JOB_RESET,
   JOB_TRUNCATE,
   JOB_DEVICE,
+  JOB_OPEN_HISTORY,
+  JOB_OPEN_CONVERSATION,
   JOB_QUIT,
 } JobKind;
 
@@ -91,6 +94,8 @@ typedef struct {
   guint max_new_tokens;
   gboolean label_media;
   guint keep_messages; /* TRUNCATE */
+  char *history_dir;   /* OPEN_HISTORY (NULL: $XDG_DATA_HOME/viewfinder) */
+  gint64 conversation; /* OPEN_CONVERSATION */
 } Job;
 
 static void
@@ -99,6 +104,7 @@ job_free(Job *job)
   g_clear_object(&job->task);
   g_free(job->model_dir);
   g_free(job->tokenizer_dir);
+  g_free(job->history_dir);
   vf_chat_free(job->draft);
   g_free(job);
 }
@@ -119,6 +125,7 @@ struct _VfEngine {
   gboolean label_media;
   guint context;
   gboolean shut_down;
+  gint64 stored_conversation; /* guarded by `lock`: the worker's recorder's conversation, for the main thread */
 
   /* Worker thread only. */
   VfDevice *device;
@@ -126,6 +133,7 @@ struct _VfEngine {
   VfTokenizer *tokenizer;
   VfSession *session;
   VfChat *kept_chat; /* the conversation between a released model and the next one, or NULL */
+  VfRecorder *recorder; /* the conversation history, once opened (vf_engine_open_history_async), or NULL */
 };
 
 G_DEFINE_FINAL_TYPE(VfEngine, vf_engine, G_TYPE_OBJECT)
@@ -134,6 +142,8 @@ enum {
   SIGNAL_LOAD_PROGRESS,
   SIGNAL_STAGE,
   SIGNAL_TEXT,
+  SIGNAL_HISTORY_CHANGED,
+  SIGNAL_HISTORY_ERROR,
   N_SIGNALS,
   POST_CONVERSATION = N_SIGNALS, /* not a signal: a change of the conversation view */
 };
@@ -150,6 +160,7 @@ typedef struct {
   char *text;
   double fraction;
   guint64 done, total;
+  gint64 conversation;     /* HISTORY_CHANGED */
   guint position, removed; /* POST_CONVERSATION */
   GPtrArray *added;        /* POST_CONVERSATION: VfConversationMessage * */
 } Post;
@@ -178,6 +189,12 @@ post_dispatch(gpointer data)
     break;
   case SIGNAL_TEXT:
     g_signal_emit(post->engine, signals[SIGNAL_TEXT], 0, post->text);
+    break;
+  case SIGNAL_HISTORY_CHANGED:
+    g_signal_emit(post->engine, signals[SIGNAL_HISTORY_CHANGED], 0, post->conversation);
+    break;
+  case SIGNAL_HISTORY_ERROR:
+    g_signal_emit(post->engine, signals[SIGNAL_HISTORY_ERROR], 0, post->text);
     break;
   case POST_CONVERSATION:
     g_list_store_splice(post->engine->conversation, post->position, post->removed, post->added->pdata,
@@ -225,6 +242,8 @@ on_text(const char *piece, size_t len, void *user)
   /* A signal's string ends at NUL: a NUL byte of the answer is shown as ␀ (the session keeps the byte). */
   p->text = vf_utf8_show_nul(piece, len);
   post(self, p);
+  if (self->recorder)
+    vf_recorder_answer_piece(self->recorder, piece, len);
 }
 
 /* The conversation's messages [position, position + removed) were replaced by its messages [position,
@@ -251,6 +270,30 @@ post_conversation(VfEngine *self, const VfChat *chat, guint position, guint remo
     g_ptr_array_add(p->added, vf_conversation_message_new(message, &images, &videos));
   }
   post(self, p);
+}
+
+/* After the recorder wrote: the main thread learns the stored conversation ("history-changed" with its id, 0
+ * when the conversation is not stored) and any write error ("history-error"). */
+static void
+post_history(VfEngine *self)
+{
+  if (!self->recorder)
+    return;
+  gint64 conversation = vf_recorder_conversation(self->recorder);
+  g_mutex_lock(&self->lock);
+  self->stored_conversation = conversation;
+  g_mutex_unlock(&self->lock);
+  Post *p = g_new0(Post, 1);
+  p->signal = SIGNAL_HISTORY_CHANGED;
+  p->conversation = conversation;
+  post(self, p);
+  g_autoptr(GError) error = vf_recorder_take_error(self->recorder);
+  if (error) {
+    Post *e = g_new0(Post, 1);
+    e->signal = SIGNAL_HISTORY_ERROR;
+    e->text = g_strdup_printf("The conversation could not be saved: %s", error->message);
+    post(self, e);
+  }
 }
 
 /* ---------------------------------------------------------------------------------------------------
@@ -405,18 +448,30 @@ run_send(VfEngine *self, Job *job)
   guint before = chat->messages->len;
   append_draft(chat, job->draft);
   guint asked = chat->messages->len - before;
+  /* The question is stored before the work starts, the answer as it streams (on_text). */
+  if (self->recorder)
+    vf_recorder_begin_turn(self->recorder, chat, before);
 
   g_autoptr(GError) error = NULL;
   VfTurnStats *stats = g_new0(VfTurnStats, 1);
   GCancellable *cancellable = g_task_get_cancellable(job->task);
   if (!g_cancellable_set_error_if_cancelled(cancellable, &error) &&
       vf_session_generate(self->session, &opts, on_text, self, cancellable, stats, &error)) {
+    if (self->recorder) {
+      g_autoptr(VfEngineModelInfo) info = vf_engine_get_model_info(self);
+      vf_recorder_end_turn(self->recorder, stats, opts.max_new_tokens, info->display_name, info->format);
+      post_history(self);
+    }
     /* The question and the answer enter the view together, after the answer's last piece of text. */
     post_conversation(self, chat, before, 0, asked + 1);
     g_task_return_pointer(job->task, stats, g_free);
     return;
   }
   g_free(stats);
+  if (self->recorder) {
+    vf_recorder_fail_turn(self->recorder);
+    post_history(self);
+  }
   /* Failed, or stopped before the first token (in any stage: decoding, encoding, reading the prompt): the
    * question goes out again, so the conversation is as before the turn and the user can change it and resend;
    * the session's caches (KV prefix, vision embeddings keyed by source and settings, a picture's kept decode)
@@ -440,6 +495,52 @@ run_count(VfEngine *self, Job *job)
     g_task_return_int(job->task, tokens);
   else
     g_task_return_error(job->task, vf_engine_error_classify(g_steal_pointer(&error)));
+}
+
+static void
+run_open_history(VfEngine *self, Job *job)
+{
+  g_autoptr(GError) error = NULL;
+  char *notice = NULL;
+  VfHistory *history = vf_history_open(job->history_dir, &notice, &error);
+  if (!history) {
+    g_task_return_error(job->task, g_steal_pointer(&error));
+    return;
+  }
+  /* The conversation so far is not stored: it is the first question's to store it (whole). */
+  g_clear_pointer(&self->recorder, vf_recorder_free);
+  self->recorder = vf_recorder_new(history);
+  post_history(self);
+  g_task_return_pointer(job->task, notice ? notice : g_strdup(""), g_free);
+}
+
+/* The stored conversation becomes the engine's, its KV cache empty: the next question prefills it whole. */
+static void
+run_open_conversation(VfEngine *self, Job *job)
+{
+  if (!self->recorder) {
+    g_task_return_new_error(job->task, VF_HISTORY_ERROR, VF_HISTORY_ERROR_NOT_FOUND, "No history is open");
+    return;
+  }
+  g_autoptr(GError) error = NULL;
+  VfChat *opened = vf_recorder_open(self->recorder, job->conversation, &error);
+  if (!opened) {
+    g_task_return_error(job->task, g_steal_pointer(&error));
+    return;
+  }
+  VfChat *chat = self->session ? vf_session_chat(self->session) : self->kept_chat;
+  if (chat)
+    post_conversation(self, chat, 0, chat->messages->len, 0);
+  if (self->session) {
+    vf_chat_free(vf_session_replace_chat(self->session, opened));
+    chat = vf_session_chat(self->session);
+  } else {
+    vf_chat_free(self->kept_chat);
+    chat = self->kept_chat = opened;
+  }
+  post_conversation(self, chat, 0, 0, chat->messages->len);
+  post_history(self);
+  g_task_return_boolean(job->task, TRUE);
 }
 
 static gpointer
@@ -476,6 +577,10 @@ worker_main(gpointer data)
         guint len = chat->messages->len, keep = MIN(job->keep_messages, len);
         g_ptr_array_set_size(chat->messages, keep);
         post_conversation(self, chat, keep, len - keep, 0);
+        if (self->recorder) {
+          vf_recorder_truncate(self->recorder, keep);
+          post_history(self);
+        }
       }
       break;
     case JOB_RESET:
@@ -487,6 +592,16 @@ worker_main(gpointer data)
         post_conversation(self, self->kept_chat, 0, self->kept_chat->messages->len, 0);
       }
       g_clear_pointer(&self->kept_chat, vf_chat_free);
+      if (self->recorder) {
+        vf_recorder_forget(self->recorder);
+        post_history(self);
+      }
+      break;
+    case JOB_OPEN_HISTORY:
+      run_open_history(self, job);
+      break;
+    case JOB_OPEN_CONVERSATION:
+      run_open_conversation(self, job);
       break;
     case JOB_QUIT:
       break;
@@ -504,6 +619,7 @@ worker_main(gpointer data)
   }
   release_model(self);
   g_clear_pointer(&self->kept_chat, vf_chat_free);
+  g_clear_pointer(&self->recorder, vf_recorder_free);
   g_clear_pointer(&self->device, vf_device_free);
   return NULL;
 }
@@ -638,6 +754,54 @@ vf_engine_reset(VfEngine *self)
   queue(self, job_new(self, JOB_RESET, NULL, NULL, NULL, NULL));
 }
 
+void
+vf_engine_open_history_async(VfEngine *self, const char *dir, GCancellable *cancellable, GAsyncReadyCallback callback,
+                             gpointer user_data)
+{
+  g_return_if_fail(VF_IS_ENGINE(self));
+  Job *job = job_new(self, JOB_OPEN_HISTORY, cancellable, callback, user_data, vf_engine_open_history_async);
+  job->history_dir = g_strdup(dir);
+  queue(self, job);
+}
+
+gboolean
+vf_engine_open_history_finish(VfEngine *self, GAsyncResult *result, char **notice, GError **error)
+{
+  g_return_val_if_fail(g_task_is_valid(result, self), FALSE);
+  g_autofree char *said = g_task_propagate_pointer(G_TASK(result), error);
+  if (!said)
+    return FALSE;
+  if (notice)
+    *notice = *said ? g_steal_pointer(&said) : NULL;
+  return TRUE;
+}
+
+void
+vf_engine_open_conversation_async(VfEngine *self, gint64 conversation, GCancellable *cancellable,
+                                  GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail(VF_IS_ENGINE(self));
+  Job *job = job_new(self, JOB_OPEN_CONVERSATION, cancellable, callback, user_data, vf_engine_open_conversation_async);
+  job->conversation = conversation;
+  queue(self, job);
+}
+
+gboolean
+vf_engine_open_conversation_finish(VfEngine *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail(g_task_is_valid(result, self), FALSE);
+  return g_task_propagate_boolean(G_TASK(result), error);
+}
+
+gint64
+vf_engine_get_stored_conversation(VfEngine *self)
+{
+  g_mutex_lock(&self->lock);
+  gint64 conversation = self->stored_conversation;
+  g_mutex_unlock(&self->lock);
+  return conversation;
+}
+
 VfEngineModelInfo *
 vf_engine_get_model_info(VfEngine *self)
 {
@@ -734,6 +898,13 @@ vf_engine_class_init(VfEngineClass *klass)
   /* A piece of the answer: complete UTF-8, in order. */
   signals[SIGNAL_TEXT] = g_signal_new("text", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                                       G_TYPE_NONE, 1, G_TYPE_STRING);
+  /* The stored conversation was written (a turn, a truncation) or another became the engine's: its id, 0 when
+   * the engine's conversation is not stored (after a reset, until the next question). */
+  signals[SIGNAL_HISTORY_CHANGED] = g_signal_new("history-changed", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0,
+                                                 NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_INT64);
+  /* A history write failed (the turn went on): a sentence for the user. */
+  signals[SIGNAL_HISTORY_ERROR] = g_signal_new("history-error", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                                               NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
 }
 
 static void

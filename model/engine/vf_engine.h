@@ -20,6 +20,7 @@
 #include "vf_chat.h"
 #include "vf_conversation.h"
 #include "vf_engine_error.h"
+#include "vf_history.h"
 #include "vf_preprocess.h"
 #include "vf_turn_stats.h"
 
@@ -117,7 +118,25 @@ VfEngineDevice *vf_engine_query_device_finish(VfEngine *self, GAsyncResult *resu
  * to the engine, so disposal alone may come too late). Later requests fail with G_IO_ERROR_CLOSED. */
 void vf_engine_shutdown(VfEngine *self);
 
-/* Forgets the conversation and its KV cache (queued like any request). */
+/* The conversation history (model/store/vf_history.h) in `dir` (NULL: $XDG_DATA_HOME/viewfinder), opened on the
+ * worker, which from then on stores every turn as it happens (vf_recorder.h): the question and its attachments
+ * (copied in by content hash) when the turn starts, the answer from its first token, committed at least once a
+ * second and at its end with its stats. *notice: NULL, or a sentence for the user when a damaged or newer
+ * database was put aside (vf_history_open). A conversation held before the call is stored, whole, at its next
+ * question. "history-changed" tells the stored conversation's id, "history-error" a write that failed. */
+void vf_engine_open_history_async(VfEngine *self, const char *dir, GCancellable *cancellable,
+                                  GAsyncReadyCallback callback, gpointer user_data);
+gboolean vf_engine_open_history_finish(VfEngine *self, GAsyncResult *result, char **notice, GError **error);
+/* Makes a stored conversation the engine's (the view is replaced); its KV cache starts empty, so the next
+ * question prefills it whole. Fails with VF_HISTORY_ERROR_NOT_FOUND for an unknown id or without a history. */
+void vf_engine_open_conversation_async(VfEngine *self, gint64 conversation, GCancellable *cancellable,
+                                       GAsyncReadyCallback callback, gpointer user_data);
+gboolean vf_engine_open_conversation_finish(VfEngine *self, GAsyncResult *result, GError **error);
+/* The stored conversation the engine's conversation is, as of the last "history-changed"; 0: none. */
+gint64 vf_engine_get_stored_conversation(VfEngine *self);
+
+/* Forgets the conversation and its KV cache (queued like any request); with a history, the next question
+ * starts a new stored conversation. */
 void vf_engine_reset(VfEngine *self);
 /* Keeps the first `keep_messages` messages of the conversation and drops the rest (edit and regenerate build on
  * this); what the kept messages cost stays cached. Queued like any request. */
