@@ -566,7 +566,12 @@ test_stop_during_encode(void)
   g_autoptr(JsonNode) stopped = app_wait(app, "the stop", stopped_in_encode, NULL, 60);
   g_test_message("the turn ended %.2f s after Esc", (g_get_monotonic_time() - t0) / 1e6);
   JsonObject *s = json_node_get_object(stopped);
-  g_assert_cmpuint(json_array_get_length(json_object_get_array_member(s, "toasts")), ==, 0);
+  /* No empty answer bubble; a toast says what happened and offers to send the question again. */
+  JsonArray *toasts = json_object_get_array_member(s, "toasts");
+  g_assert_cmpuint(json_array_get_length(toasts), ==, 1);
+  g_assert_cmpstr(json_array_get_string_element(toasts, 0), ==, "Stopped before answering [_Retry: chat.send]");
+  g_assert_cmpuint(json_array_get_length(json_object_get_array_member(s, "messages")), ==, 0);
+  screenshot("ui-stopped-before-answering.png");
   /* The draft is back as it was (the status line aside, which the count fills in again). */
   JsonObject *d = draft(s);
   json_object_set_string_member(d, "status", json_object_get_string_member_with_default(

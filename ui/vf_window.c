@@ -30,9 +30,20 @@ on_toast_dismissed(AdwToast *toast, VfWindow *self)
 void
 vf_window_toast(VfWindow *self, const char *text)
 {
-  g_ptr_array_add(self->toasts, g_strdup(text));
+  vf_window_toast_with_button(self, text, NULL, NULL);
+}
+
+void
+vf_window_toast_with_button(VfWindow *self, const char *text, const char *button_label, const char *action_name)
+{
+  g_ptr_array_add(self->toasts, button_label ? g_strdup_printf("%s [%s: %s]", text, button_label, action_name)
+                                             : g_strdup(text));
   AdwToast *toast = adw_toast_new(text);
   adw_toast_set_timeout(toast, 6);
+  if (button_label) {
+    adw_toast_set_button_label(toast, button_label);
+    adw_toast_set_action_name(toast, action_name);
+  }
   g_ptr_array_add(self->live_toasts, g_object_ref(toast));
   g_signal_connect_object(toast, "dismissed", G_CALLBACK(on_toast_dismissed), self, 0);
   adw_toast_overlay_add_toast(self->toast_overlay, toast);

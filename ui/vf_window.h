@@ -36,6 +36,9 @@ void vf_window_show_welcome(VfWindow *self);
 void vf_window_drop_files(VfWindow *self, GSList *files);
 
 void vf_window_toast(VfWindow *self, const char *text);
+/* A toast with a button that activates `action_name` (a window action, e.g. "chat.send"). The test dump lists it
+ * as "TEXT [LABEL: ACTION]". */
+void vf_window_toast_with_button(VfWindow *self, const char *text, const char *button_label, const char *action_name);
 
 /* The window's state as one line of JSON: page, model, messages (role, text, labels, state), the draft,
  * the token count, toasts shown so far. */

@@ -89,7 +89,10 @@ on_answered(GObject *source, GAsyncResult *result, gpointer user_data)
   } else {
     /* A turn that failed, or was stopped before its first token, leaves the conversation as it was. */
     give_back_draft(self, answer);
-    if (!g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+    if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+      /* No empty "Stopped" bubble: the question is back in the composer, and Retry sends it again. */
+      vf_window_toast_with_button(self, "Stopped before answering", "_Retry", "chat.send");
+    } else {
       g_autofree char *message = vf_window_explain_error(self, error);
       vf_window_toast(self, message);
     }
