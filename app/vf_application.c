@@ -101,6 +101,13 @@ test_chip_menu_activated(GSimpleAction *action, GVariant *parameter, gpointer us
 }
 
 static void
+test_open_conversation_activated(GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  VfApplication *self = user_data;
+  vf_window_open_sidebar_row(self->window, g_variant_get_uint32(parameter));
+}
+
+static void
 test_dump_activated(GSimpleAction *action, GVariant *parameter, gpointer user_data)
 {
   VfApplication *self = user_data;
@@ -179,6 +186,7 @@ vf_application_startup(GApplication *app)
     {"test-dump", test_dump_activated, NULL, NULL, NULL, {0}},
     {"test-download", test_download_activated, "s", NULL, NULL, {0}},
     {"test-chip-menu", test_chip_menu_activated, "u", NULL, NULL, {0}},
+    {"test-open-conversation", test_open_conversation_activated, "u", NULL, NULL, {0}},
   };
   if (self->test_actions)
     g_action_map_add_action_entries(G_ACTION_MAP(app), test_entries, G_N_ELEMENTS(test_entries), app);

@@ -604,6 +604,36 @@ answer_hello(App *app)
   return json_to_string(json_object_get_member(json_node_get_object(answered), "messages"), FALSE);
 }
 
+static gboolean
+nothing_shown(JsonObject *dump, gconstpointer unused)
+{
+  return json_array_get_length(messages(dump)) == 0 && !json_object_get_boolean_member(dump, "busy");
+}
+
+/* New Chat (Ctrl+N) while an answer streams: the view empties at once and stays empty when the abandoned turn
+ * comes back and the engine forgets it; the next question starts the new conversation alone. */
+static void
+test_new_chat_during_answer(void)
+{
+  App *app = start_with_tiny_model("200");
+  type_text("Tell me a long story.");
+  press("Return");
+  json_node_unref(app_wait(app, "the answer to start", answer_streaming, GINT_TO_POINTER(3), 60));
+  press("ctrl+n");
+  json_node_unref(app_wait(app, "an empty chat", nothing_shown, NULL, 20));
+  g_usleep(1500000); /* the abandoned turn's end and the reset arrive */
+  g_autoptr(JsonNode) later = app_dump(app);
+  g_assert_cmpuint(json_array_get_length(messages(json_node_get_object(later))), ==, 0);
+  g_free(answer_hello(app));
+  g_autoptr(JsonNode) after = app_dump(app);
+  JsonObject *a = json_node_get_object(after);
+  g_assert_cmpuint(json_array_get_length(messages(a)), ==, 2);
+  g_assert_cmpstr(json_object_get_string_member(message(a, 0), "text"), ==, "Hello");
+  g_autofree char *expected = cli_answer(NULL, NULL, "Hello", "200");
+  g_assert_cmpstr(json_object_get_string_member(message(a, 1), "text"), ==, expected);
+  app_quit(app);
+}
+
 /* A dropped model folder without a tokenizer is refused before the working model goes: a toast, the chat page,
  * the same model and conversation, and the next question is answered. */
 static void
@@ -833,6 +863,125 @@ test_get_models(void)
   g_free(run(rm));
 }
 
+static gboolean
+conversations_listed(JsonObject *dump, gconstpointer n)
+{
+  return json_array_get_length(json_object_get_array_member(dump, "conversations")) >= GPOINTER_TO_UINT(n);
+}
+
+/* The reopened question shows its stored picture (thumbnail made) and the answer its stored stats. */
+static gboolean
+reopened(JsonObject *dump, gconstpointer unused)
+{
+  if (json_array_get_length(messages(dump)) != 2)
+    return FALSE;
+  JsonArray *attachments = json_object_get_array_member(message(dump, 0), "attachments");
+  return json_array_get_length(attachments) == 1 &&
+         json_object_get_boolean_member(json_array_get_object_element(attachments, 0), "thumbnail") &&
+         json_object_get_int_member(message(dump, 1), "tokens") > 0;
+}
+
+/* A conversation kept from an earlier run, opened from the sidebar: the chat view shows the engine's
+ * conversation — the question with its picture (the stored copy, labelled and named as it was attached) and the
+ * answer with its token count — and a follow-up is answered as `viewfinder-cli chat --messages` answers the
+ * whole conversation. */
+static void
+test_reopen_conversation(void)
+{
+  g_autofree char *data_home = g_dir_make_tmp("vf-ui-reopen-XXXXXX", NULL);
+  const char *env[] = {"XDG_DATA_HOME", data_home, NULL};
+  g_autofree char *model = vf_test_data_path("models/tiny-a");
+  g_autofree char *tokenizer = vf_test_data_path("tokenizer");
+  const char *args[] = {"--model", model, "--tokenizer", tokenizer, "--max-new-tokens", "12", NULL};
+  g_autofree char *picture = vf_test_data_path("golden/cases/a04_two_images_vision_id/camera_gray_133x97.png");
+  const char *question = "What is in Picture 1?";
+
+  App *app = app_start_with_env(args, env);
+  json_node_unref(app_wait(app, "the model to load", model_ready, NULL, 60));
+  app_focus();
+  const char *files[] = {picture, NULL};
+  app_drop(app, files);
+  json_node_unref(app_wait(app, "the picture", draft_has, GUINT_TO_POINTER(1), 20));
+  type_text(question);
+  json_node_unref(app_wait(app, "the typed text", draft_text_is, question, 20));
+  press("Return");
+  g_autoptr(JsonNode) first_run = app_wait(app, "the answer", answer_finished, GUINT_TO_POINTER(2), 90);
+  g_autofree char *answer = g_strdup(json_object_get_string_member(message(json_node_get_object(first_run), 1), "text"));
+  app_quit(app);
+
+  app = app_start_with_env(args, env);
+  json_node_unref(app_wait(app, "the model to load", model_ready, NULL, 60));
+  g_autoptr(JsonNode) listed = app_wait(app, "the kept conversation", conversations_listed, GUINT_TO_POINTER(1), 20);
+  g_assert_cmpuint(json_array_get_length(messages(json_node_get_object(listed))), ==, 0);
+  activate(app, "test-open-conversation", g_variant_new_uint32(0));
+  g_autoptr(JsonNode) opened = app_wait(app, "the reopened conversation", reopened, NULL, 30);
+  JsonObject *o = json_node_get_object(opened);
+  g_assert_cmpstr(json_object_get_string_member(message(o, 0), "text"), ==, question);
+  JsonObject *chip = json_array_get_object_element(json_object_get_array_member(message(o, 0), "attachments"), 0);
+  g_assert_cmpstr(json_object_get_string_member(chip, "label"), ==, "Picture 1");
+  g_assert_cmpstr(json_object_get_string_member(chip, "name"), ==, "camera_gray_133x97.png");
+  g_assert_cmpstr(json_object_get_string_member(message(o, 1), "text"), ==, answer);
+  g_assert_cmpstr(json_object_get_string_member(message(o, 1), "state"), ==, "done");
+  screenshot("ui-reopened.png");
+
+  app_focus();
+  const char *follow_up = "And the colours?";
+  type_text(follow_up);
+  json_node_unref(app_wait(app, "the typed follow-up", draft_text_is, follow_up, 20));
+  press("Return");
+  g_autoptr(JsonNode) answered = app_wait(app, "the follow-up answer", answer_finished, GUINT_TO_POINTER(4), 90);
+  JsonObject *a = json_node_get_object(answered);
+  g_autofree char *all_labels = labels(json_object_get_array_member(message(a, 0), "attachments"));
+  g_assert_cmpstr(all_labels, ==, "Picture 1");
+
+  /* The same conversation from the command line. */
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_array(b);
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "role");
+  json_builder_add_string_value(b, "user");
+  json_builder_set_member_name(b, "content");
+  json_builder_begin_array(b);
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "type");
+  json_builder_add_string_value(b, "image");
+  json_builder_set_member_name(b, "image");
+  json_builder_add_string_value(b, picture);
+  json_builder_end_object(b);
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "type");
+  json_builder_add_string_value(b, "text");
+  json_builder_set_member_name(b, "text");
+  json_builder_add_string_value(b, question);
+  json_builder_end_object(b);
+  json_builder_end_array(b);
+  json_builder_end_object(b);
+  const char *turns[][2] = {{"assistant", answer}, {"user", follow_up}};
+  for (guint i = 0; i < G_N_ELEMENTS(turns); i++) {
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "role");
+    json_builder_add_string_value(b, turns[i][0]);
+    json_builder_set_member_name(b, "content");
+    json_builder_add_string_value(b, turns[i][1]);
+    json_builder_end_object(b);
+  }
+  json_builder_end_array(b);
+  g_autoptr(JsonGenerator) gen = json_generator_new();
+  g_autoptr(JsonNode) root = json_builder_get_root(b);
+  json_generator_set_root(gen, root);
+  g_autofree char *file = g_build_filename(data_home, "conversation.json", NULL);
+  g_assert_true(json_generator_to_file(gen, file, NULL));
+  const char *argv[] = {g_getenv("VF_CLI"), "chat", "-m", model, "--tokenizer", tokenizer, "--label-media",
+                        "--max-new-tokens", "12", "--messages", file, NULL};
+  g_autofree char *expected = run(argv);
+  g_strchomp(expected);
+  g_assert_cmpstr(json_object_get_string_member(message(a, 3), "text"), ==, expected);
+  assert_no_validation_messages(a);
+  app_quit(app);
+  const char *rm[] = {"rm", "-rf", data_home, NULL};
+  g_free(run(rm));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -847,11 +996,13 @@ main(int argc, char **argv)
   g_test_add_func("/ui/quantized-model", test_quantized_model);
   g_test_add_func("/ui/stop-and-ask-again", test_stop_and_ask_again);
   g_test_add_func("/ui/stop-during-encode", test_stop_during_encode);
+  g_test_add_func("/ui/new-chat-during-answer", test_new_chat_during_answer);
   g_test_add_func("/ui/corrupt-picture", test_corrupt_picture);
   g_test_add_func("/ui/chip-menu-focus", test_chip_menu_focus);
   g_test_add_func("/ui/broken-model-folder", test_broken_model_folder);
   g_test_add_func("/ui/folder-of-pictures", test_folder_of_pictures);
   g_test_add_func("/ui/get-models", test_get_models);
+  g_test_add_func("/ui/reopen-conversation", test_reopen_conversation);
   int status = g_test_run();
   const char *rm[] = {"rm", "-rf", data_home, NULL};
   g_spawn_sync(NULL, (char **)rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL, NULL);

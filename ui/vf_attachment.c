@@ -215,6 +215,16 @@ vf_attachment_inspect_finish(GAsyncResult *result, GError **error)
 GFile *vf_attachment_get_file(VfAttachment *self) { return self->file; }
 const char *vf_attachment_get_path(VfAttachment *self) { return self->path; }
 const char *vf_attachment_get_name(VfAttachment *self) { return self->name; }
+
+void
+vf_attachment_set_name(VfAttachment *self, const char *name)
+{
+  if (g_strcmp0(self->name, name) == 0)
+    return;
+  g_free(self->name);
+  self->name = g_strdup(name);
+  g_object_notify_by_pspec(G_OBJECT(self), properties[PROP_NAME]);
+}
 VfAttachmentKind
 vf_attachment_get_kind(VfAttachment *self)
 {
@@ -334,7 +344,8 @@ vf_attachment_class_init(VfAttachmentClass *klass)
 
   properties[PROP_FILE] = g_param_spec_object("file", NULL, NULL, G_TYPE_FILE,
                                               G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
-  properties[PROP_NAME] = g_param_spec_string("name", NULL, NULL, NULL, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  properties[PROP_NAME] = g_param_spec_string("name", NULL, NULL, NULL,
+                                              G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   properties[PROP_KIND] = g_param_spec_int("kind", NULL, NULL, VF_ATTACHMENT_IMAGE, VF_ATTACHMENT_VIDEO,
                                            VF_ATTACHMENT_IMAGE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
   properties[PROP_THUMBNAIL] = g_param_spec_object("thumbnail", NULL, NULL, GDK_TYPE_PAINTABLE,

@@ -33,6 +33,8 @@ GFile *vf_attachment_get_file(VfAttachment *self);
 VfMediaItem *vf_attachment_get_item(VfAttachment *self);
 const char *vf_attachment_get_path(VfAttachment *self);
 const char *vf_attachment_get_name(VfAttachment *self);
+/* The name shown, when it is not the file's: a stored copy shows the name of the file the user attached. */
+void vf_attachment_set_name(VfAttachment *self, const char *name);
 VfAttachmentKind vf_attachment_get_kind(VfAttachment *self);
 /* The thumbnail (a picture, a video's first frame), or NULL: show vf_attachment_get_icon_name() then. */
 GdkPaintable *vf_attachment_get_thumbnail(VfAttachment *self);

@@ -106,6 +106,7 @@ vf_attachment_chip_constructed(GObject *object)
     g_signal_connect_object(popover, "closed", G_CALLBACK(on_popover_closed), self, G_CONNECT_SWAPPED);
   }
   g_signal_connect_object(self->attachment, "notify::label", G_CALLBACK(update), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object(self->attachment, "notify::name", G_CALLBACK(update), self, G_CONNECT_SWAPPED);
   g_signal_connect_object(self->attachment, "notify::tokens", G_CALLBACK(update), self, G_CONNECT_SWAPPED);
   update(self);
 }

@@ -63,6 +63,13 @@ vf_message_new_assistant(void)
 VfMessageRole vf_message_get_role(VfMessage *self) { return self->role; }
 const char *vf_message_get_text(VfMessage *self) { return self->text->str; }
 GListModel *vf_message_get_attachments(VfMessage *self) { return G_LIST_MODEL(self->attachments); }
+
+void
+vf_message_insert_attachment(VfMessage *self, guint position, VfAttachment *attachment)
+{
+  g_return_if_fail(self->role == VF_MESSAGE_USER);
+  g_list_store_insert(self->attachments, position, attachment);
+}
 VfMessageState vf_message_get_state(VfMessage *self) { return self->state; }
 const char *vf_message_get_stage(VfMessage *self) { return self->stage; }
 double vf_message_get_stage_fraction(VfMessage *self) { return self->stage_fraction; }
@@ -134,24 +141,6 @@ vf_message_describe_progress(VfMessage *self)
   if (self->tokens_per_second > 0)
     g_string_append_printf(s, " · %.1f tokens/s", self->tokens_per_second);
   return g_string_free(s, FALSE);
-}
-
-void
-vf_messages_count_media(GListModel *messages, guint *images, guint *videos)
-{
-  *images = *videos = 0;
-  guint n = g_list_model_get_n_items(messages);
-  for (guint i = 0; i < n; i++) {
-    g_autoptr(VfMessage) m = g_list_model_get_item(messages, i);
-    guint k = g_list_model_get_n_items(G_LIST_MODEL(m->attachments));
-    for (guint j = 0; j < k; j++) {
-      g_autoptr(VfAttachment) a = g_list_model_get_item(G_LIST_MODEL(m->attachments), j);
-      if (vf_attachment_get_kind(a) == VF_ATTACHMENT_VIDEO)
-        (*videos)++;
-      else
-        (*images)++;
-    }
-  }
 }
 
 static void

@@ -32,6 +32,9 @@ VfMessage *vf_message_new_assistant(void);
 VfMessageRole vf_message_get_role(VfMessage *self);
 const char *vf_message_get_text(VfMessage *self);
 GListModel *vf_message_get_attachments(VfMessage *self);
+/* A user message's attachment that was read after the message was shown (a reopened conversation's stored
+ * copy), at `position` of its attachments. */
+void vf_message_insert_attachment(VfMessage *self, guint position, VfAttachment *attachment);
 VfMessageState vf_message_get_state(VfMessage *self);
 const char *vf_message_get_stage(VfMessage *self);
 /* 0..1, or −1 when the stage's progress is unknown. */
@@ -46,7 +49,5 @@ void vf_message_set_stage(VfMessage *self, const char *stage, double fraction);
 void vf_message_append_text(VfMessage *self, const char *piece);
 void vf_message_finish(VfMessage *self, const VfTurnStats *stats);
 
-/* Images and videos among the messages of `messages` (what the next Picture / Video number follows). */
-void vf_messages_count_media(GListModel *messages, guint *images, guint *videos);
 
 G_END_DECLS

@@ -60,6 +60,20 @@ update_stage(VfMessageRow *self)
 }
 
 static void
+update_attachments(VfMessageRow *self)
+{
+  GtkWidget *chip;
+  while ((chip = gtk_widget_get_first_child(GTK_WIDGET(self->user_attachments))))
+    gtk_box_remove(self->user_attachments, chip);
+  GListModel *attachments = vf_message_get_attachments(self->message);
+  for (guint i = 0; i < g_list_model_get_n_items(attachments); i++) {
+    g_autoptr(VfAttachment) a = g_list_model_get_item(attachments, i);
+    gtk_box_append(self->user_attachments, vf_attachment_chip_new(a, FALSE));
+  }
+  gtk_widget_set_visible(GTK_WIDGET(self->user_attachments), g_list_model_get_n_items(attachments) > 0);
+}
+
+static void
 update_text(VfMessageRow *self)
 {
   vf_markdown_view_set_markdown(self->answer, vf_message_get_text(self->message));
@@ -104,13 +118,10 @@ vf_message_row_constructed(GObject *object)
   gtk_widget_set_visible(self->user_box, user);
   gtk_widget_set_visible(self->assistant_box, !user);
   if (user) {
-    GListModel *attachments = vf_message_get_attachments(self->message);
-    /* A sent message's attachments never change. */
-    for (guint i = 0; i < g_list_model_get_n_items(attachments); i++) {
-      g_autoptr(VfAttachment) a = g_list_model_get_item(attachments, i);
-      gtk_box_append(self->user_attachments, vf_attachment_chip_new(a, FALSE));
-    }
-    gtk_widget_set_visible(GTK_WIDGET(self->user_attachments), g_list_model_get_n_items(attachments) > 0);
+    /* A reopened message's stored pictures arrive after it is shown. */
+    g_signal_connect_object(vf_message_get_attachments(self->message), "items-changed", G_CALLBACK(update_attachments),
+                            self, G_CONNECT_SWAPPED);
+    update_attachments(self);
     const char *text = vf_message_get_text(self->message);
     gtk_label_set_text(self->user_text, text);
     gtk_widget_set_visible(GTK_WIDGET(self->user_text), *text != 0);

@@ -186,6 +186,13 @@ on_row_activated(VfSidebar *self, guint position)
   g_signal_emit(self, signals[SIGNAL_CONVERSATION_ACTIVATED], 0, row(self, position)->id);
 }
 
+void
+vf_sidebar_activate_row(VfSidebar *self, guint position)
+{
+  g_return_if_fail(position < vf_sidebar_get_n_rows(self));
+  on_row_activated(self, position);
+}
+
 /* ---- rename ------------------------------------------------------------------------------------------------- */
 
 gboolean

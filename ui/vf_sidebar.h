@@ -32,6 +32,8 @@ void vf_sidebar_set_search(VfSidebar *self, const char *text);
 guint vf_sidebar_get_n_rows(VfSidebar *self);
 gint64 vf_sidebar_get_row_id(VfSidebar *self, guint row);
 const char *vf_sidebar_get_row_title(VfSidebar *self, guint row);
+/* Opens the row's conversation, as a click does ("conversation-activated"). */
+void vf_sidebar_activate_row(VfSidebar *self, guint row);
 /* The current conversation's row, or GTK_INVALID_LIST_POSITION. */
 guint vf_sidebar_get_selected_row(VfSidebar *self);
 /* "list", "empty" (no conversations), "no-results" (none match the search) or "error". */

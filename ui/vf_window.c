@@ -168,7 +168,7 @@ void
 vf_window_update_media_numbers(VfWindow *self)
 {
   guint pictures, videos;
-  vf_messages_count_media(G_LIST_MODEL(self->messages), &pictures, &videos);
+  vf_window_count_media(self, &pictures, &videos);
   vf_composer_set_media_before(self->composer, pictures, videos);
 }
 
@@ -439,6 +439,7 @@ vf_window_constructed(GObject *object)
   VfWindow *self = VF_WINDOW(object);
   G_OBJECT_CLASS(vf_window_parent_class)->constructed(object);
   g_signal_connect_object(self->engine, "load-progress", G_CALLBACK(on_load_progress), self, 0);
+  vf_window_setup_conversation(self);
   vf_window_connect_engine(self);
   vf_window_setup_history(self);
   if (self->settings) {
@@ -503,6 +504,9 @@ vf_window_dispose(GObject *object)
   g_clear_object(&self->answering);
   g_clear_object(&self->sent_attachments);
   g_clear_object(&self->messages);
+  g_clear_object(&self->message_sources);
+  g_clear_object(&self->shown_conversation);
+  g_clear_object(&self->pending);
   g_clear_object(&self->settings);
   g_clear_object(&self->engine);
   G_OBJECT_CLASS(vf_window_parent_class)->dispose(object);
@@ -565,11 +569,9 @@ vf_window_init(VfWindow *self)
 {
   gtk_widget_init_template(GTK_WIDGET(self));
   gtk_widget_add_css_class(GTK_WIDGET(self), "viewfinder");
-  self->messages = g_list_store_new(VF_TYPE_MESSAGE);
   self->found_rows = g_ptr_array_new();
   self->toasts = g_ptr_array_new_with_free_func(g_free);
   self->live_toasts = g_ptr_array_new_with_free_func(g_object_unref);
-  vf_chat_view_set_model(self->chat_view, G_LIST_MODEL(self->messages));
   g_signal_connect_swapped(self->composer, "changed", G_CALLBACK(vf_window_schedule_count), self);
   vf_window_setup_drop_target(self);
 }

@@ -28,6 +28,8 @@ void vf_window_load_model(VfWindow *self, const char *model_dir, const char *tok
 void vf_window_get_models(VfWindow *self, const char *repo_id);
 /* Opens the ⋮ settings of the draft's attachment `index`, as a click does (the UI tests' way in). */
 void vf_window_open_attachment_options(VfWindow *self, guint index);
+/* Opens the sidebar's conversation `row`, as a click does (the UI tests' way in). */
+void vf_window_open_sidebar_row(VfWindow *self, guint row);
 /* The welcome page, listing the checkpoints found in the Hugging Face and ModelScope caches. */
 void vf_window_show_welcome(VfWindow *self);
 

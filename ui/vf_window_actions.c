@@ -35,12 +35,9 @@ on_text(VfEngine *engine, const char *piece, VfWindow *self)
 
 /* Takes the question back out of the conversation and returns it to the composer. */
 static void
-give_back_draft(VfWindow *self, VfMessage *answer)
+give_back_draft(VfWindow *self)
 {
-  guint position;
-  if (g_list_store_find(self->messages, answer, &position) && position > 0)
-    g_list_store_splice(self->messages, position - 1, 2, NULL, 0);
-  vf_window_update_media_numbers(self);
+  vf_window_drop_turn(self);
   g_autofree char *typed = vf_composer_get_text(self->composer);
   if (!*typed)
     vf_composer_set_text(self->composer, self->sent_text);
@@ -77,7 +74,7 @@ on_answered(GObject *source, GAsyncResult *result, gpointer user_data)
   gboolean ok = vf_engine_send_finish(VF_ENGINE(source), result, &stats, &error);
   if (answer != self->answering) {
     /* A turn that "New Chat" abandoned: its text was ignored, and so is its end. */
-    self->stale_turns--;
+    vf_window_stale_turn_ended(self);
     return;
   }
   g_clear_object(&self->answering);
@@ -88,7 +85,7 @@ on_answered(GObject *source, GAsyncResult *result, gpointer user_data)
               stats.prefilled_tokens, stats.prefill_seconds, stats.decode_seconds, stats.stopped ? ", stopped" : "");
   } else {
     /* A turn that failed, or was stopped before its first token, leaves the conversation as it was. */
-    give_back_draft(self, answer);
+    give_back_draft(self);
     if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
       /* No empty "Stopped" bubble: the question is back in the composer, and Retry sends it again. */
       vf_window_toast_with_button(self, "Stopped before answering", "_Retry", "chat.send");
@@ -136,9 +133,7 @@ vf_window_send(VfWindow *self)
   vf_composer_clear(self->composer);
 
   self->answering = vf_message_new_assistant();
-  g_list_store_append(self->messages, question);
-  g_list_store_append(self->messages, self->answering);
-  vf_window_update_media_numbers(self);
+  vf_window_show_turn(self, question, self->answering);
   vf_composer_set_status(self->composer, NULL, FALSE);
   self->turn_cancellable = g_cancellable_new();
   Turn *turn = g_new0(Turn, 1);
@@ -181,9 +176,8 @@ new_chat_activated(GtkWidget *widget, const char *action_name, GVariant *paramet
   /* Queued behind the abandoned turn, so the engine forgets it too. */
   vf_engine_reset(self->engine);
   vf_window_dismiss_toasts(self);
-  g_list_store_remove_all(self->messages);
+  vf_window_clear_conversation(self);
   vf_composer_clear(self->composer);
-  vf_window_update_media_numbers(self);
   vf_window_update_actions(self);
   vf_window_schedule_count(self);
   vf_composer_focus_input(self->composer);

@@ -29,6 +29,8 @@ add_attachments(JsonBuilder *b, GListModel *attachments)
     add_string(b, "name", vf_attachment_get_name(a));
     json_builder_set_member_name(b, "tokens");
     json_builder_add_int_value(b, vf_attachment_get_tokens(a));
+    json_builder_set_member_name(b, "thumbnail");
+    json_builder_add_boolean_value(b, vf_attachment_get_thumbnail(a) != NULL);
     if (vf_attachment_get_damage(a))
       add_string(b, "damage", vf_attachment_get_damage(a));
     json_builder_end_object(b);
@@ -87,6 +89,13 @@ vf_window_dump(VfWindow *self)
   add_attachments(b, vf_composer_get_attachments(self->composer));
   add_string(b, "status", vf_composer_get_status(self->composer));
   json_builder_end_object(b);
+
+  /* The sidebar's kept conversations, newest first. */
+  json_builder_set_member_name(b, "conversations");
+  json_builder_begin_array(b);
+  for (guint i = 0; i < vf_sidebar_get_n_rows(self->sidebar); i++)
+    json_builder_add_string_value(b, vf_sidebar_get_row_title(self->sidebar, i));
+  json_builder_end_array(b);
 
   json_builder_set_member_name(b, "toasts");
   json_builder_begin_array(b);

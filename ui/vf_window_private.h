@@ -30,7 +30,12 @@ struct _VfWindow {
 
   VfEngine *engine;
   GSettings *settings;         /* NULL without the schema */
-  GListStore *messages;        /* VfMessage: the conversation as shown */
+  /* The conversation as shown (vf_window_conversation.c): flatten(message_sources) of VfMessage. */
+  GListModel *messages;
+  GListStore *message_sources;   /* GListModel: shown_conversation (unless hidden after New Chat), pending */
+  GListModel *shown_conversation; /* the engine's conversation mapped to VfMessage */
+  GListStore *pending;           /* VfMessage: the turn in flight, question and answer */
+  gboolean awaiting_reset;       /* New Chat hid the engine's part until the engine's reset empties it */
   GPtrArray *found_rows;       /* AdwActionRow in found_group */
   GPtrArray *toasts;           /* char *: every toast shown, for the transcript dump */
   GPtrArray *live_toasts;      /* AdwToast: those still on screen */
@@ -74,6 +79,21 @@ void vf_window_class_add_actions(GtkWidgetClass *widget_class);
 void vf_window_connect_engine(VfWindow *self);
 void vf_window_send(VfWindow *self);
 void vf_window_update_actions(VfWindow *self);
+
+/* vf_window_conversation.c: the chat view shows the engine's conversation and the turn in flight. */
+void vf_window_setup_conversation(VfWindow *self);
+/* A question sent and its answer (still waiting): shown after the conversation until the turn lands. */
+void vf_window_show_turn(VfWindow *self, VfMessage *question, VfMessage *answer);
+/* The turn failed or was stopped before its first token: its question and answer go. */
+void vf_window_drop_turn(VfWindow *self);
+/* New Chat: nothing is shown until the engine's reset (queued) has emptied its conversation. */
+void vf_window_clear_conversation(VfWindow *self);
+/* A turn New Chat abandoned came back. */
+void vf_window_stale_turn_ended(VfWindow *self);
+/* Pictures and videos shown (what the draft's numbers follow). */
+void vf_window_count_media(VfWindow *self, guint *pictures, guint *videos);
+/* A reopened conversation: its answers' stored stats and its stored pictures (with their original names). */
+void vf_window_show_stored_details(VfWindow *self, gint64 conversation);
 
 /* vf_window_history.c: the sidebar follows the engine's stored conversation and opens another. */
 void vf_window_setup_history(VfWindow *self);

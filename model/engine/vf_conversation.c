@@ -1,12 +1,28 @@
 /* Snapshots of the engine's conversation messages. See vf_conversation.h. */
 #include "vf_conversation.h"
 
+typedef struct {
+  VfMediaItem *item; /* a reference, or NULL */
+  char *label;
+  char *source;
+  gboolean video;
+} Media;
+
+static void
+media_free(Media *media)
+{
+  if (media->item)
+    vf_media_item_unref(media->item);
+  g_free(media->label);
+  g_free(media->source);
+  g_free(media);
+}
+
 struct _VfConversationMessage {
   GObject parent_instance;
   char *role;
   char *text;
-  GPtrArray *media;  /* VfMediaItem * (references) */
-  GPtrArray *labels; /* char *, parallel to media */
+  GPtrArray *media; /* Media *, in the message's order */
 };
 
 G_DEFINE_FINAL_TYPE(VfConversationMessage, vf_conversation_message, G_TYPE_OBJECT)
@@ -23,11 +39,12 @@ vf_conversation_message_new(const VfChatMessage *message, uint32_t *images, uint
       g_string_append(text, part->text);
       continue;
     }
-    uint32_t number = vf_chat_media_number_next(part->kind, images, videos);
-    if (!part->media)
-      continue;
-    g_ptr_array_add(self->media, vf_media_item_ref(part->media));
-    g_ptr_array_add(self->labels, vf_chat_media_label(part->kind, number));
+    Media *media = g_new0(Media, 1);
+    media->item = part->media ? vf_media_item_ref(part->media) : NULL;
+    media->label = vf_chat_media_label(part->kind, vf_chat_media_number_next(part->kind, images, videos));
+    media->source = g_strdup(part->source);
+    media->video = part->kind == VF_CHAT_PART_VIDEO;
+    g_ptr_array_add(self->media, media);
   }
   self->text = g_string_free(text, FALSE);
   return self;
@@ -37,18 +54,35 @@ const char *vf_conversation_message_get_role(VfConversationMessage *self) { retu
 const char *vf_conversation_message_get_text(VfConversationMessage *self) { return self->text; }
 guint vf_conversation_message_get_n_media(VfConversationMessage *self) { return self->media->len; }
 
+static const Media *
+media_at(VfConversationMessage *self, guint index)
+{
+  g_assert(index < self->media->len);
+  return self->media->pdata[index];
+}
+
 VfMediaItem *
 vf_conversation_message_get_media(VfConversationMessage *self, guint index)
 {
-  g_return_val_if_fail(index < self->media->len, NULL);
-  return self->media->pdata[index];
+  return media_at(self, index)->item;
 }
 
 const char *
 vf_conversation_message_get_label(VfConversationMessage *self, guint index)
 {
-  g_return_val_if_fail(index < self->labels->len, NULL);
-  return self->labels->pdata[index];
+  return media_at(self, index)->label;
+}
+
+gboolean
+vf_conversation_message_get_is_video(VfConversationMessage *self, guint index)
+{
+  return media_at(self, index)->video;
+}
+
+const char *
+vf_conversation_message_get_source(VfConversationMessage *self, guint index)
+{
+  return media_at(self, index)->source;
 }
 
 static void
@@ -58,7 +92,6 @@ vf_conversation_message_finalize(GObject *object)
   g_free(self->role);
   g_free(self->text);
   g_ptr_array_unref(self->media);
-  g_ptr_array_unref(self->labels);
   G_OBJECT_CLASS(vf_conversation_message_parent_class)->finalize(object);
 }
 
@@ -71,6 +104,5 @@ vf_conversation_message_class_init(VfConversationMessageClass *klass)
 static void
 vf_conversation_message_init(VfConversationMessage *self)
 {
-  self->media = g_ptr_array_new_with_free_func((GDestroyNotify)vf_media_item_unref);
-  self->labels = g_ptr_array_new_with_free_func(g_free);
+  self->media = g_ptr_array_new_with_free_func((GDestroyNotify)media_free);
 }

@@ -21,8 +21,8 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE(VfConversationMessage, vf_conversation_message, VF, CONVERSATION_MESSAGE, GObject)
 
 /* A snapshot of `message`; *images and *videos are the pictures and videos before it (advanced past its own), so
- * its media get the labels the prompt gives them. Parts without a media item yet (not read so far) are left out
- * of the media but keep their label's number. */
+ * its media get the labels the prompt gives them. Every picture or video part is one of its media, in order; a
+ * part nothing has read yet (a reopened conversation's, until its next prompt) has no media item. */
 VfConversationMessage *vf_conversation_message_new(const VfChatMessage *message, uint32_t *images,
                                                    uint32_t *videos);
 
@@ -30,8 +30,12 @@ const char *vf_conversation_message_get_role(VfConversationMessage *self);
 /* The text parts, joined. */
 const char *vf_conversation_message_get_text(VfConversationMessage *self);
 guint vf_conversation_message_get_n_media(VfConversationMessage *self);
+/* The part's media item, or NULL when nothing has read it yet. */
 VfMediaItem *vf_conversation_message_get_media(VfConversationMessage *self, guint index);
 /* "Picture 2", "Video 1". */
 const char *vf_conversation_message_get_label(VfConversationMessage *self, guint index);
+gboolean vf_conversation_message_get_is_video(VfConversationMessage *self, guint index);
+/* The part's source as given (a path, URL or data: URI), or NULL for a video given as frames. */
+const char *vf_conversation_message_get_source(VfConversationMessage *self, guint index);
 
 G_END_DECLS
