@@ -108,6 +108,13 @@ test_open_conversation_activated(GSimpleAction *action, GVariant *parameter, gpo
 }
 
 static void
+test_export_activated(GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  VfApplication *self = user_data;
+  vf_window_export_to(self->window, g_variant_get_string(parameter, NULL));
+}
+
+static void
 test_dump_activated(GSimpleAction *action, GVariant *parameter, gpointer user_data)
 {
   VfApplication *self = user_data;
@@ -187,6 +194,7 @@ vf_application_startup(GApplication *app)
     {"test-download", test_download_activated, "s", NULL, NULL, {0}},
     {"test-chip-menu", test_chip_menu_activated, "u", NULL, NULL, {0}},
     {"test-open-conversation", test_open_conversation_activated, "u", NULL, NULL, {0}},
+    {"test-export", test_export_activated, "s", NULL, NULL, {0}},
   };
   if (self->test_actions)
     g_action_map_add_action_entries(G_ACTION_MAP(app), test_entries, G_N_ELEMENTS(test_entries), app);

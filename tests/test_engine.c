@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "vf_chat_json.h"
 #include "vf_engine.h"
 #include "vf_media_item.h"
 #include "vf_media_stats.h"
@@ -68,6 +69,29 @@ wait_for(Result *r)
 {
   while (!r->done)
     g_main_context_iteration(NULL, TRUE);
+}
+
+static void
+on_exported(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  char **json = user_data;
+  g_autoptr(GError) error = NULL;
+  *json = vf_engine_export_finish(VF_ENGINE(source), result, &error);
+  g_assert_no_error(error);
+}
+
+/* vf_engine_export_async, read back with the chat-messages reader. */
+static VfChat *
+export_chat(VfEngine *engine)
+{
+  g_autofree char *json = NULL;
+  vf_engine_export_async(engine, NULL, on_exported, &json);
+  while (!json)
+    g_main_context_iteration(NULL, TRUE);
+  g_autoptr(GError) error = NULL;
+  VfChat *chat = vf_chat_from_json_data(json, &error);
+  g_assert_no_error(error);
+  return chat;
 }
 
 static VfChat *
@@ -439,6 +463,17 @@ test_conversation_view(void)
   g_assert_cmpstr(vf_conversation_message_get_label(q, 0), ==, "Picture 1");
   g_assert_cmpstr(vf_conversation_message_get_role(a), ==, "assistant");
   g_assert_cmpstr(vf_conversation_message_get_text(a), ==, v.text->str);
+  /* Exported in the reference's form: the picture by its path, the answer's text. */
+  g_autoptr(VfChat) exported = export_chat(engine);
+  g_assert_cmpuint(exported->messages->len, ==, 4);
+  const VfChatMessage *asked = exported->messages->pdata[2], *answered = exported->messages->pdata[3];
+  g_assert_cmpuint(asked->parts->len, ==, 2);
+  const VfChatPart *photo_part = asked->parts->pdata[0], *asked_text = asked->parts->pdata[1];
+  g_assert_cmpint(photo_part->kind, ==, VF_CHAT_PART_IMAGE);
+  g_assert_cmpstr(photo_part->source, ==, photo);
+  g_assert_cmpstr(asked_text->text, ==, "What is this?");
+  g_assert_cmpstr(answered->role, ==, "assistant");
+  g_assert_cmpstr(((const VfChatPart *)answered->parts->pdata[0])->text, ==, v.text->str);
 
   /* A failed turn: no change. */
   g_autofree char *bad = vf_test_data_path("ui/corrupt.png");
@@ -456,6 +491,8 @@ test_conversation_view(void)
   vf_engine_reset(engine);
   count(engine, vf_chat_new());
   g_assert_cmpuint(g_list_model_get_n_items(view), ==, 0);
+  g_autoptr(VfChat) none = export_chat(engine);
+  g_assert_cmpuint(none->messages->len, ==, 0);
   g_assert_cmpuint(v.changes, ==, 4);
 
   g_signal_handlers_disconnect_by_data(view, &v);

@@ -982,6 +982,75 @@ test_reopen_conversation(void)
   g_free(run(rm));
 }
 
+/* Export: Markdown with the picture copied beside it, and JSON messages that `viewfinder-cli chat --messages`
+ * replays (without the answer) to the window's answer. */
+static void
+test_export(void)
+{
+  App *app = start_with_tiny_model("12");
+  g_autofree char *picture = vf_test_data_path("golden/cases/a04_two_images_vision_id/camera_gray_133x97.png");
+  const char *files[] = {picture, NULL};
+  app_drop(app, files);
+  json_node_unref(app_wait(app, "the picture", draft_has, GUINT_TO_POINTER(1), 20));
+  const char *question = "What is in Picture 1?";
+  type_text(question);
+  json_node_unref(app_wait(app, "the typed text", draft_text_is, question, 20));
+  press("Return");
+  g_autoptr(JsonNode) answered = app_wait(app, "the answer", answer_finished, GUINT_TO_POINTER(2), 90);
+  const char *answer = json_object_get_string_member(message(json_node_get_object(answered), 1), "text");
+
+  g_autofree char *dir = g_dir_make_tmp("vf-ui-export-XXXXXX", NULL);
+  g_autofree char *md_path = g_build_filename(dir, "Chat (1).md", NULL);
+  activate(app, "test-export", g_variant_new_string(md_path));
+  json_node_unref(app_wait(app, "the Markdown export", toast_shown, "Exported to Chat (1).md", 20));
+  g_autofree char *md = NULL;
+  g_assert_true(g_file_get_contents(md_path, &md, NULL, NULL));
+  g_test_message("%s", md);
+  g_autofree char *want = g_strdup_printf("## You\n\n![Picture 1: camera_gray_133x97.png](Chat%%20%%281%%29_files/"
+                                          "1-camera_gray_133x97.png)\n\n%s\n\n## Viewfinder\n\n%s\n",
+                                          question, answer);
+  g_assert_true(g_str_has_prefix(md, "# "));
+  g_assert_cmpstr(strchr(md, '\n') + 2, ==, want);
+  g_autofree char *copy = g_build_filename(dir, "Chat (1)_files", "1-camera_gray_133x97.png", NULL);
+  g_autofree char *original_bytes = NULL, *copied_bytes = NULL;
+  gsize original_size = 0, copied_size = 0;
+  g_assert_true(g_file_get_contents(picture, &original_bytes, &original_size, NULL));
+  g_assert_true(g_file_get_contents(copy, &copied_bytes, &copied_size, NULL));
+  g_assert_cmpmem(copied_bytes, copied_size, original_bytes, original_size);
+
+  g_autofree char *json_path = g_build_filename(dir, "chat.json", NULL);
+  activate(app, "test-export", g_variant_new_string(json_path));
+  json_node_unref(app_wait(app, "the JSON export", toast_shown, "Exported to chat.json", 20));
+  g_autoptr(JsonParser) parser = json_parser_new();
+  g_assert_true(json_parser_load_from_file(parser, json_path, NULL));
+  JsonArray *exported = json_node_get_array(json_parser_get_root(parser));
+  g_assert_cmpuint(json_array_get_length(exported), ==, 2);
+  /* The question alone, replayed, gives the window's answer. */
+  json_array_remove_element(exported, 1);
+  g_autoptr(JsonGenerator) gen = json_generator_new();
+  json_generator_set_root(gen, json_parser_get_root(parser));
+  g_autofree char *replay = g_build_filename(dir, "replay.json", NULL);
+  g_assert_true(json_generator_to_file(gen, replay, NULL));
+  g_autofree char *model = vf_test_data_path("models/tiny-a");
+  g_autofree char *tokenizer = vf_test_data_path("tokenizer");
+  const char *argv[] = {g_getenv("VF_CLI"), "chat", "-m", model, "--tokenizer", tokenizer, "--label-media",
+                        "--max-new-tokens", "12", "--messages", replay, NULL};
+  g_autofree char *expected = run(argv);
+  g_strchomp(expected);
+  g_assert_cmpstr(answer, ==, expected);
+
+  /* A folder that does not exist: a toast says why, for both forms. */
+  g_autofree char *nowhere = g_build_filename(dir, "missing", "x.md", NULL);
+  activate(app, "test-export", g_variant_new_string(nowhere));
+  json_node_unref(app_wait(app, "the refusal", toast_starts, "Could not export to x.md: ", 20));
+  g_autofree char *nowhere_json = g_build_filename(dir, "missing", "x.json", NULL);
+  activate(app, "test-export", g_variant_new_string(nowhere_json));
+  json_node_unref(app_wait(app, "the refusal", toast_starts, "Could not export to x.json: ", 20));
+  app_quit(app);
+  const char *rm[] = {"rm", "-rf", dir, NULL};
+  g_free(run(rm));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1003,6 +1072,7 @@ main(int argc, char **argv)
   g_test_add_func("/ui/folder-of-pictures", test_folder_of_pictures);
   g_test_add_func("/ui/get-models", test_get_models);
   g_test_add_func("/ui/reopen-conversation", test_reopen_conversation);
+  g_test_add_func("/ui/export", test_export);
   int status = g_test_run();
   const char *rm[] = {"rm", "-rf", data_home, NULL};
   g_spawn_sync(NULL, (char **)rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL, NULL);

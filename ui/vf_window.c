@@ -562,6 +562,7 @@ vf_window_class_init(VfWindowClass *klass)
   gtk_widget_class_bind_template_child(widget_class, VfWindow, sidebar);
   gtk_widget_class_bind_template_child(widget_class, VfWindow, main_pane);
   vf_window_class_add_actions(widget_class);
+  vf_window_class_add_export_actions(widget_class);
 }
 
 static void

@@ -30,6 +30,9 @@ void vf_window_get_models(VfWindow *self, const char *repo_id);
 void vf_window_open_attachment_options(VfWindow *self, guint index);
 /* Opens the sidebar's conversation `row`, as a click does (the UI tests' way in). */
 void vf_window_open_sidebar_row(VfWindow *self, guint row);
+/* Writes the conversation to `path`: JSON messages when it ends in ".json", else Markdown with its pictures and
+ * videos copied into "NAME_files/" beside it; a toast says where, or why not. */
+void vf_window_export_to(VfWindow *self, const char *path);
 /* The welcome page, listing the checkpoints found in the Hugging Face and ModelScope caches. */
 void vf_window_show_welcome(VfWindow *self);
 

@@ -12,6 +12,7 @@ vf_window_update_actions(VfWindow *self)
   gtk_widget_action_set_enabled(widget, "chat.stop", self->answering != NULL);
   gtk_widget_action_set_enabled(widget, "chat.new", ready);
   gtk_widget_action_set_enabled(widget, "chat.open-model", !self->loading);
+  vf_window_update_export_actions(self);
   vf_composer_set_busy(self->composer, self->answering != NULL);
 }
 

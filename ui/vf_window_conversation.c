@@ -77,6 +77,7 @@ on_conversation_changed(GListModel *conversation, guint position, guint removed,
   }
   show_engine_part_when_reset(self);
   vf_window_update_media_numbers(self);
+  vf_window_update_export_actions(self);
 }
 
 void

@@ -95,6 +95,12 @@ void vf_window_count_media(VfWindow *self, guint *pictures, guint *videos);
 /* A reopened conversation: its answers' stored stats and its stored pictures (with their original names). */
 void vf_window_show_stored_details(VfWindow *self, gint64 conversation);
 
+/* vf_window_export.c: chat.export (Markdown with the media beside it, or JSON messages) and
+ * chat.copy-conversation. */
+void vf_window_class_add_export_actions(GtkWidgetClass *widget_class);
+/* Enabled while the engine's conversation has messages. */
+void vf_window_update_export_actions(VfWindow *self);
+
 /* vf_window_history.c: the sidebar follows the engine's stored conversation and opens another. */
 void vf_window_setup_history(VfWindow *self);
 

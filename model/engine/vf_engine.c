@@ -3,6 +3,7 @@
 
 #include "vf_engine.h"
 
+#include "vf_chat_json.h"
 #include "vf_chat_template.h"
 #include "vf_image.h"
 #include "vf_model.h"
@@ -82,6 +83,7 @@ typedef enum {
   JOB_DEVICE,
   JOB_OPEN_HISTORY,
   JOB_OPEN_CONVERSATION,
+  JOB_EXPORT,
   JOB_QUIT,
 } JobKind;
 
@@ -603,6 +605,11 @@ worker_main(gpointer data)
     case JOB_OPEN_CONVERSATION:
       run_open_conversation(self, job);
       break;
+    case JOB_EXPORT: {
+      VfChat *chat = self->session ? vf_session_chat(self->session) : self->kept_chat;
+      g_task_return_pointer(job->task, chat ? vf_chat_json_write(chat, NULL) : g_strdup("[]"), g_free);
+      break;
+    }
     case JOB_QUIT:
       break;
     }
@@ -721,6 +728,20 @@ vf_engine_count_finish(VfEngine *self, GAsyncResult *result, guint *tokens, GErr
   }
   *tokens = (guint)n;
   return TRUE;
+}
+
+void
+vf_engine_export_async(VfEngine *self, GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail(VF_IS_ENGINE(self));
+  queue(self, job_new(self, JOB_EXPORT, cancellable, callback, user_data, vf_engine_export_async));
+}
+
+char *
+vf_engine_export_finish(VfEngine *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail(g_task_is_valid(result, self), NULL);
+  return g_task_propagate_pointer(G_TASK(result), error);
 }
 
 void

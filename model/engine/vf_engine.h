@@ -99,6 +99,13 @@ void vf_engine_count_async(VfEngine *self, VfChat *draft, GCancellable *cancella
                            gpointer user_data);
 gboolean vf_engine_count_finish(VfEngine *self, GAsyncResult *result, guint *tokens, GError **error);
 
+/* The conversation as JSON in the reference's chat-messages form (vf_chat_json_write: role / content parts, media
+ * by their sources and options), which `viewfinder-cli chat --messages` replays; "[]" when there is none. Queued
+ * like any request, so it includes every turn asked before it. */
+void vf_engine_export_async(VfEngine *self, GCancellable *cancellable, GAsyncReadyCallback callback,
+                            gpointer user_data);
+char *vf_engine_export_finish(VfEngine *self, GAsyncResult *result, GError **error);
+
 /* The GPU the engine runs on, opened now if no model has opened it yet (queued like any request): its name and
  * the device memory Viewfinder may use, for "will it fit?" before a model is chosen. */
 typedef struct {
