@@ -108,6 +108,13 @@ test_open_conversation_activated(GSimpleAction *action, GVariant *parameter, gpo
 }
 
 static void
+test_continue_activated(GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  VfApplication *self = user_data;
+  vf_window_continue(self->window);
+}
+
+static void
 test_export_activated(GSimpleAction *action, GVariant *parameter, gpointer user_data)
 {
   VfApplication *self = user_data;
@@ -195,6 +202,7 @@ vf_application_startup(GApplication *app)
     {"test-chip-menu", test_chip_menu_activated, "u", NULL, NULL, {0}},
     {"test-open-conversation", test_open_conversation_activated, "u", NULL, NULL, {0}},
     {"test-export", test_export_activated, "s", NULL, NULL, {0}},
+    {"test-continue", test_continue_activated, NULL, NULL, NULL, {0}},
   };
   if (self->test_actions)
     g_action_map_add_action_entries(G_ACTION_MAP(app), test_entries, G_N_ELEMENTS(test_entries), app);

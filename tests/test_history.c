@@ -386,6 +386,39 @@ test_thousand_conversations(void)
   vf_test_dir_remove(dir);
 }
 
+static gpointer
+open_in_thread(gpointer dir)
+{
+  GError *error = NULL;
+  VfHistory *h = vf_history_open(dir, NULL, &error);
+  if (h)
+    vf_history_close(h);
+  return error;
+}
+
+/* The app opens a new history from two threads at once (the engine's worker and the sidebar): every opener
+ * gets it, and the schema is made once. Eight openers, twenty fresh folders. */
+static void
+test_concurrent_first_open(void)
+{
+  for (guint round = 0; round < 20; round++) {
+    g_autofree char *dir = vf_test_dir_new("vf-history-XXXXXX");
+    GThread *threads[8];
+    for (guint i = 0; i < G_N_ELEMENTS(threads); i++)
+      threads[i] = g_thread_new("open", open_in_thread, dir);
+    for (guint i = 0; i < G_N_ELEMENTS(threads); i++) {
+      g_autoptr(GError) error = g_thread_join(threads[i]);
+      g_assert_no_error(error);
+    }
+    g_autoptr(GError) error = NULL;
+    VfHistory *h = vf_history_open(dir, NULL, &error);
+    g_assert_no_error(error);
+    g_assert_cmpint(vf_history_create(h, "one", &error), >, 0);
+    vf_history_close(h);
+    vf_test_dir_remove(dir);
+  }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -395,6 +428,7 @@ main(int argc, char **argv)
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/history/conversations-and-messages", test_conversations_and_messages);
   g_test_add_func("/history/search", test_search);
+  g_test_add_func("/history/concurrent-first-open", test_concurrent_first_open);
   g_test_add_func("/history/kill-during-answer", test_kill_during_answer);
   g_test_add_func("/history/corrupt-kept-aside", test_corrupt_kept_aside);
   g_test_add_func("/history/newer-schema-kept-aside", test_newer_schema_kept_aside);

@@ -102,13 +102,16 @@ open_history(VfEngine *engine, const char *dir)
   g_assert_null(r.notice);
 }
 
-/* Sends `draft` and returns the streamed answer (free with g_free). */
+/* Sends `draft` (NULL: continues the last answer) and returns the streamed text (free with g_free). */
 static char *
 send(VfEngine *engine, VfChat *draft, VfTurnStats *stats, GError **error)
 {
   Result r = {.text = g_string_new(NULL)};
   gulong handler = g_signal_connect(engine, "text", G_CALLBACK(on_text), &r);
-  vf_engine_send_async(engine, draft, NULL, on_sent, &r);
+  if (draft)
+    vf_engine_send_async(engine, draft, NULL, on_sent, &r);
+  else
+    vf_engine_continue_async(engine, NULL, on_sent, &r);
   wait_for(&r);
   g_signal_handler_disconnect(engine, handler);
   if (stats)
@@ -450,6 +453,54 @@ test_stop_and_switch_model(void)
   vf_test_dir_remove(dir);
 }
 
+/* ---- continue ---------------------------------------------------------------------------------------------- */
+
+/* An answer cut at 6 tokens, continued: the engine's view and the history hold the 12-token answer of a turn
+ * with the larger limit, its stats count all 12 tokens and say why it ended; an empty conversation has nothing
+ * to continue. */
+static void
+test_continue(void)
+{
+  g_autoptr(GError) error = NULL;
+  const char *story = "Tell me a long story";
+  VfEngine *longer = load_tiny(12);
+  g_autofree char *whole = send(longer, question(story, NULL), NULL, &error);
+  g_assert_no_error(error);
+  vf_engine_shutdown(longer);
+  g_object_unref(longer);
+
+  g_autofree char *dir = vf_test_dir_new("vf-history-engine-XXXXXX");
+  VfEngine *engine = load_tiny(6);
+  open_history(engine, dir);
+  VfTurnStats stats;
+  g_autofree char *cut = send(engine, question(story, NULL), &stats, &error);
+  g_assert_no_error(error);
+  g_assert_cmpint(stats.stop_reason, ==, VF_STOP_TOKEN_LIMIT);
+  g_autofree char *more = send(engine, NULL, &stats, &error);
+  g_assert_no_error(error);
+  g_assert_cmpuint(stats.generated_tokens, ==, 6);
+  g_autofree char *joined = g_strconcat(cut, more, NULL);
+  g_assert_cmpstr(joined, ==, whole);
+  GListModel *view = vf_engine_get_conversation(engine);
+  g_assert_cmpuint(g_list_model_get_n_items(view), ==, 2);
+  g_autoptr(VfConversationMessage) last = g_list_model_get_item(view, 1);
+  g_assert_cmpstr(vf_conversation_message_get_text(last), ==, whole);
+  g_autoptr(GPtrArray) stored = stored_messages(dir, NULL, 1);
+  g_assert_cmpuint(stored->len, ==, 2);
+  g_assert_cmpstr(message_at(stored, 1)->text, ==, whole);
+  g_autoptr(JsonNode) stored_stats = json_from_string(message_at(stored, 1)->stats, NULL);
+  JsonObject *o = json_node_get_object(stored_stats);
+  g_assert_cmpint(json_object_get_int_member(o, "generated_tokens"), ==, 12);
+  g_assert_cmpstr(json_object_get_string_member(o, "stop_reason"), ==, "token_limit");
+
+  vf_engine_reset(engine);
+  g_assert_null(send(engine, NULL, NULL, &error));
+  g_assert_error(error, VF_ENGINE_ERROR, VF_ENGINE_ERROR_NO_ANSWER);
+  vf_engine_shutdown(engine);
+  g_object_unref(engine);
+  vf_test_dir_remove(dir);
+}
+
 /* ---- titles ------------------------------------------------------------------------------------------------ */
 
 static void
@@ -486,5 +537,6 @@ main(int argc, char **argv)
   g_test_add_func("/history-engine/follows-conversation", test_follows_conversation);
   g_test_add_func("/history-engine/kill-mid-answer", test_kill_mid_answer);
   g_test_add_func("/history-engine/stop-and-switch-model", test_stop_and_switch_model);
+  g_test_add_func("/history-engine/continue", test_continue);
   return g_test_run();
 }

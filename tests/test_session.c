@@ -323,6 +323,65 @@ test_incremental_prompt_is_whole(void)
   vf_chat_free(parts[1]);
 }
 
+static const char *
+last_text(VfSession *s)
+{
+  VfChat *chat = vf_session_chat(s);
+  const VfChatMessage *m = chat->messages->pdata[chat->messages->len - 1];
+  return ((const VfChatPart *)m->parts->pdata[0])->text;
+}
+
+/* An answer cut at 6 tokens and continued for 6 more is the answer of one 12-token turn, text and ids; only the
+ * cut answer's last token is prefilled again; the next question follows the whole answer. Continuing a
+ * conversation that does not end with an answer is refused. */
+static void
+test_continue_cut_answer(void)
+{
+  g_autoptr(GError) error = NULL;
+  const char *question = "Tell me a long story about the sea.";
+  g_autoptr(VfSession) whole = session_on(model);
+  VfGenerateOptions o12 = greedy(whole, 12);
+  vf_chat_message_append_text(vf_chat_append_message(vf_session_chat(whole), "user"), question);
+  VfTurnStats st;
+  g_assert_true(vf_session_generate(whole, &o12, NULL, NULL, NULL, &st, &error));
+  g_assert_no_error(error);
+  g_assert_cmpint(st.stop_reason, ==, VF_STOP_TOKEN_LIMIT);
+  uint32_t n_whole;
+  const int32_t *whole_ids = vf_session_last_answer(whole, &n_whole);
+
+  g_autoptr(VfSession) s = session_on(model);
+  VfGenerateOptions o6 = greedy(s, 6);
+  vf_chat_message_append_text(vf_chat_append_message(vf_session_chat(s), "user"), question);
+  g_assert_false(vf_session_continue(s, &o6, NULL, NULL, NULL, &st, &error));
+  g_assert_error(error, VF_ENGINE_ERROR, VF_ENGINE_ERROR_NO_ANSWER);
+  g_clear_error(&error);
+  g_autoptr(GString) streamed = g_string_new(NULL);
+  g_assert_true(vf_session_generate(s, &o6, append, streamed, NULL, &st, &error));
+  g_assert_cmpint(st.stop_reason, ==, VF_STOP_TOKEN_LIMIT);
+  uint32_t prompt_tokens = st.prompt_tokens;
+  g_assert_true(vf_session_continue(s, &o6, append, streamed, NULL, &st, &error));
+  g_assert_no_error(error);
+  g_assert_cmpuint(st.generated_tokens, ==, 6);
+  g_assert_cmpuint(st.prompt_tokens, ==, prompt_tokens + 6);
+  g_assert_cmpuint(st.prefilled_tokens, ==, 1);
+  g_assert_cmpuint(vf_session_chat(s)->messages->len, ==, 2);
+  g_assert_cmpstr(last_text(s), ==, last_text(whole));
+  g_assert_cmpstr(streamed->str, ==, last_text(whole));
+  uint32_t n;
+  const int32_t *ids = vf_session_last_answer(s, &n);
+  g_assert_cmpmem(ids, n * 4, whole_ids, n_whole * 4);
+
+  /* A follow-up prompt holds the whole answer, as the 12-token session's does. */
+  VfGenerateOptions o4 = greedy(s, 4);
+  for (guint i = 0; i < 2; i++) {
+    VfSession *each = i ? whole : s;
+    vf_chat_message_append_text(vf_chat_append_message(vf_session_chat(each), "user"), "And then?");
+    g_assert_true(vf_session_generate(each, &o4, NULL, NULL, NULL, &st, &error));
+    g_assert_no_error(error);
+  }
+  g_assert_cmpstr(last_text(s), ==, last_text(whole));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -341,6 +400,7 @@ main(int argc, char **argv)
   g_test_add_func("/session/picture-encoded-once", test_picture_encoded_once);
   g_test_add_func("/session/stop-during-encode", test_stop_during_encode);
   g_test_add_func("/session/incremental-prompt-is-whole", test_incremental_prompt_is_whole);
+  g_test_add_func("/session/continue-cut-answer", test_continue_cut_answer);
   vf_test_on_finish(free_model);
   return vf_test_finish();
 }

@@ -209,6 +209,10 @@ app_dump(App *app)
       continue;
     g_autoptr(JsonParser) parser = json_parser_new();
     g_assert_true(json_parser_load_from_data(parser, line + 5, -1, NULL));
+    /* Whatever the state, the chat view shows one row per message of its model. */
+    JsonObject *dump = json_node_get_object(json_parser_get_root(parser));
+    g_assert_cmpint(json_object_get_int_member(dump, "rows"), ==,
+                    json_array_get_length(json_object_get_array_member(dump, "messages")));
     return json_node_copy(json_parser_get_root(parser));
   }
 }
@@ -631,6 +635,40 @@ test_new_chat_during_answer(void)
   g_assert_cmpstr(json_object_get_string_member(message(a, 0), "text"), ==, "Hello");
   g_autofree char *expected = cli_answer(NULL, NULL, "Hello", "200");
   g_assert_cmpstr(json_object_get_string_member(message(a, 1), "text"), ==, expected);
+  app_quit(app);
+}
+
+/* An answer cut at the 6-token limit is marked and offers Continue; Continue extends it to the answer of a
+ * 12-token limit (cut again, so offered again); a follow-up question ends the offer. */
+static void
+test_continue_cut_answer(void)
+{
+  App *app = start_with_tiny_model("6");
+  const char *question = "Tell me a long story.";
+  type_text(question);
+  press("Return");
+  g_autoptr(JsonNode) cut = app_wait(app, "the cut answer", answer_finished, GUINT_TO_POINTER(2), 60);
+  JsonObject *first = message(json_node_get_object(cut), 1);
+  g_assert_cmpint(json_object_get_int_member(first, "tokens"), ==, 6);
+  g_assert_true(json_object_get_boolean_member(first, "cut"));
+  g_assert_true(json_object_get_boolean_member(first, "can_continue"));
+  screenshot("ui-cut-answer.png");
+
+  activate(app, "test-continue", NULL);
+  g_autoptr(JsonNode) continued = app_wait(app, "the continued answer", answer_finished, GUINT_TO_POINTER(2), 60);
+  JsonObject *whole = message(json_node_get_object(continued), 1);
+  g_autofree char *expected = cli_answer(NULL, NULL, question, "12");
+  g_assert_cmpstr(json_object_get_string_member(whole, "text"), ==, expected);
+  g_assert_cmpint(json_object_get_int_member(whole, "tokens"), ==, 12);
+  g_assert_true(json_object_get_boolean_member(whole, "cut"));
+  g_assert_true(json_object_get_boolean_member(whole, "can_continue"));
+
+  type_text("And then?");
+  press("Return");
+  g_autoptr(JsonNode) followed = app_wait(app, "the follow-up", answer_finished, GUINT_TO_POINTER(4), 60);
+  g_assert_false(json_object_get_boolean_member(message(json_node_get_object(followed), 1), "can_continue"));
+  g_assert_true(json_object_get_boolean_member(message(json_node_get_object(followed), 3), "can_continue"));
+  assert_no_validation_messages(json_node_get_object(followed));
   app_quit(app);
 }
 
@@ -1066,6 +1104,7 @@ main(int argc, char **argv)
   g_test_add_func("/ui/stop-and-ask-again", test_stop_and_ask_again);
   g_test_add_func("/ui/stop-during-encode", test_stop_during_encode);
   g_test_add_func("/ui/new-chat-during-answer", test_new_chat_during_answer);
+  g_test_add_func("/ui/continue-cut-answer", test_continue_cut_answer);
   g_test_add_func("/ui/corrupt-picture", test_corrupt_picture);
   g_test_add_func("/ui/chip-menu-focus", test_chip_menu_focus);
   g_test_add_func("/ui/broken-model-folder", test_broken_model_folder);

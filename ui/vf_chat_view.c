@@ -94,6 +94,16 @@ vf_chat_view_set_model(VfChatView *self, GListModel *messages)
 
 GListModel *vf_chat_view_get_model(VfChatView *self) { return self->messages; }
 
+guint
+vf_chat_view_get_n_rows(VfChatView *self)
+{
+  guint n = 0;
+  for (GtkWidget *row = gtk_widget_get_first_child(GTK_WIDGET(self->messages_box)); row;
+       row = gtk_widget_get_next_sibling(row))
+    n++;
+  return n;
+}
+
 static void
 vf_chat_view_get_property(GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
 {

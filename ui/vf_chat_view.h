@@ -13,5 +13,7 @@ G_DECLARE_FINAL_TYPE(VfChatView, vf_chat_view, VF, CHAT_VIEW, GtkWidget)
 /* VfMessage items. */
 void vf_chat_view_set_model(VfChatView *self, GListModel *messages);
 GListModel *vf_chat_view_get_model(VfChatView *self);
+/* Rows shown (one per message of the model: the UI tests check they agree). */
+guint vf_chat_view_get_n_rows(VfChatView *self);
 
 G_END_DECLS

@@ -14,7 +14,15 @@ struct _VfMessage {
   double stage_fraction;
   guint tokens;
   double tokens_per_second;
-  gint64 first_piece_time; /* µs, monotonic; 0 before the first piece */
+  gint64 first_piece_time; /* µs, monotonic; 0 before the first piece (of this turn) */
+  guint tokens_before_first_piece;
+  gboolean cut, can_continue;
+  /* While continued: what it was before (restored by undo_continue, added up by finish). */
+  gboolean continuing;
+  gsize continued_len;
+  guint continued_tokens;
+  double continued_seconds;
+  VfMessageState continued_state;
 };
 
 G_DEFINE_FINAL_TYPE(VfMessage, vf_message, G_TYPE_OBJECT)
@@ -29,6 +37,8 @@ enum {
   PROP_STAGE_FRACTION,
   PROP_TOKENS,
   PROP_TOKENS_PER_SECOND,
+  PROP_CUT,
+  PROP_CAN_CONTINUE,
   N_PROPS,
 };
 
@@ -75,6 +85,26 @@ const char *vf_message_get_stage(VfMessage *self) { return self->stage; }
 double vf_message_get_stage_fraction(VfMessage *self) { return self->stage_fraction; }
 guint vf_message_get_tokens(VfMessage *self) { return self->tokens; }
 double vf_message_get_tokens_per_second(VfMessage *self) { return self->tokens_per_second; }
+gboolean vf_message_get_cut(VfMessage *self) { return self->cut; }
+gboolean vf_message_get_can_continue(VfMessage *self) { return self->can_continue; }
+
+void
+vf_message_set_can_continue(VfMessage *self, gboolean can_continue)
+{
+  if (self->can_continue == can_continue)
+    return;
+  self->can_continue = can_continue;
+  g_object_notify_by_pspec(G_OBJECT(self), properties[PROP_CAN_CONTINUE]);
+}
+
+static void
+set_cut(VfMessage *self, gboolean cut)
+{
+  if (self->cut == cut)
+    return;
+  self->cut = cut;
+  g_object_notify_by_pspec(G_OBJECT(self), properties[PROP_CUT]);
+}
 
 static void
 set_state(VfMessage *self, VfMessageState state)
@@ -105,13 +135,16 @@ vf_message_append_text(VfMessage *self, const char *piece)
 {
   g_return_if_fail(self->role == VF_MESSAGE_ASSISTANT);
   gint64 now = g_get_monotonic_time();
-  if (self->first_piece_time == 0)
+  if (self->first_piece_time == 0) {
     self->first_piece_time = now;
+    self->tokens_before_first_piece = self->tokens;
+  }
   g_string_append(self->text, piece);
   /* The engine hands over one piece per decoded token that completed a character: close to tokens/s. */
   self->tokens++;
-  if (self->tokens > 1 && now > self->first_piece_time)
-    self->tokens_per_second = (self->tokens - 1) / ((now - self->first_piece_time) / 1e6);
+  guint this_turn = self->tokens - self->tokens_before_first_piece;
+  if (this_turn > 1 && now > self->first_piece_time)
+    self->tokens_per_second = (this_turn - 1) / ((now - self->first_piece_time) / 1e6);
   set_state(self, VF_MESSAGE_STREAMING);
   g_object_notify_by_pspec(G_OBJECT(self), properties[PROP_TEXT]);
   g_object_notify_by_pspec(G_OBJECT(self), properties[PROP_TOKENS]);
@@ -123,12 +156,51 @@ vf_message_finish(VfMessage *self, const VfTurnStats *stats)
 {
   g_return_if_fail(self->role == VF_MESSAGE_ASSISTANT);
   /* The exact counts replace the estimates; the end-of-turn token is not part of the answer. */
-  self->tokens = stats->generated_tokens - (stats->finished_with_eos ? 1 : 0);
-  if (stats->generated_tokens > 1 && stats->decode_seconds > 0)
-    self->tokens_per_second = (stats->generated_tokens - 1) / stats->decode_seconds;
+  guint generated = stats->generated_tokens + (self->continuing ? self->continued_tokens : 0);
+  double seconds = stats->decode_seconds + (self->continuing ? self->continued_seconds : 0);
+  self->continuing = FALSE;
+  self->tokens = generated - (stats->finished_with_eos ? 1 : 0);
+  self->tokens_per_second = generated > 1 && seconds > 0 ? (generated - 1) / seconds : 0;
   g_object_notify_by_pspec(G_OBJECT(self), properties[PROP_TOKENS]);
   g_object_notify_by_pspec(G_OBJECT(self), properties[PROP_TOKENS_PER_SECOND]);
+  set_cut(self, stats->stop_reason == VF_STOP_TOKEN_LIMIT);
   set_state(self, stats->stopped ? VF_MESSAGE_STOPPED : VF_MESSAGE_DONE);
+}
+
+void
+vf_message_continue(VfMessage *self)
+{
+  g_return_if_fail(self->role == VF_MESSAGE_ASSISTANT && !self->continuing);
+  self->continuing = TRUE;
+  self->continued_len = self->text->len;
+  self->continued_tokens = self->tokens;
+  /* The decode time behind the rate shown: (tokens − 1) / rate. */
+  self->continued_seconds = self->tokens > 1 && self->tokens_per_second > 0
+                              ? (self->tokens - 1) / self->tokens_per_second
+                              : 0;
+  self->continued_state = self->state;
+  self->first_piece_time = 0;
+  set_cut(self, FALSE);
+  vf_message_set_can_continue(self, FALSE);
+  vf_message_set_stage(self, "Waiting for the model", -1);
+  set_state(self, VF_MESSAGE_STREAMING);
+}
+
+void
+vf_message_undo_continue(VfMessage *self)
+{
+  g_return_if_fail(self->continuing);
+  self->continuing = FALSE;
+  g_string_truncate(self->text, self->continued_len);
+  self->tokens = self->continued_tokens;
+  self->tokens_per_second = self->continued_tokens > 1 && self->continued_seconds > 0
+                              ? (self->continued_tokens - 1) / self->continued_seconds
+                              : 0;
+  g_object_notify_by_pspec(G_OBJECT(self), properties[PROP_TEXT]);
+  g_object_notify_by_pspec(G_OBJECT(self), properties[PROP_TOKENS]);
+  g_object_notify_by_pspec(G_OBJECT(self), properties[PROP_TOKENS_PER_SECOND]);
+  set_cut(self, TRUE);
+  set_state(self, self->continued_state);
 }
 
 char *
@@ -172,6 +244,12 @@ vf_message_get_property(GObject *object, guint prop_id, GValue *value, GParamSpe
   case PROP_TOKENS_PER_SECOND:
     g_value_set_double(value, self->tokens_per_second);
     break;
+  case PROP_CUT:
+    g_value_set_boolean(value, self->cut);
+    break;
+  case PROP_CAN_CONTINUE:
+    g_value_set_boolean(value, self->can_continue);
+    break;
   default:
     G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
   }
@@ -205,6 +283,8 @@ vf_message_class_init(VfMessageClass *klass)
   properties[PROP_STAGE_FRACTION] = g_param_spec_double("stage-fraction", NULL, NULL, -1, 1, -1, ro);
   properties[PROP_TOKENS] = g_param_spec_uint("tokens", NULL, NULL, 0, G_MAXUINT, 0, ro);
   properties[PROP_TOKENS_PER_SECOND] = g_param_spec_double("tokens-per-second", NULL, NULL, 0, G_MAXDOUBLE, 0, ro);
+  properties[PROP_CUT] = g_param_spec_boolean("cut", NULL, NULL, FALSE, ro);
+  properties[PROP_CAN_CONTINUE] = g_param_spec_boolean("can-continue", NULL, NULL, FALSE, ro);
   g_object_class_install_properties(object_class, N_PROPS, properties);
 }
 

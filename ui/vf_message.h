@@ -45,9 +45,21 @@ double vf_message_get_tokens_per_second(VfMessage *self);
 /* "42 tokens · 12.3 tokens/s"; "" before the first token. */
 char *vf_message_describe_progress(VfMessage *self);
 
+/* The answer ended at the token limit (stats->stop_reason): "Cut at N tokens". */
+gboolean vf_message_get_cut(VfMessage *self);
+/* Whether the row offers Continue (the window sets it on the conversation's last answer when it was cut). */
+gboolean vf_message_get_can_continue(VfMessage *self);
+void vf_message_set_can_continue(VfMessage *self, gboolean can_continue);
+
 void vf_message_set_stage(VfMessage *self, const char *stage, double fraction);
 void vf_message_append_text(VfMessage *self, const char *piece);
+/* stats: the turn's; an answer being continued adds its earlier tokens and decode time. */
 void vf_message_finish(VfMessage *self, const VfTurnStats *stats);
+/* A finished answer goes on (Continue): it waits and streams again after its text, and finish() counts it
+ * whole. */
+void vf_message_continue(VfMessage *self);
+/* The continuation gave nothing (it failed, or was stopped before its first token): the answer is as before. */
+void vf_message_undo_continue(VfMessage *self);
 
 
 G_END_DECLS

@@ -21,7 +21,9 @@ struct _VfMessageRow {
   VfMarkdownView *answer;
   GtkWidget *footer;
   GtkWidget *stopped_tag;
+  GtkLabel *cut_tag;
   GtkLabel *stats;
+  GtkWidget *continue_button;
 
   VfMessage *message;
   guint pulse_id;
@@ -97,6 +99,13 @@ update_stats(VfMessageRow *self)
 {
   g_autofree char *stats = vf_message_describe_progress(self->message);
   gtk_label_set_text(self->stats, stats);
+  gboolean cut = vf_message_get_cut(self->message);
+  gtk_widget_set_visible(GTK_WIDGET(self->cut_tag), cut);
+  if (cut) {
+    g_autofree char *tag = g_strdup_printf("Cut at %u tokens", vf_message_get_tokens(self->message));
+    gtk_label_set_text(self->cut_tag, tag);
+  }
+  gtk_widget_set_visible(self->continue_button, vf_message_get_can_continue(self->message));
 }
 
 static void
@@ -135,6 +144,8 @@ vf_message_row_constructed(GObject *object)
   g_signal_connect_object(self->message, "notify::tokens-per-second", G_CALLBACK(update_stats), self,
                           G_CONNECT_SWAPPED);
   g_signal_connect_object(self->message, "notify::tokens", G_CALLBACK(update_stats), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object(self->message, "notify::cut", G_CALLBACK(update_stats), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object(self->message, "notify::can-continue", G_CALLBACK(update_stats), self, G_CONNECT_SWAPPED);
   update_text(self);
   update_state(self);
   update_stats(self);
@@ -208,6 +219,8 @@ vf_message_row_class_init(VfMessageRowClass *klass)
   gtk_widget_class_bind_template_child(widget_class, VfMessageRow, footer);
   gtk_widget_class_bind_template_child(widget_class, VfMessageRow, stopped_tag);
   gtk_widget_class_bind_template_child(widget_class, VfMessageRow, stats);
+  gtk_widget_class_bind_template_child(widget_class, VfMessageRow, cut_tag);
+  gtk_widget_class_bind_template_child(widget_class, VfMessageRow, continue_button);
   gtk_widget_class_install_action(widget_class, "message.copy", NULL, copy_activated);
   gtk_widget_class_set_css_name(widget_class, "messagerow");
 }

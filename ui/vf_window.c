@@ -77,6 +77,7 @@ vf_window_explain_error(VfWindow *self, const GError *error)
     return g_strdup_printf("The GPU stopped working (%s). Open the model again to go on.", error->message);
   case VF_ENGINE_ERROR_MEDIA:
   case VF_ENGINE_ERROR_NO_MODEL:
+  case VF_ENGINE_ERROR_NO_ANSWER:
     break;
   }
   return g_strdup(error->message);
@@ -502,6 +503,7 @@ vf_window_dispose(GObject *object)
   }
   gtk_widget_dispose_template(GTK_WIDGET(self), VF_TYPE_WINDOW);
   g_clear_object(&self->answering);
+  g_clear_object(&self->continue_offer);
   g_clear_object(&self->sent_attachments);
   g_clear_object(&self->messages);
   g_clear_object(&self->message_sources);

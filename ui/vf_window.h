@@ -28,6 +28,8 @@ void vf_window_load_model(VfWindow *self, const char *model_dir, const char *tok
 void vf_window_get_models(VfWindow *self, const char *repo_id);
 /* Opens the ⋮ settings of the draft's attachment `index`, as a click does (the UI tests' way in). */
 void vf_window_open_attachment_options(VfWindow *self, guint index);
+/* Goes on with the conversation's last answer when it was cut at the token limit (its Continue button). */
+void vf_window_continue(VfWindow *self);
 /* Opens the sidebar's conversation `row`, as a click does (the UI tests' way in). */
 void vf_window_open_sidebar_row(VfWindow *self, guint row);
 /* Writes the conversation to `path`: JSON messages when it ends in ".json", else Markdown with its pictures and

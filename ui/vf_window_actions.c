@@ -13,6 +13,7 @@ vf_window_update_actions(VfWindow *self)
   gtk_widget_action_set_enabled(widget, "chat.new", ready);
   gtk_widget_action_set_enabled(widget, "chat.open-model", !self->loading);
   vf_window_update_export_actions(self);
+  vf_window_update_continue_offer(self);
   vf_composer_set_busy(self->composer, self->answering != NULL);
 }
 
@@ -61,6 +62,7 @@ give_back_draft(VfWindow *self)
 typedef struct {
   VfWindow *window;
   VfMessage *answer;
+  gboolean continuing; /* chat.continue: the answer is the conversation's last, going on */
 } Turn;
 
 static void
@@ -69,6 +71,7 @@ on_answered(GObject *source, GAsyncResult *result, gpointer user_data)
   Turn *turn = user_data;
   g_autoptr(VfWindow) self = turn->window;
   g_autoptr(VfMessage) answer = turn->answer;
+  gboolean continuing = turn->continuing;
   g_free(turn);
   g_autoptr(GError) error = NULL;
   VfTurnStats stats;
@@ -80,16 +83,24 @@ on_answered(GObject *source, GAsyncResult *result, gpointer user_data)
   }
   g_clear_object(&self->answering);
   g_clear_object(&self->turn_cancellable);
+  self->continuing = FALSE;
   if (ok) {
     vf_message_finish(answer, &stats);
     g_message("answer: %u tokens, prefill %u tokens in %.2f s, decode %.2f s%s", stats.generated_tokens,
               stats.prefilled_tokens, stats.prefill_seconds, stats.decode_seconds, stats.stopped ? ", stopped" : "");
   } else {
-    /* A turn that failed, or was stopped before its first token, leaves the conversation as it was. */
-    give_back_draft(self);
+    /* A turn that failed, or was stopped before its first token, leaves the conversation as it was: a question
+     * goes back to the composer, a continued answer is as before. */
+    if (continuing)
+      vf_message_undo_continue(answer);
+    else
+      give_back_draft(self);
     if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
-      /* No empty "Stopped" bubble: the question is back in the composer, and Retry sends it again. */
-      vf_window_toast_with_button(self, "Stopped before answering", "_Retry", "chat.send");
+      /* No empty "Stopped" bubble, and Retry does it again. */
+      if (continuing)
+        vf_window_toast_with_button(self, "Stopped before going on", "_Retry", "chat.continue");
+      else
+        vf_window_toast_with_button(self, "Stopped before answering", "_Retry", "chat.send");
     } else {
       g_autofree char *message = vf_window_explain_error(self, error);
       vf_window_toast(self, message);
@@ -145,8 +156,36 @@ vf_window_send(VfWindow *self)
 }
 
 /* ---------------------------------------------------------------------------------------------------
+ * Continue a cut answer
+ * ------------------------------------------------------------------------------------------------- */
+
+void
+vf_window_continue(VfWindow *self)
+{
+  VfMessage *answer = vf_window_get_continue_offer(self);
+  if (!answer || self->answering || self->loading || !vf_engine_has_model(self->engine))
+    return;
+  self->answering = g_object_ref(answer);
+  self->continuing = TRUE;
+  vf_message_continue(answer);
+  self->turn_cancellable = g_cancellable_new();
+  Turn *turn = g_new0(Turn, 1);
+  turn->window = g_object_ref(self);
+  turn->answer = g_object_ref(answer);
+  turn->continuing = TRUE;
+  vf_engine_continue_async(self->engine, self->turn_cancellable, on_answered, turn);
+  vf_window_update_actions(self);
+}
+
+/* ---------------------------------------------------------------------------------------------------
  * Actions
  * ------------------------------------------------------------------------------------------------- */
+
+static void
+continue_activated(GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  vf_window_continue(VF_WINDOW(widget));
+}
 
 static void
 send_activated(GtkWidget *widget, const char *action_name, GVariant *parameter)
@@ -172,6 +211,7 @@ new_chat_activated(GtkWidget *widget, const char *action_name, GVariant *paramet
     g_clear_object(&self->answering);
     g_clear_pointer(&self->sent_text, g_free);
     g_clear_object(&self->sent_attachments);
+    self->continuing = FALSE;
     self->stale_turns++;
   }
   /* Queued behind the abandoned turn, so the engine forgets it too. */
@@ -254,6 +294,7 @@ vf_window_class_add_actions(GtkWidgetClass *widget_class)
 {
   gtk_widget_class_install_action(widget_class, "chat.send", NULL, send_activated);
   gtk_widget_class_install_action(widget_class, "chat.stop", NULL, stop_activated);
+  gtk_widget_class_install_action(widget_class, "chat.continue", NULL, continue_activated);
   gtk_widget_class_install_action(widget_class, "chat.new", NULL, new_chat_activated);
   gtk_widget_class_install_action(widget_class, "chat.attach", NULL, attach_activated);
   gtk_widget_class_install_action(widget_class, "chat.open-model", NULL, open_model_activated);

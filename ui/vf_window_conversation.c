@@ -64,29 +64,67 @@ show_engine_part_when_reset(VfWindow *self)
 /* Runs before the map model hears of the change (connected first), so a turn that landed is shown through the
  * VfMessage objects the window streamed into. */
 static void
-on_conversation_changed(GListModel *conversation, guint position, guint removed, guint added, VfWindow *self)
+on_conversation_changing(GListModel *conversation, guint position, guint removed, guint added, VfWindow *self)
 {
   GListModel *pending = G_LIST_MODEL(self->pending);
+  if (self->continuing && removed == 1 && added == 1 && self->stale_turns == 0) {
+    /* The continued answer replaced the last message: it is still the one streaming. */
+    g_autoptr(VfConversationMessage) answer = g_list_model_get_item(conversation, position);
+    g_object_set_data_full(G_OBJECT(answer), SHOWN_KEY, g_object_ref(self->answering), g_object_unref);
+  }
   /* An abandoned turn that lands is not the one pending (and New Chat dropped its messages). */
   if (added >= 2 && self->stale_turns == 0 && g_list_model_get_n_items(pending) == 2) {
     g_autoptr(VfConversationMessage) question = g_list_model_get_item(conversation, position + added - 2);
     g_autoptr(VfConversationMessage) answer = g_list_model_get_item(conversation, position + added - 1);
     g_object_set_data_full(G_OBJECT(question), SHOWN_KEY, g_list_model_get_item(pending, 0), g_object_unref);
     g_object_set_data_full(G_OBJECT(answer), SHOWN_KEY, g_list_model_get_item(pending, 1), g_object_unref);
+    self->turn_landed = TRUE;
+  }
+}
+
+/* Runs after the map model has passed the change on (connected after), so the flattened positions it reports
+ * hold: the landed turn's pending pair goes only now. */
+static void
+on_conversation_changed(GListModel *conversation, guint position, guint removed, guint added, VfWindow *self)
+{
+  if (self->turn_landed) {
+    self->turn_landed = FALSE;
     g_list_store_remove_all(self->pending);
   }
   show_engine_part_when_reset(self);
   vf_window_update_media_numbers(self);
   vf_window_update_export_actions(self);
+  vf_window_update_continue_offer(self);
+}
+
+VfMessage *vf_window_get_continue_offer(VfWindow *self) { return self->continue_offer; }
+
+void
+vf_window_update_continue_offer(VfWindow *self)
+{
+  guint n = g_list_model_get_n_items(self->shown_conversation);
+  g_autoptr(VfMessage) last = n && engine_part_shown(self) ? g_list_model_get_item(self->shown_conversation, n - 1)
+                                                           : NULL;
+  gboolean offer = last && !self->answering && g_list_model_get_n_items(G_LIST_MODEL(self->pending)) == 0 &&
+                   vf_message_get_role(last) == VF_MESSAGE_ASSISTANT && vf_message_get_cut(last);
+  VfMessage *now = offer ? last : NULL;
+  if (self->continue_offer && self->continue_offer != now)
+    vf_message_set_can_continue(self->continue_offer, FALSE);
+  g_set_object(&self->continue_offer, now);
+  if (now)
+    vf_message_set_can_continue(now, TRUE);
+  gtk_widget_action_set_enabled(GTK_WIDGET(self), "chat.continue", now && vf_engine_has_model(self->engine) &&
+                                                                     !self->loading);
 }
 
 void
 vf_window_setup_conversation(VfWindow *self)
 {
   GListModel *conversation = engine_conversation(self);
-  g_signal_connect_object(conversation, "items-changed", G_CALLBACK(on_conversation_changed), self, 0);
+  g_signal_connect_object(conversation, "items-changed", G_CALLBACK(on_conversation_changing), self, 0);
   self->shown_conversation =
     G_LIST_MODEL(gtk_map_list_model_new(g_object_ref(conversation), message_for_snapshot, self, NULL));
+  g_signal_connect_object(conversation, "items-changed", G_CALLBACK(on_conversation_changed), self, G_CONNECT_AFTER);
   self->pending = g_list_store_new(VF_TYPE_MESSAGE);
   self->message_sources = g_list_store_new(G_TYPE_LIST_MODEL);
   g_list_store_append(self->message_sources, self->shown_conversation);
@@ -166,7 +204,11 @@ read_stats(const char *json, VfTurnStats *stats)
   stats->generated_tokens = (uint32_t)json_object_get_int_member_with_default(o, "generated_tokens", 0);
   stats->decode_seconds = json_object_get_double_member_with_default(o, "decode_seconds", 0);
   stats->stopped = json_object_get_boolean_member_with_default(o, "stopped", FALSE);
-  stats->finished_with_eos = g_strcmp0(json_object_get_string_member_with_default(o, "stop_reason", ""), "eos") == 0;
+  const char *reason = json_object_get_string_member_with_default(o, "stop_reason", "");
+  stats->finished_with_eos = g_str_equal(reason, "eos");
+  for (VfStopReason r = VF_STOP_EOS; r <= VF_STOP_CANCELLED; r++)
+    if (g_str_equal(reason, vf_stop_reason_name(r)))
+      stats->stop_reason = r;
 }
 
 typedef struct {

@@ -78,9 +78,16 @@ vf_window_dump(VfWindow *self)
     add_attachments(b, vf_message_get_attachments(m));
     json_builder_set_member_name(b, "tokens");
     json_builder_add_int_value(b, vf_message_get_tokens(m));
+    json_builder_set_member_name(b, "cut");
+    json_builder_add_boolean_value(b, vf_message_get_cut(m));
+    json_builder_set_member_name(b, "can_continue");
+    json_builder_add_boolean_value(b, vf_message_get_can_continue(m));
     json_builder_end_object(b);
   }
   json_builder_end_array(b);
+
+  json_builder_set_member_name(b, "rows");
+  json_builder_add_int_value(b, vf_chat_view_get_n_rows(self->chat_view));
 
   json_builder_set_member_name(b, "draft");
   json_builder_begin_object(b);

@@ -36,6 +36,8 @@ struct _VfWindow {
   GListModel *shown_conversation; /* the engine's conversation mapped to VfMessage */
   GListStore *pending;           /* VfMessage: the turn in flight, question and answer */
   gboolean awaiting_reset;       /* New Chat hid the engine's part until the engine's reset empties it */
+  gboolean turn_landed;          /* between the two halves of a conversation change: drop the pending pair */
+  VfMessage *continue_offer;     /* the last answer, cut, while it offers Continue (a reference), or NULL */
   GPtrArray *found_rows;       /* AdwActionRow in found_group */
   GPtrArray *toasts;           /* char *: every toast shown, for the transcript dump */
   GPtrArray *live_toasts;      /* AdwToast: those still on screen */
@@ -49,6 +51,7 @@ struct _VfWindow {
 
   /* The turn in flight. */
   VfMessage *answering;        /* the answer being written, or NULL */
+  gboolean continuing;         /* it is the conversation's last answer, going on (chat.continue) */
   GCancellable *turn_cancellable;
   char *sent_text;             /* the draft as sent, to give back if the turn fails */
   GListStore *sent_attachments;
@@ -90,6 +93,10 @@ void vf_window_drop_turn(VfWindow *self);
 void vf_window_clear_conversation(VfWindow *self);
 /* A turn New Chat abandoned came back. */
 void vf_window_stale_turn_ended(VfWindow *self);
+/* The conversation's last answer offers Continue when it was cut and nothing is being answered. */
+void vf_window_update_continue_offer(VfWindow *self);
+/* That answer, or NULL. */
+VfMessage *vf_window_get_continue_offer(VfWindow *self);
 /* Pictures and videos shown (what the draft's numbers follow). */
 void vf_window_count_media(VfWindow *self, guint *pictures, guint *videos);
 /* A reopened conversation: its answers' stored stats and its stored pictures (with their original names). */

@@ -84,6 +84,7 @@ typedef enum {
   JOB_OPEN_HISTORY,
   JOB_OPEN_CONVERSATION,
   JOB_EXPORT,
+  JOB_CONTINUE,
   JOB_QUIT,
 } JobKind;
 
@@ -439,6 +440,34 @@ require_model(VfEngine *self, Job *job)
   return FALSE;
 }
 
+/* A turn that answered: stored with its stats, shown (the view's messages [position, position + removed) give
+ * way to the conversation's from `position` on), and returned. */
+static void
+turn_answered(VfEngine *self, Job *job, const VfGenerateOptions *opts, VfTurnStats *stats, guint position,
+              guint removed)
+{
+  if (self->recorder) {
+    g_autoptr(VfEngineModelInfo) info = vf_engine_get_model_info(self);
+    vf_recorder_end_turn(self->recorder, stats, opts->max_new_tokens, info->display_name, info->format);
+    post_history(self);
+  }
+  VfChat *chat = vf_session_chat(self->session);
+  post_conversation(self, chat, position, removed, chat->messages->len - position);
+  g_task_return_pointer(job->task, stats, g_free);
+}
+
+/* A turn that gave no answer (failed, or stopped before its first token): nothing of it stays stored. */
+static void
+turn_failed(VfEngine *self, Job *job, VfTurnStats *stats, GError *error)
+{
+  g_free(stats);
+  if (self->recorder) {
+    vf_recorder_fail_turn(self->recorder);
+    post_history(self);
+  }
+  g_task_return_error(job->task, vf_engine_error_classify(error));
+}
+
 static void
 run_send(VfEngine *self, Job *job)
 {
@@ -449,37 +478,46 @@ run_send(VfEngine *self, Job *job)
   VfChat *chat = vf_session_chat(self->session);
   guint before = chat->messages->len;
   append_draft(chat, job->draft);
-  guint asked = chat->messages->len - before;
   /* The question is stored before the work starts, the answer as it streams (on_text). */
   if (self->recorder)
     vf_recorder_begin_turn(self->recorder, chat, before);
 
-  g_autoptr(GError) error = NULL;
+  GError *error = NULL;
   VfTurnStats *stats = g_new0(VfTurnStats, 1);
   GCancellable *cancellable = g_task_get_cancellable(job->task);
   if (!g_cancellable_set_error_if_cancelled(cancellable, &error) &&
       vf_session_generate(self->session, &opts, on_text, self, cancellable, stats, &error)) {
-    if (self->recorder) {
-      g_autoptr(VfEngineModelInfo) info = vf_engine_get_model_info(self);
-      vf_recorder_end_turn(self->recorder, stats, opts.max_new_tokens, info->display_name, info->format);
-      post_history(self);
-    }
     /* The question and the answer enter the view together, after the answer's last piece of text. */
-    post_conversation(self, chat, before, 0, asked + 1);
-    g_task_return_pointer(job->task, stats, g_free);
+    turn_answered(self, job, &opts, stats, before, 0);
     return;
-  }
-  g_free(stats);
-  if (self->recorder) {
-    vf_recorder_fail_turn(self->recorder);
-    post_history(self);
   }
   /* Failed, or stopped before the first token (in any stage: decoding, encoding, reading the prompt): the
    * question goes out again, so the conversation is as before the turn and the user can change it and resend;
    * the session's caches (KV prefix, vision embeddings keyed by source and settings, a picture's kept decode)
    * stay valid for whatever is sent next. */
   g_ptr_array_set_size(chat->messages, before);
-  g_task_return_error(job->task, vf_engine_error_classify(g_steal_pointer(&error)));
+  turn_failed(self, job, stats, error);
+}
+
+/* Goes on with the answer the conversation ends with; the view's last message is replaced by the longer one. */
+static void
+run_continue(VfEngine *self, Job *job)
+{
+  if (!require_model(self, job))
+    return;
+  VfGenerateOptions opts;
+  fill_options(self, job, &opts);
+  if (self->recorder)
+    vf_recorder_continue_turn(self->recorder);
+  GError *error = NULL;
+  VfTurnStats *stats = g_new0(VfTurnStats, 1);
+  GCancellable *cancellable = g_task_get_cancellable(job->task);
+  if (!g_cancellable_set_error_if_cancelled(cancellable, &error) &&
+      vf_session_continue(self->session, &opts, on_text, self, cancellable, stats, &error)) {
+    turn_answered(self, job, &opts, stats, vf_session_chat(self->session)->messages->len - 1, 1);
+    return;
+  }
+  turn_failed(self, job, stats, error);
 }
 
 static void
@@ -565,6 +603,9 @@ worker_main(gpointer data)
       break;
     case JOB_SEND:
       run_send(self, job);
+      break;
+    case JOB_CONTINUE:
+      run_continue(self, job);
       break;
     case JOB_COUNT:
       run_count(self, job);
@@ -704,6 +745,18 @@ vf_engine_send_finish(VfEngine *self, GAsyncResult *result, VfTurnStats *stats, 
   if (stats)
     *stats = *got;
   return TRUE;
+}
+
+void
+vf_engine_continue_async(VfEngine *self, GCancellable *cancellable, GAsyncReadyCallback callback,
+                         gpointer user_data)
+{
+  g_return_if_fail(VF_IS_ENGINE(self));
+  /* Its result is read with vf_engine_send_finish, so it is tagged as a send. */
+  Job *job = job_new(self, JOB_CONTINUE, cancellable, callback, user_data, vf_engine_send_async);
+  if (job->task)
+    g_task_set_check_cancellable(job->task, FALSE);
+  queue(self, job);
 }
 
 void

@@ -94,6 +94,14 @@ void vf_engine_send_async(VfEngine *self, VfChat *draft, GCancellable *cancellab
                           gpointer user_data);
 gboolean vf_engine_send_finish(VfEngine *self, GAsyncResult *result, VfTurnStats *stats, GError **error);
 
+/* Goes on with the answer the conversation ends with (one cut at the token limit, or stopped), for up to
+ * max_new_tokens more, streaming as a send does (vf_session_continue: the answer continued equals one made with
+ * the larger limit). The view's last message is replaced by the whole answer, the history's too. Finish with
+ * vf_engine_send_finish (the stats count this turn's tokens). VF_ENGINE_ERROR_NO_ANSWER when the conversation
+ * does not end with an answer; on any failure the conversation is as it was. */
+void vf_engine_continue_async(VfEngine *self, GCancellable *cancellable, GAsyncReadyCallback callback,
+                              gpointer user_data);
+
 /* The prompt's token count if `draft` (taken over) were sent now; the conversation is unchanged. */
 void vf_engine_count_async(VfEngine *self, VfChat *draft, GCancellable *cancellable, GAsyncReadyCallback callback,
                            gpointer user_data);

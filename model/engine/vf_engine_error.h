@@ -16,6 +16,7 @@ typedef enum {
   VF_ENGINE_ERROR_CONTEXT_FULL,  /* the prompt does not fit the KV cache: a new chat or fewer visual tokens */
   VF_ENGINE_ERROR_DEVICE_LOST,   /* the GPU was lost (driver reset, hang): the model must be opened again */
   VF_ENGINE_ERROR_MEDIA,         /* a picture or video could not be read, or changed since it was attached */
+  VF_ENGINE_ERROR_NO_ANSWER,     /* continue: the conversation does not end with an answer */
 } VfEngineError;
 
 /* Runtime failures of any layer (device memory, a lost device, a media file) as the engine's codes, with the

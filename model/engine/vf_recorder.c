@@ -21,6 +21,8 @@ struct VfRecorder {
   gint64 answer;           /* the running turn's answer message, or 0 before its first piece */
   GString *answer_text;    /* the answer so far, as stored (NUL bytes shown as ␀) */
   gint64 committed_us;     /* monotonic time of the answer's last commit */
+  /* A continued answer (continue_turn): its text and stats before the turn, put back if the turn fails. */
+  char *continued_text, *continued_stats;
   GError *error;           /* the first write error not taken yet */
 };
 
@@ -41,6 +43,8 @@ vf_recorder_free(VfRecorder *r)
     return;
   vf_history_close(r->history);
   g_string_free(r->answer_text, TRUE);
+  g_free(r->continued_text);
+  g_free(r->continued_stats);
   g_clear_error(&r->error);
   g_free(r);
 }
@@ -200,13 +204,48 @@ ensure_conversation(VfRecorder *r, const VfChat *chat, guint first)
   return TRUE;
 }
 
-void
-vf_recorder_begin_turn(VfRecorder *r, const VfChat *chat, guint first)
+/* The state of a turn that has not stored anything yet. */
+static void
+turn_reset(VfRecorder *r)
 {
   r->created_by_turn = FALSE;
   r->turn_position = -1;
   r->answer = 0;
   g_string_truncate(r->answer_text, 0);
+  g_clear_pointer(&r->continued_text, g_free);
+  g_clear_pointer(&r->continued_stats, g_free);
+}
+
+void
+vf_recorder_continue_turn(VfRecorder *r)
+{
+  turn_reset(r);
+  if (!r->conversation)
+    return;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) messages = vf_history_messages(r->history, r->conversation, &error);
+  if (!messages) {
+    keep_error(r, g_steal_pointer(&error));
+    return;
+  }
+  const VfHistoryMessage *last = NULL;
+  for (guint i = 0; i < messages->len; i++)
+    if (((const VfHistoryMessage *)messages->pdata[i])->chosen)
+      last = messages->pdata[i];
+  if (!last || !g_str_equal(last->role, "assistant"))
+    return;
+  r->turn_position = last->position;
+  r->answer = last->id;
+  g_string_assign(r->answer_text, last->text);
+  r->continued_text = g_strdup(last->text);
+  r->continued_stats = g_strdup(last->stats);
+  r->committed_us = g_get_monotonic_time();
+}
+
+void
+vf_recorder_begin_turn(VfRecorder *r, const VfChat *chat, guint first)
+{
+  turn_reset(r);
   /* A conversation that is not stored yet (or that a failed write left unstored) is stored whole. */
   if (!r->conversation)
     first = 0;
@@ -315,13 +354,20 @@ vf_recorder_end_turn(VfRecorder *r, const VfTurnStats *stats, guint max_new_toke
     r->turn_position = -1;
     return;
   }
-  g_autofree char *json = stats_json(stats, max_new_tokens, model, format);
+  /* A continued answer's footer counts all of it: its tokens and decode time before this turn too. */
+  VfTurnStats whole = *stats;
+  g_autoptr(JsonNode) before = r->continued_stats ? json_from_string(r->continued_stats, NULL) : NULL;
+  if (before && JSON_NODE_HOLDS_OBJECT(before)) {
+    JsonObject *o = json_node_get_object(before);
+    whole.generated_tokens += (uint32_t)json_object_get_int_member_with_default(o, "generated_tokens", 0);
+    whole.decode_seconds += json_object_get_double_member_with_default(o, "decode_seconds", 0);
+  }
+  g_autofree char *json = stats_json(&whole, max_new_tokens, model, format);
   commit_answer(r, json);
   g_autoptr(GError) error = NULL;
   if (!vf_history_set_model(r->history, r->conversation, model, &error))
     keep_error(r, g_steal_pointer(&error));
-  r->turn_position = -1;
-  r->answer = 0;
+  turn_reset(r);
 }
 
 void
@@ -330,6 +376,13 @@ vf_recorder_fail_turn(VfRecorder *r)
   if (r->turn_position < 0)
     return;
   g_autoptr(GError) error = NULL;
+  if (r->continued_text) {
+    /* A continued answer keeps what it had. */
+    if (!vf_history_set_text(r->history, r->answer, r->continued_text, r->continued_stats, &error))
+      keep_error(r, g_steal_pointer(&error));
+    turn_reset(r);
+    return;
+  }
   gboolean ok = r->created_by_turn ? vf_history_delete(r->history, r->conversation, &error)
                                    : vf_history_truncate(r->history, r->conversation, r->turn_position - 1, &error);
   if (!ok)

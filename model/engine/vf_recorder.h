@@ -30,6 +30,9 @@ gint64 vf_recorder_conversation(VfRecorder *recorder);
 
 /* The messages [first, chat->messages->len) of `chat` were just added for a turn: stores them. */
 void vf_recorder_begin_turn(VfRecorder *recorder, const VfChat *chat, guint first);
+/* The conversation's last message, an answer, goes on (the engine's continue): the new pieces are stored after its
+ * text; end_turn stores the whole answer, its stats summed over both turns; fail_turn puts its text back. */
+void vf_recorder_continue_turn(VfRecorder *recorder);
 /* `len` bytes of the answer, in order. */
 void vf_recorder_answer_piece(VfRecorder *recorder, const char *piece, size_t len);
 /* The answer is complete (or stopped, or cut): its final text and stats. */

@@ -16,6 +16,7 @@ struct VfSession {
   VfChat *chat;
   GArray *cached; /* int32: the token ids whose keys and values are in the model's cache, in order */
   GArray *answer; /* int32: the last answer's ids */
+  uint64_t answer_message; /* the VfChatMessage.id of that answer's message (0: none) */
   GHashTable *embeds; /* "source|options" -> VfBuffer *: vision output of each attachment, kept across turns */
   VfLlmSequence *seq; /* the model's KV-cache sequence this conversation lives in */
   VfPromptCache *prompt; /* the tokens of the conversation's messages so far; NULL until the first build */
@@ -73,8 +74,6 @@ vf_session_free(VfSession *s)
 
 VfChat *vf_session_chat(VfSession *s) { return s->chat; }
 
-
-
 void
 vf_session_reset(VfSession *s)
 {
@@ -88,6 +87,7 @@ vf_session_replace_chat(VfSession *s, VfChat *chat)
   g_clear_pointer(&s->prompt, vf_prompt_cache_free);
   g_array_set_size(s->cached, 0);
   g_array_set_size(s->answer, 0);
+  s->answer_message = 0;
   vf_llm_sequence_truncate(s->seq, 0);
   VfChat *old = s->chat;
   s->chat = chat;
@@ -320,6 +320,7 @@ typedef struct {
   int32_t token;         /* the latest token, fed to the model at the next step */
   gboolean done;
   gboolean device_argmax; /* plain greedy: the device picks, 4 bytes come back */
+  gboolean continuing;    /* the conversation's last message is the start of this answer */
   int64_t t1;
 } Turn;
 
@@ -376,17 +377,72 @@ turn_pick(Turn *t, int32_t device_best)
   return t->device_argmax ? device_best : vf_sampler_pick(t->sampler, t->logits);
 }
 
-/* Builds the prompt, prefills what the cache lacks into the session's sequence, and takes the first token. */
-static gboolean
-turn_begin(Turn *t, VfSession *s, const VfGenerateOptions *opts, VfTextFunc on_text, void *user,
-           GCancellable *cancellable, VfTurnStats *stats, GError **error)
+/* The prompt with `answer` (int32 ids, the start of the answer) after the assistant's header: its ids and
+ * positions grow by those tokens, text after text, one position each (§8.5). */
+static void
+prompt_append_answer(VfPrompt *prompt, const GArray *answer)
 {
-  *t = (Turn){.s = s, .opts = opts, .on_text = on_text, .user = user, .cancellable = cancellable, .stats = stats};
+  uint32_t n = prompt->n, m = answer->len;
+  prompt->ids = g_renew(int32_t, prompt->ids, n + m);
+  memcpy(prompt->ids + n, answer->data, (size_t)m * 4);
+  int32_t *positions = g_new(int32_t, 3 * (size_t)(n + m));
+  for (int k = 0; k < 3; k++) {
+    memcpy(positions + (size_t)k * (n + m), prompt->positions + (size_t)k * n, (size_t)n * 4);
+    for (uint32_t i = 0; i < m; i++)
+      positions[(size_t)k * (n + m) + n + i] = prompt->positions[(size_t)k * n + n - 1] + 1 + (int32_t)i;
+  }
+  g_free(prompt->positions);
+  prompt->positions = positions;
+  prompt->n = n + m;
+}
+
+/* The start of the answer the conversation's last message holds: the ids the session generated for it when it
+ * is this session's last answer (so continuing equals one longer answer), else its text tokenized. */
+static GArray *
+answer_so_far(VfSession *s, const VfChatMessage *last)
+{
+  GArray *ids = g_array_new(FALSE, FALSE, sizeof(int32_t));
+  if (last->id == s->answer_message && s->answer->len > 0) {
+    g_array_append_vals(ids, s->answer->data, s->answer->len);
+    return ids;
+  }
+  for (guint i = 0; i < last->parts->len; i++) {
+    const VfChatPart *part = last->parts->pdata[i];
+    if (part->kind != VF_CHAT_PART_TEXT)
+      continue;
+    size_t n = 0;
+    g_autofree int32_t *text_ids = vf_tokenizer_encode_len(s->tok, part->text, part->text_len, &n);
+    g_array_append_vals(ids, text_ids, (guint)n);
+  }
+  return ids;
+}
+
+/* Builds the prompt, prefills what the cache lacks into the session's sequence, and takes the first token.
+ * continuing: the conversation's last message is an answer to go on with (its tokens follow the assistant's
+ * header, and the new tokens join it). */
+static gboolean
+turn_begin(Turn *t, VfSession *s, const VfGenerateOptions *opts, gboolean continuing, VfTextFunc on_text,
+           void *user, GCancellable *cancellable, VfTurnStats *stats, GError **error)
+{
+  *t = (Turn){.s = s, .opts = opts, .on_text = on_text, .user = user, .cancellable = cancellable, .stats = stats,
+              .continuing = continuing};
   memset(stats, 0, sizeof *stats);
   const VfConfig *c = s->model->config;
   VfLlm *llm = s->model->llm;
 
-  g_autoptr(VfPrompt) prompt = build_prompt(s, opts, NULL, error);
+  g_autoptr(GArray) answer = NULL;
+  g_autoptr(VfPrompt) prompt = NULL;
+  if (continuing) {
+    /* The prompt of the conversation before the answer, then the answer's tokens. */
+    VfChatMessage *last = g_ptr_array_steal_index(s->chat->messages, s->chat->messages->len - 1);
+    answer = answer_so_far(s, last);
+    prompt = build_prompt(s, opts, NULL, error);
+    g_ptr_array_add(s->chat->messages, last);
+    if (prompt)
+      prompt_append_answer(prompt, answer);
+  } else {
+    prompt = build_prompt(s, opts, NULL, error);
+  }
   if (!prompt)
     return FALSE;
   const int32_t *ids = prompt->ids;
@@ -467,6 +523,13 @@ turn_begin(Turn *t, VfSession *s, const VfGenerateOptions *opts, VfTextFunc on_t
   t->device_argmax = vf_sampler_is_plain_argmax(t->sampler);
   t->stream = opts->keep_grounding ? vf_token_stream_new_grounded(s->tok) : vf_token_stream_new(s->tok, TRUE);
   g_array_set_size(s->answer, 0);
+  if (answer) {
+    size_t len;
+    g_array_append_vals(s->answer, answer->data, answer->len);
+    /* The stream learns the answer so far (a character may be split across its last token and the next). */
+    for (guint i = 0; i < answer->len; i++)
+      g_free(vf_token_stream_feed(t->stream, g_array_index(answer, int32_t, i), &len));
+  }
   t->t1 = g_get_monotonic_time();
   turn_accept(t, vf_sampler_pick(t->sampler, t->logits));
   return TRUE;
@@ -493,7 +556,14 @@ turn_finish(Turn *t, gboolean ok)
     const int32_t *ids = (const int32_t *)s->answer->data;
     g_autofree char *text = t->opts->keep_grounding ? vf_tokenizer_decode_grounded(s->tok, ids, s->answer->len, &len)
                                                     : vf_tokenizer_decode(s->tok, ids, s->answer->len, TRUE, &len);
-    vf_chat_message_append_text_len(vf_chat_append_message(s->chat, "assistant"), text, len);
+    VfChatMessage *message;
+    if (t->continuing) {
+      /* The message is replaced: a prompt cache knows a message by its id and must tokenize the longer one. */
+      g_ptr_array_remove_index(s->chat->messages, s->chat->messages->len - 1);
+    }
+    message = vf_chat_append_message(s->chat, "assistant");
+    vf_chat_message_append_text_len(message, text, len);
+    s->answer_message = message->id;
   } else {
     /* Whatever a failed step left in the cache past the known tokens is forgotten. */
     vf_llm_sequence_truncate(s->seq, s->cached->len);
@@ -502,28 +572,57 @@ turn_finish(Turn *t, gboolean ok)
   return ok;
 }
 
+static gboolean turn_run(Turn *t, GError **error);
+
 gboolean
 vf_session_generate(VfSession *s, const VfGenerateOptions *opts, VfTextFunc on_text, void *user,
                     GCancellable *cancellable, VfTurnStats *stats, GError **error)
 {
   VfTurnStats local;
   Turn t;
-  if (!turn_begin(&t, s, opts, on_text, user, cancellable, stats ? stats : &local, error)) {
+  if (!turn_begin(&t, s, opts, FALSE, on_text, user, cancellable, stats ? stats : &local, error)) {
     turn_clear(&t);
     return FALSE;
   }
+  return turn_run(&t, error);
+}
+
+gboolean
+vf_session_continue(VfSession *s, const VfGenerateOptions *opts, VfTextFunc on_text, void *user,
+                    GCancellable *cancellable, VfTurnStats *stats, GError **error)
+{
+  guint n = s->chat->messages->len;
+  const VfChatMessage *last = n ? s->chat->messages->pdata[n - 1] : NULL;
+  if (!last || g_strcmp0(last->role, "assistant") != 0) {
+    g_set_error(error, VF_ENGINE_ERROR, VF_ENGINE_ERROR_NO_ANSWER, "the conversation does not end with an answer");
+    return FALSE;
+  }
+  VfTurnStats local;
+  Turn t;
+  if (!turn_begin(&t, s, opts, TRUE, on_text, user, cancellable, stats ? stats : &local, error)) {
+    turn_clear(&t);
+    return FALSE;
+  }
+  return turn_run(&t, error);
+}
+
+/* Decodes until the answer ends, then finishes it. */
+static gboolean
+turn_run(Turn *t, GError **error)
+{
+  VfSession *s = t->s;
   VfLlm *llm = s->model->llm;
   gboolean ok = TRUE;
-  while (!t.done && ok) {
+  while (!t->done && ok) {
     int32_t best = -1;
-    ok = vf_llm_decode(llm, s->seq, t.token, turn_position(&t), t.device_argmax ? NULL : t.logits,
-                       t.device_argmax ? &best : NULL, error);
+    ok = vf_llm_decode(llm, s->seq, t->token, turn_position(t), t->device_argmax ? NULL : t->logits,
+                       t->device_argmax ? &best : NULL, error);
     if (ok) {
-      turn_fed(&t);
-      turn_accept(&t, turn_pick(&t, best));
+      turn_fed(t);
+      turn_accept(t, turn_pick(t, best));
     }
   }
-  return turn_finish(&t, ok);
+  return turn_finish(t, ok);
 }
 
 struct VfSessionTurn {
@@ -538,7 +637,7 @@ vf_session_turn_begin(VfSession *s, const VfGenerateOptions *opts, VfTextFunc on
 {
   VfSessionTurn *turn = g_new0(VfSessionTurn, 1);
   turn->opts = *opts;
-  if (!turn_begin(&turn->t, s, &turn->opts, on_text, user, cancellable, &turn->stats, error)) {
+  if (!turn_begin(&turn->t, s, &turn->opts, FALSE, on_text, user, cancellable, &turn->stats, error)) {
     turn_clear(&turn->t);
     g_free(turn);
     return NULL;

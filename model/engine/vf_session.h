@@ -40,9 +40,6 @@ typedef struct {
   gboolean keep_grounding;
 } VfGenerateOptions;
 
-/* "eos", "token_limit", "context_full", "stopped" (VfStopReason, vf_turn_stats.h): the spelling of the CLI's
- * JSON. */
-const char *vf_stop_reason_name(VfStopReason reason);
 
 /* A piece of the answer: `len` bytes, which may include NUL bytes (token 188 is the byte 0x00). */
 typedef void (*VfTextFunc)(const char *piece, size_t len, void *user);
@@ -75,6 +72,15 @@ gboolean vf_session_count_draft(VfSession *s, const VfGenerateOptions *opts, VfC
  * success the answer is appended as an assistant message, also when cancelled (stats->stopped). On failure
  * the conversation is left as it was. */
 gboolean vf_session_generate(VfSession *s, const VfGenerateOptions *opts, VfTextFunc on_text, void *user,
+                             GCancellable *cancellable, VfTurnStats *stats, GError **error);
+
+/* Goes on with the answer the conversation ends with (one cut at max_new_tokens, or stopped): the prompt is the
+ * conversation before it, the assistant's header and the answer's tokens (the ids this session generated for it,
+ * when it is this session's last answer, so an answer continued equals one generated with the larger limit;
+ * else its text tokenized), and up to max_new_tokens more are generated. On success the message is replaced by
+ * one holding the whole answer; stats count this turn's tokens. On failure the conversation is as it was.
+ * VF_ENGINE_ERROR_NO_ANSWER when the last message is not an answer. */
+gboolean vf_session_continue(VfSession *s, const VfGenerateOptions *opts, VfTextFunc on_text, void *user,
                              GCancellable *cancellable, VfTurnStats *stats, GError **error);
 
 /* Answers n conversations (distinct sessions of one model) together: each prompt is prefilled on its own,

@@ -12,6 +12,9 @@ typedef enum {
   VF_STOP_CANCELLED,    /* the cancellable was cancelled (a Stop button, a signal) */
 } VfStopReason;
 
+/* "eos", "token_limit", "context_full", "stopped": the spelling of the CLI's JSON and the history's stats. */
+const char *vf_stop_reason_name(VfStopReason reason);
+
 typedef struct {
   uint32_t prompt_tokens;    /* the whole conversation's prompt, tokens */
   uint32_t prefilled_tokens; /* of those, run this turn (the rest came from the cache) */

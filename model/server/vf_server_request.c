@@ -432,6 +432,7 @@ vf_server_error_from_engine(GError *error)
   if (error->domain == VF_ENGINE_ERROR) {
     switch ((VfEngineError)error->code) {
     case VF_ENGINE_ERROR_CONTEXT_FULL:
+    case VF_ENGINE_ERROR_NO_ANSWER:
       status = VF_SERVER_ERROR_BAD_REQUEST;
       break;
     case VF_ENGINE_ERROR_MEDIA:

@@ -75,23 +75,6 @@ exec(sqlite3 *db, const char *sql, const char *doing, GError **error)
   return TRUE;
 }
 
-static gboolean
-migrate(sqlite3 *db, int from, GError **error)
-{
-  for (int v = from; v < VF_HISTORY_SCHEMA; v++) {
-    g_autofree char *sql = g_strdup_printf("BEGIN IMMEDIATE; %s PRAGMA user_version = %d; COMMIT;", migrations[v],
-                                           v + 1);
-    g_autofree char *doing = g_strdup_printf("update its schema from version %d to %d", v, v + 1);
-    if (!exec(db, sql, doing, error)) {
-      sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-      return FALSE;
-    }
-    if (from > 0) /* a fresh database is not news */
-      g_message("conversation history: schema %d -> %d", v, v + 1);
-  }
-  return TRUE;
-}
-
 /* ---- opening ---------------------------------------------------------------------------------------------- */
 
 /* The schema version, or −1 when the file is not a readable SQLite database. */
@@ -110,6 +93,29 @@ schema_version(sqlite3 *db)
   }
   sqlite3_finalize(st);
   return version;
+}
+
+/* Brings the database to VF_HISTORY_SCHEMA, one migration per transaction. The version is read again under the
+ * write lock: the app's two connections (the engine's worker, the sidebar) open the same file at start-up, and
+ * the one that waited finds the work done. */
+static gboolean
+migrate(sqlite3 *db, GError **error)
+{
+  for (;;) {
+    if (!exec(db, "BEGIN IMMEDIATE", "start a transaction", error))
+      return FALSE;
+    int v = schema_version(db);
+    if (v >= VF_HISTORY_SCHEMA)
+      return exec(db, "COMMIT", "end a transaction", error);
+    g_autofree char *sql = g_strdup_printf("%s PRAGMA user_version = %d; COMMIT;", migrations[v], v + 1);
+    g_autofree char *doing = g_strdup_printf("update its schema from version %d to %d", v, v + 1);
+    if (!exec(db, sql, doing, error)) {
+      sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+      return FALSE;
+    }
+    if (v > 0) /* a fresh database is not news */
+      g_message("conversation history: schema %d -> %d", v, v + 1);
+  }
 }
 
 /* history.db (and its -wal, -shm) → history.db.<why>-<time>: kept for the user, never overwritten. */
@@ -185,11 +191,10 @@ vf_history_open(const char *dir, char **notice, GError **error)
     db = open_db(path, error);
     if (!db)
       return NULL;
-    version = 0;
   }
   if (!exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
             "set up the database", error) ||
-      !migrate(db, version, error)) {
+      !migrate(db, error)) {
     sqlite3_close(db);
     return NULL;
   }
