@@ -114,6 +114,27 @@ test_continue_activated(GSimpleAction *action, GVariant *parameter, gpointer use
   vf_window_continue(self->window);
 }
 
+/* Message actions by position, as the rows' buttons do them by id. */
+static void
+test_message_action_activated(GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  VfApplication *self = user_data;
+  const char *name = g_action_get_name(G_ACTION(action));
+  if (g_str_equal(name, "test-regenerate")) {
+    vf_window_regenerate(self->window);
+    return;
+  }
+  if (g_str_equal(name, "test-choose-answer")) {
+    vf_window_choose_answer(self->window, g_variant_get_int32(parameter));
+    return;
+  }
+  guint64 id = vf_window_get_message_id(self->window, g_variant_get_uint32(parameter));
+  if (g_str_equal(name, "test-edit"))
+    vf_window_edit_message(self->window, id);
+  else
+    vf_window_delete_turn(self->window, id);
+}
+
 static void
 test_export_activated(GSimpleAction *action, GVariant *parameter, gpointer user_data)
 {
@@ -203,6 +224,10 @@ vf_application_startup(GApplication *app)
     {"test-open-conversation", test_open_conversation_activated, "u", NULL, NULL, {0}},
     {"test-export", test_export_activated, "s", NULL, NULL, {0}},
     {"test-continue", test_continue_activated, NULL, NULL, NULL, {0}},
+    {"test-regenerate", test_message_action_activated, NULL, NULL, NULL, {0}},
+    {"test-choose-answer", test_message_action_activated, "i", NULL, NULL, {0}},
+    {"test-edit", test_message_action_activated, "u", NULL, NULL, {0}},
+    {"test-delete-turn", test_message_action_activated, "u", NULL, NULL, {0}},
   };
   if (self->test_actions)
     g_action_map_add_action_entries(G_ACTION_MAP(app), test_entries, G_N_ELEMENTS(test_entries), app);

@@ -501,6 +501,104 @@ test_continue(void)
   vf_test_dir_remove(dir);
 }
 
+/* ---- edit, regenerate, delete ------------------------------------------------------------------------------ */
+
+static VfConversationMessage *
+view_at(VfEngine *engine, guint i)
+{
+  VfConversationMessage *m = g_list_model_get_item(vf_engine_get_conversation(engine), i);
+  g_object_unref(m); /* the view holds it */
+  return m;
+}
+
+static void
+on_resent(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  on_sent(source, result, user_data);
+}
+
+/* Regenerate keeps both answers (the view says 2 of 2, the history holds both alternatives, the first chosen
+ * again on request); an edited first question replaces the conversation from there, and a stopped edit leaves it
+ * as it was; deleting the first of two turns leaves the second, in the view and the history. */
+static void
+test_edit_regenerate_delete(void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = vf_test_dir_new("vf-history-engine-XXXXXX");
+  VfEngine *engine = load_tiny(6);
+  open_history(engine, dir);
+  GListModel *view = vf_engine_get_conversation(engine);
+  g_autofree char *first = send(engine, question("Hello", NULL), NULL, &error);
+  g_assert_no_error(error);
+
+  Result r = {.text = g_string_new(NULL)};
+  vf_engine_regenerate_async(engine, 1, NULL, on_resent, &r);
+  wait_for(&r);
+  g_assert_no_error(r.error);
+  g_string_free(r.text, TRUE);
+  g_assert_cmpuint(g_list_model_get_n_items(view), ==, 2);
+  g_assert_cmpuint(vf_conversation_message_get_n_alternatives(view_at(engine, 1)), ==, 2);
+  g_assert_cmpuint(vf_conversation_message_get_alternative(view_at(engine, 1)), ==, 1);
+  g_assert_cmpstr(vf_conversation_message_get_text(view_at(engine, 1)), ==, first); /* greedy */
+  g_autoptr(GPtrArray) two = stored_messages(dir, NULL, 1);
+  g_assert_cmpuint(two->len, ==, 3);
+  g_assert_false(message_at(two, 1)->chosen);
+  g_assert_true(message_at(two, 2)->chosen);
+  g_assert_cmpuint(message_at(two, 2)->alternative, ==, 1);
+  vf_engine_choose_answer(engine, 0);
+  g_autofree char *more = send(engine, question("Tell me more", NULL), NULL, &error);
+  g_assert_no_error(error);
+  g_autoptr(GPtrArray) chosen = stored_messages(dir, NULL, 1);
+  g_assert_true(message_at(chosen, 1)->chosen);
+  g_assert_false(message_at(chosen, 2)->chosen);
+
+  /* A stopped edit: nothing changes. */
+  g_autoptr(GCancellable) stop = g_cancellable_new();
+  g_cancellable_cancel(stop);
+  Result stopped = {.text = g_string_new(NULL)};
+  vf_engine_resend_async(engine, 0, question("Good morning", NULL), stop, on_resent, &stopped);
+  wait_for(&stopped);
+  g_assert_error(stopped.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error(&stopped.error);
+  g_string_free(stopped.text, TRUE);
+  g_assert_cmpuint(g_list_model_get_n_items(view), ==, 4);
+  g_autoptr(GPtrArray) unchanged = stored_messages(dir, NULL, 1);
+  g_assert_cmpuint(unchanged->len, ==, 5);
+
+  /* The edit: the conversation is the new question and its answer, as a fresh engine answers it. */
+  Result edited = {.text = g_string_new(NULL)};
+  vf_engine_resend_async(engine, 0, question("Good morning", NULL), NULL, on_resent, &edited);
+  wait_for(&edited);
+  g_assert_no_error(edited.error);
+  g_string_free(edited.text, TRUE);
+  g_assert_cmpuint(g_list_model_get_n_items(view), ==, 2);
+  g_assert_cmpstr(vf_conversation_message_get_text(view_at(engine, 0)), ==, "Good morning");
+  VfEngine *fresh = load_tiny(6);
+  g_autofree char *expected = send(fresh, question("Good morning", NULL), NULL, &error);
+  vf_engine_shutdown(fresh);
+  g_object_unref(fresh);
+  g_assert_cmpstr(vf_conversation_message_get_text(view_at(engine, 1)), ==, expected);
+  g_autoptr(GPtrArray) after_edit = stored_messages(dir, NULL, 1);
+  g_assert_cmpuint(after_edit->len, ==, 2);
+  g_assert_cmpstr(message_at(after_edit, 0)->text, ==, "Good morning");
+  g_assert_cmpstr(message_at(after_edit, 1)->text, ==, expected);
+
+  g_free(send(engine, question("Third", NULL), NULL, &error));
+  g_assert_no_error(error);
+  vf_engine_delete_turn(engine, 0);
+  g_free(send(engine, question("Fourth", NULL), NULL, &error)); /* queued behind the delete */
+  g_assert_no_error(error);
+  g_assert_cmpuint(g_list_model_get_n_items(view), ==, 4);
+  g_assert_cmpstr(vf_conversation_message_get_text(view_at(engine, 0)), ==, "Third");
+  g_autoptr(GPtrArray) after_delete = stored_messages(dir, NULL, 1);
+  g_assert_cmpuint(after_delete->len, ==, 4);
+  g_assert_cmpstr(message_at(after_delete, 0)->text, ==, "Third");
+  g_assert_cmpuint(message_at(after_delete, 3)->position, ==, 3);
+  vf_engine_shutdown(engine);
+  g_object_unref(engine);
+  vf_test_dir_remove(dir);
+}
+
 /* ---- titles ------------------------------------------------------------------------------------------------ */
 
 static void
@@ -538,5 +636,6 @@ main(int argc, char **argv)
   g_test_add_func("/history-engine/kill-mid-answer", test_kill_mid_answer);
   g_test_add_func("/history-engine/stop-and-switch-model", test_stop_and_switch_model);
   g_test_add_func("/history-engine/continue", test_continue);
+  g_test_add_func("/history-engine/edit-regenerate-delete", test_edit_regenerate_delete);
   return g_test_run();
 }

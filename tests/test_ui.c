@@ -672,6 +672,77 @@ test_continue_cut_answer(void)
   app_quit(app);
 }
 
+static gboolean
+draft_is_edit_of(JsonObject *dump, gconstpointer text)
+{
+  return json_object_get_boolean_member(dump, "editing") && draft_text_is(dump, text);
+}
+
+static gboolean
+alternative_shown(JsonObject *dump, gconstpointer k)
+{
+  guint n = json_array_get_length(messages(dump));
+  return n > 0 && !json_object_get_boolean_member(dump, "busy") &&
+         json_object_get_int_member(message(dump, n - 1), "alternative") == GPOINTER_TO_INT(k);
+}
+
+static gboolean
+messages_are(JsonObject *dump, gconstpointer n)
+{
+  return json_array_get_length(messages(dump)) == GPOINTER_TO_UINT(n) && !json_object_get_boolean_member(dump, "busy");
+}
+
+/* Edit the first question of two turns and resend it: the conversation is the edited question and its answer,
+ * which equals a fresh run of it. Regenerate keeps both answers ("2/2", and ‹ shows the first again). Delete the
+ * first turn of two: the second stays. */
+static void
+test_edit_regenerate_delete(void)
+{
+  App *app = start_with_tiny_model("8");
+  g_free(answer_hello(app));
+  type_text("Tell me more");
+  press("Return");
+  json_node_unref(app_wait(app, "the second answer", answer_finished, GUINT_TO_POINTER(4), 60));
+
+  activate(app, "test-edit", g_variant_new_uint32(0));
+  json_node_unref(app_wait(app, "the question in the composer", draft_is_edit_of, "Hello", 20));
+  app_focus();
+  press("ctrl+a");
+  type_text("Good morning");
+  json_node_unref(app_wait(app, "the edited question", draft_text_is, "Good morning", 20));
+  screenshot("ui-editing.png");
+  press("Return");
+  g_autoptr(JsonNode) edited = app_wait(app, "the edited answer", answer_finished, GUINT_TO_POINTER(2), 60);
+  JsonObject *e = json_node_get_object(edited);
+  g_assert_false(json_object_get_boolean_member(e, "editing"));
+  g_assert_cmpstr(json_object_get_string_member(message(e, 0), "text"), ==, "Good morning");
+  g_autofree char *fresh = cli_answer(NULL, NULL, "Good morning", "8");
+  const char *first_answer = json_object_get_string_member(message(e, 1), "text");
+  g_assert_cmpstr(first_answer, ==, fresh);
+  g_assert_true(json_object_get_boolean_member(message(e, 1), "last_answer"));
+
+  activate(app, "test-regenerate", NULL);
+  g_autoptr(JsonNode) again = app_wait(app, "the second alternative", alternative_shown, GINT_TO_POINTER(1), 60);
+  JsonObject *g = json_node_get_object(again);
+  g_assert_cmpuint(json_array_get_length(messages(g)), ==, 2);
+  g_assert_cmpint(json_object_get_int_member(message(g, 1), "alternatives"), ==, 2);
+  /* Greedy decoding: the same answer again, kept beside the first. */
+  g_assert_cmpstr(json_object_get_string_member(message(g, 1), "text"), ==, fresh);
+  screenshot("ui-regenerated.png");
+  activate(app, "test-choose-answer", g_variant_new_int32(-1));
+  g_autoptr(JsonNode) back = app_wait(app, "the first alternative", alternative_shown, GINT_TO_POINTER(0), 20);
+  g_assert_cmpint(json_object_get_int_member(message(json_node_get_object(back), 1), "tokens"), >, 0);
+
+  type_text("Third");
+  press("Return");
+  json_node_unref(app_wait(app, "the third answer", answer_finished, GUINT_TO_POINTER(4), 60));
+  activate(app, "test-delete-turn", g_variant_new_uint32(0));
+  g_autoptr(JsonNode) deleted = app_wait(app, "the deleted turn", messages_are, GUINT_TO_POINTER(2), 20);
+  g_assert_cmpstr(json_object_get_string_member(message(json_node_get_object(deleted), 0), "text"), ==, "Third");
+  assert_no_validation_messages(json_node_get_object(deleted));
+  app_quit(app);
+}
+
 /* A dropped model folder without a tokenizer is refused before the working model goes: a toast, the chat page,
  * the same model and conversation, and the next question is answered. */
 static void
@@ -1105,6 +1176,7 @@ main(int argc, char **argv)
   g_test_add_func("/ui/stop-during-encode", test_stop_during_encode);
   g_test_add_func("/ui/new-chat-during-answer", test_new_chat_during_answer);
   g_test_add_func("/ui/continue-cut-answer", test_continue_cut_answer);
+  g_test_add_func("/ui/edit-regenerate-delete", test_edit_regenerate_delete);
   g_test_add_func("/ui/corrupt-picture", test_corrupt_picture);
   g_test_add_func("/ui/chip-menu-focus", test_chip_menu_focus);
   g_test_add_func("/ui/broken-model-folder", test_broken_model_folder);

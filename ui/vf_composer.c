@@ -8,6 +8,7 @@
 struct _VfComposer {
   GtkWidget parent_instance;
 
+  GtkWidget *editing_bar;
   GtkWidget *attachments_scroller;
   GtkBox *attachments_box;
   GtkLabel *status;
@@ -144,6 +145,12 @@ vf_composer_set_media_before(VfComposer *self, guint pictures, guint videos)
   self->pictures_before = pictures;
   self->videos_before = videos;
   relabel(self);
+}
+
+void
+vf_composer_set_editing(VfComposer *self, gboolean editing)
+{
+  gtk_widget_set_visible(self->editing_bar, editing);
 }
 
 void
@@ -323,6 +330,7 @@ vf_composer_class_init(VfComposerClass *klass)
                                               NULL, NULL, G_TYPE_NONE, 1, GDK_TYPE_FILE_LIST);
 
   gtk_widget_class_set_template_from_resource(widget_class, "/org/viewfinder/Viewfinder/ui/vf_composer.ui");
+  gtk_widget_class_bind_template_child(widget_class, VfComposer, editing_bar);
   gtk_widget_class_bind_template_child(widget_class, VfComposer, attachments_scroller);
   gtk_widget_class_bind_template_child(widget_class, VfComposer, attachments_box);
   gtk_widget_class_bind_template_child(widget_class, VfComposer, status);

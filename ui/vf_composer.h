@@ -25,6 +25,8 @@ void vf_composer_clear(VfComposer *self);
 /* How many pictures and videos the conversation already has: the draft's labels continue from there. */
 void vf_composer_set_media_before(VfComposer *self, guint pictures, guint videos);
 void vf_composer_set_busy(VfComposer *self, gboolean busy);
+/* The draft is an earlier message being edited: a bar says so, with Cancel (chat.cancel-edit). */
+void vf_composer_set_editing(VfComposer *self, gboolean editing);
 /* The status line; a warning is shown in the warning colour. */
 void vf_composer_set_status(VfComposer *self, const char *text, gboolean warning);
 const char *vf_composer_get_status(VfComposer *self);

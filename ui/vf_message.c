@@ -17,6 +17,9 @@ struct _VfMessage {
   gint64 first_piece_time; /* µs, monotonic; 0 before the first piece (of this turn) */
   guint tokens_before_first_piece;
   gboolean cut, can_continue;
+  guint64 id;
+  gboolean last_answer;
+  guint alternative, n_alternatives;
   /* While continued: what it was before (restored by undo_continue, added up by finish). */
   gboolean continuing;
   gsize continued_len;
@@ -39,6 +42,9 @@ enum {
   PROP_TOKENS_PER_SECOND,
   PROP_CUT,
   PROP_CAN_CONTINUE,
+  PROP_ID,
+  PROP_LAST_ANSWER,
+  PROP_ALTERNATIVES,
   N_PROPS,
 };
 
@@ -86,6 +92,39 @@ double vf_message_get_stage_fraction(VfMessage *self) { return self->stage_fract
 guint vf_message_get_tokens(VfMessage *self) { return self->tokens; }
 double vf_message_get_tokens_per_second(VfMessage *self) { return self->tokens_per_second; }
 gboolean vf_message_get_cut(VfMessage *self) { return self->cut; }
+guint64 vf_message_get_id(VfMessage *self) { return self->id; }
+gboolean vf_message_get_last_answer(VfMessage *self) { return self->last_answer; }
+guint vf_message_get_alternative(VfMessage *self) { return self->alternative; }
+guint vf_message_get_n_alternatives(VfMessage *self) { return self->n_alternatives; }
+
+void
+vf_message_set_id(VfMessage *self, guint64 id)
+{
+  if (self->id == id)
+    return;
+  self->id = id;
+  g_object_notify_by_pspec(G_OBJECT(self), properties[PROP_ID]);
+}
+
+void
+vf_message_set_last_answer(VfMessage *self, gboolean last)
+{
+  if (self->last_answer == last)
+    return;
+  self->last_answer = last;
+  g_object_notify_by_pspec(G_OBJECT(self), properties[PROP_LAST_ANSWER]);
+}
+
+void
+vf_message_set_alternatives(VfMessage *self, guint index, guint count)
+{
+  g_return_if_fail(index < count);
+  if (self->alternative == index && self->n_alternatives == count)
+    return;
+  self->alternative = index;
+  self->n_alternatives = count;
+  g_object_notify_by_pspec(G_OBJECT(self), properties[PROP_ALTERNATIVES]);
+}
 gboolean vf_message_get_can_continue(VfMessage *self) { return self->can_continue; }
 
 void
@@ -250,6 +289,15 @@ vf_message_get_property(GObject *object, guint prop_id, GValue *value, GParamSpe
   case PROP_CAN_CONTINUE:
     g_value_set_boolean(value, self->can_continue);
     break;
+  case PROP_ID:
+    g_value_set_uint64(value, self->id);
+    break;
+  case PROP_LAST_ANSWER:
+    g_value_set_boolean(value, self->last_answer);
+    break;
+  case PROP_ALTERNATIVES:
+    g_value_set_uint(value, self->n_alternatives);
+    break;
   default:
     G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
   }
@@ -285,6 +333,10 @@ vf_message_class_init(VfMessageClass *klass)
   properties[PROP_TOKENS_PER_SECOND] = g_param_spec_double("tokens-per-second", NULL, NULL, 0, G_MAXDOUBLE, 0, ro);
   properties[PROP_CUT] = g_param_spec_boolean("cut", NULL, NULL, FALSE, ro);
   properties[PROP_CAN_CONTINUE] = g_param_spec_boolean("can-continue", NULL, NULL, FALSE, ro);
+  properties[PROP_ID] = g_param_spec_uint64("id", NULL, NULL, 0, G_MAXUINT64, 0, ro);
+  properties[PROP_LAST_ANSWER] = g_param_spec_boolean("last-answer", NULL, NULL, FALSE, ro);
+  /* Notified when the index or the count changes; its value is the count. */
+  properties[PROP_ALTERNATIVES] = g_param_spec_uint("alternatives", NULL, NULL, 1, G_MAXUINT, 1, ro);
   g_object_class_install_properties(object_class, N_PROPS, properties);
 }
 
@@ -294,4 +346,5 @@ vf_message_init(VfMessage *self)
   self->text = g_string_new(NULL);
   self->attachments = g_list_store_new(VF_TYPE_ATTACHMENT);
   self->stage_fraction = -1;
+  self->n_alternatives = 1;
 }

@@ -45,6 +45,16 @@ double vf_message_get_tokens_per_second(VfMessage *self);
 /* "42 tokens · 12.3 tokens/s"; "" before the first token. */
 char *vf_message_describe_progress(VfMessage *self);
 
+/* The engine's message this one shows (VfConversationMessage id), 0 while it is not in the conversation yet. */
+guint64 vf_message_get_id(VfMessage *self);
+void vf_message_set_id(VfMessage *self, guint64 id);
+/* The conversation's last answer, with nothing being answered: it offers Regenerate and its alternatives. */
+gboolean vf_message_get_last_answer(VfMessage *self);
+void vf_message_set_last_answer(VfMessage *self, gboolean last);
+/* A regenerated answer is alternative `index` of `count` ("2/2"); count 1 otherwise. */
+void vf_message_set_alternatives(VfMessage *self, guint index, guint count);
+guint vf_message_get_alternative(VfMessage *self);
+guint vf_message_get_n_alternatives(VfMessage *self);
 /* The answer ended at the token limit (stats->stop_reason): "Cut at N tokens". */
 gboolean vf_message_get_cut(VfMessage *self);
 /* Whether the row offers Continue (the window sets it on the conversation's last answer when it was cut). */

@@ -12,6 +12,10 @@ struct _VfMessageRow {
   GtkWidget parent_instance;
 
   GtkWidget *user_box;
+  GtkWidget *user_actions;
+  GtkWidget *alternatives;
+  GtkLabel *alternative_label;
+  GtkWidget *previous_button, *next_button, *regenerate_button;
   GtkBox *user_attachments;
   GtkLabel *user_text;
   GtkWidget *assistant_box;
@@ -106,6 +110,29 @@ update_stats(VfMessageRow *self)
     gtk_label_set_text(self->cut_tag, tag);
   }
   gtk_widget_set_visible(self->continue_button, vf_message_get_can_continue(self->message));
+  gboolean last = vf_message_get_last_answer(self->message);
+  guint n = vf_message_get_n_alternatives(self->message), k = vf_message_get_alternative(self->message);
+  gtk_widget_set_visible(self->regenerate_button, last);
+  gtk_widget_set_visible(self->alternatives, last && n > 1);
+  g_autofree char *which = g_strdup_printf("%u/%u", k + 1, n);
+  gtk_label_set_text(self->alternative_label, which);
+  gtk_widget_set_sensitive(self->previous_button, k > 0);
+  gtk_widget_set_sensitive(self->next_button, k + 1 < n);
+}
+
+static void
+update_user_actions(VfMessageRow *self)
+{
+  gtk_widget_set_visible(self->user_actions, vf_message_get_id(self->message) != 0);
+}
+
+/* The window's actions take the message's id: it finds the message in the engine's conversation. */
+static void
+message_action_activated(GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  VfMessageRow *self = VF_MESSAGE_ROW(widget);
+  const char *window_action = g_str_equal(action_name, "message.edit") ? "chat.edit" : "chat.delete-turn";
+  gtk_widget_activate_action(widget, window_action, "t", vf_message_get_id(self->message));
 }
 
 static void
@@ -131,6 +158,8 @@ vf_message_row_constructed(GObject *object)
     g_signal_connect_object(vf_message_get_attachments(self->message), "items-changed", G_CALLBACK(update_attachments),
                             self, G_CONNECT_SWAPPED);
     update_attachments(self);
+    g_signal_connect_object(self->message, "notify::id", G_CALLBACK(update_user_actions), self, G_CONNECT_SWAPPED);
+    update_user_actions(self);
     const char *text = vf_message_get_text(self->message);
     gtk_label_set_text(self->user_text, text);
     gtk_widget_set_visible(GTK_WIDGET(self->user_text), *text != 0);
@@ -146,6 +175,8 @@ vf_message_row_constructed(GObject *object)
   g_signal_connect_object(self->message, "notify::tokens", G_CALLBACK(update_stats), self, G_CONNECT_SWAPPED);
   g_signal_connect_object(self->message, "notify::cut", G_CALLBACK(update_stats), self, G_CONNECT_SWAPPED);
   g_signal_connect_object(self->message, "notify::can-continue", G_CALLBACK(update_stats), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object(self->message, "notify::last-answer", G_CALLBACK(update_stats), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object(self->message, "notify::alternatives", G_CALLBACK(update_stats), self, G_CONNECT_SWAPPED);
   update_text(self);
   update_state(self);
   update_stats(self);
@@ -221,7 +252,15 @@ vf_message_row_class_init(VfMessageRowClass *klass)
   gtk_widget_class_bind_template_child(widget_class, VfMessageRow, stats);
   gtk_widget_class_bind_template_child(widget_class, VfMessageRow, cut_tag);
   gtk_widget_class_bind_template_child(widget_class, VfMessageRow, continue_button);
+  gtk_widget_class_bind_template_child(widget_class, VfMessageRow, user_actions);
+  gtk_widget_class_bind_template_child(widget_class, VfMessageRow, alternatives);
+  gtk_widget_class_bind_template_child(widget_class, VfMessageRow, alternative_label);
+  gtk_widget_class_bind_template_child(widget_class, VfMessageRow, previous_button);
+  gtk_widget_class_bind_template_child(widget_class, VfMessageRow, next_button);
+  gtk_widget_class_bind_template_child(widget_class, VfMessageRow, regenerate_button);
   gtk_widget_class_install_action(widget_class, "message.copy", NULL, copy_activated);
+  gtk_widget_class_install_action(widget_class, "message.edit", NULL, message_action_activated);
+  gtk_widget_class_install_action(widget_class, "message.delete", NULL, message_action_activated);
   gtk_widget_class_set_css_name(widget_class, "messagerow");
 }
 

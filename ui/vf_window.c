@@ -503,12 +503,14 @@ vf_window_dispose(GObject *object)
   }
   gtk_widget_dispose_template(GTK_WIDGET(self), VF_TYPE_WINDOW);
   g_clear_object(&self->answering);
-  g_clear_object(&self->continue_offer);
+  g_clear_object(&self->last_answer);
   g_clear_object(&self->sent_attachments);
   g_clear_object(&self->messages);
   g_clear_object(&self->message_sources);
+  g_clear_object(&self->visible_conversation);
   g_clear_object(&self->shown_conversation);
   g_clear_object(&self->pending);
+  g_clear_pointer(&self->shown_by_id, g_hash_table_unref);
   g_clear_object(&self->settings);
   g_clear_object(&self->engine);
   G_OBJECT_CLASS(vf_window_parent_class)->dispose(object);
@@ -573,6 +575,7 @@ vf_window_init(VfWindow *self)
   gtk_widget_init_template(GTK_WIDGET(self));
   gtk_widget_add_css_class(GTK_WIDGET(self), "viewfinder");
   self->found_rows = g_ptr_array_new();
+  self->editing = G_MAXUINT;
   self->toasts = g_ptr_array_new_with_free_func(g_free);
   self->live_toasts = g_ptr_array_new_with_free_func(g_object_unref);
   g_signal_connect_swapped(self->composer, "changed", G_CALLBACK(vf_window_schedule_count), self);

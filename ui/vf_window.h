@@ -30,6 +30,17 @@ void vf_window_get_models(VfWindow *self, const char *repo_id);
 void vf_window_open_attachment_options(VfWindow *self, guint index);
 /* Goes on with the conversation's last answer when it was cut at the token limit (its Continue button). */
 void vf_window_continue(VfWindow *self);
+/* The last answer's Regenerate button: the question is answered again, the earlier answers kept. */
+void vf_window_regenerate(VfWindow *self);
+/* The last answer's ‹ › buttons: its previous (step −1) or next (+1) alternative. */
+void vf_window_choose_answer(VfWindow *self, int step);
+/* A question's Edit button (`id`: vf_message_get_id): the draft becomes that message; sending replaces it and
+ * what follows. */
+void vf_window_edit_message(VfWindow *self, guint64 id);
+/* A question's Delete button: the question and its answer go. */
+void vf_window_delete_turn(VfWindow *self, guint64 id);
+/* The id of the conversation's message at `position` (0: none), for the UI tests' actions. */
+guint64 vf_window_get_message_id(VfWindow *self, guint position);
 /* Opens the sidebar's conversation `row`, as a click does (the UI tests' way in). */
 void vf_window_open_sidebar_row(VfWindow *self, guint row);
 /* Writes the conversation to `path`: JSON messages when it ends in ".json", else Markdown with its pictures and

@@ -13,7 +13,7 @@ vf_window_update_actions(VfWindow *self)
   gtk_widget_action_set_enabled(widget, "chat.new", ready);
   gtk_widget_action_set_enabled(widget, "chat.open-model", !self->loading);
   vf_window_update_export_actions(self);
-  vf_window_update_continue_offer(self);
+  vf_window_update_last_answer(self);
   vf_composer_set_busy(self->composer, self->answering != NULL);
 }
 
@@ -59,11 +59,31 @@ give_back_draft(VfWindow *self)
     }
 }
 
+typedef enum {
+  TURN_SEND,       /* a question (new, or an edited one) */
+  TURN_CONTINUE,   /* chat.continue: the conversation's last answer goes on */
+  TURN_REGENERATE, /* chat.regenerate: the last question is answered again */
+} TurnKind;
+
 typedef struct {
   VfWindow *window;
   VfMessage *answer;
-  gboolean continuing; /* chat.continue: the answer is the conversation's last, going on */
+  TurnKind kind;
 } Turn;
+
+/* Starts following a turn the engine was asked for: `answer` is what it streams into. */
+static Turn *
+turn_new(VfWindow *self, VfMessage *answer, TurnKind kind)
+{
+  self->answering = g_object_ref(answer);
+  self->continuing = kind == TURN_CONTINUE;
+  self->turn_cancellable = g_cancellable_new();
+  Turn *turn = g_new0(Turn, 1);
+  turn->window = g_object_ref(self);
+  turn->answer = g_object_ref(answer);
+  turn->kind = kind;
+  return turn;
+}
 
 static void
 on_answered(GObject *source, GAsyncResult *result, gpointer user_data)
@@ -71,7 +91,7 @@ on_answered(GObject *source, GAsyncResult *result, gpointer user_data)
   Turn *turn = user_data;
   g_autoptr(VfWindow) self = turn->window;
   g_autoptr(VfMessage) answer = turn->answer;
-  gboolean continuing = turn->continuing;
+  TurnKind kind = turn->kind;
   g_free(turn);
   g_autoptr(GError) error = NULL;
   VfTurnStats stats;
@@ -85,22 +105,29 @@ on_answered(GObject *source, GAsyncResult *result, gpointer user_data)
   g_clear_object(&self->turn_cancellable);
   self->continuing = FALSE;
   if (ok) {
+    if (kind == TURN_SEND && self->editing != G_MAXUINT) {
+      self->editing = G_MAXUINT;
+      vf_composer_set_editing(self->composer, FALSE);
+    }
     vf_message_finish(answer, &stats);
     g_message("answer: %u tokens, prefill %u tokens in %.2f s, decode %.2f s%s", stats.generated_tokens,
               stats.prefilled_tokens, stats.prefill_seconds, stats.decode_seconds, stats.stopped ? ", stopped" : "");
   } else {
     /* A turn that failed, or was stopped before its first token, leaves the conversation as it was: a question
-     * goes back to the composer, a continued answer is as before. */
-    if (continuing)
+     * goes back to the composer (still being edited, if it was), a continued answer is as before, a regenerated
+     * one's place shows the earlier answer again. */
+    static const char *const stopped[] = {"Stopped before answering", "Stopped before going on",
+                                          "Stopped before answering again"};
+    static const char *const retry[] = {"chat.send", "chat.continue", "chat.regenerate"};
+    if (kind == TURN_CONTINUE)
       vf_message_undo_continue(answer);
+    else if (kind == TURN_REGENERATE)
+      vf_window_drop_turn(self);
     else
       give_back_draft(self);
     if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
       /* No empty "Stopped" bubble, and Retry does it again. */
-      if (continuing)
-        vf_window_toast_with_button(self, "Stopped before going on", "_Retry", "chat.continue");
-      else
-        vf_window_toast_with_button(self, "Stopped before answering", "_Retry", "chat.send");
+      vf_window_toast_with_button(self, stopped[kind], "_Retry", retry[kind]);
     } else {
       g_autofree char *message = vf_window_explain_error(self, error);
       vf_window_toast(self, message);
@@ -144,14 +171,12 @@ vf_window_send(VfWindow *self)
   }
   vf_composer_clear(self->composer);
 
-  self->answering = vf_message_new_assistant();
-  vf_window_show_turn(self, question, self->answering);
+  g_autoptr(VfMessage) answer = vf_message_new_assistant();
+  Turn *turn = turn_new(self, answer, TURN_SEND);
+  /* An edited question replaces its message and what follows; they are hidden until the answer comes. */
+  vf_window_show_turn(self, self->editing, question, answer);
   vf_composer_set_status(self->composer, NULL, FALSE);
-  self->turn_cancellable = g_cancellable_new();
-  Turn *turn = g_new0(Turn, 1);
-  turn->window = g_object_ref(self);
-  turn->answer = g_object_ref(self->answering);
-  vf_engine_send_async(self->engine, draft, self->turn_cancellable, on_answered, turn);
+  vf_engine_resend_async(self->engine, self->editing, draft, self->turn_cancellable, on_answered, turn);
   vf_window_update_actions(self);
 }
 
@@ -159,22 +184,133 @@ vf_window_send(VfWindow *self)
  * Continue a cut answer
  * ------------------------------------------------------------------------------------------------- */
 
+/* The last answer, when it may be acted on now (nothing answered, a model loaded). */
+static VfMessage *
+last_answer(VfWindow *self)
+{
+  if (self->answering || self->loading || !vf_engine_has_model(self->engine))
+    return NULL;
+  return self->last_answer;
+}
+
 void
 vf_window_continue(VfWindow *self)
 {
-  VfMessage *answer = vf_window_get_continue_offer(self);
-  if (!answer || self->answering || self->loading || !vf_engine_has_model(self->engine))
+  VfMessage *answer = last_answer(self);
+  if (!answer || !vf_message_get_cut(answer))
     return;
-  self->answering = g_object_ref(answer);
-  self->continuing = TRUE;
+  Turn *turn = turn_new(self, answer, TURN_CONTINUE);
   vf_message_continue(answer);
-  self->turn_cancellable = g_cancellable_new();
-  Turn *turn = g_new0(Turn, 1);
-  turn->window = g_object_ref(self);
-  turn->answer = g_object_ref(answer);
-  turn->continuing = TRUE;
   vf_engine_continue_async(self->engine, self->turn_cancellable, on_answered, turn);
   vf_window_update_actions(self);
+}
+
+void
+vf_window_regenerate(VfWindow *self)
+{
+  VfMessage *last = last_answer(self);
+  guint position = last ? vf_window_find_message(self, vf_message_get_id(last)) : G_MAXUINT;
+  if (position == G_MAXUINT)
+    return;
+  g_autoptr(VfMessage) answer = vf_message_new_assistant();
+  Turn *turn = turn_new(self, answer, TURN_REGENERATE);
+  vf_window_show_turn(self, position, NULL, answer);
+  vf_engine_regenerate_async(self->engine, position, self->turn_cancellable, on_answered, turn);
+  vf_window_update_actions(self);
+}
+
+/* ---------------------------------------------------------------------------------------------------
+ * Edit, delete, alternatives
+ * ------------------------------------------------------------------------------------------------- */
+
+static void
+set_editing(VfWindow *self, guint position)
+{
+  self->editing = position;
+  vf_composer_set_editing(self->composer, position != G_MAXUINT);
+}
+
+void
+vf_window_edit_message(VfWindow *self, guint64 id)
+{
+  guint position = vf_window_find_message(self, id);
+  g_autoptr(VfMessage) message = position != G_MAXUINT ? g_list_model_get_item(self->shown_conversation, position)
+                                                       : NULL;
+  if (!message || vf_message_get_role(message) != VF_MESSAGE_USER || self->answering)
+    return;
+  /* The draft becomes the message: its text and its attachments (the same items, already read). */
+  vf_composer_clear(self->composer);
+  vf_composer_set_text(self->composer, vf_message_get_text(message));
+  GListModel *attachments = vf_message_get_attachments(message);
+  for (guint i = 0; i < g_list_model_get_n_items(attachments); i++) {
+    g_autoptr(VfAttachment) a = g_list_model_get_item(attachments, i);
+    vf_composer_add_attachment(self->composer, a);
+  }
+  set_editing(self, position);
+  vf_window_update_media_numbers(self);
+  vf_window_schedule_count(self);
+  vf_composer_focus_input(self->composer);
+}
+
+static void
+edit_activated(GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  vf_window_edit_message(VF_WINDOW(widget), g_variant_get_uint64(parameter));
+}
+
+static void
+cancel_edit_activated(GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  VfWindow *self = VF_WINDOW(widget);
+  if (self->editing == G_MAXUINT || self->answering)
+    return;
+  set_editing(self, G_MAXUINT);
+  vf_composer_clear(self->composer);
+  vf_window_update_media_numbers(self);
+  vf_window_schedule_count(self);
+}
+
+void
+vf_window_delete_turn(VfWindow *self, guint64 id)
+{
+  guint position = vf_window_find_message(self, id);
+  if (position == G_MAXUINT || self->answering)
+    return;
+  if (self->editing != G_MAXUINT)
+    cancel_edit_activated(GTK_WIDGET(self), NULL, NULL);
+  vf_engine_delete_turn(self->engine, position);
+  vf_window_schedule_count(self);
+}
+
+static void
+delete_turn_activated(GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  vf_window_delete_turn(VF_WINDOW(widget), g_variant_get_uint64(parameter));
+}
+
+void
+vf_window_choose_answer(VfWindow *self, int step)
+{
+  VfMessage *answer = last_answer(self);
+  if (!answer)
+    return;
+  int k = (int)vf_message_get_alternative(answer) + step;
+  if (k < 0 || k >= (int)vf_message_get_n_alternatives(answer))
+    return;
+  vf_engine_choose_answer(self->engine, (guint)k);
+  vf_window_schedule_count(self);
+}
+
+static void
+alternative_activated(GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  vf_window_choose_answer(VF_WINDOW(widget), g_str_equal(action_name, "chat.next-answer") ? 1 : -1);
+}
+
+static void
+regenerate_activated(GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  vf_window_regenerate(VF_WINDOW(widget));
 }
 
 /* ---------------------------------------------------------------------------------------------------
@@ -218,6 +354,7 @@ new_chat_activated(GtkWidget *widget, const char *action_name, GVariant *paramet
   vf_engine_reset(self->engine);
   vf_window_dismiss_toasts(self);
   vf_window_clear_conversation(self);
+  set_editing(self, G_MAXUINT);
   vf_composer_clear(self->composer);
   vf_window_update_actions(self);
   vf_window_schedule_count(self);
@@ -295,6 +432,12 @@ vf_window_class_add_actions(GtkWidgetClass *widget_class)
   gtk_widget_class_install_action(widget_class, "chat.send", NULL, send_activated);
   gtk_widget_class_install_action(widget_class, "chat.stop", NULL, stop_activated);
   gtk_widget_class_install_action(widget_class, "chat.continue", NULL, continue_activated);
+  gtk_widget_class_install_action(widget_class, "chat.regenerate", NULL, regenerate_activated);
+  gtk_widget_class_install_action(widget_class, "chat.previous-answer", NULL, alternative_activated);
+  gtk_widget_class_install_action(widget_class, "chat.next-answer", NULL, alternative_activated);
+  gtk_widget_class_install_action(widget_class, "chat.edit", "t", edit_activated);
+  gtk_widget_class_install_action(widget_class, "chat.cancel-edit", NULL, cancel_edit_activated);
+  gtk_widget_class_install_action(widget_class, "chat.delete-turn", "t", delete_turn_activated);
   gtk_widget_class_install_action(widget_class, "chat.new", NULL, new_chat_activated);
   gtk_widget_class_install_action(widget_class, "chat.attach", NULL, attach_activated);
   gtk_widget_class_install_action(widget_class, "chat.open-model", NULL, open_model_activated);

@@ -1,26 +1,38 @@
 /* What the chat view shows: the engine's conversation, followed by the turn in flight.
  *
- *   self->messages = flatten[ map(vf_engine_get_conversation() → VfMessage), pending ]
- *                                │                                          │
+ *   self->messages = flatten[ slice(map(vf_engine_get_conversation() → VfMessage)), pending ]
+ *                                      │                                          │
  *        one VfMessage per engine message, made once           the question just sent and its answer
- *        (kept on the snapshot) and numbered by the engine     while it streams (VfMessage), until
+ *        (kept by its id) and numbered by the engine           while it streams (VfMessage), until
  *                                                              the engine's conversation takes them
  *
  * The window keeps no list of its own to keep in step: a turn that lands enters the engine's conversation (its
  * question and answer, after the answer's last piece of text), and the same two VfMessage objects the window
  * streamed into become the mapped ones, so their rows and thumbnails stay; a turn that fails or is stopped
- * before its first token adds nothing, and the pending pair is simply dropped. New Chat hides the engine's part
- * until the engine's reset (queued behind any abandoned turn) has emptied it. See vf_window.h. */
+ * before its first token adds nothing, and the pending pair is simply dropped. An edited question or a
+ * regenerated answer replaces the engine's messages from a position on: the slice ends there while the turn is
+ * in flight, so the replaced messages are hidden until the turn lands (or come back when it does not). New Chat
+ * hides the engine's part until the engine's reset (queued behind any abandoned turn) has emptied it. See
+ * vf_window.h. */
 #define G_LOG_DOMAIN "vf-window"
 
 #include <json-glib/json-glib.h>
 
 #include "vf_window_private.h"
 
-/* The VfMessage shown for an engine message, kept on its snapshot so it is made once. */
-#define SHOWN_KEY "vf-window-message"
-
 static GListModel *engine_conversation(VfWindow *self) { return vf_engine_get_conversation(self->engine); }
+
+/* `shown` is the VfMessage of the snapshot's engine message from now on (a reference is taken). */
+static void
+keep_shown(VfWindow *self, VfConversationMessage *snapshot, VfMessage *shown)
+{
+  guint64 *id = g_new(guint64, 1);
+  *id = vf_conversation_message_get_id(snapshot);
+  g_hash_table_replace(self->shown_by_id, id, g_object_ref(shown));
+  vf_message_set_id(shown, *id);
+  vf_message_set_alternatives(shown, vf_conversation_message_get_alternative(snapshot),
+                              vf_conversation_message_get_n_alternatives(snapshot));
+}
 
 /* A message the window did not stream itself (a reopened conversation's): its text; its stored pictures and
  * its answer's stats come from the history (vf_window_show_stored_details). */
@@ -28,9 +40,15 @@ static gpointer
 message_for_snapshot(gpointer item, gpointer user_data)
 {
   g_autoptr(VfConversationMessage) snapshot = item;
-  VfMessage *shown = g_object_get_data(G_OBJECT(snapshot), SHOWN_KEY);
-  if (shown)
+  VfWindow *self = user_data;
+  guint64 id = vf_conversation_message_get_id(snapshot);
+  VfMessage *shown = g_hash_table_lookup(self->shown_by_id, &id);
+  if (shown) {
+    /* An answer chosen again among its alternatives, say. */
+    vf_message_set_alternatives(shown, vf_conversation_message_get_alternative(snapshot),
+                                vf_conversation_message_get_n_alternatives(snapshot));
     return g_object_ref(shown);
+  }
   const char *text = vf_conversation_message_get_text(snapshot);
   if (g_str_equal(vf_conversation_message_get_role(snapshot), "assistant")) {
     shown = vf_message_new_assistant();
@@ -39,7 +57,7 @@ message_for_snapshot(gpointer item, gpointer user_data)
   } else {
     shown = vf_message_new_user(text, NULL);
   }
-  g_object_set_data_full(G_OBJECT(snapshot), SHOWN_KEY, g_object_ref(shown), g_object_unref);
+  keep_shown(self, snapshot, shown);
   return shown;
 }
 
@@ -47,7 +65,7 @@ static gboolean
 engine_part_shown(VfWindow *self)
 {
   g_autoptr(GObject) first = g_list_model_get_item(G_LIST_MODEL(self->message_sources), 0);
-  return first == G_OBJECT(self->shown_conversation);
+  return first == G_OBJECT(self->visible_conversation);
 }
 
 /* After New Chat: the engine's part comes back once the reset has emptied it and no abandoned turn can land. */
@@ -58,7 +76,7 @@ show_engine_part_when_reset(VfWindow *self)
     return;
   self->awaiting_reset = FALSE;
   if (!engine_part_shown(self))
-    g_list_store_insert(self->message_sources, 0, self->shown_conversation);
+    g_list_store_insert(self->message_sources, 0, self->visible_conversation);
 }
 
 /* Runs before the map model hears of the change (connected first), so a turn that landed is shown through the
@@ -67,17 +85,22 @@ static void
 on_conversation_changing(GListModel *conversation, guint position, guint removed, guint added, VfWindow *self)
 {
   GListModel *pending = G_LIST_MODEL(self->pending);
+  if (g_list_model_get_n_items(conversation) == 0)
+    g_hash_table_remove_all(self->shown_by_id);
   if (self->continuing && removed == 1 && added == 1 && self->stale_turns == 0) {
     /* The continued answer replaced the last message: it is still the one streaming. */
     g_autoptr(VfConversationMessage) answer = g_list_model_get_item(conversation, position);
-    g_object_set_data_full(G_OBJECT(answer), SHOWN_KEY, g_object_ref(self->answering), g_object_unref);
+    keep_shown(self, answer, self->answering);
   }
-  /* An abandoned turn that lands is not the one pending (and New Chat dropped its messages). */
-  if (added >= 2 && self->stale_turns == 0 && g_list_model_get_n_items(pending) == 2) {
-    g_autoptr(VfConversationMessage) question = g_list_model_get_item(conversation, position + added - 2);
-    g_autoptr(VfConversationMessage) answer = g_list_model_get_item(conversation, position + added - 1);
-    g_object_set_data_full(G_OBJECT(question), SHOWN_KEY, g_list_model_get_item(pending, 0), g_object_unref);
-    g_object_set_data_full(G_OBJECT(answer), SHOWN_KEY, g_list_model_get_item(pending, 1), g_object_unref);
+  /* The turn in flight landed: its pending messages (a question and its answer, or a regenerated answer) are
+   * the last ones added. An abandoned turn that lands is not the one pending (New Chat dropped its messages). */
+  guint n_pending = g_list_model_get_n_items(pending);
+  if (n_pending > 0 && added >= n_pending && self->stale_turns == 0 && self->answering) {
+    for (guint i = 0; i < n_pending; i++) {
+      g_autoptr(VfConversationMessage) landed = g_list_model_get_item(conversation, position + added - n_pending + i);
+      g_autoptr(VfMessage) message = g_list_model_get_item(pending, i);
+      keep_shown(self, landed, message);
+    }
     self->turn_landed = TRUE;
   }
 }
@@ -90,44 +113,79 @@ on_conversation_changed(GListModel *conversation, guint position, guint removed,
   if (self->turn_landed) {
     self->turn_landed = FALSE;
     g_list_store_remove_all(self->pending);
+    gtk_slice_list_model_set_size(self->visible_conversation, G_MAXUINT);
   }
   show_engine_part_when_reset(self);
   vf_window_update_media_numbers(self);
   vf_window_update_export_actions(self);
-  vf_window_update_continue_offer(self);
+  vf_window_update_last_answer(self);
 }
 
-VfMessage *vf_window_get_continue_offer(VfWindow *self) { return self->continue_offer; }
+guint64
+vf_window_get_message_id(VfWindow *self, guint position)
+{
+  GListModel *conversation = engine_conversation(self);
+  if (position >= g_list_model_get_n_items(conversation))
+    return 0;
+  g_autoptr(VfConversationMessage) m = g_list_model_get_item(conversation, position);
+  return vf_conversation_message_get_id(m);
+}
 
+guint
+vf_window_find_message(VfWindow *self, guint64 id)
+{
+  GListModel *conversation = engine_conversation(self);
+  for (guint i = 0; i < g_list_model_get_n_items(conversation); i++) {
+    g_autoptr(VfConversationMessage) m = g_list_model_get_item(conversation, i);
+    if (vf_conversation_message_get_id(m) == id)
+      return i;
+  }
+  return G_MAXUINT;
+}
+
+/* The conversation's last answer offers Regenerate and its alternatives while nothing is answered, and Continue
+ * when it was cut. */
 void
-vf_window_update_continue_offer(VfWindow *self)
+vf_window_update_last_answer(VfWindow *self)
 {
   guint n = g_list_model_get_n_items(self->shown_conversation);
   g_autoptr(VfMessage) last = n && engine_part_shown(self) ? g_list_model_get_item(self->shown_conversation, n - 1)
                                                            : NULL;
-  gboolean offer = last && !self->answering && g_list_model_get_n_items(G_LIST_MODEL(self->pending)) == 0 &&
-                   vf_message_get_role(last) == VF_MESSAGE_ASSISTANT && vf_message_get_cut(last);
-  VfMessage *now = offer ? last : NULL;
-  if (self->continue_offer && self->continue_offer != now)
-    vf_message_set_can_continue(self->continue_offer, FALSE);
-  g_set_object(&self->continue_offer, now);
-  if (now)
-    vf_message_set_can_continue(now, TRUE);
-  gtk_widget_action_set_enabled(GTK_WIDGET(self), "chat.continue", now && vf_engine_has_model(self->engine) &&
-                                                                     !self->loading);
+  gboolean idle = !self->answering && g_list_model_get_n_items(G_LIST_MODEL(self->pending)) == 0 &&
+                  vf_engine_has_model(self->engine) && !self->loading;
+  VfMessage *answer = last && idle && vf_message_get_role(last) == VF_MESSAGE_ASSISTANT ? last : NULL;
+  if (self->last_answer && self->last_answer != answer) {
+    vf_message_set_last_answer(self->last_answer, FALSE);
+    vf_message_set_can_continue(self->last_answer, FALSE);
+  }
+  g_set_object(&self->last_answer, answer);
+  if (answer) {
+    vf_message_set_last_answer(answer, TRUE);
+    vf_message_set_can_continue(answer, vf_message_get_cut(answer));
+  }
+  GtkWidget *widget = GTK_WIDGET(self);
+  gtk_widget_action_set_enabled(widget, "chat.continue", answer && vf_message_get_cut(answer));
+  gtk_widget_action_set_enabled(widget, "chat.regenerate", answer != NULL);
+  guint k = answer ? vf_message_get_alternative(answer) : 0, count = answer ? vf_message_get_n_alternatives(answer) : 1;
+  gtk_widget_action_set_enabled(widget, "chat.previous-answer", answer && k > 0);
+  gtk_widget_action_set_enabled(widget, "chat.next-answer", answer && k + 1 < count);
+  gtk_widget_action_set_enabled(widget, "chat.edit", idle);
+  gtk_widget_action_set_enabled(widget, "chat.delete-turn", idle);
 }
 
 void
 vf_window_setup_conversation(VfWindow *self)
 {
+  self->shown_by_id = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_object_unref);
   GListModel *conversation = engine_conversation(self);
   g_signal_connect_object(conversation, "items-changed", G_CALLBACK(on_conversation_changing), self, 0);
   self->shown_conversation =
     G_LIST_MODEL(gtk_map_list_model_new(g_object_ref(conversation), message_for_snapshot, self, NULL));
   g_signal_connect_object(conversation, "items-changed", G_CALLBACK(on_conversation_changed), self, G_CONNECT_AFTER);
+  self->visible_conversation = gtk_slice_list_model_new(g_object_ref(self->shown_conversation), 0, G_MAXUINT);
   self->pending = g_list_store_new(VF_TYPE_MESSAGE);
   self->message_sources = g_list_store_new(G_TYPE_LIST_MODEL);
-  g_list_store_append(self->message_sources, self->shown_conversation);
+  g_list_store_append(self->message_sources, self->visible_conversation);
   g_list_store_append(self->message_sources, self->pending);
   self->messages =
     G_LIST_MODEL(gtk_flatten_list_model_new(G_LIST_MODEL(g_object_ref(self->message_sources))));
@@ -135,9 +193,11 @@ vf_window_setup_conversation(VfWindow *self)
 }
 
 void
-vf_window_show_turn(VfWindow *self, VfMessage *question, VfMessage *answer)
+vf_window_show_turn(VfWindow *self, guint keep_messages, VfMessage *question, VfMessage *answer)
 {
-  g_list_store_append(self->pending, question);
+  gtk_slice_list_model_set_size(self->visible_conversation, keep_messages);
+  if (question)
+    g_list_store_append(self->pending, question);
   g_list_store_append(self->pending, answer);
   vf_window_update_media_numbers(self);
 }
@@ -146,6 +206,7 @@ void
 vf_window_drop_turn(VfWindow *self)
 {
   g_list_store_remove_all(self->pending);
+  gtk_slice_list_model_set_size(self->visible_conversation, G_MAXUINT);
   vf_window_update_media_numbers(self);
 }
 
@@ -153,6 +214,7 @@ void
 vf_window_clear_conversation(VfWindow *self)
 {
   g_list_store_remove_all(self->pending);
+  gtk_slice_list_model_set_size(self->visible_conversation, G_MAXUINT);
   if (g_list_model_get_n_items(engine_conversation(self)) > 0 || self->stale_turns > 0) {
     self->awaiting_reset = TRUE;
     if (engine_part_shown(self))
@@ -172,9 +234,9 @@ void
 vf_window_count_media(VfWindow *self, guint *pictures, guint *videos)
 {
   *pictures = *videos = 0;
-  GListModel *conversation = engine_conversation(self);
+  GListModel *conversation = G_LIST_MODEL(self->visible_conversation);
   for (guint i = 0; i < g_list_model_get_n_items(conversation) && engine_part_shown(self); i++) {
-    g_autoptr(VfConversationMessage) m = g_list_model_get_item(conversation, i);
+    g_autoptr(VfConversationMessage) m = g_list_model_get_item(engine_conversation(self), i);
     for (guint k = 0; k < vf_conversation_message_get_n_media(m); k++)
       (*(vf_conversation_message_get_is_video(m, k) ? videos : pictures))++;
   }

@@ -54,6 +54,8 @@ vf_window_dump(VfWindow *self)
   /* Where typing goes: the focused widget's type ("GtkTextView" is the message entry). */
   GtkWidget *focus = gtk_root_get_focus(GTK_ROOT(self));
   add_string(b, "focus", focus ? G_OBJECT_TYPE_NAME(focus) : NULL);
+  json_builder_set_member_name(b, "editing");
+  json_builder_add_boolean_value(b, self->editing != G_MAXUINT);
   json_builder_set_member_name(b, "busy");
   json_builder_add_boolean_value(b, self->answering != NULL);
   json_builder_set_member_name(b, "loading");
@@ -82,6 +84,12 @@ vf_window_dump(VfWindow *self)
     json_builder_add_boolean_value(b, vf_message_get_cut(m));
     json_builder_set_member_name(b, "can_continue");
     json_builder_add_boolean_value(b, vf_message_get_can_continue(m));
+    json_builder_set_member_name(b, "last_answer");
+    json_builder_add_boolean_value(b, vf_message_get_last_answer(m));
+    json_builder_set_member_name(b, "alternative");
+    json_builder_add_int_value(b, vf_message_get_alternative(m));
+    json_builder_set_member_name(b, "alternatives");
+    json_builder_add_int_value(b, vf_message_get_n_alternatives(m));
     json_builder_end_object(b);
   }
   json_builder_end_array(b);

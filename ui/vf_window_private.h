@@ -32,12 +32,14 @@ struct _VfWindow {
   GSettings *settings;         /* NULL without the schema */
   /* The conversation as shown (vf_window_conversation.c): flatten(message_sources) of VfMessage. */
   GListModel *messages;
-  GListStore *message_sources;   /* GListModel: shown_conversation (unless hidden after New Chat), pending */
+  GListStore *message_sources;   /* GListModel: visible_conversation (unless hidden after New Chat), pending */
   GListModel *shown_conversation; /* the engine's conversation mapped to VfMessage */
+  GtkSliceListModel *visible_conversation; /* of it, what is shown: all, or the messages an edit keeps */
   GListStore *pending;           /* VfMessage: the turn in flight, question and answer */
+  GHashTable *shown_by_id;       /* guint64 * (VfConversationMessage id) → VfMessage: what each is shown as */
   gboolean awaiting_reset;       /* New Chat hid the engine's part until the engine's reset empties it */
   gboolean turn_landed;          /* between the two halves of a conversation change: drop the pending pair */
-  VfMessage *continue_offer;     /* the last answer, cut, while it offers Continue (a reference), or NULL */
+  VfMessage *last_answer;        /* the conversation's last answer while nothing is answered (a reference) */
   GPtrArray *found_rows;       /* AdwActionRow in found_group */
   GPtrArray *toasts;           /* char *: every toast shown, for the transcript dump */
   GPtrArray *live_toasts;      /* AdwToast: those still on screen */
@@ -52,6 +54,7 @@ struct _VfWindow {
   /* The turn in flight. */
   VfMessage *answering;        /* the answer being written, or NULL */
   gboolean continuing;         /* it is the conversation's last answer, going on (chat.continue) */
+  guint editing;               /* the message the draft replaces (chat.edit), or G_MAXUINT */
   GCancellable *turn_cancellable;
   char *sent_text;             /* the draft as sent, to give back if the turn fails */
   GListStore *sent_attachments;
@@ -85,18 +88,20 @@ void vf_window_update_actions(VfWindow *self);
 
 /* vf_window_conversation.c: the chat view shows the engine's conversation and the turn in flight. */
 void vf_window_setup_conversation(VfWindow *self);
-/* A question sent and its answer (still waiting): shown after the conversation until the turn lands. */
-void vf_window_show_turn(VfWindow *self, VfMessage *question, VfMessage *answer);
+/* A question sent (NULL: a regenerated answer) and its answer (still waiting), shown after the conversation's
+ * first `keep_messages` messages (G_MAXUINT: all) until the turn lands. */
+void vf_window_show_turn(VfWindow *self, guint keep_messages, VfMessage *question, VfMessage *answer);
 /* The turn failed or was stopped before its first token: its question and answer go. */
 void vf_window_drop_turn(VfWindow *self);
 /* New Chat: nothing is shown until the engine's reset (queued) has emptied its conversation. */
 void vf_window_clear_conversation(VfWindow *self);
 /* A turn New Chat abandoned came back. */
 void vf_window_stale_turn_ended(VfWindow *self);
-/* The conversation's last answer offers Continue when it was cut and nothing is being answered. */
-void vf_window_update_continue_offer(VfWindow *self);
-/* That answer, or NULL. */
-VfMessage *vf_window_get_continue_offer(VfWindow *self);
+/* The conversation's last answer, while nothing is being answered, offers Regenerate, its alternatives, and
+ * Continue when it was cut; the chat.* actions on messages follow. */
+void vf_window_update_last_answer(VfWindow *self);
+/* The position of the engine's message `id` in the conversation, or G_MAXUINT. */
+guint vf_window_find_message(VfWindow *self, guint64 id);
 /* Pictures and videos shown (what the draft's numbers follow). */
 void vf_window_count_media(VfWindow *self, guint *pictures, guint *videos);
 /* A reopened conversation: its answers' stored stats and its stored pictures (with their original names). */

@@ -23,6 +23,8 @@ struct _VfConversationMessage {
   char *role;
   char *text;
   GPtrArray *media; /* Media *, in the message's order */
+  guint alternative, n_alternatives;
+  guint64 id;
 };
 
 G_DEFINE_FINAL_TYPE(VfConversationMessage, vf_conversation_message, G_TYPE_OBJECT)
@@ -32,6 +34,7 @@ vf_conversation_message_new(const VfChatMessage *message, uint32_t *images, uint
 {
   VfConversationMessage *self = g_object_new(VF_TYPE_CONVERSATION_MESSAGE, NULL);
   self->role = g_strdup(message->role);
+  self->id = message->id;
   GString *text = g_string_new(NULL);
   for (guint i = 0; i < message->parts->len; i++) {
     const VfChatPart *part = message->parts->pdata[i];
@@ -50,6 +53,17 @@ vf_conversation_message_new(const VfChatMessage *message, uint32_t *images, uint
   return self;
 }
 
+void
+vf_conversation_message_set_alternatives(VfConversationMessage *self, guint index, guint count)
+{
+  g_return_if_fail(index < count);
+  self->alternative = index;
+  self->n_alternatives = count;
+}
+
+guint vf_conversation_message_get_n_alternatives(VfConversationMessage *self) { return self->n_alternatives; }
+guint vf_conversation_message_get_alternative(VfConversationMessage *self) { return self->alternative; }
+guint64 vf_conversation_message_get_id(VfConversationMessage *self) { return self->id; }
 const char *vf_conversation_message_get_role(VfConversationMessage *self) { return self->role; }
 const char *vf_conversation_message_get_text(VfConversationMessage *self) { return self->text; }
 guint vf_conversation_message_get_n_media(VfConversationMessage *self) { return self->media->len; }
@@ -105,4 +119,5 @@ static void
 vf_conversation_message_init(VfConversationMessage *self)
 {
   self->media = g_ptr_array_new_with_free_func((GDestroyNotify)media_free);
+  self->n_alternatives = 1;
 }

@@ -26,6 +26,14 @@ G_DECLARE_FINAL_TYPE(VfConversationMessage, vf_conversation_message, VF, CONVERS
 VfConversationMessage *vf_conversation_message_new(const VfChatMessage *message, uint32_t *images,
                                                    uint32_t *videos);
 
+/* An answer that was regenerated: it is alternative `index` of `count` (the engine sets it before posting). */
+void vf_conversation_message_set_alternatives(VfConversationMessage *self, guint index, guint count);
+/* 1 for an answer with no alternatives. */
+guint vf_conversation_message_get_n_alternatives(VfConversationMessage *self);
+guint vf_conversation_message_get_alternative(VfConversationMessage *self);
+
+/* The engine message's VfChatMessage.id: the same message keeps it across snapshots. */
+guint64 vf_conversation_message_get_id(VfConversationMessage *self);
 const char *vf_conversation_message_get_role(VfConversationMessage *self);
 /* The text parts, joined. */
 const char *vf_conversation_message_get_text(VfConversationMessage *self);

@@ -85,6 +85,8 @@ typedef enum {
   JOB_OPEN_CONVERSATION,
   JOB_EXPORT,
   JOB_CONTINUE,
+  JOB_CHOOSE_ANSWER,
+  JOB_DELETE_TURN,
   JOB_QUIT,
 } JobKind;
 
@@ -96,7 +98,9 @@ typedef struct {
   VfChat *draft;
   guint max_new_tokens;
   gboolean label_media;
-  guint keep_messages; /* TRUNCATE */
+  guint keep_messages; /* TRUNCATE; SEND: the messages kept before the draft (G_MAXUINT: all) */
+  gboolean regenerate; /* SEND: the replaced answer is kept as an alternative */
+  guint index;         /* CHOOSE_ANSWER: the alternative; DELETE_TURN: the question's message */
   char *history_dir;   /* OPEN_HISTORY (NULL: $XDG_DATA_HOME/viewfinder) */
   gint64 conversation; /* OPEN_CONVERSATION */
 } Job;
@@ -137,6 +141,15 @@ struct _VfEngine {
   VfSession *session;
   VfChat *kept_chat; /* the conversation between a released model and the next one, or NULL */
   VfRecorder *recorder; /* the conversation history, once opened (vf_engine_open_history_async), or NULL */
+  /* The last answer's alternatives (regenerate), worker only: VfChatMessage *, owned, in the order they were
+   * made; the chosen one's slot is NULL (that message is the conversation's last). Valid while the conversation's
+   * last message is `chosen_answer`. */
+  GPtrArray *answers;
+  guint answers_chosen;
+  const VfChatMessage *chosen_answer;
+  /* SEND of an edited question: the history is cut at this message and the question stored once the answer's
+   * first piece comes (so a turn that gives nothing leaves the history as it was); G_MAXUINT: none. */
+  guint truncate_at_first_piece;
 };
 
 G_DEFINE_FINAL_TYPE(VfEngine, vf_engine, G_TYPE_OBJECT)
@@ -236,6 +249,18 @@ on_stage(const char *stage, double fraction, void *user)
   post(self, p);
 }
 
+/* The edited question of a SEND that replaced messages goes into the history now (see truncate_at_first_piece). */
+static void
+store_edited_question(VfEngine *self)
+{
+  guint keep = self->truncate_at_first_piece;
+  if (keep == G_MAXUINT || !self->recorder)
+    return;
+  self->truncate_at_first_piece = G_MAXUINT;
+  vf_recorder_truncate(self->recorder, keep);
+  vf_recorder_begin_turn(self->recorder, vf_session_chat(self->session), keep);
+}
+
 static void
 on_text(const char *piece, size_t len, void *user)
 {
@@ -245,8 +270,10 @@ on_text(const char *piece, size_t len, void *user)
   /* A signal's string ends at NUL: a NUL byte of the answer is shown as ␀ (the session keeps the byte). */
   p->text = vf_utf8_show_nul(piece, len);
   post(self, p);
-  if (self->recorder)
+  if (self->recorder) {
+    store_edited_question(self);
     vf_recorder_answer_piece(self->recorder, piece, len);
+  }
 }
 
 /* The conversation's messages [position, position + removed) were replaced by its messages [position,
@@ -270,7 +297,10 @@ post_conversation(VfEngine *self, const VfChat *chat, guint position, guint remo
       }
       continue;
     }
-    g_ptr_array_add(p->added, vf_conversation_message_new(message, &images, &videos));
+    VfConversationMessage *snapshot = vf_conversation_message_new(message, &images, &videos);
+    if (message == self->chosen_answer && self->answers)
+      vf_conversation_message_set_alternatives(snapshot, self->answers_chosen, self->answers->len);
+    g_ptr_array_add(p->added, snapshot);
   }
   post(self, p);
 }
@@ -468,6 +498,52 @@ turn_failed(VfEngine *self, Job *job, VfTurnStats *stats, GError *error)
   g_task_return_error(job->task, vf_engine_error_classify(error));
 }
 
+/* An alternative's slot: NULL for the chosen one, which the conversation holds. */
+static void
+alternative_free(gpointer message)
+{
+  if (message)
+    vf_chat_message_free(message);
+}
+
+static void
+forget_answers(VfEngine *self)
+{
+  g_clear_pointer(&self->answers, g_ptr_array_unref);
+  self->chosen_answer = NULL;
+}
+
+/* The last answer's alternatives, when the conversation still ends with the one they were kept for. */
+static gboolean
+answers_valid(VfEngine *self, VfChat *chat)
+{
+  if (!self->answers)
+    return FALSE;
+  if (chat->messages->len > 0 && chat->messages->pdata[chat->messages->len - 1] == self->chosen_answer)
+    return TRUE;
+  forget_answers(self);
+  return FALSE;
+}
+
+/* A regenerated answer replaced `old` (the conversation's last message now is the new one): both are kept. */
+static void
+keep_alternative(VfEngine *self, VfChat *chat, VfChatMessage *old)
+{
+  if (!answers_valid(self, chat)) {
+    self->answers = g_ptr_array_new_with_free_func(alternative_free);
+    g_ptr_array_add(self->answers, NULL);
+    self->answers_chosen = 0;
+  }
+  self->answers->pdata[self->answers_chosen] = old;
+  g_ptr_array_add(self->answers, NULL);
+  self->answers_chosen = self->answers->len - 1;
+  self->chosen_answer = chat->messages->pdata[chat->messages->len - 1];
+}
+
+/* Sends the draft after the conversation's first `keep_messages` messages (all of them for a new question; an
+ * edited question's position; the last answer's for regenerate, with an empty draft). The replaced messages
+ * stay until the answer comes and come back if it does not, so a failed or stopped turn leaves the conversation
+ * as it was. */
 static void
 run_send(VfEngine *self, Job *job)
 {
@@ -476,26 +552,58 @@ run_send(VfEngine *self, Job *job)
   VfGenerateOptions opts;
   fill_options(self, job, &opts);
   VfChat *chat = vf_session_chat(self->session);
-  guint before = chat->messages->len;
+  guint before = MIN(job->keep_messages, chat->messages->len);
+  if (job->regenerate && (before == 0 || before != chat->messages->len - 1 ||
+                          !g_str_equal(((VfChatMessage *)chat->messages->pdata[before])->role, "assistant"))) {
+    g_task_return_new_error(job->task, VF_ENGINE_ERROR, VF_ENGINE_ERROR_NO_ANSWER,
+                            "the conversation does not end with an answer");
+    return;
+  }
+  gboolean had_answers = answers_valid(self, chat);
+  g_autoptr(GPtrArray) replaced = g_ptr_array_new_with_free_func((GDestroyNotify)vf_chat_message_free);
+  while (chat->messages->len > before)
+    g_ptr_array_add(replaced, g_ptr_array_steal_index(chat->messages, before));
   append_draft(chat, job->draft);
   /* The question is stored before the work starts, the answer as it streams (on_text). */
-  if (self->recorder)
-    vf_recorder_begin_turn(self->recorder, chat, before);
+  if (self->recorder) {
+    if (job->regenerate)
+      vf_recorder_begin_alternative(self->recorder);
+    else if (replaced->len > 0)
+      self->truncate_at_first_piece = before;
+    else
+      vf_recorder_begin_turn(self->recorder, chat, before);
+  }
 
   GError *error = NULL;
   VfTurnStats *stats = g_new0(VfTurnStats, 1);
   GCancellable *cancellable = g_task_get_cancellable(job->task);
   if (!g_cancellable_set_error_if_cancelled(cancellable, &error) &&
       vf_session_generate(self->session, &opts, on_text, self, cancellable, stats, &error)) {
+    store_edited_question(self); /* an answer without text (an eos first) */
+    guint removed = replaced->len;
+    if (job->regenerate) {
+      keep_alternative(self, chat, g_ptr_array_steal_index(replaced, 0));
+    } else if (had_answers) {
+      forget_answers(self);
+    }
     /* The question and the answer enter the view together, after the answer's last piece of text. */
-    turn_answered(self, job, &opts, stats, before, 0);
+    turn_answered(self, job, &opts, stats, before, removed);
     return;
   }
   /* Failed, or stopped before the first token (in any stage: decoding, encoding, reading the prompt): the
-   * question goes out again, so the conversation is as before the turn and the user can change it and resend;
-   * the session's caches (KV prefix, vision embeddings keyed by source and settings, a picture's kept decode)
-   * stay valid for whatever is sent next. */
+   * question goes out again and what it replaced comes back, so the conversation is as before the turn and the
+   * user can change it and resend; the session's caches (KV prefix, vision embeddings keyed by source and
+   * settings, a picture's kept decode) stay valid for whatever is sent next. */
   g_ptr_array_set_size(chat->messages, before);
+  for (guint i = 0; i < replaced->len; i++)
+    g_ptr_array_add(chat->messages, replaced->pdata[i]);
+  g_ptr_array_set_free_func(replaced, NULL);
+  if (self->truncate_at_first_piece != G_MAXUINT) {
+    self->truncate_at_first_piece = G_MAXUINT; /* nothing was stored */
+    g_free(stats);
+    g_task_return_error(job->task, vf_engine_error_classify(error));
+    return;
+  }
   turn_failed(self, job, stats, error);
 }
 
@@ -518,6 +626,47 @@ run_continue(VfEngine *self, Job *job)
     return;
   }
   turn_failed(self, job, stats, error);
+}
+
+/* The last answer becomes its alternative job->index. */
+static void
+run_choose_answer(VfEngine *self, Job *job)
+{
+  VfChat *chat = self->session ? vf_session_chat(self->session) : NULL;
+  if (!chat || !answers_valid(self, chat) || job->index >= self->answers->len || job->index == self->answers_chosen)
+    return;
+  guint last = chat->messages->len - 1;
+  self->answers->pdata[self->answers_chosen] = g_ptr_array_steal_index(chat->messages, last);
+  g_ptr_array_add(chat->messages, self->answers->pdata[job->index]);
+  self->answers->pdata[job->index] = NULL;
+  self->answers_chosen = job->index;
+  self->chosen_answer = chat->messages->pdata[last];
+  if (self->recorder) {
+    vf_recorder_choose(self->recorder, job->index);
+    post_history(self);
+  }
+  post_conversation(self, chat, last, 1, 1);
+}
+
+/* Removes the question at job->index and the answers after it, up to the next question. */
+static void
+run_delete_turn(VfEngine *self, Job *job)
+{
+  VfChat *chat = self->session ? vf_session_chat(self->session) : self->kept_chat;
+  if (!chat || job->index >= chat->messages->len)
+    return;
+  guint end = job->index + 1;
+  while (end < chat->messages->len && !g_str_equal(((VfChatMessage *)chat->messages->pdata[end])->role, "user"))
+    end++;
+  answers_valid(self, chat);
+  if (end == chat->messages->len)
+    forget_answers(self); /* the last turn goes, and its answer's alternatives with it */
+  g_ptr_array_remove_range(chat->messages, job->index, end - job->index);
+  if (self->recorder) {
+    vf_recorder_remove(self->recorder, job->index, end - job->index);
+    post_history(self);
+  }
+  post_conversation(self, chat, job->index, end - job->index, 0);
 }
 
 static void
@@ -571,6 +720,7 @@ run_open_conversation(VfEngine *self, Job *job)
   VfChat *chat = self->session ? vf_session_chat(self->session) : self->kept_chat;
   if (chat)
     post_conversation(self, chat, 0, chat->messages->len, 0);
+  forget_answers(self);
   if (self->session) {
     vf_chat_free(vf_session_replace_chat(self->session, opened));
     chat = vf_session_chat(self->session);
@@ -607,6 +757,12 @@ worker_main(gpointer data)
     case JOB_CONTINUE:
       run_continue(self, job);
       break;
+    case JOB_CHOOSE_ANSWER:
+      run_choose_answer(self, job);
+      break;
+    case JOB_DELETE_TURN:
+      run_delete_turn(self, job);
+      break;
     case JOB_COUNT:
       run_count(self, job);
       break;
@@ -635,6 +791,7 @@ worker_main(gpointer data)
         post_conversation(self, self->kept_chat, 0, self->kept_chat->messages->len, 0);
       }
       g_clear_pointer(&self->kept_chat, vf_chat_free);
+      forget_answers(self);
       if (self->recorder) {
         vf_recorder_forget(self->recorder);
         post_history(self);
@@ -667,6 +824,7 @@ worker_main(gpointer data)
   }
   release_model(self);
   g_clear_pointer(&self->kept_chat, vf_chat_free);
+  forget_answers(self);
   g_clear_pointer(&self->recorder, vf_recorder_free);
   g_clear_pointer(&self->device, vf_device_free);
   return NULL;
@@ -727,12 +885,7 @@ vf_engine_send_async(VfEngine *self, VfChat *draft, GCancellable *cancellable, G
                      gpointer user_data)
 {
   g_return_if_fail(VF_IS_ENGINE(self));
-  Job *job = job_new(self, JOB_SEND, cancellable, callback, user_data, vf_engine_send_async);
-  /* A stopped turn is a result (the partial answer), not a cancelled request. */
-  if (job->task)
-    g_task_set_check_cancellable(job->task, FALSE);
-  job->draft = draft;
-  queue(self, job);
+  vf_engine_resend_async(self, G_MAXUINT, draft, cancellable, callback, user_data);
 }
 
 gboolean
@@ -745,6 +898,52 @@ vf_engine_send_finish(VfEngine *self, GAsyncResult *result, VfTurnStats *stats, 
   if (stats)
     *stats = *got;
   return TRUE;
+}
+
+void
+vf_engine_resend_async(VfEngine *self, guint keep_messages, VfChat *draft, GCancellable *cancellable,
+                       GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail(VF_IS_ENGINE(self));
+  Job *job = job_new(self, JOB_SEND, cancellable, callback, user_data, vf_engine_send_async);
+  /* A stopped turn is a result (the partial answer), not a cancelled request. */
+  if (job->task)
+    g_task_set_check_cancellable(job->task, FALSE);
+  job->draft = draft;
+  job->keep_messages = keep_messages;
+  queue(self, job);
+}
+
+void
+vf_engine_regenerate_async(VfEngine *self, guint keep_messages, GCancellable *cancellable,
+                           GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail(VF_IS_ENGINE(self));
+  Job *job = job_new(self, JOB_SEND, cancellable, callback, user_data, vf_engine_send_async);
+  if (job->task)
+    g_task_set_check_cancellable(job->task, FALSE);
+  job->draft = vf_chat_new();
+  job->keep_messages = keep_messages;
+  job->regenerate = TRUE;
+  queue(self, job);
+}
+
+void
+vf_engine_choose_answer(VfEngine *self, guint alternative)
+{
+  g_return_if_fail(VF_IS_ENGINE(self));
+  Job *job = job_new(self, JOB_CHOOSE_ANSWER, NULL, NULL, NULL, NULL);
+  job->index = alternative;
+  queue(self, job);
+}
+
+void
+vf_engine_delete_turn(VfEngine *self, guint question)
+{
+  g_return_if_fail(VF_IS_ENGINE(self));
+  Job *job = job_new(self, JOB_DELETE_TURN, NULL, NULL, NULL, NULL);
+  job->index = question;
+  queue(self, job);
 }
 
 void
@@ -988,6 +1187,7 @@ vf_engine_init(VfEngine *self)
   self->main_context = g_main_context_ref_thread_default();
   self->jobs = g_async_queue_new();
   self->conversation = g_list_store_new(VF_TYPE_CONVERSATION_MESSAGE);
+  self->truncate_at_first_piece = G_MAXUINT;
   self->max_new_tokens = 512;
   self->label_media = TRUE;
 }

@@ -94,6 +94,24 @@ void vf_engine_send_async(VfEngine *self, VfChat *draft, GCancellable *cancellab
                           gpointer user_data);
 gboolean vf_engine_send_finish(VfEngine *self, GAsyncResult *result, VfTurnStats *stats, GError **error);
 
+/* Edit and resend: the conversation's messages from `keep_messages` on are replaced by `draft` (taken over), which
+ * is answered as a send is. The replaced messages stay in the conversation, the view and the history until the
+ * answer's first piece; a turn that fails or is stopped before it leaves all three as they were. */
+void vf_engine_resend_async(VfEngine *self, guint keep_messages, VfChat *draft, GCancellable *cancellable,
+                            GAsyncReadyCallback callback, gpointer user_data);
+/* Regenerate: the last answer (message `keep_messages`, which must be the conversation's last and an answer, else
+ * VF_ENGINE_ERROR_NO_ANSWER) is answered again; the earlier answer is kept as an alternative (the view's last
+ * message tells "2 of 2": vf_conversation_message_get_alternative), and the history keeps both. Finish with
+ * vf_engine_send_finish. */
+void vf_engine_regenerate_async(VfEngine *self, guint keep_messages, GCancellable *cancellable,
+                                GAsyncReadyCallback callback, gpointer user_data);
+/* Shows the last answer's alternative `alternative` (0, 1, …) in its place: the next question follows it. Queued;
+ * nothing happens when the conversation's last answer has no such alternative. */
+void vf_engine_choose_answer(VfEngine *self, guint alternative);
+/* Deletes the turn whose question is message `question`: it and the answers after it, up to the next question
+ * (the later turns stay, their pictures numbered anew). Queued. */
+void vf_engine_delete_turn(VfEngine *self, guint question);
+
 /* Goes on with the answer the conversation ends with (one cut at the token limit, or stopped), for up to
  * max_new_tokens more, streaming as a send does (vf_session_continue: the answer continued equals one made with
  * the larger limit). The view's last message is replaced by the whole answer, the history's too. Finish with

@@ -23,6 +23,7 @@ struct VfRecorder {
   gint64 committed_us;     /* monotonic time of the answer's last commit */
   /* A continued answer (continue_turn): its text and stats before the turn, put back if the turn fails. */
   char *continued_text, *continued_stats;
+  gint64 alternative_of; /* a regenerated answer (begin_alternative): the stored answer it is an alternative of */
   GError *error;           /* the first write error not taken yet */
 };
 
@@ -214,27 +215,85 @@ turn_reset(VfRecorder *r)
   g_string_truncate(r->answer_text, 0);
   g_clear_pointer(&r->continued_text, g_free);
   g_clear_pointer(&r->continued_stats, g_free);
+  r->alternative_of = 0;
+}
+
+/* The stored conversation's chosen messages, in order (VfHistoryMessage *), or NULL (the error kept). */
+static GPtrArray *
+chosen_messages(VfRecorder *r)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) all = vf_history_messages(r->history, r->conversation, &error);
+  if (!all) {
+    keep_error(r, g_steal_pointer(&error));
+    return NULL;
+  }
+  GPtrArray *chosen = g_ptr_array_new_with_free_func((GDestroyNotify)vf_history_message_free);
+  for (guint i = 0; i < all->len; i++)
+    if (((const VfHistoryMessage *)all->pdata[i])->chosen)
+      g_ptr_array_add(chosen, g_ptr_array_steal_index(all, i--));
+  return chosen;
+}
+
+/* A turn on the stored conversation's last answer (regenerate, continue) starts: that answer (free it), or NULL
+ * when the conversation is not stored or does not end with one. */
+static VfHistoryMessage *
+begin_on_last_answer(VfRecorder *r)
+{
+  turn_reset(r);
+  g_autoptr(GPtrArray) chosen = r->conversation ? chosen_messages(r) : NULL;
+  if (!chosen || chosen->len == 0)
+    return NULL;
+  VfHistoryMessage *last = g_ptr_array_steal_index(chosen, chosen->len - 1);
+  if (!g_str_equal(last->role, "assistant")) {
+    vf_history_message_free(last);
+    return NULL;
+  }
+  r->turn_position = last->position;
+  return last;
+}
+
+void
+vf_recorder_begin_alternative(VfRecorder *r)
+{
+  g_autoptr(VfHistoryMessage) last = begin_on_last_answer(r);
+  if (last)
+    r->alternative_of = last->id;
+}
+
+void
+vf_recorder_choose(VfRecorder *r, guint alternative)
+{
+  if (!r->conversation)
+    return;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) all = vf_history_messages(r->history, r->conversation, &error);
+  const VfHistoryMessage *last = all && all->len ? all->pdata[all->len - 1] : NULL;
+  for (guint i = 0; last && i < all->len; i++) {
+    const VfHistoryMessage *m = all->pdata[i];
+    if (m->position == last->position && m->alternative == alternative && !vf_history_choose(r->history, m->id, &error))
+      break;
+  }
+  if (error)
+    keep_error(r, g_steal_pointer(&error));
+}
+
+void
+vf_recorder_remove(VfRecorder *r, guint first, guint count)
+{
+  if (!r->conversation)
+    return;
+  g_autoptr(GError) error = NULL;
+  if (!vf_history_remove(r->history, r->conversation, first, count, &error))
+    keep_error(r, g_steal_pointer(&error));
 }
 
 void
 vf_recorder_continue_turn(VfRecorder *r)
 {
-  turn_reset(r);
-  if (!r->conversation)
+  g_autoptr(VfHistoryMessage) last = begin_on_last_answer(r);
+  if (!last)
     return;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GPtrArray) messages = vf_history_messages(r->history, r->conversation, &error);
-  if (!messages) {
-    keep_error(r, g_steal_pointer(&error));
-    return;
-  }
-  const VfHistoryMessage *last = NULL;
-  for (guint i = 0; i < messages->len; i++)
-    if (((const VfHistoryMessage *)messages->pdata[i])->chosen)
-      last = messages->pdata[i];
-  if (!last || !g_str_equal(last->role, "assistant"))
-    return;
-  r->turn_position = last->position;
   r->answer = last->id;
   g_string_assign(r->answer_text, last->text);
   r->continued_text = g_strdup(last->text);
@@ -290,7 +349,9 @@ vf_recorder_answer_piece(VfRecorder *r, const char *piece, size_t len)
   if (!r->answer) {
     /* The first piece stores the answer, so a turn killed from here on keeps what it said. */
     g_autoptr(GError) error = NULL;
-    r->answer = vf_history_append(r->history, r->conversation, "assistant", r->answer_text->str, NULL, &error);
+    r->answer = r->alternative_of
+                  ? vf_history_add_alternative(r->history, r->alternative_of, r->answer_text->str, NULL, &error)
+                  : vf_history_append(r->history, r->conversation, "assistant", r->answer_text->str, NULL, &error);
     if (r->answer <= 0) {
       r->answer = 0;
       r->turn_position = -1;
@@ -379,6 +440,14 @@ vf_recorder_fail_turn(VfRecorder *r)
   if (r->continued_text) {
     /* A continued answer keeps what it had. */
     if (!vf_history_set_text(r->history, r->answer, r->continued_text, r->continued_stats, &error))
+      keep_error(r, g_steal_pointer(&error));
+    turn_reset(r);
+    return;
+  }
+  if (r->alternative_of) {
+    /* A regenerated answer that failed: the earlier one is shown again. */
+    if ((r->answer && !vf_history_delete_message(r->history, r->answer, &error)) ||
+        !vf_history_choose(r->history, r->alternative_of, &error))
       keep_error(r, g_steal_pointer(&error));
     turn_reset(r);
     return;

@@ -33,6 +33,13 @@ void vf_recorder_begin_turn(VfRecorder *recorder, const VfChat *chat, guint firs
 /* The conversation's last message, an answer, goes on (the engine's continue): the new pieces are stored after its
  * text; end_turn stores the whole answer, its stats summed over both turns; fail_turn puts its text back. */
 void vf_recorder_continue_turn(VfRecorder *recorder);
+/* The conversation's last answer is answered again (regenerate): the new answer is stored as an alternative at
+ * its position (chosen), the earlier ones kept; fail_turn shows the earlier one again. */
+void vf_recorder_begin_alternative(VfRecorder *recorder);
+/* The last answer's alternative `alternative` (0, 1, …) is the one shown. */
+void vf_recorder_choose(VfRecorder *recorder, guint alternative);
+/* The engine's conversation lost its messages [first, first + count) (delete a turn). */
+void vf_recorder_remove(VfRecorder *recorder, guint first, guint count);
 /* `len` bytes of the answer, in order. */
 void vf_recorder_answer_piece(VfRecorder *recorder, const char *piece, size_t len);
 /* The answer is complete (or stopped, or cut): its final text and stats. */

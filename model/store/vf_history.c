@@ -510,6 +510,33 @@ vf_history_truncate(VfHistory *h, gint64 conversation, gint64 position, GError *
          touch(h, conversation, error);
 }
 
+gboolean
+vf_history_delete_message(VfHistory *h, gint64 message, GError **error)
+{
+  int changes = 0;
+  return run(h, &changes, error, "DELETE FROM messages WHERE id = ?", "i", message) &&
+         not_found_unless(changes, message, "message", error);
+}
+
+gboolean
+vf_history_remove(VfHistory *h, gint64 conversation, gint64 position, gint64 count, GError **error)
+{
+  if (!exec(h->db, "BEGIN IMMEDIATE", "start a transaction", error))
+    return FALSE;
+  /* The later messages move down through negative positions: (conversation, position, alternative) is unique at
+   * every row's update. */
+  gboolean ok = run(h, NULL, error, "DELETE FROM messages WHERE conversation_id = ?1 AND position >= ?2 AND "
+                    "position < ?2 + ?3", "iii", conversation, position, count) &&
+                run(h, NULL, error, "UPDATE messages SET position = -1 - (position - ?3) WHERE conversation_id = ?1 "
+                    "AND position >= ?2 + ?3", "iii", conversation, position, count) &&
+                run(h, NULL, error, "UPDATE messages SET position = -1 - position WHERE conversation_id = ?1 AND "
+                    "position < 0", "i", conversation) &&
+                touch(h, conversation, error);
+  if (!exec(h->db, ok ? "COMMIT" : "ROLLBACK", "finish a transaction", ok ? error : NULL))
+    return FALSE;
+  return ok;
+}
+
 GPtrArray *
 vf_history_messages(VfHistory *h, gint64 conversation, GError **error)
 {

@@ -96,6 +96,11 @@ gboolean vf_history_set_text(VfHistory *history, gint64 message, const char *tex
                              GError **error);
 /* Removes every message after `position` (−1: all), for edit, delete turn and continue-elsewhere. */
 gboolean vf_history_truncate(VfHistory *history, gint64 conversation, gint64 position, GError **error);
+/* Deletes one message (an alternative that failed). */
+gboolean vf_history_delete_message(VfHistory *history, gint64 message, GError **error);
+/* Removes the messages at positions [position, position + count) (delete a turn); the later ones move down. */
+gboolean vf_history_remove(VfHistory *history, gint64 conversation, gint64 position, gint64 count,
+                           GError **error);
 /* The messages in order, every alternative included (VfHistoryMessage *). */
 GPtrArray *vf_history_messages(VfHistory *history, gint64 conversation, GError **error);
 gboolean vf_history_set_model(VfHistory *history, gint64 conversation, const char *model, GError **error);

@@ -17,10 +17,9 @@ part_free(gpointer data)
   g_free(part);
 }
 
-static void
-message_free(gpointer data)
+void
+vf_chat_message_free(VfChatMessage *message)
 {
-  VfChatMessage *message = data;
   g_free(message->role);
   g_ptr_array_unref(message->parts);
   g_free(message);
@@ -30,7 +29,7 @@ VfChat *
 vf_chat_new(void)
 {
   VfChat *chat = g_new0(VfChat, 1);
-  chat->messages = g_ptr_array_new_with_free_func(message_free);
+  chat->messages = g_ptr_array_new_with_free_func((GDestroyNotify)vf_chat_message_free);
   return chat;
 }
 

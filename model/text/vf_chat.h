@@ -68,6 +68,8 @@ void vf_chat_free(VfChat *chat);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VfChat, vf_chat_free)
 
 VfChatMessage *vf_chat_append_message(VfChat *chat, const char *role);
+/* Frees a message taken out of a chat (g_ptr_array_steal_index of chat->messages). */
+void vf_chat_message_free(VfChatMessage *message);
 VfChatPart *vf_chat_message_append_text(VfChatMessage *message, const char *text);
 /* `len` bytes of text, NUL bytes included. */
 VfChatPart *vf_chat_message_append_text_len(VfChatMessage *message, const char *text, size_t len);
