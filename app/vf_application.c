@@ -135,6 +135,18 @@ test_message_action_activated(GSimpleAction *action, GVariant *parameter, gpoint
     vf_window_delete_turn(self->window, id);
 }
 
+/* A picture pasted, as Ctrl+V with a picture on the clipboard does. */
+static void
+test_paste_activated(GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  VfApplication *self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GdkTexture) texture = gdk_texture_new_from_filename(g_variant_get_string(parameter, NULL), &error);
+  if (!texture)
+    g_error("test-paste: %s", error->message);
+  vf_window_paste_picture(self->window, texture);
+}
+
 static void
 test_export_activated(GSimpleAction *action, GVariant *parameter, gpointer user_data)
 {
@@ -224,6 +236,7 @@ vf_application_startup(GApplication *app)
     {"test-open-conversation", test_open_conversation_activated, "u", NULL, NULL, {0}},
     {"test-export", test_export_activated, "s", NULL, NULL, {0}},
     {"test-continue", test_continue_activated, NULL, NULL, NULL, {0}},
+    {"test-paste", test_paste_activated, "s", NULL, NULL, {0}},
     {"test-regenerate", test_message_action_activated, NULL, NULL, NULL, {0}},
     {"test-choose-answer", test_message_action_activated, "i", NULL, NULL, {0}},
     {"test-edit", test_message_action_activated, "u", NULL, NULL, {0}},

@@ -743,6 +743,46 @@ test_edit_regenerate_delete(void)
   app_quit(app);
 }
 
+/* A pasted picture is kept with the conversations (the history's blobs, by content hash), not in the cache
+ * folder, and attached as "Pasted HH:MM:SS.png"; asked about, it is answered as the command line answers the
+ * same picture. */
+static void
+test_paste_picture(void)
+{
+  g_autofree char *home = g_dir_make_tmp("vf-ui-paste-XXXXXX", NULL);
+  g_autofree char *data_home = g_build_filename(home, "data", NULL);
+  g_autofree char *cache_home = g_build_filename(home, "cache", NULL);
+  const char *env[] = {"XDG_DATA_HOME", data_home, "XDG_CACHE_HOME", cache_home, NULL};
+  g_autofree char *model = vf_test_data_path("models/tiny-a");
+  g_autofree char *tokenizer = vf_test_data_path("tokenizer");
+  const char *args[] = {"--model", model, "--tokenizer", tokenizer, "--max-new-tokens", "8", NULL};
+  App *app = app_start_with_env(args, env);
+  json_node_unref(app_wait(app, "the model to load", model_ready, NULL, 60));
+  app_focus();
+  g_autofree char *picture = vf_test_data_path("golden/cases/a04_two_images_vision_id/camera_gray_133x97.png");
+  activate(app, "test-paste", g_variant_new_string(picture));
+  g_autoptr(JsonNode) pasted = app_wait(app, "the pasted picture", draft_has, GUINT_TO_POINTER(1), 20);
+  JsonObject *chip = json_array_get_object_element(json_object_get_array_member(draft(json_node_get_object(pasted)),
+                                                                                "attachments"), 0);
+  const char *name = json_object_get_string_member(chip, "name");
+  g_assert_true(g_str_has_prefix(name, "Pasted ") && g_str_has_suffix(name, ".png"));
+  g_assert_cmpstr(json_object_get_string_member(chip, "label"), ==, "Picture 1");
+  g_autofree char *blobs = g_build_filename(data_home, "viewfinder", "blobs", NULL);
+  g_assert_true(g_file_test(blobs, G_FILE_TEST_IS_DIR));
+  g_autofree char *old_place = g_build_filename(cache_home, "viewfinder", "pasted", NULL);
+  g_assert_false(g_file_test(old_place, G_FILE_TEST_EXISTS));
+  const char *question = "What is in Picture 1?";
+  type_text(question);
+  json_node_unref(app_wait(app, "the typed text", draft_text_is, question, 20));
+  press("Return");
+  g_autoptr(JsonNode) answered = app_wait(app, "the answer", answer_finished, GUINT_TO_POINTER(2), 60);
+  g_autofree char *expected = cli_answer(picture, NULL, question, "8");
+  g_assert_cmpstr(json_object_get_string_member(message(json_node_get_object(answered), 1), "text"), ==, expected);
+  app_quit(app);
+  const char *rm[] = {"rm", "-rf", home, NULL};
+  g_free(run(rm));
+}
+
 /* A dropped model folder without a tokenizer is refused before the working model goes: a toast, the chat page,
  * the same model and conversation, and the next question is answered. */
 static void
@@ -1177,6 +1217,7 @@ main(int argc, char **argv)
   g_test_add_func("/ui/new-chat-during-answer", test_new_chat_during_answer);
   g_test_add_func("/ui/continue-cut-answer", test_continue_cut_answer);
   g_test_add_func("/ui/edit-regenerate-delete", test_edit_regenerate_delete);
+  g_test_add_func("/ui/paste-picture", test_paste_picture);
   g_test_add_func("/ui/corrupt-picture", test_corrupt_picture);
   g_test_add_func("/ui/chip-menu-focus", test_chip_menu_focus);
   g_test_add_func("/ui/broken-model-folder", test_broken_model_folder);

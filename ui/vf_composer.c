@@ -34,6 +34,7 @@ static GParamSpec *properties[N_PROPS];
 enum {
   SIGNAL_CHANGED,
   SIGNAL_ATTACH_FILES,
+  SIGNAL_PICTURE_PASTED,
   N_SIGNALS,
 };
 
@@ -231,7 +232,7 @@ on_files_read(GObject *source, GAsyncResult *result, gpointer user_data)
     g_warning("cannot paste files: %s", error->message);
 }
 
-/* A pasted picture becomes a PNG in ~/.cache/viewfinder/pasted, attached like a dropped file. */
+/* A pasted picture goes to the window ("picture-pasted"), which keeps it with the conversations. */
 static void
 on_texture_read(GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -242,25 +243,7 @@ on_texture_read(GObject *source, GAsyncResult *result, gpointer user_data)
     g_warning("cannot paste the picture: %s", error->message);
     return;
   }
-  g_autofree char *dir = g_build_filename(g_get_user_cache_dir(), "viewfinder", "pasted", NULL);
-  g_mkdir_with_parents(dir, 0700);
-  g_autoptr(GDateTime) now = g_date_time_new_now_local();
-  g_autofree char *stamp = g_date_time_format(now, "%Y%m%d-%H%M%S");
-  g_autofree char *path = NULL;
-  for (guint i = 1;; i++) {
-    g_autofree char *name = g_strdup_printf("pasted-%s-%u.png", stamp, i);
-    path = g_build_filename(dir, name, NULL);
-    if (!g_file_test(path, G_FILE_TEST_EXISTS))
-      break;
-    g_clear_pointer(&path, g_free);
-  }
-  if (!gdk_texture_save_to_png(texture, path)) {
-    g_warning("cannot save the pasted picture to %s", path);
-    return;
-  }
-  g_autoptr(GFile) file = g_file_new_for_path(path);
-  GSList files = {file, NULL};
-  attach_files(self, &files);
+  g_signal_emit(self, signals[SIGNAL_PICTURE_PASTED], 0, texture);
 }
 
 static void
@@ -328,6 +311,8 @@ vf_composer_class_init(VfComposerClass *klass)
   /* Files to attach from a paste (a copied file, or a pasted picture saved as PNG). */
   signals[SIGNAL_ATTACH_FILES] = g_signal_new("attach-files", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL,
                                               NULL, NULL, G_TYPE_NONE, 1, GDK_TYPE_FILE_LIST);
+  signals[SIGNAL_PICTURE_PASTED] = g_signal_new("picture-pasted", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0,
+                                                NULL, NULL, NULL, G_TYPE_NONE, 1, GDK_TYPE_TEXTURE);
 
   gtk_widget_class_set_template_from_resource(widget_class, "/org/viewfinder/Viewfinder/ui/vf_composer.ui");
   gtk_widget_class_bind_template_child(widget_class, VfComposer, editing_bar);

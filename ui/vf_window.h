@@ -52,6 +52,9 @@ void vf_window_show_welcome(VfWindow *self);
 /* What a drop does with files (vf_window_dnd.c): a folder opens as a model, pictures and videos are
  * inspected and attached to the draft; files that cannot be used are named in a toast. */
 void vf_window_drop_files(VfWindow *self, GSList *files);
+/* A pasted picture: kept as a PNG with the conversations (the history's blobs, by content hash) and attached,
+ * named "Pasted 14:03:27.png". */
+void vf_window_paste_picture(VfWindow *self, GdkTexture *texture);
 
 void vf_window_toast(VfWindow *self, const char *text);
 /* A toast with a button that activates `action_name` (a window action, e.g. "chat.send"). The test dump lists it

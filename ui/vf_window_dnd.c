@@ -8,6 +8,7 @@
 typedef struct {
   VfWindow *window;
   GFile *file;
+  char *name; /* the name shown, when not the file's (a pasted picture), or NULL */
   gboolean done;
   VfAttachment *attachment; /* or error */
   GError *error;
@@ -20,6 +21,7 @@ pending_free(Pending *p)
 {
   g_object_unref(p->window);
   g_object_unref(p->file);
+  g_free(p->name);
   g_clear_object(&p->attachment);
   g_clear_error(&p->error);
   g_free(p);
@@ -37,6 +39,8 @@ flush_pending(void)
       g_autoptr(VfEngineModelInfo) info = vf_engine_get_model_info(self->engine);
       if (info)
         vf_attachment_set_processor(p->attachment, &info->processor);
+      if (p->name)
+        vf_attachment_set_name(p->attachment, p->name);
       vf_composer_add_attachment(self->composer, p->attachment);
       g_message("attached %s as %s", vf_attachment_get_name(p->attachment), vf_attachment_get_label(p->attachment));
     } else {
@@ -59,11 +63,12 @@ on_inspected(GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 static void
-inspect(VfWindow *self, GFile *file)
+inspect(VfWindow *self, GFile *file, const char *name)
 {
   Pending *p = g_new0(Pending, 1);
   p->window = g_object_ref(self);
   p->file = g_object_ref(file);
+  p->name = g_strdup(name);
   g_queue_push_tail(&pending_queue, p);
   self->inspecting++;
   vf_attachment_inspect_async(file, NULL, on_inspected, p);
@@ -108,7 +113,7 @@ attach_folder(VfWindow *self, GFile *folder)
   }
   g_ptr_array_sort(media, by_name);
   for (guint i = 0; i < media->len; i++)
-    inspect(self, media->pdata[i]);
+    inspect(self, media->pdata[i], NULL);
   g_autofree char *text = g_strdup_printf("Attaching %u pictures and videos from %s", media->len, name);
   vf_window_toast(self, text);
 }
@@ -119,7 +124,7 @@ vf_window_drop_files(VfWindow *self, GSList *files)
   for (GSList *l = files; l; l = l->next) {
     GFile *file = l->data;
     if (g_file_query_file_type(file, G_FILE_QUERY_INFO_NONE, NULL) != G_FILE_TYPE_DIRECTORY) {
-      inspect(self, file);
+      inspect(self, file, NULL);
       continue;
     }
     /* A checkpoint folder is opened as the model; any other folder gives its pictures and videos. */
@@ -141,6 +146,45 @@ on_drop(GtkDropTarget *target, const GValue *value, double x, double y, VfWindow
   return TRUE;
 }
 
+/* Where a pasted picture is kept: with the conversations (the history's blobs, by content hash, where the
+ * attachments of stored conversations are), or, when there is no history, in a folder of this run's. */
+static char *
+keep_pasted_picture(VfWindow *self, GBytes *png, GError **error)
+{
+  VfHistory *history = vf_sidebar_get_history(self->sidebar);
+  if (history) {
+    g_autofree char *blob = vf_history_store_bytes(history, png, error);
+    return blob ? vf_history_blob_path(history, blob) : NULL;
+  }
+  static char *folder;
+  if (!folder && !(folder = g_dir_make_tmp("viewfinder-pasted-XXXXXX", error)))
+    return NULL;
+  g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
+  g_checksum_update(sum, g_bytes_get_data(png, NULL), g_bytes_get_size(png));
+  g_autofree char *name = g_strconcat(g_checksum_get_string(sum), ".png", NULL);
+  char *path = g_build_filename(folder, name, NULL);
+  if (!g_file_set_contents(path, g_bytes_get_data(png, NULL), (gssize)g_bytes_get_size(png), error))
+    g_clear_pointer(&path, g_free);
+  return path;
+}
+
+void
+vf_window_paste_picture(VfWindow *self, GdkTexture *texture)
+{
+  g_autoptr(GBytes) png = gdk_texture_save_to_png_bytes(texture);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *path = keep_pasted_picture(self, png, &error);
+  if (!path) {
+    g_autofree char *text = g_strdup_printf("The pasted picture could not be kept: %s", error->message);
+    vf_window_toast(self, text);
+    return;
+  }
+  g_autoptr(GDateTime) now = g_date_time_new_now_local();
+  g_autofree char *name = g_date_time_format(now, "Pasted %H:%M:%S.png");
+  g_autoptr(GFile) file = g_file_new_for_path(path);
+  inspect(self, file, name);
+}
+
 static void
 on_composer_files(VfComposer *composer, GdkFileList *list, VfWindow *self)
 {
@@ -156,4 +200,5 @@ vf_window_setup_drop_target(VfWindow *self)
   g_signal_connect(target, "drop", G_CALLBACK(on_drop), self);
   gtk_widget_add_controller(GTK_WIDGET(self->toast_overlay), GTK_EVENT_CONTROLLER(target));
   g_signal_connect(self->composer, "attach-files", G_CALLBACK(on_composer_files), self);
+  g_signal_connect_swapped(self->composer, "picture-pasted", G_CALLBACK(vf_window_paste_picture), self);
 }
