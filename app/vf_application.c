@@ -147,6 +147,27 @@ test_paste_activated(GSimpleAction *action, GVariant *parameter, gpointer user_d
   vf_window_paste_picture(self->window, texture);
 }
 
+/* Preferences: the window opened as its menu item does; a key set as its row does (GVariant text). */
+static void
+test_preferences_activated(GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  VfApplication *self = user_data;
+  gtk_widget_activate_action(GTK_WIDGET(self->window), "chat.preferences", NULL);
+}
+
+static void
+test_setting_activated(GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  VfApplication *self = user_data;
+  const char *key, *text;
+  g_variant_get(parameter, "(&s&s)", &key, &text);
+  g_autoptr(GVariant) current = g_settings_get_value(self->settings, key);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) value = g_variant_parse(g_variant_get_type(current), text, NULL, NULL, &error);
+  if (!value || !g_settings_set_value(self->settings, key, value))
+    g_error("test-setting %s=%s: %s", key, text, error ? error->message : "refused");
+}
+
 static void
 test_export_activated(GSimpleAction *action, GVariant *parameter, gpointer user_data)
 {
@@ -217,6 +238,33 @@ history_failed(VfEngine *engine, const char *text, VfApplication *self)
   tell_about_history(self, text);
 }
 
+/* The preferences (GSettings) reach the engine at start-up (key NULL) and whenever one changes. The command line's
+ * --max-new-tokens and --context win at start-up. */
+static void
+apply_settings(GSettings *settings, const char *key, VfApplication *self)
+{
+  gboolean all = key == NULL;
+  if ((all && self->max_new_tokens <= 0) || g_strcmp0(key, "max-new-tokens") == 0)
+    vf_engine_set_max_new_tokens(self->engine, g_settings_get_uint(settings, "max-new-tokens"));
+  if ((all && self->context <= 0) || g_strcmp0(key, "context") == 0)
+    vf_engine_set_context(self->engine, g_settings_get_uint(settings, "context"));
+  if (all || g_strcmp0(key, "label-media") == 0)
+    vf_engine_set_label_media(self->engine, g_settings_get_boolean(settings, "label-media"));
+  if (g_settings_get_boolean(settings, "sample-as-model")) {
+    vf_engine_set_sampling(self->engine, NULL);
+  } else {
+    VfEngineSampling sampling = {
+      .do_sample = TRUE,
+      .temperature = g_settings_get_double(settings, "temperature"),
+      .top_k = g_settings_get_uint(settings, "top-k"),
+      .top_p = g_settings_get_double(settings, "top-p"),
+      .repetition_penalty = g_settings_get_double(settings, "repetition-penalty"),
+      .seed = g_settings_get_uint64(settings, "seed"),
+    };
+    vf_engine_set_sampling(self->engine, &sampling);
+  }
+}
+
 static void
 vf_application_startup(GApplication *app)
 {
@@ -237,6 +285,8 @@ vf_application_startup(GApplication *app)
     {"test-export", test_export_activated, "s", NULL, NULL, {0}},
     {"test-continue", test_continue_activated, NULL, NULL, NULL, {0}},
     {"test-paste", test_paste_activated, "s", NULL, NULL, {0}},
+    {"test-preferences", test_preferences_activated, NULL, NULL, NULL, {0}},
+    {"test-setting", test_setting_activated, "(ss)", NULL, NULL, {0}},
     {"test-regenerate", test_message_action_activated, NULL, NULL, NULL, {0}},
     {"test-choose-answer", test_message_action_activated, "i", NULL, NULL, {0}},
     {"test-edit", test_message_action_activated, "u", NULL, NULL, {0}},
@@ -249,12 +299,12 @@ vf_application_startup(GApplication *app)
 
   self->settings = open_settings();
   self->engine = vf_engine_new();
-  guint max_new = self->max_new_tokens > 0 ? (guint)self->max_new_tokens
-                  : self->settings        ? g_settings_get_uint(self->settings, "max-new-tokens")
-                                          : 512;
-  vf_engine_set_max_new_tokens(self->engine, max_new);
-  vf_engine_set_label_media(self->engine, self->settings ? g_settings_get_boolean(self->settings, "label-media") : TRUE);
+  vf_engine_set_max_new_tokens(self->engine, self->max_new_tokens > 0 ? (guint)self->max_new_tokens : 512);
   vf_engine_set_context(self->engine, (guint)self->context);
+  if (self->settings) {
+    apply_settings(self->settings, NULL, self);
+    g_signal_connect(self->settings, "changed", G_CALLBACK(apply_settings), self);
+  }
   /* Every conversation is kept ($XDG_DATA_HOME/viewfinder): the engine's worker opens the history before any
    * model loads and stores each turn as it happens. */
   vf_engine_open_history_async(self->engine, NULL, NULL, history_opened, self);

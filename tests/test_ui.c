@@ -13,6 +13,7 @@
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -22,6 +23,9 @@
 
 #define APP_ID "org.viewfinder.Viewfinder"
 #define APP_PATH "/org/viewfinder/Viewfinder"
+/* The app's default picture budget: 256 and 1280 visual tokens of 28 × 28 pixels. */
+#define APP_MIN_PIXELS "200704"
+#define APP_MAX_PIXELS "1003520"
 
 /* ---------------------------------------------------------------------------------------------------
  * External tools
@@ -73,8 +77,11 @@ cli_answer_of(const char *model, const char *image, const char *video, const cha
                           "--max-new-tokens", max_new_tokens, "-p", prompt};
   int n = 11;
   if (image) {
+    /* The app's default picture budget (Preferences: 256 to 1280 visual tokens); the CLI keeps the reference's. */
     argv[n++] = "--image";
     argv[n++] = image;
+    argv[n++] = "--min-pixels=" APP_MIN_PIXELS;
+    argv[n++] = "--max-pixels=" APP_MAX_PIXELS;
   }
   if (video) {
     argv[n++] = "--video";
@@ -783,6 +790,61 @@ test_paste_picture(void)
   g_free(run(rm));
 }
 
+static void
+set_setting(App *app, const char *key, const char *value)
+{
+  activate(app, "test-setting", g_variant_new("(ss)", key, value));
+}
+
+/* Preferences: the window (a screenshot); sampling chosen there is what the next answer uses (it equals the
+ * command line's with the same temperature, top-k, top-p, repetition penalty and seed); the picture budget sets
+ * what a dropped picture costs. */
+static void
+test_preferences(void)
+{
+  App *app = start_with_tiny_model("8");
+  activate(app, "test-preferences", NULL);
+  screenshot("ui-preferences.png");
+  press("Escape");
+  set_setting(app, "sample-as-model", "false");
+  set_setting(app, "temperature", "1.0");
+  set_setting(app, "top-k", "uint32 0");
+  set_setting(app, "top-p", "1.0");
+  set_setting(app, "repetition-penalty", "2.0");
+  set_setting(app, "seed", "uint64 7");
+  app_focus();
+  const char *question = "Tell me a story.";
+  type_text(question);
+  press("Return");
+  g_autoptr(JsonNode) answered = app_wait(app, "the sampled answer", answer_finished, GUINT_TO_POINTER(2), 60);
+  g_autofree char *model = vf_test_data_path("models/tiny-a");
+  g_autofree char *tokenizer = vf_test_data_path("tokenizer");
+  const char *argv[] = {g_getenv("VF_CLI"), "chat", "-m", model, "--tokenizer", tokenizer, "--label-media",
+                        "--max-new-tokens", "8", "--temperature", "1", "--top-k", "0", "--top-p", "1",
+                        "--repetition-penalty", "2", "--seed", "7", "-p", question, NULL};
+  g_autofree char *sampled = run(argv);
+  g_strchomp(sampled);
+  const char *answer = json_object_get_string_member(message(json_node_get_object(answered), 1), "text");
+  g_assert_cmpstr(answer, ==, sampled);
+  /* The tiny model's logits are so peaked that only the repetition penalty moves its answer off the greedy one:
+   * so the settings are what made it. */
+  g_autofree char *greedy = cli_answer(NULL, NULL, question, "8");
+  g_test_message("sampled: %s; greedy: %s", answer, greedy);
+  g_assert_cmpstr(answer, !=, greedy);
+
+  set_setting(app, "picture-max-tokens", "uint32 64");
+  set_setting(app, "picture-min-tokens", "uint32 16");
+  g_autofree char *picture = vf_test_data_path("golden/cases/a02_image_photo/chelsea.png");
+  const char *files[] = {picture, NULL};
+  app_drop(app, files);
+  g_autoptr(JsonNode) dropped = app_wait(app, "the picture", draft_has, GUINT_TO_POINTER(1), 20);
+  JsonObject *chip = json_array_get_object_element(json_object_get_array_member(draft(json_node_get_object(dropped)),
+                                                                                "attachments"), 0);
+  g_assert_cmpint(json_object_get_int_member(chip, "tokens"), >, 16);
+  g_assert_cmpint(json_object_get_int_member(chip, "tokens"), <=, 64);
+  app_quit(app);
+}
+
 /* A dropped model folder without a tokenizer is refused before the working model goes: a toast, the chat page,
  * the same model and conversation, and the next question is answered. */
 static void
@@ -1096,6 +1158,10 @@ test_reopen_conversation(void)
   json_builder_add_string_value(b, "image");
   json_builder_set_member_name(b, "image");
   json_builder_add_string_value(b, picture);
+  json_builder_set_member_name(b, "min_pixels");
+  json_builder_add_int_value(b, atoi(APP_MIN_PIXELS));
+  json_builder_set_member_name(b, "max_pixels");
+  json_builder_add_int_value(b, atoi(APP_MAX_PIXELS));
   json_builder_end_object(b);
   json_builder_begin_object(b);
   json_builder_set_member_name(b, "type");
@@ -1218,6 +1284,7 @@ main(int argc, char **argv)
   g_test_add_func("/ui/continue-cut-answer", test_continue_cut_answer);
   g_test_add_func("/ui/edit-regenerate-delete", test_edit_regenerate_delete);
   g_test_add_func("/ui/paste-picture", test_paste_picture);
+  g_test_add_func("/ui/preferences", test_preferences);
   g_test_add_func("/ui/corrupt-picture", test_corrupt_picture);
   g_test_add_func("/ui/chip-menu-focus", test_chip_menu_focus);
   g_test_add_func("/ui/broken-model-folder", test_broken_model_folder);

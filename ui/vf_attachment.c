@@ -19,6 +19,7 @@ struct _VfAttachment {
   GdkPaintable *thumbnail;
   char *label;
   VfMediaOptions options;
+  uint64_t budget_min, budget_max; /* the app's default picture budget, pixels (0: the checkpoint's limits) */
   VfImageProcessorConfig processor;
   guint tokens;
   VfMediaPlan plan;   /* the cost; the item's own plan is the engine's */
@@ -45,6 +46,25 @@ static GParamSpec *properties[N_PROPS];
  * Cost
  * ------------------------------------------------------------------------------------------------- */
 
+/* A picture with no size of its own takes the default budget. */
+static gboolean
+has_own_size(const VfMediaOptions *o)
+{
+  return o->min_pixels || o->max_pixels || (o->resized_width && o->resized_height);
+}
+
+/* The options the engine gets. */
+static VfMediaOptions
+effective_options(VfAttachment *self)
+{
+  VfMediaOptions o = self->options;
+  if (vf_media_item_kind(self->item) == VF_MEDIA_IMAGE && !has_own_size(&o)) {
+    o.min_pixels = self->budget_min;
+    o.max_pixels = self->budget_max;
+  }
+  return o;
+}
+
 /* From the header the item read when the file was attached: nothing is read again. */
 static void
 update_cost(VfAttachment *self)
@@ -53,7 +73,8 @@ update_cost(VfAttachment *self)
   g_clear_pointer(&self->cost_problem, g_free);
   g_autoptr(GError) error = NULL;
   vf_media_plan_clear(&self->plan);
-  if (vf_media_item_plan_for(self->item, &self->options, &self->processor, &self->plan, &error))
+  VfMediaOptions options = effective_options(self);
+  if (vf_media_item_plan_for(self->item, &options, &self->processor, &self->plan, &error))
     tokens = self->plan.n_tokens;
   else
     self->cost_problem = g_strdup(error->message);
@@ -82,10 +103,37 @@ vf_attachment_describe_cost(VfAttachment *self)
                          self->plan.image.out_height, self->tokens);
 }
 
+char *
+vf_attachment_describe_budget(VfAttachment *self)
+{
+  const VfMediaOptions *o = &self->options;
+  if (vf_media_item_kind(self->item) == VF_MEDIA_VIDEO)
+    return o->fps > 0 ? g_strdup_printf("%g fps", o->fps) : g_strdup("2 fps");
+  if (o->resized_width && o->resized_height)
+    return g_strdup_printf("%u×%u", o->resized_width, o->resized_height);
+  if (o->max_pixels && self->processor.max_pixels && o->max_pixels >= self->processor.max_pixels)
+    return g_strdup("full resolution");
+  if (o->max_pixels)
+    return g_strdup_printf("max %" G_GUINT64_FORMAT " tokens", o->max_pixels / (28 * 28));
+  if (self->budget_max)
+    return g_strdup_printf("max %" G_GUINT64_FORMAT " tokens", self->budget_max / (28 * 28));
+  return g_strdup("full resolution");
+}
+
 void
 vf_attachment_set_processor(VfAttachment *self, const VfImageProcessorConfig *processor)
 {
   self->processor = *processor;
+  update_cost(self);
+}
+
+const VfImageProcessorConfig *vf_attachment_get_processor(VfAttachment *self) { return &self->processor; }
+
+void
+vf_attachment_set_budget(VfAttachment *self, uint64_t min_pixels, uint64_t max_pixels)
+{
+  self->budget_min = min_pixels;
+  self->budget_max = MAX(max_pixels, min_pixels);
   update_cost(self);
 }
 
@@ -265,7 +313,8 @@ vf_attachment_set_label(VfAttachment *self, const char *label)
 void
 vf_attachment_append_to(VfAttachment *self, VfChatMessage *message)
 {
-  vf_media_item_append_to(self->item, message, &self->options);
+  VfMediaOptions options = effective_options(self);
+  vf_media_item_append_to(self->item, message, &options);
 }
 
 /* ---------------------------------------------------------------------------------------------------

@@ -53,6 +53,12 @@ const VfMediaOptions *vf_attachment_get_options(VfAttachment *self);
 void vf_attachment_set_options(VfAttachment *self, const VfMediaOptions *options);
 /* The loaded model's image processor settings (the defaults until then); recomputes the cost. */
 void vf_attachment_set_processor(VfAttachment *self, const VfImageProcessorConfig *processor);
+const VfImageProcessorConfig *vf_attachment_get_processor(VfAttachment *self);
+/* The app's default picture budget (Preferences: 256 to 1280 visual tokens, in pixels), for a picture whose
+ * options give no size of its own; 0, 0: the checkpoint's limits. Recomputes the cost. */
+void vf_attachment_set_budget(VfAttachment *self, uint64_t min_pixels, uint64_t max_pixels);
+/* What limits the size, for the chip: "max 1280 tokens", "full resolution", "448×336", "2 fps". */
+char *vf_attachment_describe_budget(VfAttachment *self);
 
 /* Visual tokens this item adds to the prompt; 0 when its settings do not work for it (see the cost text). */
 guint vf_attachment_get_tokens(VfAttachment *self);

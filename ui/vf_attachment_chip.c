@@ -49,7 +49,8 @@ update(VfAttachmentChip *self)
   gtk_label_set_text(self->name, vf_attachment_get_name(a));
   guint tokens = vf_attachment_get_tokens(a);
   const char *damage = vf_attachment_get_damage(a);
-  g_autofree char *cost = tokens ? g_strdup_printf("%u tokens%s", tokens, damage ? " · damaged" : "")
+  g_autofree char *budget = vf_attachment_describe_budget(a);
+  g_autofree char *cost = tokens ? g_strdup_printf("%u tokens (%s)%s", tokens, budget, damage ? " · damaged" : "")
                                  : g_strdup(damage ? "tokens: ? · damaged" : "tokens: ?");
   gtk_label_set_text(self->cost, cost);
   g_autofree char *cost_detail = vf_attachment_describe_cost(a);

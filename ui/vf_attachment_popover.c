@@ -9,6 +9,7 @@ struct _VfAttachmentPopover {
   GtkLabel *title;
   GtkWidget *image_box;
   GtkCheckButton *default_check;
+  GtkCheckButton *full_check;
   GtkCheckButton *max_check;
   GtkSpinButton *max_pixels_spin;
   GtkCheckButton *exact_check;
@@ -54,9 +55,14 @@ on_changed(VfAttachmentPopover *self)
     options.fps = gtk_spin_button_get_value(self->fps_spin);
     options.max_frames = (uint32_t)gtk_spin_button_get_value_as_int(self->max_frames_spin);
   } else {
-    options.max_pixels = 0;
+    options.min_pixels = options.max_pixels = 0;
     options.resized_width = options.resized_height = 0;
-    if (gtk_check_button_get_active(self->max_check))
+    const VfImageProcessorConfig *processor = vf_attachment_get_processor(self->attachment);
+    if (gtk_check_button_get_active(self->full_check)) {
+      /* The checkpoint's own limits, as the reference uses them. */
+      options.min_pixels = processor->min_pixels;
+      options.max_pixels = processor->max_pixels;
+    } else if (gtk_check_button_get_active(self->max_check))
       options.max_pixels = (uint64_t)gtk_spin_button_get_value(self->max_pixels_spin);
     else if (gtk_check_button_get_active(self->exact_check)) {
       options.resized_width = (uint32_t)gtk_spin_button_get_value_as_int(self->width_spin);
@@ -88,6 +94,9 @@ sync_from_attachment(VfAttachmentPopover *self)
     gtk_check_button_set_active(self->exact_check, TRUE);
     gtk_spin_button_set_value(self->width_spin, o->resized_width);
     gtk_spin_button_set_value(self->height_spin, o->resized_height);
+  } else if (o->max_pixels && vf_attachment_get_processor(self->attachment)->max_pixels &&
+             o->max_pixels >= vf_attachment_get_processor(self->attachment)->max_pixels) {
+    gtk_check_button_set_active(self->full_check, TRUE);
   } else if (o->max_pixels) {
     gtk_check_button_set_active(self->max_check, TRUE);
     gtk_spin_button_set_value(self->max_pixels_spin, (double)o->max_pixels);
@@ -168,6 +177,7 @@ vf_attachment_popover_class_init(VfAttachmentPopoverClass *klass)
   gtk_widget_class_bind_template_child(widget_class, VfAttachmentPopover, title);
   gtk_widget_class_bind_template_child(widget_class, VfAttachmentPopover, image_box);
   gtk_widget_class_bind_template_child(widget_class, VfAttachmentPopover, default_check);
+  gtk_widget_class_bind_template_child(widget_class, VfAttachmentPopover, full_check);
   gtk_widget_class_bind_template_child(widget_class, VfAttachmentPopover, max_check);
   gtk_widget_class_bind_template_child(widget_class, VfAttachmentPopover, max_pixels_spin);
   gtk_widget_class_bind_template_child(widget_class, VfAttachmentPopover, exact_check);
@@ -183,7 +193,7 @@ static void
 vf_attachment_popover_init(VfAttachmentPopover *self)
 {
   gtk_widget_init_template(GTK_WIDGET(self));
-  GtkCheckButton *checks[] = {self->default_check, self->max_check, self->exact_check};
+  GtkCheckButton *checks[] = {self->default_check, self->full_check, self->max_check, self->exact_check};
   for (guint i = 0; i < G_N_ELEMENTS(checks); i++)
     g_signal_connect_swapped(checks[i], "toggled", G_CALLBACK(on_changed), self);
   GtkSpinButton *spins[] = {self->max_pixels_spin, self->width_spin, self->height_spin, self->fps_spin,

@@ -165,6 +165,26 @@ vf_window_build_draft(const char *text, GListModel *attachments)
   return draft;
 }
 
+/* Preferences → Pictures: a visual token is 28 × 28 pixels. Without settings, the same defaults. */
+void
+vf_window_apply_picture_budget(VfWindow *self, VfAttachment *attachment)
+{
+  guint lo = self->settings ? g_settings_get_uint(self->settings, "picture-min-tokens") : 256;
+  guint hi = self->settings ? g_settings_get_uint(self->settings, "picture-max-tokens") : 1280;
+  vf_attachment_set_budget(attachment, (uint64_t)lo * 28 * 28, (uint64_t)hi * 28 * 28);
+}
+
+static void
+on_picture_budget_changed(VfWindow *self)
+{
+  GListModel *attachments = vf_composer_get_attachments(self->composer);
+  for (guint i = 0; i < g_list_model_get_n_items(attachments); i++) {
+    g_autoptr(VfAttachment) a = g_list_model_get_item(attachments, i);
+    vf_window_apply_picture_budget(self, a);
+  }
+  vf_window_schedule_count(self);
+}
+
 void
 vf_window_update_media_numbers(VfWindow *self)
 {
@@ -444,6 +464,10 @@ vf_window_constructed(GObject *object)
   vf_window_connect_engine(self);
   vf_window_setup_history(self);
   if (self->settings) {
+    g_signal_connect_object(self->settings, "changed::picture-min-tokens", G_CALLBACK(on_picture_budget_changed),
+                            self, G_CONNECT_SWAPPED);
+    g_signal_connect_object(self->settings, "changed::picture-max-tokens", G_CALLBACK(on_picture_budget_changed),
+                            self, G_CONNECT_SWAPPED);
     g_settings_bind(self->settings, "window-width", self, "default-width", G_SETTINGS_BIND_DEFAULT);
     g_settings_bind(self->settings, "window-height", self, "default-height", G_SETTINGS_BIND_DEFAULT);
     g_settings_bind(self->settings, "window-maximized", self, "maximized", G_SETTINGS_BIND_DEFAULT);

@@ -3,6 +3,8 @@
 
 #include "vf_window_private.h"
 
+#include "vf_preferences.h"
+
 void
 vf_window_update_actions(VfWindow *self)
 {
@@ -410,6 +412,18 @@ on_open_model_response(GtkNativeDialog *dialog, int response, VfWindow *self)
 }
 
 static void
+preferences_activated(GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  VfWindow *self = VF_WINDOW(widget);
+  if (!self->settings) {
+    vf_window_toast(self, "Preferences need the app's settings schema, which is not installed");
+    return;
+  }
+  g_autoptr(VfEngineModelInfo) info = vf_engine_get_model_info(self->engine);
+  gtk_window_present(GTK_WINDOW(vf_preferences_new(GTK_WINDOW(self), self->settings, info)));
+}
+
+static void
 get_models_activated(GtkWidget *widget, const char *action_name, GVariant *parameter)
 {
   vf_window_get_models(VF_WINDOW(widget), NULL);
@@ -442,6 +456,8 @@ vf_window_class_add_actions(GtkWidgetClass *widget_class)
   gtk_widget_class_install_action(widget_class, "chat.attach", NULL, attach_activated);
   gtk_widget_class_install_action(widget_class, "chat.open-model", NULL, open_model_activated);
   gtk_widget_class_install_action(widget_class, "chat.get-models", NULL, get_models_activated);
+  gtk_widget_class_install_action(widget_class, "chat.preferences", NULL, preferences_activated);
+  gtk_widget_class_add_binding_action(widget_class, GDK_KEY_comma, GDK_CONTROL_MASK, "chat.preferences", NULL);
   gtk_widget_class_add_binding_action(widget_class, GDK_KEY_Escape, 0, "chat.stop", NULL);
   gtk_widget_class_add_binding_action(widget_class, GDK_KEY_n, GDK_CONTROL_MASK, "chat.new", NULL);
   gtk_widget_class_add_binding_action(widget_class, GDK_KEY_o, GDK_CONTROL_MASK, "chat.open-model", NULL);

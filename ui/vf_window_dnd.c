@@ -41,6 +41,7 @@ flush_pending(void)
         vf_attachment_set_processor(p->attachment, &info->processor);
       if (p->name)
         vf_attachment_set_name(p->attachment, p->name);
+      vf_window_apply_picture_budget(self, p->attachment);
       vf_composer_add_attachment(self->composer, p->attachment);
       g_message("attached %s as %s", vf_attachment_get_name(p->attachment), vf_attachment_get_label(p->attachment));
     } else {

@@ -70,6 +70,8 @@ struct _VfWindow {
 };
 
 /* vf_window.c */
+/* The default picture budget of Preferences → Pictures, given to an attachment entering the draft. */
+void vf_window_apply_picture_budget(VfWindow *self, VfAttachment *attachment);
 void vf_window_update_media_numbers(VfWindow *self);
 /* Dismisses the toasts on screen (they were about the conversation that "New Chat" ends). */
 void vf_window_dismiss_toasts(VfWindow *self);

@@ -98,6 +98,8 @@ typedef struct {
   VfChat *draft;
   guint max_new_tokens;
   gboolean label_media;
+  gboolean sampling_set; /* else the model's */
+  VfEngineSampling sampling;
   guint keep_messages; /* TRUNCATE; SEND: the messages kept before the draft (G_MAXUINT: all) */
   gboolean regenerate; /* SEND: the replaced answer is kept as an alternative */
   guint index;         /* CHOOSE_ANSWER: the alternative; DELETE_TURN: the question's message */
@@ -130,6 +132,8 @@ struct _VfEngine {
   VfEngineModelInfo *info;
   guint max_new_tokens;
   gboolean label_media;
+  gboolean sampling_set; /* else the model's */
+  VfEngineSampling sampling;
   guint context;
   gboolean shut_down;
   gint64 stored_conversation; /* guarded by `lock`: the worker's recorder's conversation, for the main thread */
@@ -430,6 +434,14 @@ run_load(VfEngine *self, Job *job)
   info->load_seconds = (g_get_monotonic_time() - t0) / 1e6;
   info->template_warning = vf_chat_template_check(tokenizer_dir);
   vf_prompt_processor_config(model->config, &info->processor);
+  const VfConfig *c = model->config;
+  info->model_sampling = (VfEngineSampling){
+    .do_sample = c->do_sample,
+    .temperature = c->temperature,
+    .top_k = c->top_k,
+    .top_p = c->top_p,
+    .repetition_penalty = c->repetition_penalty > 0 ? c->repetition_penalty : 1.0,
+  };
 
   self->tokenizer = g_steal_pointer(&tokenizer);
   self->model = g_steal_pointer(&model);
@@ -449,6 +461,15 @@ fill_options(VfEngine *self, const Job *job, VfGenerateOptions *opts)
   vf_session_default_options(self->session, opts);
   opts->max_new_tokens = job->max_new_tokens;
   opts->add_vision_id = job->label_media;
+  if (job->sampling_set)
+    opts->sampling = (VfSamplerParams){
+      .do_sample = job->sampling.do_sample,
+      .temperature = (float)job->sampling.temperature,
+      .top_k = job->sampling.top_k,
+      .top_p = (float)job->sampling.top_p,
+      .repetition_penalty = (float)job->sampling.repetition_penalty,
+      .seed = job->sampling.seed,
+    };
   opts->on_stage = on_stage;
   opts->stage_user = self;
 }
@@ -854,6 +875,8 @@ job_new(VfEngine *self, JobKind kind, GCancellable *cancellable, GAsyncReadyCall
   job->kind = kind;
   job->max_new_tokens = self->max_new_tokens;
   job->label_media = self->label_media;
+  job->sampling_set = self->sampling_set;
+  job->sampling = self->sampling;
   job->context = self->context;
   if (callback) {
     job->task = g_task_new(self, cancellable, callback, user_data);
@@ -1113,6 +1136,14 @@ vf_engine_set_max_new_tokens(VfEngine *self, guint max_new_tokens)
 guint vf_engine_get_max_new_tokens(VfEngine *self) { return self->max_new_tokens; }
 
 void vf_engine_set_label_media(VfEngine *self, gboolean label_media) { self->label_media = label_media; }
+
+void
+vf_engine_set_sampling(VfEngine *self, const VfEngineSampling *sampling)
+{
+  self->sampling_set = sampling != NULL;
+  if (sampling)
+    self->sampling = *sampling;
+}
 
 gboolean vf_engine_get_label_media(VfEngine *self) { return self->label_media; }
 

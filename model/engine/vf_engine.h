@@ -26,6 +26,16 @@
 
 G_BEGIN_DECLS
 
+/* How answers are sampled (transformers' generate parameters); greedy when do_sample is false. */
+typedef struct {
+  gboolean do_sample;
+  double temperature;        /* 1: off */
+  guint top_k;               /* 0: off */
+  double top_p;              /* 1: off */
+  double repetition_penalty; /* 1: off */
+  guint64 seed;
+} VfEngineSampling;
+
 /* What the window shows about a loaded model. */
 typedef struct {
   char *model_dir;
@@ -40,6 +50,7 @@ typedef struct {
   double load_seconds;
   char *template_warning; /* vf_chat_template_check(): NULL when the template is the official one */
   VfImageProcessorConfig processor;
+  VfEngineSampling model_sampling; /* what generation_config.json asks for (the default) */
 } VfEngineModelInfo;
 
 #define VF_TYPE_ENGINE_MODEL_INFO (vf_engine_model_info_get_type())
@@ -72,6 +83,8 @@ guint vf_engine_get_max_new_tokens(VfEngine *self);
 /* add_vision_id: the prompt labels attachments "Picture N: " / "Video N: " as the window does. */
 void vf_engine_set_label_media(VfEngine *self, gboolean label_media);
 gboolean vf_engine_get_label_media(VfEngine *self);
+/* The sampling of later turns; NULL: the model's own (generation_config.json, greedy when it gives none). */
+void vf_engine_set_sampling(VfEngine *self, const VfEngineSampling *sampling);
 /* KV-cache size for later loads; 0 lets the memory budget decide. */
 void vf_engine_set_context(VfEngine *self, guint context);
 
