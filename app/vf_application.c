@@ -4,6 +4,7 @@
 #include "vf_application.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "vf_engine.h"
 #include "vf_model_finder.h"
@@ -148,11 +149,13 @@ test_paste_activated(GSimpleAction *action, GVariant *parameter, gpointer user_d
 }
 
 /* Preferences: the window opened as its menu item does; a key set as its row does (GVariant text). */
+/* A window action, as its button or menu item does: "preferences", "fit-to-context". */
 static void
-test_preferences_activated(GSimpleAction *action, GVariant *parameter, gpointer user_data)
+test_window_action_activated(GSimpleAction *action, GVariant *parameter, gpointer user_data)
 {
   VfApplication *self = user_data;
-  gtk_widget_activate_action(GTK_WIDGET(self->window), "chat.preferences", NULL);
+  g_autofree char *name = g_strdup_printf("chat.%s", g_action_get_name(G_ACTION(action)) + strlen("test-"));
+  gtk_widget_activate_action(GTK_WIDGET(self->window), name, NULL);
 }
 
 static void
@@ -285,7 +288,8 @@ vf_application_startup(GApplication *app)
     {"test-export", test_export_activated, "s", NULL, NULL, {0}},
     {"test-continue", test_continue_activated, NULL, NULL, NULL, {0}},
     {"test-paste", test_paste_activated, "s", NULL, NULL, {0}},
-    {"test-preferences", test_preferences_activated, NULL, NULL, NULL, {0}},
+    {"test-preferences", test_window_action_activated, NULL, NULL, NULL, {0}},
+    {"test-fit-to-context", test_window_action_activated, NULL, NULL, NULL, {0}},
     {"test-setting", test_setting_activated, "(ss)", NULL, NULL, {0}},
     {"test-regenerate", test_message_action_activated, NULL, NULL, NULL, {0}},
     {"test-choose-answer", test_message_action_activated, "i", NULL, NULL, {0}},

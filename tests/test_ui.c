@@ -845,6 +845,67 @@ test_preferences(void)
   app_quit(app);
 }
 
+static gboolean
+draft_over(JsonObject *dump, gconstpointer over)
+{
+  return !json_object_get_boolean_member(dump, "busy") && json_object_get_int_member(dump, "inspecting") == 0 &&
+         json_object_get_boolean_member(dump, "draft_too_long") == GPOINTER_TO_INT(over) &&
+         g_str_has_prefix(json_object_get_string_member_with_default(draft(dump), "status", ""), "Prompt: ");
+}
+
+/* A 20-minute video with a 2048-token context: the draft says it is too long, Send is off, and Fit to Context
+ * lowers its frames until it fits with room for an answer; it is then sent and answered. */
+static void
+test_fit_to_context(void)
+{
+  g_autofree char *tmp = g_dir_make_tmp("vf-ui-fit-XXXXXX", NULL);
+  g_autofree char *video = g_build_filename(tmp, "lecture.mp4", NULL);
+  const char *ffmpeg[] = {"ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=112x112:rate=1", "-t", "1200",
+                          "-pix_fmt", "yuv420p", video, NULL};
+  g_free(run(ffmpeg));
+  g_autofree char *model = vf_test_data_path("models/tiny-a");
+  g_autofree char *tokenizer = vf_test_data_path("tokenizer");
+  const char *args[] = {"--model", model, "--tokenizer", tokenizer, "--max-new-tokens", "8", "--context", "2048",
+                        NULL};
+  App *app = app_start(args);
+  json_node_unref(app_wait(app, "the model to load", model_ready, NULL, 60));
+  app_focus();
+  const char *files[] = {video, NULL};
+  app_drop(app, files);
+  type_text("What happens in Video 1?");
+  g_autoptr(JsonNode) over = app_wait(app, "the too-long draft", draft_over, GINT_TO_POINTER(TRUE), 60);
+  JsonObject *d = draft(json_node_get_object(over));
+  g_test_message("%s", json_object_get_string_member(d, "status"));
+  g_assert_nonnull(strstr(json_object_get_string_member(d, "status"), "too many to send"));
+  gint64 before = json_object_get_int_member(json_array_get_object_element(json_object_get_array_member(d,
+                                                                                                      "attachments"),
+                                                                           0),
+                                             "tokens");
+  g_assert_cmpint(before, >, 2048);
+  screenshot("ui-fit-offer.png");
+  press("Return"); /* Send is off: nothing is sent */
+
+  activate(app, "test-fit-to-context", NULL);
+  g_autoptr(JsonNode) fitted = app_wait(app, "the fitted draft", draft_over, GINT_TO_POINTER(FALSE), 60);
+  JsonObject *f = json_node_get_object(fitted);
+  g_assert_cmpuint(json_array_get_length(messages(f)), ==, 0);
+  gint64 after = json_object_get_int_member(
+    json_array_get_object_element(json_object_get_array_member(draft(f), "attachments"), 0), "tokens");
+  g_test_message("%s; the video: %" G_GINT64_FORMAT " → %" G_GINT64_FORMAT " tokens",
+                 json_object_get_string_member(draft(f), "status"), before, after);
+  g_assert_cmpint(after, <, 2048);
+  g_assert_cmpint(after, >, 0);
+  press("Return");
+  g_autoptr(JsonNode) answered = app_wait(app, "the answer", answer_finished, GUINT_TO_POINTER(2), 240);
+  JsonObject *a = json_node_get_object(answered);
+  g_assert_cmpstr(json_object_get_string_member(message(a, 1), "state"), ==, "done");
+  g_assert_cmpuint(json_array_get_length(json_object_get_array_member(a, "toasts")), ==, 0);
+  assert_no_validation_messages(a);
+  app_quit(app);
+  g_remove(video);
+  g_rmdir(tmp);
+}
+
 /* A dropped model folder without a tokenizer is refused before the working model goes: a toast, the chat page,
  * the same model and conversation, and the next question is answered. */
 static void
@@ -1285,6 +1346,7 @@ main(int argc, char **argv)
   g_test_add_func("/ui/edit-regenerate-delete", test_edit_regenerate_delete);
   g_test_add_func("/ui/paste-picture", test_paste_picture);
   g_test_add_func("/ui/preferences", test_preferences);
+  g_test_add_func("/ui/fit-to-context", test_fit_to_context);
   g_test_add_func("/ui/corrupt-picture", test_corrupt_picture);
   g_test_add_func("/ui/chip-menu-focus", test_chip_menu_focus);
   g_test_add_func("/ui/broken-model-folder", test_broken_model_folder);

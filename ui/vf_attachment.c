@@ -86,6 +86,22 @@ update_cost(VfAttachment *self)
 
 guint vf_attachment_get_tokens(VfAttachment *self) { return self->tokens; }
 
+void
+vf_attachment_get_planned(VfAttachment *self, guint64 *pixels, guint *frames)
+{
+  *pixels = 0;
+  *frames = 0;
+  if (self->tokens == 0)
+    return;
+  if (vf_media_item_kind(self->item) == VF_MEDIA_VIDEO) {
+    *pixels = (guint64)self->plan.video->out_width * self->plan.video->out_height;
+    *frames = self->plan.video->n_frames;
+  } else {
+    *pixels = (guint64)self->plan.image.out_width * self->plan.image.out_height;
+    *frames = 1;
+  }
+}
+
 char *
 vf_attachment_describe_cost(VfAttachment *self)
 {
@@ -108,7 +124,8 @@ vf_attachment_describe_budget(VfAttachment *self)
 {
   const VfMediaOptions *o = &self->options;
   if (vf_media_item_kind(self->item) == VF_MEDIA_VIDEO)
-    return o->fps > 0 ? g_strdup_printf("%g fps", o->fps) : g_strdup("2 fps");
+    return o->max_frames ? g_strdup_printf("max %u frames", o->max_frames)
+                         : g_strdup_printf("%g fps", o->fps > 0 ? o->fps : 2.0);
   if (o->resized_width && o->resized_height)
     return g_strdup_printf("%u×%u", o->resized_width, o->resized_height);
   if (o->max_pixels && self->processor.max_pixels && o->max_pixels >= self->processor.max_pixels)

@@ -62,6 +62,9 @@ char *vf_attachment_describe_budget(VfAttachment *self);
 
 /* Visual tokens this item adds to the prompt; 0 when its settings do not work for it (see the cost text). */
 guint vf_attachment_get_tokens(VfAttachment *self);
+/* What the settings make of it: pixels per picture or frame, and frames (1 for a picture); 0, 0 when the cost is
+ * not known. */
+void vf_attachment_get_planned(VfAttachment *self, guint64 *pixels, guint *frames);
 /* "448×336 px · 192 tokens", or why the cost is not known. */
 char *vf_attachment_describe_cost(VfAttachment *self);
 

@@ -19,6 +19,7 @@ struct _VfAttachmentChip {
 
   VfAttachment *attachment;
   gboolean editable;
+  gboolean costly;
 };
 
 G_DEFINE_FINAL_TYPE(VfAttachmentChip, vf_attachment_chip, GTK_TYPE_WIDGET)
@@ -113,6 +114,21 @@ vf_attachment_chip_constructed(GObject *object)
 }
 
 VfAttachment *vf_attachment_chip_get_attachment(VfAttachmentChip *self) { return self->attachment; }
+gboolean vf_attachment_chip_get_costly(VfAttachmentChip *self) { return self->costly; }
+
+void
+vf_attachment_chip_set_costly(VfAttachmentChip *self, gboolean costly)
+{
+  self->costly = costly;
+  if (costly) {
+    gtk_widget_add_css_class(GTK_WIDGET(self->cost), "error");
+    gtk_widget_set_tooltip_text(GTK_WIDGET(self->cost), "Costs most of a prompt that does not fit: Fit to Context "
+                                                        "lowers its size");
+  } else {
+    gtk_widget_remove_css_class(GTK_WIDGET(self->cost), "error");
+    update(self);
+  }
+}
 
 static void
 vf_attachment_chip_get_property(GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)

@@ -18,4 +18,8 @@ VfAttachment *vf_attachment_chip_get_attachment(VfAttachmentChip *self);
  * outside), so the composer can give the focus back to the message entry. */
 void vf_attachment_chip_open_options(VfAttachmentChip *self);
 
+/* Marks the chip as one that costs most of a draft that does not fit. */
+void vf_attachment_chip_set_costly(VfAttachmentChip *self, gboolean costly);
+gboolean vf_attachment_chip_get_costly(VfAttachmentChip *self);
+
 G_END_DECLS

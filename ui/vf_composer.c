@@ -12,6 +12,7 @@ struct _VfComposer {
   GtkWidget *attachments_scroller;
   GtkBox *attachments_box;
   GtkLabel *status;
+  GtkWidget *fit_button;
   GtkButton *attach_button;
   GtkTextView *input;
   GtkStack *send_stop;
@@ -164,6 +165,15 @@ vf_composer_set_busy(VfComposer *self, gboolean busy)
   g_object_notify_by_pspec(G_OBJECT(self), properties[PROP_BUSY]);
 }
 
+/* For g_ptr_array_sort (GLib 2.74: it passes pointers to the elements). */
+static gint
+by_tokens_descending(gconstpointer a, gconstpointer b)
+{
+  guint x = vf_attachment_get_tokens(vf_attachment_chip_get_attachment(*(VfAttachmentChip **)a));
+  guint y = vf_attachment_get_tokens(vf_attachment_chip_get_attachment(*(VfAttachmentChip **)b));
+  return x > y ? -1 : x < y;
+}
+
 void
 vf_composer_set_status(VfComposer *self, const char *text, gboolean warning)
 {
@@ -179,6 +189,26 @@ vf_composer_set_status(VfComposer *self, const char *text, gboolean warning)
 }
 
 const char *vf_composer_get_status(VfComposer *self) { return gtk_label_get_text(self->status); }
+
+void
+vf_composer_set_fit_offer(VfComposer *self, guint tokens_over)
+{
+  gtk_widget_set_visible(self->fit_button, tokens_over > 0);
+  /* The chips that cost most, down to those that cover the excess, are marked. */
+  g_autoptr(GPtrArray) chips = g_ptr_array_new();
+  for (GtkWidget *c = gtk_widget_get_first_child(GTK_WIDGET(self->attachments_box)); c;
+       c = gtk_widget_get_next_sibling(c))
+    g_ptr_array_add(chips, c);
+  g_ptr_array_sort(chips, by_tokens_descending);
+  guint covered = 0;
+  for (guint i = 0; i < chips->len; i++) {
+    VfAttachmentChip *chip = chips->pdata[i];
+    gboolean mark = tokens_over > 0 && covered < tokens_over;
+    vf_attachment_chip_set_costly(chip, mark);
+    if (mark)
+      covered += vf_attachment_get_tokens(vf_attachment_chip_get_attachment(chip));
+  }
+}
 
 void
 vf_composer_open_options(VfComposer *self, guint index)
@@ -319,6 +349,7 @@ vf_composer_class_init(VfComposerClass *klass)
   gtk_widget_class_bind_template_child(widget_class, VfComposer, attachments_scroller);
   gtk_widget_class_bind_template_child(widget_class, VfComposer, attachments_box);
   gtk_widget_class_bind_template_child(widget_class, VfComposer, status);
+  gtk_widget_class_bind_template_child(widget_class, VfComposer, fit_button);
   gtk_widget_class_bind_template_child(widget_class, VfComposer, attach_button);
   gtk_widget_class_bind_template_child(widget_class, VfComposer, input);
   gtk_widget_class_bind_template_child(widget_class, VfComposer, send_stop);

@@ -30,6 +30,9 @@ void vf_composer_set_editing(VfComposer *self, gboolean editing);
 /* The status line; a warning is shown in the warning colour. */
 void vf_composer_set_status(VfComposer *self, const char *text, gboolean warning);
 const char *vf_composer_get_status(VfComposer *self);
+/* The draft is `tokens_over` tokens too long (0: it fits): Fit to Context is offered (chat.fit-to-context), and
+ * the chips that cost most, enough of them to cover the excess, are marked. */
+void vf_composer_set_fit_offer(VfComposer *self, guint tokens_over);
 void vf_composer_focus_input(VfComposer *self);
 /* Opens the ⋮ settings of the draft's attachment `index` (0-based), as a click does. */
 void vf_composer_open_options(VfComposer *self, guint index);

@@ -112,13 +112,16 @@ on_counted(GObject *source, GAsyncResult *result, gpointer user_data)
   VfWindow *self = user_data;
   g_clear_object(&self->count_cancellable);
   if (!ok) {
+    /* Sending says what is wrong (a vanished file, say) with the turn's own error. */
+    vf_window_show_fit(self, 0, 0);
     vf_composer_set_status(self->composer, error->message, TRUE);
     return;
   }
   g_autoptr(VfEngineModelInfo) info = vf_engine_get_model_info(self->engine);
   guint context = info ? info->context : 0;
   g_autofree char *text = g_strdup_printf("Prompt: %u of %u tokens", tokens, context);
-  vf_composer_set_status(self->composer, text, tokens >= context);
+  vf_composer_set_status(self->composer, text, FALSE);
+  vf_window_show_fit(self, tokens, context);
 }
 
 static gboolean
@@ -591,6 +594,7 @@ vf_window_class_init(VfWindowClass *klass)
   gtk_widget_class_bind_template_child(widget_class, VfWindow, main_pane);
   vf_window_class_add_actions(widget_class);
   vf_window_class_add_export_actions(widget_class);
+  vf_window_class_add_fit_actions(widget_class);
 }
 
 static void

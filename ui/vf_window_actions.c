@@ -10,7 +10,8 @@ vf_window_update_actions(VfWindow *self)
 {
   gboolean ready = vf_engine_has_model(self->engine) && !self->loading;
   GtkWidget *widget = GTK_WIDGET(self);
-  gtk_widget_action_set_enabled(widget, "chat.send", ready && !self->answering);
+  gtk_widget_action_set_enabled(widget, "chat.send", ready && !self->answering && !self->draft_too_long);
+  gtk_widget_action_set_enabled(widget, "chat.fit-to-context", ready && !self->answering && self->draft_too_long);
   gtk_widget_action_set_enabled(widget, "chat.stop", self->answering != NULL);
   gtk_widget_action_set_enabled(widget, "chat.new", ready);
   gtk_widget_action_set_enabled(widget, "chat.open-model", !self->loading);

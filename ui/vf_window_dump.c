@@ -54,6 +54,8 @@ vf_window_dump(VfWindow *self)
   /* Where typing goes: the focused widget's type ("GtkTextView" is the message entry). */
   GtkWidget *focus = gtk_root_get_focus(GTK_ROOT(self));
   add_string(b, "focus", focus ? G_OBJECT_TYPE_NAME(focus) : NULL);
+  json_builder_set_member_name(b, "draft_too_long");
+  json_builder_add_boolean_value(b, self->draft_too_long);
   json_builder_set_member_name(b, "editing");
   json_builder_add_boolean_value(b, self->editing != G_MAXUINT);
   json_builder_set_member_name(b, "busy");

@@ -67,6 +67,9 @@ struct _VfWindow {
   /* Prompt token count of conversation + draft. */
   guint count_source;
   GCancellable *count_cancellable;
+  guint prompt_tokens, prompt_context; /* the last count */
+  gboolean draft_too_long;             /* it does not fit: Send is off, Fit to Context offered */
+  guint fit_passes;                    /* Fit to Context rounds so far (it goes on while a count says over) */
 };
 
 /* vf_window.c */
@@ -114,6 +117,13 @@ void vf_window_show_stored_details(VfWindow *self, gint64 conversation);
 void vf_window_class_add_export_actions(GtkWidgetClass *widget_class);
 /* Enabled while the engine's conversation has messages. */
 void vf_window_update_export_actions(VfWindow *self);
+
+/* vf_window_fit.c: a draft over the context offers Fit to Context. */
+void vf_window_class_add_fit_actions(GtkWidgetClass *widget_class);
+/* The count came back: `tokens` of `context`. */
+void vf_window_show_fit(VfWindow *self, guint tokens, guint context);
+/* Lowers the costliest attachments' sizes so the prompt fits with room for an answer, and counts again. */
+void vf_window_fit_to_context(VfWindow *self);
 
 /* vf_window_history.c: the sidebar follows the engine's stored conversation and opens another. */
 void vf_window_setup_history(VfWindow *self);
