@@ -253,6 +253,10 @@ apply_settings(GSettings *settings, const char *key, VfApplication *self)
     vf_engine_set_context(self->engine, g_settings_get_uint(settings, "context"));
   if (all || g_strcmp0(key, "label-media") == 0)
     vf_engine_set_label_media(self->engine, g_settings_get_boolean(settings, "label-media"));
+  if (all || g_strcmp0(key, "system-prompt") == 0) {
+    g_autofree char *system = g_settings_get_string(settings, "system-prompt");
+    vf_engine_set_system_prompt(self->engine, system);
+  }
   if (g_settings_get_boolean(settings, "sample-as-model")) {
     vf_engine_set_sampling(self->engine, NULL);
   } else {
@@ -290,6 +294,8 @@ vf_application_startup(GApplication *app)
     {"test-paste", test_paste_activated, "s", NULL, NULL, {0}},
     {"test-preferences", test_window_action_activated, NULL, NULL, NULL, {0}},
     {"test-fit-to-context", test_window_action_activated, NULL, NULL, NULL, {0}},
+    {"test-carry-over", test_window_action_activated, NULL, NULL, NULL, {0}},
+    {"test-new", test_window_action_activated, NULL, NULL, NULL, {0}},
     {"test-setting", test_setting_activated, "(ss)", NULL, NULL, {0}},
     {"test-regenerate", test_message_action_activated, NULL, NULL, NULL, {0}},
     {"test-choose-answer", test_message_action_activated, "i", NULL, NULL, {0}},

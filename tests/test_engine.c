@@ -474,6 +474,13 @@ test_conversation_view(void)
   g_assert_cmpstr(asked_text->text, ==, "What is this?");
   g_assert_cmpstr(answered->role, ==, "assistant");
   g_assert_cmpstr(((const VfChatPart *)answered->parts->pdata[0])->text, ==, v.text->str);
+  /* With a system prompt, the export starts with it (a replay needs it); the conversation has no such message. */
+  vf_engine_set_system_prompt(engine, "Be brief.");
+  g_autoptr(VfChat) with_system = export_chat(engine);
+  g_assert_cmpuint(with_system->messages->len, ==, 5);
+  g_assert_cmpstr(((const VfChatMessage *)with_system->messages->pdata[0])->role, ==, "system");
+  g_assert_cmpuint(g_list_model_get_n_items(view), ==, 4);
+  vf_engine_set_system_prompt(engine, NULL);
 
   /* A failed turn: no change. */
   g_autofree char *bad = vf_test_data_path("ui/corrupt.png");

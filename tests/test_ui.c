@@ -393,6 +393,52 @@ start_with_tiny_model(const char *max_new_tokens)
   return start_with_model(model, max_new_tokens);
 }
 
+/* A conversation for `viewfinder-cli chat --messages`: a question with a picture (at the app's default budget),
+ * its answer, and a follow-up question. */
+static void
+write_messages(const char *path, const char *picture, const char *question, const char *answer, const char *follow_up)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_array(b);
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "role");
+  json_builder_add_string_value(b, "user");
+  json_builder_set_member_name(b, "content");
+  json_builder_begin_array(b);
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "type");
+  json_builder_add_string_value(b, "image");
+  json_builder_set_member_name(b, "image");
+  json_builder_add_string_value(b, picture);
+  json_builder_set_member_name(b, "min_pixels");
+  json_builder_add_int_value(b, atoi(APP_MIN_PIXELS));
+  json_builder_set_member_name(b, "max_pixels");
+  json_builder_add_int_value(b, atoi(APP_MAX_PIXELS));
+  json_builder_end_object(b);
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "type");
+  json_builder_add_string_value(b, "text");
+  json_builder_set_member_name(b, "text");
+  json_builder_add_string_value(b, question);
+  json_builder_end_object(b);
+  json_builder_end_array(b);
+  json_builder_end_object(b);
+  const char *turns[][2] = {{"assistant", answer}, {"user", follow_up}};
+  for (guint i = 0; i < G_N_ELEMENTS(turns); i++) {
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "role");
+    json_builder_add_string_value(b, turns[i][0]);
+    json_builder_set_member_name(b, "content");
+    json_builder_add_string_value(b, turns[i][1]);
+    json_builder_end_object(b);
+  }
+  json_builder_end_array(b);
+  g_autoptr(JsonGenerator) gen = json_generator_new();
+  g_autoptr(JsonNode) root = json_builder_get_root(b);
+  json_generator_set_root(gen, root);
+  g_assert_true(json_generator_to_file(gen, path, NULL));
+}
+
 /* ---------------------------------------------------------------------------------------------------
  * Cases
  * ------------------------------------------------------------------------------------------------- */
@@ -832,6 +878,23 @@ test_preferences(void)
   g_test_message("sampled: %s; greedy: %s", answer, greedy);
   g_assert_cmpstr(answer, !=, greedy);
 
+  /* A system prompt: the next answer is the command line's with --system (greedy again). */
+  set_setting(app, "sample-as-model", "true");
+  set_setting(app, "system-prompt", "'You are a pirate.'");
+  activate(app, "test-new", NULL);
+  json_node_unref(app_wait(app, "a new chat", messages_are, GUINT_TO_POINTER(0), 20));
+  app_focus();
+  type_text("Who are you?");
+  press("Return");
+  g_autoptr(JsonNode) pirate = app_wait(app, "the pirate's answer", answer_finished, GUINT_TO_POINTER(2), 60);
+  const char *system_argv[] = {g_getenv("VF_CLI"), "chat", "-m", model, "--tokenizer", tokenizer, "--label-media",
+                               "--max-new-tokens", "8", "--system", "You are a pirate.", "-p", "Who are you?", NULL};
+  g_autofree char *with_system = run(system_argv);
+  g_strchomp(with_system);
+  g_assert_cmpstr(json_object_get_string_member(message(json_node_get_object(pirate), 1), "text"), ==, with_system);
+  g_autofree char *without_system = cli_answer(NULL, NULL, "Who are you?", "8");
+  g_assert_cmpstr(with_system, !=, without_system);
+
   set_setting(app, "picture-max-tokens", "uint32 64");
   set_setting(app, "picture-min-tokens", "uint32 16");
   g_autofree char *picture = vf_test_data_path("golden/cases/a02_image_photo/chelsea.png");
@@ -904,6 +967,56 @@ test_fit_to_context(void)
   app_quit(app);
   g_remove(video);
   g_rmdir(tmp);
+}
+
+/* Continue in a New Chat (offered when the conversation fills the context): the chat view keeps the last turn
+ * (the same rows: its picture's chip too), and the next question is answered as the command line answers that
+ * turn and the question. */
+static void
+test_carry_over(void)
+{
+  App *app = start_with_tiny_model("8");
+  g_autofree char *picture = vf_test_data_path("golden/cases/a04_two_images_vision_id/camera_gray_133x97.png");
+  const char *files[] = {picture, NULL};
+  app_drop(app, files);
+  json_node_unref(app_wait(app, "the first picture", draft_has, GUINT_TO_POINTER(1), 20));
+  g_free(answer_hello(app));
+  app_drop(app, files);
+  json_node_unref(app_wait(app, "the picture", draft_has, GUINT_TO_POINTER(1), 20));
+  const char *question = "What is in Picture 2?";
+  type_text(question);
+  json_node_unref(app_wait(app, "the typed text", draft_text_is, question, 20));
+  press("Return");
+  g_autoptr(JsonNode) two = app_wait(app, "the second answer", answer_finished, GUINT_TO_POINTER(4), 60);
+  g_autofree char *answer = g_strdup(json_object_get_string_member(message(json_node_get_object(two), 3), "text"));
+
+  activate(app, "test-carry-over", NULL);
+  g_autoptr(JsonNode) carried = app_wait(app, "the carried turn", messages_are, GUINT_TO_POINTER(2), 20);
+  JsonObject *c = json_node_get_object(carried);
+  g_assert_cmpstr(json_object_get_string_member(message(c, 0), "text"), ==, question);
+  JsonArray *chips = json_object_get_array_member(message(c, 0), "attachments");
+  g_assert_cmpuint(json_array_get_length(chips), ==, 1);
+  g_assert_true(json_object_get_boolean_member(json_array_get_object_element(chips, 0), "thumbnail"));
+  /* Numbered anew, as the new conversation's prompt numbers it. */
+  g_autofree char *carried_labels = labels(chips);
+  g_assert_cmpstr(carried_labels, ==, "Picture 1");
+
+  type_text("Third");
+  press("Return");
+  g_autoptr(JsonNode) answered = app_wait(app, "the answer in the new chat", answer_finished, GUINT_TO_POINTER(4), 60);
+  g_autofree char *dir = g_dir_make_tmp("vf-ui-carry-XXXXXX", NULL);
+  g_autofree char *file = g_build_filename(dir, "carried.json", NULL);
+  write_messages(file, picture, question, answer, "Third");
+  g_autofree char *model = vf_test_data_path("models/tiny-a");
+  g_autofree char *tokenizer = vf_test_data_path("tokenizer");
+  const char *argv[] = {g_getenv("VF_CLI"), "chat", "-m", model, "--tokenizer", tokenizer, "--label-media",
+                        "--max-new-tokens", "8", "--messages", file, NULL};
+  g_autofree char *expected = run(argv);
+  g_strchomp(expected);
+  g_assert_cmpstr(json_object_get_string_member(message(json_node_get_object(answered), 3), "text"), ==, expected);
+  app_quit(app);
+  g_remove(file);
+  g_rmdir(dir);
 }
 
 /* A dropped model folder without a tokenizer is refused before the working model goes: a toast, the chat page,
@@ -1207,46 +1320,8 @@ test_reopen_conversation(void)
   g_assert_cmpstr(all_labels, ==, "Picture 1");
 
   /* The same conversation from the command line. */
-  g_autoptr(JsonBuilder) b = json_builder_new();
-  json_builder_begin_array(b);
-  json_builder_begin_object(b);
-  json_builder_set_member_name(b, "role");
-  json_builder_add_string_value(b, "user");
-  json_builder_set_member_name(b, "content");
-  json_builder_begin_array(b);
-  json_builder_begin_object(b);
-  json_builder_set_member_name(b, "type");
-  json_builder_add_string_value(b, "image");
-  json_builder_set_member_name(b, "image");
-  json_builder_add_string_value(b, picture);
-  json_builder_set_member_name(b, "min_pixels");
-  json_builder_add_int_value(b, atoi(APP_MIN_PIXELS));
-  json_builder_set_member_name(b, "max_pixels");
-  json_builder_add_int_value(b, atoi(APP_MAX_PIXELS));
-  json_builder_end_object(b);
-  json_builder_begin_object(b);
-  json_builder_set_member_name(b, "type");
-  json_builder_add_string_value(b, "text");
-  json_builder_set_member_name(b, "text");
-  json_builder_add_string_value(b, question);
-  json_builder_end_object(b);
-  json_builder_end_array(b);
-  json_builder_end_object(b);
-  const char *turns[][2] = {{"assistant", answer}, {"user", follow_up}};
-  for (guint i = 0; i < G_N_ELEMENTS(turns); i++) {
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "role");
-    json_builder_add_string_value(b, turns[i][0]);
-    json_builder_set_member_name(b, "content");
-    json_builder_add_string_value(b, turns[i][1]);
-    json_builder_end_object(b);
-  }
-  json_builder_end_array(b);
-  g_autoptr(JsonGenerator) gen = json_generator_new();
-  g_autoptr(JsonNode) root = json_builder_get_root(b);
-  json_generator_set_root(gen, root);
   g_autofree char *file = g_build_filename(data_home, "conversation.json", NULL);
-  g_assert_true(json_generator_to_file(gen, file, NULL));
+  write_messages(file, picture, question, answer, follow_up);
   const char *argv[] = {g_getenv("VF_CLI"), "chat", "-m", model, "--tokenizer", tokenizer, "--label-media",
                         "--max-new-tokens", "12", "--messages", file, NULL};
   g_autofree char *expected = run(argv);
@@ -1347,6 +1422,7 @@ main(int argc, char **argv)
   g_test_add_func("/ui/paste-picture", test_paste_picture);
   g_test_add_func("/ui/preferences", test_preferences);
   g_test_add_func("/ui/fit-to-context", test_fit_to_context);
+  g_test_add_func("/ui/carry-over", test_carry_over);
   g_test_add_func("/ui/corrupt-picture", test_corrupt_picture);
   g_test_add_func("/ui/chip-menu-focus", test_chip_menu_focus);
   g_test_add_func("/ui/broken-model-folder", test_broken_model_folder);

@@ -10,6 +10,7 @@ struct _VfPreferences {
   GtkSpinButton *max_new_tokens, *temperature, *top_k, *top_p, *repetition_penalty, *seed, *context;
   GtkSpinButton *picture_min_tokens, *picture_max_tokens;
   GtkSwitch *label_media, *sample_as_model;
+  AdwEntryRow *system_prompt;
   GtkWidget *temperature_row, *top_k_row, *top_p_row, *repetition_penalty_row, *seed_row;
 };
 
@@ -41,6 +42,7 @@ vf_preferences_new(GtkWindow *parent, GSettings *settings, const VfEngineModelIn
     gpointer widget;
     const char *property;
   } binds[] = {
+    {"system-prompt", self->system_prompt, "text"},
     {"max-new-tokens", self->max_new_tokens, "value"},
     {"label-media", self->label_media, "active"},
     {"sample-as-model", self->sample_as_model, "active"},
@@ -74,6 +76,7 @@ vf_preferences_class_init(VfPreferencesClass *klass)
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS(klass);
   gtk_widget_class_set_template_from_resource(widget_class, "/org/viewfinder/Viewfinder/ui/vf_preferences.ui");
   gtk_widget_class_bind_template_child(widget_class, VfPreferences, sampling_group);
+  gtk_widget_class_bind_template_child(widget_class, VfPreferences, system_prompt);
   gtk_widget_class_bind_template_child(widget_class, VfPreferences, max_new_tokens);
   gtk_widget_class_bind_template_child(widget_class, VfPreferences, label_media);
   gtk_widget_class_bind_template_child(widget_class, VfPreferences, sample_as_model);

@@ -131,6 +131,9 @@ on_answered(GObject *source, GAsyncResult *result, gpointer user_data)
     if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
       /* No empty "Stopped" bubble, and Retry does it again. */
       vf_window_toast_with_button(self, stopped[kind], "_Retry", retry[kind]);
+    } else if (g_error_matches(error, VF_ENGINE_ERROR, VF_ENGINE_ERROR_CONTEXT_FULL) &&
+               g_list_model_get_n_items(vf_engine_get_conversation(self->engine)) > 0) {
+      vf_window_offer_carry_over(self);
     } else {
       g_autofree char *message = vf_window_explain_error(self, error);
       vf_window_toast(self, message);

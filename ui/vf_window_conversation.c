@@ -44,9 +44,16 @@ message_for_snapshot(gpointer item, gpointer user_data)
   guint64 id = vf_conversation_message_get_id(snapshot);
   VfMessage *shown = g_hash_table_lookup(self->shown_by_id, &id);
   if (shown) {
-    /* An answer chosen again among its alternatives, say. */
+    /* An answer chosen again among its alternatives; a question whose pictures are numbered anew after a turn
+     * before it was deleted or left behind (Continue in a New Chat). */
     vf_message_set_alternatives(shown, vf_conversation_message_get_alternative(snapshot),
                                 vf_conversation_message_get_n_alternatives(snapshot));
+    GListModel *attachments = vf_message_get_attachments(shown);
+    for (guint k = 0; k < g_list_model_get_n_items(attachments) && k < vf_conversation_message_get_n_media(snapshot);
+         k++) {
+      g_autoptr(VfAttachment) a = g_list_model_get_item(attachments, k);
+      vf_attachment_set_label(a, vf_conversation_message_get_label(snapshot, k));
+    }
     return g_object_ref(shown);
   }
   const char *text = vf_conversation_message_get_text(snapshot);

@@ -1,7 +1,8 @@
 /* A draft that does not fit the context: the prompt line says by how much, Send is off with that reason, the
  * chips that cost most are marked, and Fit to Context lowers their sizes (a picture's pixel limit, a video's
  * frame count) until the prompt fits with room for an answer, showing the new costs before anything is sent.
- * See vf_window.h. */
+ * When the conversation itself leaves no room, the offer is to go on in a new chat that carries its last turn
+ * (vf_engine_carry_over). See vf_window.h. */
 #define G_LOG_DOMAIN "vf-window"
 
 #include "vf_window_private.h"
@@ -50,8 +51,7 @@ vf_window_fit_to_context(VfWindow *self)
   /* What the attachments may cost: the context less the conversation, the text and the answer's room. */
   guint fixed = tokens - MIN(tokens, media), room = answer_room(self, context);
   if (media == 0 || fixed + room + 4 * n >= context) {
-    vf_window_toast(self, "The conversation itself fills the context: start a new chat, or open the model with a "
-                          "larger context (Preferences)");
+    vf_window_offer_carry_over(self);
     self->fit_passes = 0;
     return;
   }
@@ -83,6 +83,25 @@ vf_window_fit_to_context(VfWindow *self)
   vf_window_schedule_count(self);
 }
 
+void
+vf_window_offer_carry_over(VfWindow *self)
+{
+  vf_window_toast_with_button(self, "The conversation fills the context: go on in a new chat with its last turn, or "
+                                    "open the model with a larger context (Preferences)",
+                              "Continue in a _New Chat", "chat.carry-over");
+}
+
+static void
+carry_over_activated(GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  VfWindow *self = VF_WINDOW(widget);
+  if (self->answering)
+    return;
+  vf_window_dismiss_toasts(self);
+  vf_engine_carry_over(self->engine, 1);
+  vf_window_schedule_count(self);
+}
+
 static void
 fit_activated(GtkWidget *widget, const char *action_name, GVariant *parameter)
 {
@@ -95,4 +114,5 @@ void
 vf_window_class_add_fit_actions(GtkWidgetClass *widget_class)
 {
   gtk_widget_class_install_action(widget_class, "chat.fit-to-context", NULL, fit_activated);
+  gtk_widget_class_install_action(widget_class, "chat.carry-over", NULL, carry_over_activated);
 }

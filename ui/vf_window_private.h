@@ -124,6 +124,8 @@ void vf_window_class_add_fit_actions(GtkWidgetClass *widget_class);
 void vf_window_show_fit(VfWindow *self, guint tokens, guint context);
 /* Lowers the costliest attachments' sizes so the prompt fits with room for an answer, and counts again. */
 void vf_window_fit_to_context(VfWindow *self);
+/* A toast: the conversation is full; its button goes on in a new chat with the last turn (chat.carry-over). */
+void vf_window_offer_carry_over(VfWindow *self);
 
 /* vf_window_history.c: the sidebar follows the engine's stored conversation and opens another. */
 void vf_window_setup_history(VfWindow *self);

@@ -87,6 +87,7 @@ typedef enum {
   JOB_CONTINUE,
   JOB_CHOOSE_ANSWER,
   JOB_DELETE_TURN,
+  JOB_CARRY_OVER,
   JOB_QUIT,
 } JobKind;
 
@@ -100,9 +101,10 @@ typedef struct {
   gboolean label_media;
   gboolean sampling_set; /* else the model's */
   VfEngineSampling sampling;
+  char *system_prompt;
   guint keep_messages; /* TRUNCATE; SEND: the messages kept before the draft (G_MAXUINT: all) */
   gboolean regenerate; /* SEND: the replaced answer is kept as an alternative */
-  guint index;         /* CHOOSE_ANSWER: the alternative; DELETE_TURN: the question's message */
+  guint index;         /* CHOOSE_ANSWER: the alternative; DELETE_TURN: the question's message; CARRY_OVER: turns */
   char *history_dir;   /* OPEN_HISTORY (NULL: $XDG_DATA_HOME/viewfinder) */
   gint64 conversation; /* OPEN_CONVERSATION */
 } Job;
@@ -114,6 +116,7 @@ job_free(Job *job)
   g_free(job->model_dir);
   g_free(job->tokenizer_dir);
   g_free(job->history_dir);
+  g_free(job->system_prompt);
   vf_chat_free(job->draft);
   g_free(job);
 }
@@ -134,6 +137,7 @@ struct _VfEngine {
   gboolean label_media;
   gboolean sampling_set; /* else the model's */
   VfEngineSampling sampling;
+  char *system_prompt;
   guint context;
   gboolean shut_down;
   gint64 stored_conversation; /* guarded by `lock`: the worker's recorder's conversation, for the main thread */
@@ -461,6 +465,7 @@ fill_options(VfEngine *self, const Job *job, VfGenerateOptions *opts)
   vf_session_default_options(self->session, opts);
   opts->max_new_tokens = job->max_new_tokens;
   opts->add_vision_id = job->label_media;
+  opts->system_prompt = job->system_prompt;
   if (job->sampling_set)
     opts->sampling = (VfSamplerParams){
       .do_sample = job->sampling.do_sample,
@@ -649,6 +654,32 @@ run_continue(VfEngine *self, Job *job)
   turn_failed(self, job, stats, error);
 }
 
+/* The conversation as JSON messages, with the system prompt the turns were answered with (a replay needs it). */
+static void
+run_export(VfEngine *self, Job *job)
+{
+  VfChat *chat = self->session ? vf_session_chat(self->session) : self->kept_chat;
+  if (!chat) {
+    g_task_return_pointer(job->task, g_strdup("[]"), g_free);
+    return;
+  }
+  gboolean own_system = chat->messages->len > 0 &&
+                        g_str_equal(((VfChatMessage *)chat->messages->pdata[0])->role, "system");
+  if (!job->system_prompt || own_system) {
+    g_task_return_pointer(job->task, vf_chat_json_write(chat, NULL), g_free);
+    return;
+  }
+  g_autoptr(VfChat) with_system = vf_chat_new();
+  vf_chat_message_append_text(vf_chat_append_message(with_system, "system"), job->system_prompt);
+  /* The conversation's messages are borrowed: the array given back frees only the system message. */
+  for (guint i = 0; i < chat->messages->len; i++)
+    g_ptr_array_add(with_system->messages, chat->messages->pdata[i]);
+  char *json = vf_chat_json_write(with_system, NULL);
+  g_ptr_array_set_free_func(with_system->messages, NULL);
+  vf_chat_message_free(g_ptr_array_steal_index(with_system->messages, 0));
+  g_task_return_pointer(job->task, json, g_free);
+}
+
 /* The last answer becomes its alternative job->index. */
 static void
 run_choose_answer(VfEngine *self, Job *job)
@@ -688,6 +719,37 @@ run_delete_turn(VfEngine *self, Job *job)
     post_history(self);
   }
   post_conversation(self, chat, job->index, end - job->index, 0);
+}
+
+/* A new conversation with the last job->index turns of this one (their messages and media items move over): the
+ * view's messages are replaced in one change, so the ones carried keep their rows; the history starts a new
+ * stored conversation at the next question, and the old one stays as it was. */
+static void
+run_carry_over(VfEngine *self, Job *job)
+{
+  VfChat *chat = self->session ? vf_session_chat(self->session) : self->kept_chat;
+  if (!chat || chat->messages->len == 0)
+    return;
+  guint len = chat->messages->len, start = len, turns = 0;
+  while (start > 0 && turns < MAX(job->index, 1))
+    if (g_str_equal(((VfChatMessage *)chat->messages->pdata[--start])->role, "user"))
+      turns++;
+  VfChat *carried = vf_chat_new();
+  while (chat->messages->len > start)
+    g_ptr_array_add(carried->messages, g_ptr_array_steal_index(chat->messages, start));
+  forget_answers(self);
+  if (self->session) {
+    vf_chat_free(vf_session_replace_chat(self->session, carried));
+    chat = vf_session_chat(self->session);
+  } else {
+    vf_chat_free(self->kept_chat);
+    chat = self->kept_chat = carried;
+  }
+  post_conversation(self, chat, 0, len, chat->messages->len);
+  if (self->recorder) {
+    vf_recorder_forget(self->recorder);
+    post_history(self);
+  }
 }
 
 static void
@@ -784,6 +846,9 @@ worker_main(gpointer data)
     case JOB_DELETE_TURN:
       run_delete_turn(self, job);
       break;
+    case JOB_CARRY_OVER:
+      run_carry_over(self, job);
+      break;
     case JOB_COUNT:
       run_count(self, job);
       break;
@@ -824,11 +889,9 @@ worker_main(gpointer data)
     case JOB_OPEN_CONVERSATION:
       run_open_conversation(self, job);
       break;
-    case JOB_EXPORT: {
-      VfChat *chat = self->session ? vf_session_chat(self->session) : self->kept_chat;
-      g_task_return_pointer(job->task, chat ? vf_chat_json_write(chat, NULL) : g_strdup("[]"), g_free);
+    case JOB_EXPORT:
+      run_export(self, job);
       break;
-    }
     case JOB_QUIT:
       break;
     }
@@ -877,6 +940,7 @@ job_new(VfEngine *self, JobKind kind, GCancellable *cancellable, GAsyncReadyCall
   job->label_media = self->label_media;
   job->sampling_set = self->sampling_set;
   job->sampling = self->sampling;
+  job->system_prompt = g_strdup(self->system_prompt);
   job->context = self->context;
   if (callback) {
     job->task = g_task_new(self, cancellable, callback, user_data);
@@ -966,6 +1030,15 @@ vf_engine_delete_turn(VfEngine *self, guint question)
   g_return_if_fail(VF_IS_ENGINE(self));
   Job *job = job_new(self, JOB_DELETE_TURN, NULL, NULL, NULL, NULL);
   job->index = question;
+  queue(self, job);
+}
+
+void
+vf_engine_carry_over(VfEngine *self, guint turns)
+{
+  g_return_if_fail(VF_IS_ENGINE(self));
+  Job *job = job_new(self, JOB_CARRY_OVER, NULL, NULL, NULL, NULL);
+  job->index = turns;
   queue(self, job);
 }
 
@@ -1138,6 +1211,13 @@ guint vf_engine_get_max_new_tokens(VfEngine *self) { return self->max_new_tokens
 void vf_engine_set_label_media(VfEngine *self, gboolean label_media) { self->label_media = label_media; }
 
 void
+vf_engine_set_system_prompt(VfEngine *self, const char *system_prompt)
+{
+  g_free(self->system_prompt);
+  self->system_prompt = system_prompt && *system_prompt ? g_strdup(system_prompt) : NULL;
+}
+
+void
 vf_engine_set_sampling(VfEngine *self, const VfEngineSampling *sampling)
 {
   self->sampling_set = sampling != NULL;
@@ -1181,6 +1261,7 @@ vf_engine_finalize(GObject *object)
   g_async_queue_unref(self->jobs);
   g_clear_pointer(&self->info, vf_engine_model_info_free);
   g_clear_object(&self->conversation);
+  g_free(self->system_prompt);
   g_main_context_unref(self->main_context);
   g_mutex_clear(&self->lock);
   G_OBJECT_CLASS(vf_engine_parent_class)->finalize(object);

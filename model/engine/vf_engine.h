@@ -83,6 +83,9 @@ guint vf_engine_get_max_new_tokens(VfEngine *self);
 /* add_vision_id: the prompt labels attachments "Picture N: " / "Video N: " as the window does. */
 void vf_engine_set_label_media(VfEngine *self, gboolean label_media);
 gboolean vf_engine_get_label_media(VfEngine *self);
+/* A system prompt for later turns (before the conversation in the prompt, not a message of it; exported with it);
+ * NULL or "": the chat template's default. */
+void vf_engine_set_system_prompt(VfEngine *self, const char *system_prompt);
 /* The sampling of later turns; NULL: the model's own (generation_config.json, greedy when it gives none). */
 void vf_engine_set_sampling(VfEngine *self, const VfEngineSampling *sampling);
 /* KV-cache size for later loads; 0 lets the memory budget decide. */
@@ -124,6 +127,10 @@ void vf_engine_choose_answer(VfEngine *self, guint alternative);
 /* Deletes the turn whose question is message `question`: it and the answers after it, up to the next question
  * (the later turns stay, their pictures numbered anew). Queued. */
 void vf_engine_delete_turn(VfEngine *self, guint question);
+
+/* A full conversation goes on in a new one that carries its last `turns` turns (at least one) with their media; the
+ * new one is stored from its next question, the old one stays in the history as it was. Queued. */
+void vf_engine_carry_over(VfEngine *self, guint turns);
 
 /* Goes on with the answer the conversation ends with (one cut at the token limit, or stopped), for up to
  * max_new_tokens more, streaming as a send does (vf_session_continue: the answer continued equals one made with

@@ -17,6 +17,7 @@ struct VfSession {
   GArray *cached; /* int32: the token ids whose keys and values are in the model's cache, in order */
   GArray *answer; /* int32: the last answer's ids */
   uint64_t answer_message; /* the VfChatMessage.id of that answer's message (0: none) */
+  VfChatMessage *system;   /* opts->system_prompt as a message, kept so the prompt cache knows it by its id */
   GHashTable *embeds; /* "source|options" -> VfBuffer *: vision output of each attachment, kept across turns */
   VfLlmSequence *seq; /* the model's KV-cache sequence this conversation lives in */
   VfPromptCache *prompt; /* the tokens of the conversation's messages so far; NULL until the first build */
@@ -66,6 +67,7 @@ vf_session_free(VfSession *s)
   g_hash_table_unref(s->embeds);
   vf_prompt_cache_free(s->prompt);
   vf_chat_free(s->chat);
+  g_clear_pointer(&s->system, vf_chat_message_free);
   vf_llm_sequence_free(s->seq);
   g_array_unref(s->cached);
   g_array_unref(s->answer);
@@ -124,9 +126,27 @@ build_prompt(VfSession *s, const VfGenerateOptions *opts, VfChat *draft, GError 
     g_clear_pointer(&s->prompt, vf_prompt_cache_free);
   if (!s->prompt)
     s->prompt = vf_prompt_cache_new(s->tok, s->model->config, flags, opts->media_dir, NULL, NULL);
-  if (!vf_prompt_cache_sync(s->prompt, s->chat, error))
-    return NULL;
-  return vf_prompt_cache_build(s->prompt, draft, TRUE, error);
+  /* A system prompt of the options goes first, unless the conversation has its own; it is in the prompt only. */
+  gboolean add_system = opts->system_prompt && *opts->system_prompt &&
+                        !(s->chat->messages->len > 0 &&
+                          g_str_equal(((VfChatMessage *)s->chat->messages->pdata[0])->role, "system"));
+  if (add_system) {
+    const VfChatPart *kept = s->system ? s->system->parts->pdata[0] : NULL;
+    if (!kept || !g_str_equal(kept->text, opts->system_prompt)) {
+      g_clear_pointer(&s->system, vf_chat_message_free);
+      VfChat *one = vf_chat_new();
+      vf_chat_message_append_text(vf_chat_append_message(one, "system"), opts->system_prompt);
+      s->system = g_ptr_array_steal_index(one->messages, 0);
+      vf_chat_free(one);
+    }
+    g_ptr_array_insert(s->chat->messages, 0, s->system);
+  }
+  VfPrompt *prompt = vf_prompt_cache_sync(s->prompt, s->chat, error)
+                       ? vf_prompt_cache_build(s->prompt, draft, TRUE, error)
+                       : NULL;
+  if (add_system)
+    g_ptr_array_steal_index(s->chat->messages, 0);
+  return prompt;
 }
 
 gboolean

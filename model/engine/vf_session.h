@@ -29,6 +29,9 @@ typedef struct {
   gboolean add_vision_id;
   gboolean ignore_eos;    /* decode past an eos token, to max_new_tokens (benchmarks: answers of one length) */
   const char *media_dir;  /* folder for relative media paths (NULL: the current folder) */
+  /* Rendered as a system message before the conversation (which keeps none), unless the conversation starts
+   * with its own; NULL or "": the template's default. */
+  const char *system_prompt;
   VfStageFunc on_stage;   /* optional */
   /* Optional: what the user should know about an input that was read anyway, e.g. "Picture 1 (x.jpg):
    * damaged: the data stops at row 14 of 2700". Gets stage_user. */
