@@ -77,6 +77,23 @@ exec(sqlite3 *db, const char *sql, const char *doing, GError **error)
 
 /* ---- opening ---------------------------------------------------------------------------------------------- */
 
+/* The connection's settings. Switching a new file to WAL takes an exclusive lock, and SQLite answers a second
+ * connection doing the same at that moment with "database is locked" at once, without its busy handler (the
+ * app's two connections open the file together at start-up): that is tried again for up to 2 s. */
+static gboolean
+set_up(sqlite3 *db, GError **error)
+{
+  const char *sql = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
+  for (int tries = 0;; tries++) {
+    int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+      return TRUE;
+    if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) || tries == 100)
+      return exec(db, sql, "set up the database", error);
+    g_usleep(20000);
+  }
+}
+
 /* The schema version, or −1 when the file is not a readable SQLite database. */
 static int
 schema_version(sqlite3 *db)
@@ -192,9 +209,7 @@ vf_history_open(const char *dir, char **notice, GError **error)
     if (!db)
       return NULL;
   }
-  if (!exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-            "set up the database", error) ||
-      !migrate(db, error)) {
+  if (!set_up(db, error) || !migrate(db, error)) {
     sqlite3_close(db);
     return NULL;
   }
