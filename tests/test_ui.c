@@ -940,6 +940,8 @@ test_fit_to_context(void)
   JsonObject *d = draft(json_node_get_object(over));
   g_test_message("%s", json_object_get_string_member(d, "status"));
   g_assert_nonnull(strstr(json_object_get_string_member(d, "status"), "too many to send"));
+  JsonObject *clip = json_array_get_object_element(json_object_get_array_member(d, "attachments"), 0);
+  g_assert_cmpstr(json_object_get_string_member(clip, "duration"), ==, "20:00");
   gint64 before = json_object_get_int_member(json_array_get_object_element(json_object_get_array_member(d,
                                                                                                       "attachments"),
                                                                            0),

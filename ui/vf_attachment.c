@@ -86,6 +86,20 @@ update_cost(VfAttachment *self)
 
 guint vf_attachment_get_tokens(VfAttachment *self) { return self->tokens; }
 
+char *
+vf_attachment_describe_duration(VfAttachment *self)
+{
+  double fps = vf_media_item_video_fps(self->item);
+  uint64_t frames = vf_media_item_video_frames(self->item);
+  if (vf_media_item_kind(self->item) != VF_MEDIA_VIDEO || fps <= 0 || frames == 0)
+    return NULL;
+  guint64 seconds = (guint64)(frames / fps + 0.5);
+  if (seconds >= 3600)
+    return g_strdup_printf("%" G_GUINT64_FORMAT ":%02u:%02u", seconds / 3600, (guint)(seconds / 60 % 60),
+                           (guint)(seconds % 60));
+  return g_strdup_printf("%u:%02u", (guint)(seconds / 60), (guint)(seconds % 60));
+}
+
 void
 vf_attachment_get_planned(VfAttachment *self, guint64 *pixels, guint *frames)
 {
@@ -124,16 +138,16 @@ vf_attachment_describe_budget(VfAttachment *self)
 {
   const VfMediaOptions *o = &self->options;
   if (vf_media_item_kind(self->item) == VF_MEDIA_VIDEO)
-    return o->max_frames ? g_strdup_printf("max %u frames", o->max_frames)
+    return o->max_frames ? g_strdup_printf("%u frames", o->max_frames)
                          : g_strdup_printf("%g fps", o->fps > 0 ? o->fps : 2.0);
   if (o->resized_width && o->resized_height)
     return g_strdup_printf("%u×%u", o->resized_width, o->resized_height);
   if (o->max_pixels && self->processor.max_pixels && o->max_pixels >= self->processor.max_pixels)
     return g_strdup("full resolution");
   if (o->max_pixels)
-    return g_strdup_printf("max %" G_GUINT64_FORMAT " tokens", o->max_pixels / (28 * 28));
+    return g_strdup_printf("max %" G_GUINT64_FORMAT, o->max_pixels / (28 * 28));
   if (self->budget_max)
-    return g_strdup_printf("max %" G_GUINT64_FORMAT " tokens", self->budget_max / (28 * 28));
+    return g_strdup_printf("max %" G_GUINT64_FORMAT, self->budget_max / (28 * 28));
   return g_strdup("full resolution");
 }
 

@@ -57,11 +57,14 @@ const VfImageProcessorConfig *vf_attachment_get_processor(VfAttachment *self);
 /* The app's default picture budget (Preferences: 256 to 1280 visual tokens, in pixels), for a picture whose
  * options give no size of its own; 0, 0: the checkpoint's limits. Recomputes the cost. */
 void vf_attachment_set_budget(VfAttachment *self, uint64_t min_pixels, uint64_t max_pixels);
-/* What limits the size, for the chip: "max 1280 tokens", "full resolution", "448×336", "2 fps". */
+/* What limits the size, for the chip after its cost: "max 1280" (tokens), "full resolution", "448×336", "2 fps",
+ * "120 frames". */
 char *vf_attachment_describe_budget(VfAttachment *self);
 
 /* Visual tokens this item adds to the prompt; 0 when its settings do not work for it (see the cost text). */
 guint vf_attachment_get_tokens(VfAttachment *self);
+/* A video's length, "20:00" or "1:02:03" (its frames over its frame rate), or NULL (a picture, or not known). */
+char *vf_attachment_describe_duration(VfAttachment *self);
 /* What the settings make of it: pixels per picture or frame, and frames (1 for a picture); 0, 0 when the cost is
  * not known. */
 void vf_attachment_get_planned(VfAttachment *self, guint64 *pixels, guint *frames);

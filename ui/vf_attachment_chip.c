@@ -47,7 +47,10 @@ update(VfAttachmentChip *self)
   VfAttachment *a = self->attachment;
   const char *label = vf_attachment_get_label(a) ? vf_attachment_get_label(a) : "";
   gtk_label_set_text(self->label, label);
-  gtk_label_set_text(self->name, vf_attachment_get_name(a));
+  g_autofree char *duration = vf_attachment_describe_duration(a);
+  g_autofree char *name = duration ? g_strdup_printf("%s · %s", vf_attachment_get_name(a), duration)
+                                   : g_strdup(vf_attachment_get_name(a));
+  gtk_label_set_text(self->name, name);
   guint tokens = vf_attachment_get_tokens(a);
   const char *damage = vf_attachment_get_damage(a);
   g_autofree char *budget = vf_attachment_describe_budget(a);

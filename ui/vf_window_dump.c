@@ -29,6 +29,9 @@ add_attachments(JsonBuilder *b, GListModel *attachments)
     add_string(b, "name", vf_attachment_get_name(a));
     json_builder_set_member_name(b, "tokens");
     json_builder_add_int_value(b, vf_attachment_get_tokens(a));
+    g_autofree char *duration = vf_attachment_describe_duration(a);
+    if (duration)
+      add_string(b, "duration", duration);
     json_builder_set_member_name(b, "thumbnail");
     json_builder_add_boolean_value(b, vf_attachment_get_thumbnail(a) != NULL);
     if (vf_attachment_get_damage(a))
