@@ -109,22 +109,10 @@ test_open_conversation_activated(GSimpleAction *action, GVariant *parameter, gpo
 }
 
 static void
-test_continue_activated(GSimpleAction *action, GVariant *parameter, gpointer user_data)
-{
-  VfApplication *self = user_data;
-  vf_window_continue(self->window);
-}
-
-/* Message actions by position, as the rows' buttons do them by id. */
-static void
 test_message_action_activated(GSimpleAction *action, GVariant *parameter, gpointer user_data)
 {
   VfApplication *self = user_data;
   const char *name = g_action_get_name(G_ACTION(action));
-  if (g_str_equal(name, "test-regenerate")) {
-    vf_window_regenerate(self->window);
-    return;
-  }
   if (g_str_equal(name, "test-choose-answer")) {
     vf_window_choose_answer(self->window, g_variant_get_int32(parameter));
     return;
@@ -149,7 +137,7 @@ test_paste_activated(GSimpleAction *action, GVariant *parameter, gpointer user_d
 }
 
 /* Preferences: the window opened as its menu item does; a key set as its row does (GVariant text). */
-/* A window action, as its button or menu item does: "preferences", "fit-to-context". */
+/* A window action, as its button or menu item does: test-X activates chat.X. */
 static void
 test_window_action_activated(GSimpleAction *action, GVariant *parameter, gpointer user_data)
 {
@@ -290,14 +278,14 @@ vf_application_startup(GApplication *app)
     {"test-chip-menu", test_chip_menu_activated, "u", NULL, NULL, {0}},
     {"test-open-conversation", test_open_conversation_activated, "u", NULL, NULL, {0}},
     {"test-export", test_export_activated, "s", NULL, NULL, {0}},
-    {"test-continue", test_continue_activated, NULL, NULL, NULL, {0}},
+    {"test-continue", test_window_action_activated, NULL, NULL, NULL, {0}},
     {"test-paste", test_paste_activated, "s", NULL, NULL, {0}},
     {"test-preferences", test_window_action_activated, NULL, NULL, NULL, {0}},
     {"test-fit-to-context", test_window_action_activated, NULL, NULL, NULL, {0}},
     {"test-carry-over", test_window_action_activated, NULL, NULL, NULL, {0}},
     {"test-new", test_window_action_activated, NULL, NULL, NULL, {0}},
     {"test-setting", test_setting_activated, "(ss)", NULL, NULL, {0}},
-    {"test-regenerate", test_message_action_activated, NULL, NULL, NULL, {0}},
+    {"test-regenerate", test_window_action_activated, NULL, NULL, NULL, {0}},
     {"test-choose-answer", test_message_action_activated, "i", NULL, NULL, {0}},
     {"test-edit", test_message_action_activated, "u", NULL, NULL, {0}},
     {"test-delete-turn", test_message_action_activated, "u", NULL, NULL, {0}},

@@ -18,6 +18,20 @@ add_string(JsonBuilder *b, const char *name, const char *value)
 }
 
 static void
+add_int(JsonBuilder *b, const char *name, gint64 value)
+{
+  json_builder_set_member_name(b, name);
+  json_builder_add_int_value(b, value);
+}
+
+static void
+add_bool(JsonBuilder *b, const char *name, gboolean value)
+{
+  json_builder_set_member_name(b, name);
+  json_builder_add_boolean_value(b, value);
+}
+
+static void
 add_attachments(JsonBuilder *b, GListModel *attachments)
 {
   json_builder_set_member_name(b, "attachments");
@@ -27,13 +41,11 @@ add_attachments(JsonBuilder *b, GListModel *attachments)
     json_builder_begin_object(b);
     add_string(b, "label", vf_attachment_get_label(a));
     add_string(b, "name", vf_attachment_get_name(a));
-    json_builder_set_member_name(b, "tokens");
-    json_builder_add_int_value(b, vf_attachment_get_tokens(a));
+    add_int(b, "tokens", vf_attachment_get_tokens(a));
     g_autofree char *duration = vf_attachment_describe_duration(a);
     if (duration)
       add_string(b, "duration", duration);
-    json_builder_set_member_name(b, "thumbnail");
-    json_builder_add_boolean_value(b, vf_attachment_get_thumbnail(a) != NULL);
+    add_bool(b, "thumbnail", vf_attachment_get_thumbnail(a) != NULL);
     if (vf_attachment_get_damage(a))
       add_string(b, "damage", vf_attachment_get_damage(a));
     json_builder_end_object(b);
@@ -57,16 +69,11 @@ vf_window_dump(VfWindow *self)
   /* Where typing goes: the focused widget's type ("GtkTextView" is the message entry). */
   GtkWidget *focus = gtk_root_get_focus(GTK_ROOT(self));
   add_string(b, "focus", focus ? G_OBJECT_TYPE_NAME(focus) : NULL);
-  json_builder_set_member_name(b, "draft_too_long");
-  json_builder_add_boolean_value(b, self->draft_too_long);
-  json_builder_set_member_name(b, "editing");
-  json_builder_add_boolean_value(b, self->editing != G_MAXUINT);
-  json_builder_set_member_name(b, "busy");
-  json_builder_add_boolean_value(b, self->answering != NULL);
-  json_builder_set_member_name(b, "loading");
-  json_builder_add_boolean_value(b, self->loading);
-  json_builder_set_member_name(b, "inspecting");
-  json_builder_add_int_value(b, self->inspecting);
+  add_bool(b, "draft_too_long", self->draft_too_long);
+  add_bool(b, "editing", self->editing != G_MAXUINT);
+  add_bool(b, "busy", self->answering != NULL);
+  add_bool(b, "loading", self->loading);
+  add_int(b, "inspecting", self->inspecting);
   json_builder_set_member_name(b, "download");
   if (self->download_dialog)
     vf_download_dialog_dump(self->download_dialog, b);
@@ -83,24 +90,17 @@ vf_window_dump(VfWindow *self)
     add_string(b, "state", state_names[vf_message_get_state(m)]);
     add_string(b, "stage", vf_message_get_stage(m));
     add_attachments(b, vf_message_get_attachments(m));
-    json_builder_set_member_name(b, "tokens");
-    json_builder_add_int_value(b, vf_message_get_tokens(m));
-    json_builder_set_member_name(b, "cut");
-    json_builder_add_boolean_value(b, vf_message_get_cut(m));
-    json_builder_set_member_name(b, "can_continue");
-    json_builder_add_boolean_value(b, vf_message_get_can_continue(m));
-    json_builder_set_member_name(b, "last_answer");
-    json_builder_add_boolean_value(b, vf_message_get_last_answer(m));
-    json_builder_set_member_name(b, "alternative");
-    json_builder_add_int_value(b, vf_message_get_alternative(m));
-    json_builder_set_member_name(b, "alternatives");
-    json_builder_add_int_value(b, vf_message_get_n_alternatives(m));
+    add_int(b, "tokens", vf_message_get_tokens(m));
+    add_bool(b, "cut", vf_message_get_cut(m));
+    add_bool(b, "can_continue", vf_message_get_can_continue(m));
+    add_bool(b, "last_answer", vf_message_get_last_answer(m));
+    add_int(b, "alternative", vf_message_get_alternative(m));
+    add_int(b, "alternatives", vf_message_get_n_alternatives(m));
     json_builder_end_object(b);
   }
   json_builder_end_array(b);
 
-  json_builder_set_member_name(b, "rows");
-  json_builder_add_int_value(b, vf_chat_view_get_n_rows(self->chat_view));
+  add_int(b, "rows", vf_chat_view_get_n_rows(self->chat_view));
 
   json_builder_set_member_name(b, "draft");
   json_builder_begin_object(b);
@@ -123,8 +123,7 @@ vf_window_dump(VfWindow *self)
     json_builder_add_string_value(b, self->toasts->pdata[i]);
   json_builder_end_array(b);
 
-  json_builder_set_member_name(b, "validation_messages");
-  json_builder_add_int_value(b, vf_engine_get_validation_messages(self->engine));
+  add_int(b, "validation_messages", vf_engine_get_validation_messages(self->engine));
   json_builder_end_object(b);
 
   g_autoptr(JsonGenerator) generator = json_generator_new();

@@ -517,7 +517,10 @@ static void
 turn_failed(VfEngine *self, Job *job, VfTurnStats *stats, GError *error)
 {
   g_free(stats);
-  if (self->recorder) {
+  /* An edited question that gave no first piece was never stored: nothing to take back. */
+  gboolean stored = self->truncate_at_first_piece == G_MAXUINT;
+  self->truncate_at_first_piece = G_MAXUINT;
+  if (self->recorder && stored) {
     vf_recorder_fail_turn(self->recorder);
     post_history(self);
   }
@@ -624,12 +627,6 @@ run_send(VfEngine *self, Job *job)
   for (guint i = 0; i < replaced->len; i++)
     g_ptr_array_add(chat->messages, replaced->pdata[i]);
   g_ptr_array_set_free_func(replaced, NULL);
-  if (self->truncate_at_first_piece != G_MAXUINT) {
-    self->truncate_at_first_piece = G_MAXUINT; /* nothing was stored */
-    g_free(stats);
-    g_task_return_error(job->task, vf_engine_error_classify(error));
-    return;
-  }
   turn_failed(self, job, stats, error);
 }
 
